@@ -1,0 +1,1 @@
+"""The operator, certifier and auditor API and web console."""

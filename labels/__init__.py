@@ -1,0 +1,1 @@
+"""Carbon labels: products, footprints, certification, lots, unit codes, QR and the resolver."""

@@ -1,0 +1,4 @@
+"""The double-entry ledger: accounts, immutable entries, holds, lots, sink credits, transparency log.
+
+Imports neither Flask nor the labels or points packages.
+"""

@@ -1,0 +1,1 @@
+"""Carbon points: rules, earning, claims, expiry, catalogue, redemption and payouts."""

@@ -1,0 +1,98 @@
+"""The app factory: the only way to get an app (gunicorn, CLI and tests all come through here)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from service import db, extensions, observability
+from service.config import load_config
+from service.errors import ErrorSchema, commit_error_response, register_error_handlers
+from service.exceptions import ServiceError
+
+API_TITLE = "Tanhui 碳汇 API"
+API_VERSION = "v1"
+JSON_MIMETYPES = frozenset({"application/json"})
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build an app from the environment, with ``config`` overriding single settings."""
+    settings = load_config(overrides=config)
+    app = Flask("service", instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
+    app.config.update(settings)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    proxies = int(app.config.get("TRUSTED_PROXY_COUNT", 0) or 0)
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    observability.init_app(app)
+    db.init_app(app, on_commit_error=commit_error_response)
+    extensions.init_app(app)
+    app.before_request(_require_json_body)
+
+
+class TanhuiApi(extensions.Api):
+    ERROR_SCHEMA = ErrorSchema
+
+
+def register_blueprints(app: Flask) -> None:
+    from service.auth.api import blp as auth_blp
+    from service.auth.api import me_blp
+    from service.ops_api import blp as ops_blp
+    from service.parties.api import blp as organisations_blp
+
+    app.config.update(
+        API_TITLE=API_TITLE,
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    api = TanhuiApi(
+        app,
+        spec_kwargs={
+            "info": {
+                "description": (
+                    "Carbon labels, carbon points and QR traceability backed by retired "
+                    "agricultural sink credits. Errors share one JSON shape (see Error)."
+                )
+            }
+        },
+    )
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
+    for blueprint in (ops_blp, auth_blp, me_blp, organisations_blp):
+        api.register_blueprint(blueprint)
+    app.extensions["tanhui.api"] = api
+
+
+def register_errorhandlers(app: Flask) -> None:
+    register_error_handlers(app)
+
+
+def register_commands(app: Flask) -> None:
+    from service.cli import register
+
+    register(app)
+
+
+def _require_json_body() -> None:
+    """Write requests to the API that carry a body must say it is JSON."""
+    if request.method not in db.WRITE_METHODS or not request.path.startswith("/api/"):
+        return
+    has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
+        "Transfer-Encoding", ""
+    ).lower()
+    if has_body and request.mimetype not in JSON_MIMETYPES:
+        raise ServiceError(code="unsupported_media_type", status=415)

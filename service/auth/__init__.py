@@ -1,0 +1,1 @@
+"""Sign-in (WeChat mini-program, staff password), tokens, and who may do what."""

@@ -1,0 +1,122 @@
+"""Sign-in endpoints: WeChat mini-program, staff password, refresh, logout, phone binding."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from service.auth import services
+from service.auth.authz import authenticated, requires, token_settings
+from service.auth.schemas import (
+    PasswordSignInSchema,
+    RefreshSchema,
+    TokensSchema,
+    WeChatCodeSchema,
+)
+from service.db import get_session, utcnow
+from service.extensions import limiter, wechat_client
+from service.parties.schemas import UserSchema
+from service.parties.services import user_get
+
+blp = Blueprint(
+    "auth", __name__, url_prefix="/api/v1/auth", description="Sign-in and tokens."
+)
+
+
+def sign_in_limit() -> str:
+    return current_app.config["RATELIMIT_SIGN_IN"]
+
+
+@blp.route("/wechat")
+class WeChatSignIn(MethodView):
+    decorators = [limiter.limit(sign_in_limit)]
+
+    @blp.arguments(WeChatCodeSchema)
+    @blp.response(200, TokensSchema)
+    def post(self, body: dict) -> services.SignIn:
+        """Sign in from a mini-program with a ``wx.login`` code.
+
+        The server exchanges the code through ``jscode2session``, finds or creates the user by
+        openid or unionid, and returns tokens. ``session_key`` never leaves the server.
+        """
+        return services.sign_in_wechat(
+            get_session(),
+            client=wechat_client(),
+            code=body["code"],
+            settings=token_settings(),
+            now=utcnow(),
+        )
+
+
+@blp.route("/wechat/phone")
+class WeChatPhone(MethodView):
+    decorators = [limiter.limit(sign_in_limit)]
+
+    @blp.arguments(WeChatCodeSchema)
+    @blp.response(200, UserSchema)
+    @requires()
+    def post(self, body: dict):
+        """Bind the signed-in user's phone number from a ``getPhoneNumber`` code."""
+        return services.phone_bind_wechat(
+            get_session(), client=wechat_client(), user_id=authenticated().user_id, code=body["code"]
+        )
+
+
+@blp.route("/password")
+class PasswordSignIn(MethodView):
+    decorators = [limiter.limit(sign_in_limit)]
+
+    @blp.arguments(PasswordSignInSchema)
+    @blp.response(200, TokensSchema)
+    def post(self, body: dict) -> services.SignIn:
+        """Staff sign-in with username and password; repeated failures lock the account."""
+        config = current_app.config
+        return services.sign_in_password(
+            get_session(),
+            username=body["username"],
+            password=body["password"],
+            settings=token_settings(),
+            now=utcnow(),
+            max_failures=config["PASSWORD_MAX_FAILURES"],
+            lockout_s=config["PASSWORD_LOCKOUT_S"],
+        )
+
+
+@blp.route("/refresh")
+class Refresh(MethodView):
+    decorators = [limiter.limit(sign_in_limit)]
+
+    @blp.arguments(RefreshSchema)
+    @blp.response(200, TokensSchema)
+    def post(self, body: dict) -> services.SignIn:
+        """Trade a refresh token for new tokens. Each refresh token works once; presenting a
+        used one revokes its whole session."""
+        return services.tokens_refresh(
+            get_session(), refresh_token=body["refresh_token"], settings=token_settings(), now=utcnow()
+        )
+
+
+@blp.route("/logout")
+class Logout(MethodView):
+    @blp.response(204)
+    @requires()
+    def post(self) -> None:
+        """End this sign-in session: its refresh tokens and access tokens stop working."""
+        principal = authenticated()
+        assert principal.session_id is not None
+        services.session_revoke(
+            get_session(), session_id=principal.session_id, reason="logout", now=utcnow()
+        )
+
+
+me_blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The signed-in user.")
+
+
+@me_blp.route("")
+class Me(MethodView):
+    @me_blp.response(200, UserSchema)
+    @requires()
+    def get(self):
+        """The signed-in user and the roles they hold."""
+        return user_get(get_session(), authenticated().user_id)

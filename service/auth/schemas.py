@@ -1,0 +1,45 @@
+"""Request and response bodies for sign-in."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from service.config import PASSWORD_MAX_LENGTH_CHARS
+from service.parties.schemas import UserSchema
+
+#: wx.login codes are 32 characters today; leave room but refuse junk.
+WECHAT_CODE_MAX_LENGTH_CHARS = 128
+REFRESH_TOKEN_MAX_LENGTH_CHARS = 128
+
+
+class WeChatCodeSchema(Schema):
+    code = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=WECHAT_CODE_MAX_LENGTH_CHARS),
+        metadata={"description": "The code from wx.login (sign-in) or getPhoneNumber (phone)."},
+    )
+
+
+class PasswordSignInSchema(Schema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    password = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=1, max=PASSWORD_MAX_LENGTH_CHARS),
+    )
+
+
+class RefreshSchema(Schema):
+    refresh_token = fields.String(
+        required=True, validate=validate.Length(min=1, max=REFRESH_TOKEN_MAX_LENGTH_CHARS)
+    )
+
+
+class TokensSchema(Schema):
+    access_token = fields.String(required=True)
+    token_type = fields.Constant("Bearer")
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds."})
+    refresh_token = fields.String(required=True)
+    refresh_expires_in = fields.Integer(required=True, metadata={"description": "Seconds."})
+    created = fields.Boolean(metadata={"description": "True when this sign-in created the user."})
+    user = fields.Nested(UserSchema, required=True)

@@ -1,0 +1,298 @@
+"""Sign-in use cases. Each takes the session first, flushes, and never commits."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from service.auth.models import RefreshToken, SignInSession
+from service.auth.passwords import lockout_after_failure, password_verify
+from service.auth.tokens import (
+    AccessClaims,
+    TokenSettings,
+    access_token_issue,
+    bearer_challenge,
+    refresh_token_digest,
+    refresh_token_expires_at,
+    refresh_token_new,
+)
+from service.auth.wechat import WeChatClient
+from service.exceptions import (
+    AuthenticationFailed,
+    Conflict,
+    ServiceError,
+    TooManyRequests,
+    ValidationFailed,
+)
+from service.parties.identifiers import PHONE_MESSAGE, normalise_mobile
+from service.parties.models import User, WeChatIdentity
+from service.parties.services import Principal, consumer_create, principal_for, user_get
+
+
+@dataclass(frozen=True)
+class SignIn:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+    user: User
+    created: bool = False
+
+
+class RefreshTokenReused(AuthenticationFailed):
+    """A used refresh token came back: its session is revoked, and that revocation must stay."""
+
+    code = "refresh_token_reused"
+    persist_changes = True
+
+
+class InvalidCredentials(AuthenticationFailed):
+    """A failed password sign-in: the failure count (and any lock) must stay."""
+
+    code = "invalid_credentials"
+    persist_changes = True
+
+
+class AccountLocked(TooManyRequests):
+    persist_changes = True
+
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(retry_after_s, code="account_locked")
+
+
+def _session_open(
+    session: Session, *, user: User, method: str, settings: TokenSettings, now: datetime, created: bool
+) -> SignIn:
+    sign_in_session = SignInSession(
+        id=uuid.uuid4().hex,
+        user_id=user.id,
+        method=method,
+        created_at=now,
+        expires_at=refresh_token_expires_at(settings, now),
+    )
+    session.add(sign_in_session)
+    session.flush()
+    return _tokens_issue(session, sign_in_session=sign_in_session, user=user, settings=settings,
+                         now=now, created=created)
+
+
+def _tokens_issue(
+    session: Session,
+    *,
+    sign_in_session: SignInSession,
+    user: User,
+    settings: TokenSettings,
+    now: datetime,
+    created: bool = False,
+) -> SignIn:
+    refresh_token = refresh_token_new()
+    expires_at = min(refresh_token_expires_at(settings, now), sign_in_session.expires_at)
+    session.add(
+        RefreshToken(
+            session_id=sign_in_session.id,
+            token_sha256=refresh_token_digest(refresh_token),
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    session.flush()
+    access_token, expires_in = access_token_issue(
+        settings, user_id=user.id, session_id=sign_in_session.id, now=now
+    )
+    return SignIn(
+        access_token=access_token,
+        expires_in=expires_in,
+        refresh_token=refresh_token,
+        refresh_expires_in=int((expires_at - now).total_seconds()),
+        user=user,
+        created=created,
+    )
+
+
+# -- WeChat ----------------------------------------------------------------------------------------
+def sign_in_wechat(
+    session: Session, *, client: WeChatClient, code: str, settings: TokenSettings, now: datetime
+) -> SignIn:
+    """Exchange a ``wx.login`` code for tokens, finding the user by openid, then unionid.
+
+    A first sign-in creates a consumer. Two first sign-ins racing for the same openid end with one
+    identity: the loser's insert fails on the (appid, openid) key and it reads the winner's.
+    """
+    wechat = client.code_to_session(code)
+    identity = _identity_find(session, client.appid, wechat.openid)
+    created = False
+    if identity is None:
+        user = None
+        if wechat.unionid:
+            user = session.scalars(
+                sa.select(User)
+                .join(WeChatIdentity, WeChatIdentity.user_id == User.id)
+                .where(WeChatIdentity.unionid == wechat.unionid)
+                .limit(1)
+            ).one_or_none()
+        try:
+            with session.begin_nested():
+                if user is None:
+                    user = consumer_create(session)
+                    created = True
+                identity = WeChatIdentity(
+                    user_id=user.id,
+                    appid=client.appid,
+                    openid=wechat.openid,
+                    unionid=wechat.unionid,
+                    created_at=now,
+                    last_sign_in_at=now,
+                )
+                session.add(identity)
+        except IntegrityError:
+            created = False
+            identity = _identity_find(session, client.appid, wechat.openid)
+            if identity is None:
+                raise
+    if wechat.unionid and identity.unionid is None:
+        identity.unionid = wechat.unionid
+    identity.last_sign_in_at = now
+    user = user_get(session, identity.user_id)
+    _check_active(user)
+    return _session_open(session, user=user, method="wechat", settings=settings, now=now,
+                         created=created)
+
+
+def _identity_find(session: Session, appid: str, openid: str) -> WeChatIdentity | None:
+    return session.scalars(
+        sa.select(WeChatIdentity).where(
+            WeChatIdentity.appid == appid, WeChatIdentity.openid == openid
+        )
+    ).one_or_none()
+
+
+def phone_bind_wechat(session: Session, *, client: WeChatClient, user_id: int, code: str) -> User:
+    """Bind the phone number WeChat vouches for (``getuserphonenumber``) to the user."""
+    info = client.phone_number(code)
+    if info.watermark_appid and info.watermark_appid != client.appid:
+        raise ServiceError(code="wechat_error", status=502, params={"errcode": "watermark"})
+    if info.country_code not in ("", "86"):
+        raise ValidationFailed.field("code", PHONE_MESSAGE)
+    try:
+        phone = normalise_mobile(info.pure_phone_number)
+    except ValueError as error:
+        raise ValidationFailed.field("code", str(error)) from error
+    user = user_get(session, user_id)
+    holder = session.scalar(sa.select(User.id).where(User.phone == phone))
+    if holder is not None and holder != user.id:
+        raise Conflict(code="phone_taken")
+    user.phone = phone
+    user.phone_country_code = info.country_code or "86"
+    session.flush()
+    return user
+
+
+# -- passwords ------------------------------------------------------------------------------------
+def sign_in_password(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    settings: TokenSettings,
+    now: datetime,
+    max_failures: int,
+    lockout_s: int,
+) -> SignIn:
+    """Staff sign-in. Failures count per account; at ``max_failures`` the account locks.
+
+    The user row is locked for the update so concurrent guesses cannot each see a low count.
+    """
+    user = session.scalars(
+        sa.select(User).where(User.username == username).with_for_update()
+    ).one_or_none()
+    if user is None or user.password_hash is None:
+        password_verify(None, password)  # same cost as a real check, so misses do not stand out
+        raise InvalidCredentials()
+    if user.locked_until is not None and user.locked_until > now:
+        raise AccountLocked(int((user.locked_until - now).total_seconds()) + 1)
+    if not password_verify(user.password_hash, password):
+        user.failed_sign_in_count, user.locked_until = lockout_after_failure(
+            user.failed_sign_in_count, now=now, max_failures=max_failures, lockout_s=lockout_s
+        )
+        session.flush()
+        if user.locked_until is not None:
+            raise AccountLocked(lockout_s)
+        raise InvalidCredentials()
+    _check_active(user)
+    user.failed_sign_in_count = 0
+    user.locked_until = None
+    return _session_open(session, user=user, method="password", settings=settings, now=now,
+                         created=False)
+
+
+def _check_active(user: User) -> None:
+    if not user.is_active:
+        raise AuthenticationFailed(code="account_disabled", status=403)
+
+
+# -- refresh and logout ---------------------------------------------------------------------------
+def tokens_refresh(
+    session: Session, *, refresh_token: str, settings: TokenSettings, now: datetime
+) -> SignIn:
+    """Use up a refresh token and issue its successor in the same session.
+
+    The token is marked used with a conditional UPDATE, so of two concurrent refreshes with one
+    token exactly one succeeds; the other is treated as reuse and revokes the session.
+    """
+    stored = session.scalars(
+        sa.select(RefreshToken).where(RefreshToken.token_sha256 == refresh_token_digest(refresh_token))
+    ).one_or_none()
+    if stored is None:
+        raise AuthenticationFailed(code="refresh_token_invalid")
+    sign_in_session = session.get(SignInSession, stored.session_id)
+    assert sign_in_session is not None
+    if sign_in_session.revoked_at is not None or sign_in_session.expires_at <= now:
+        raise AuthenticationFailed(code="refresh_token_invalid")
+    if stored.expires_at <= now:
+        raise AuthenticationFailed(code="refresh_token_invalid")
+    used = session.execute(
+        sa.update(RefreshToken)
+        .where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if used.rowcount != 1:
+        session_revoke(session, session_id=sign_in_session.id, reason="refresh_token_reused", now=now)
+        raise RefreshTokenReused()
+    user = user_get(session, sign_in_session.user_id)
+    _check_active(user)
+    return _tokens_issue(session, sign_in_session=sign_in_session, user=user, settings=settings,
+                         now=now)
+
+
+def session_revoke(session: Session, *, session_id: str, reason: str, now: datetime) -> None:
+    session.execute(
+        sa.update(SignInSession)
+        .where(SignInSession.id == session_id, SignInSession.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire_all()
+
+
+# -- every authenticated request -------------------------------------------------------------------
+def principal_load(session: Session, *, claims: AccessClaims, now: datetime) -> Principal:
+    """Turn verified claims into a principal, refusing revoked sessions and disabled users."""
+    row = session.execute(
+        sa.select(SignInSession.revoked_at, SignInSession.expires_at, SignInSession.user_id).where(
+            SignInSession.id == claims.session_id
+        )
+    ).one_or_none()
+    if row is None or row.user_id != claims.user_id:
+        raise AuthenticationFailed(code="token_invalid", headers=bearer_challenge())
+    if row.revoked_at is not None or row.expires_at <= now:
+        raise AuthenticationFailed(code="session_revoked", headers=bearer_challenge())
+    user = session.get(User, claims.user_id)
+    if user is None or not user.is_active:
+        raise AuthenticationFailed(code="session_revoked", headers=bearer_challenge())
+    return principal_for(user, claims.session_id)

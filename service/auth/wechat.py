@@ -1,0 +1,249 @@
+"""The WeChat mini-program server API, as an adapter.
+
+Only three calls are needed here: ``jscode2session`` (sign-in), ``stable_token`` (the server-side
+access token) and ``getuserphonenumber`` (phone binding). The base URL is configurable so tests run
+a local server that speaks the same protocol.
+
+The access token is fetched in one place for all workers: it lives in the shared store (Redis in
+production), and whoever finds it missing takes a shared lock, looks again, and only then asks
+WeChat. ``stable_token`` returns the same token to every caller while it is valid, so even two
+hosts with separate stores do not invalidate each other's tokens.
+
+Every documented ``errcode`` maps to its own ``WeChatError`` code; ``session_key`` never leaves
+this module's return value and is never sent to clients.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from redis.exceptions import RedisError
+
+from service.exceptions import ServiceError
+from service.store import SharedStore
+
+log = logging.getLogger("tanhui.wechat")
+
+#: Errcodes and what each means for the caller: (our code, HTTP status, Retry-After seconds).
+CODE2SESSION_ERRORS: dict[int, tuple[str, int, int | None]] = {
+    40029: ("wechat_code_invalid", 400, None),
+    40163: ("wechat_code_used", 400, None),
+    45011: ("wechat_rate_limited", 429, 60),
+    40226: ("wechat_high_risk_user", 403, None),
+    -1: ("wechat_busy", 503, 2),
+}
+PHONE_ERRORS: dict[int, tuple[str, int, int | None]] = {
+    40029: ("wechat_phone_code_invalid", 400, None),
+    -1: ("wechat_busy", 503, 2),
+}
+#: Errcodes that mean this server's appid, secret or IP are wrong: our fault, not the user's.
+CREDENTIAL_ERRCODES = frozenset({40001, 40002, 40013, 40125, 40164, 41002, 41004, 40243})
+ACCESS_TOKEN_INVALID_ERRCODES = frozenset({40001, 40014, 42001})
+
+
+class WeChatError(ServiceError):
+    status = 502
+    code = "wechat_error"
+
+    def __init__(self, code: str, status: int, *, errcode: int | None = None,
+                 retry_after_s: int | None = None, field: str | None = None) -> None:
+        headers = {"Retry-After": str(retry_after_s)} if retry_after_s else None
+        fields = {field: ["Invalid value."]} if field else None
+        super().__init__(
+            code=code, status=status, params={"errcode": errcode}, headers=headers, fields=fields
+        )
+        self.errcode = errcode
+
+
+@dataclass(frozen=True)
+class WeChatSession:
+    openid: str
+    unionid: str | None
+    session_key: str
+
+
+@dataclass(frozen=True)
+class PhoneInfo:
+    phone_number: str
+    pure_phone_number: str
+    country_code: str
+    watermark_appid: str
+
+
+class WeChatClient:
+    def __init__(
+        self,
+        *,
+        appid: str,
+        secret: str,
+        base_url: str,
+        timeout_s: float,
+        store: SharedStore,
+        token_refresh_margin_s: int,
+        http: requests.Session | None = None,
+    ) -> None:
+        if not appid or not secret:
+            raise WeChatError("wechat_not_configured", 503)
+        self.appid = appid
+        self._secret = secret
+        self.base_url = base_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.store = store
+        self.token_refresh_margin_s = token_refresh_margin_s
+        self.http = http or requests.Session()
+
+    # -- sign-in ------------------------------------------------------------------------------
+    def code_to_session(self, code: str) -> WeChatSession:
+        payload = self._call(
+            "GET",
+            "/sns/jscode2session",
+            params={
+                "appid": self.appid,
+                "secret": self._secret,
+                "js_code": code,
+                "grant_type": "authorization_code",
+            },
+        )
+        self._raise_for_errcode(payload, CODE2SESSION_ERRORS, field="code")
+        openid = payload.get("openid")
+        session_key = payload.get("session_key")
+        if not isinstance(openid, str) or not openid or not isinstance(session_key, str):
+            log.error("jscode2session answered without openid", extra={"keys": sorted(payload)})
+            raise WeChatError("wechat_unavailable", 502)
+        unionid = payload.get("unionid")
+        return WeChatSession(
+            openid=openid,
+            unionid=unionid if isinstance(unionid, str) and unionid else None,
+            session_key=session_key,
+        )
+
+    # -- phone -------------------------------------------------------------------------------
+    def phone_number(self, code: str) -> PhoneInfo:
+        payload = self._with_access_token(
+            "POST", "/wxa/business/getuserphonenumber", json_body={"code": code}
+        )
+        self._raise_for_errcode(payload, PHONE_ERRORS, field="code")
+        info = payload.get("phone_info")
+        if not isinstance(info, dict):
+            raise WeChatError("wechat_unavailable", 502)
+        watermark = info.get("watermark") or {}
+        return PhoneInfo(
+            phone_number=str(info.get("phoneNumber", "")),
+            pure_phone_number=str(info.get("purePhoneNumber", "")),
+            country_code=str(info.get("countryCode", "")),
+            watermark_appid=str(watermark.get("appid", "")),
+        )
+
+    # -- the shared access token --------------------------------------------------------------
+    @property
+    def _token_key(self) -> str:
+        return f"wechat:access_token:{self.appid}"
+
+    def access_token(self, *, force_refresh: bool = False) -> str:
+        """Return the current access token, fetching it once for all workers when missing."""
+        if not force_refresh:
+            cached = self.store.get(self._token_key)
+            if cached:
+                return cached
+        try:
+            with self.store.lock(self._token_key):
+                if not force_refresh:
+                    cached = self.store.get(self._token_key)
+                    if cached:
+                        return cached
+                payload = self._call(
+                    "POST",
+                    "/cgi-bin/stable_token",
+                    json_body={
+                        "grant_type": "client_credential",
+                        "appid": self.appid,
+                        "secret": self._secret,
+                        "force_refresh": force_refresh,
+                    },
+                )
+                self._raise_for_errcode(payload, {})
+                token = payload.get("access_token")
+                expires_in_s = payload.get("expires_in")
+                if not isinstance(token, str) or not isinstance(expires_in_s, int):
+                    raise WeChatError("wechat_unavailable", 502)
+                ttl_s = max(1, expires_in_s - self.token_refresh_margin_s)
+                self.store.set(self._token_key, token, ttl_s)
+                return token
+        except (TimeoutError, RedisError) as error:
+            log.error("shared store failed while fetching the access token", extra={"error": str(error)})
+            raise WeChatError("wechat_unavailable", 503, retry_after_s=2) from error
+
+    def _with_access_token(self, method: str, path: str, *, json_body: dict[str, Any]) -> dict[str, Any]:
+        """Call an API that needs the access token, refreshing it once if WeChat says it is stale."""
+        token = self.access_token()
+        payload = self._call(method, path, params={"access_token": token}, json_body=json_body)
+        if payload.get("errcode") in ACCESS_TOKEN_INVALID_ERRCODES:
+            log.warning("access token rejected; refreshing", extra={"errcode": payload["errcode"]})
+            if self.store.get(self._token_key) == token:
+                self.store.delete(self._token_key)
+            token = self.access_token(force_refresh=self.store.get(self._token_key) is None)
+            payload = self._call(method, path, params={"access_token": token}, json_body=json_body)
+        return payload
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json_body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        url = self.base_url + path
+        try:
+            response = self.http.request(
+                method,
+                url,
+                params=params,
+                data=None if json_body is None else json.dumps(json_body),
+                headers={"Content-Type": "application/json"} if json_body is not None else None,
+                timeout=self.timeout_s,
+            )
+        except requests.Timeout as error:
+            log.error("wechat timed out", extra={"path": path})
+            raise WeChatError("wechat_unavailable", 504) from error
+        except requests.RequestException as error:
+            log.error("wechat unreachable", extra={"path": path, "error": type(error).__name__})
+            raise WeChatError("wechat_unavailable", 502) from error
+        if response.status_code != 200:
+            log.error("wechat answered HTTP %s", response.status_code, extra={"path": path})
+            raise WeChatError("wechat_unavailable", 502)
+        try:
+            # WeChat often labels JSON as text/plain, so parse the text whatever the header says.
+            payload = json.loads(response.text)
+        except ValueError as error:
+            raise WeChatError("wechat_unavailable", 502) from error
+        if not isinstance(payload, dict):
+            raise WeChatError("wechat_unavailable", 502)
+        return payload
+
+    @staticmethod
+    def _raise_for_errcode(
+        payload: dict[str, Any],
+        known: dict[int, tuple[str, int, int | None]],
+        *,
+        field: str | None = None,
+    ) -> None:
+        errcode = payload.get("errcode")
+        if errcode in (None, 0):
+            return
+        log.warning("wechat errcode", extra={"errcode": errcode, "errmsg": payload.get("errmsg")})
+        if errcode in known:
+            code, status, retry_after_s = known[errcode]
+            return_field = field if status == 400 else None
+            raise WeChatError(code, status, errcode=errcode, retry_after_s=retry_after_s,
+                              field=return_field)
+        if errcode == -1:
+            raise WeChatError("wechat_busy", 503, errcode=errcode, retry_after_s=2)
+        if errcode in CREDENTIAL_ERRCODES:
+            raise WeChatError("wechat_misconfigured", 502, errcode=errcode)
+        raise WeChatError("wechat_error", 502, errcode=errcode)

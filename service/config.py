@@ -1,0 +1,168 @@
+"""Configuration from the environment, in two profiles.
+
+``embedded`` (the default) needs nothing: a SQLite file under the instance folder, an in-process
+cache and in-process rate limits, and development secrets generated once and kept in
+``instance/secrets.json``. ``production`` refuses to start unless the database, Redis and every
+secret are given, and the error names each missing variable.
+
+Only :func:`load_config` reads ``os.environ``; everything else takes the mapping it returns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+PROFILES = ("embedded", "production")
+
+#: Secrets every profile needs. Production takes them from the environment only; the embedded
+#: profile generates them once under ``instance/``.
+SECRET_NAMES = ("SECRET_KEY", "JWT_SECRET_KEY")
+SECRET_MIN_LENGTH_CHARS = 32
+#: Production cannot run without these besides the secrets.
+PRODUCTION_REQUIRED = ("DATABASE_URL", "REDIS_URL")
+
+#: Named limits (tests exercise each edge).
+MAX_CONTENT_LENGTH_BYTES = 1024 * 1024
+ACCESS_TOKEN_TTL_S = 15 * 60
+REFRESH_TOKEN_TTL_S = 30 * 24 * 3600
+PASSWORD_MAX_FAILURES = 5
+PASSWORD_LOCKOUT_S = 15 * 60
+PASSWORD_MIN_LENGTH_CHARS = 12
+PASSWORD_MAX_LENGTH_CHARS = 256
+WECHAT_HTTP_TIMEOUT_S = 5.0
+WECHAT_TOKEN_REFRESH_MARGIN_S = 300
+PAGE_SIZE_MAX = 100
+
+DEFAULTS: dict[str, Any] = {
+    "TANHUI_PROFILE": "embedded",
+    "JWT_ISSUER": "tanhui",
+    "JWT_AUDIENCE": "tanhui-api",
+    "ACCESS_TOKEN_TTL_S": ACCESS_TOKEN_TTL_S,
+    "REFRESH_TOKEN_TTL_S": REFRESH_TOKEN_TTL_S,
+    "PASSWORD_MAX_FAILURES": PASSWORD_MAX_FAILURES,
+    "PASSWORD_LOCKOUT_S": PASSWORD_LOCKOUT_S,
+    "MAX_CONTENT_LENGTH": MAX_CONTENT_LENGTH_BYTES,
+    "WECHAT_APPID": "",
+    "WECHAT_SECRET": "",
+    "WECHAT_API_BASE_URL": "https://api.weixin.qq.com",
+    "WECHAT_HTTP_TIMEOUT_S": WECHAT_HTTP_TIMEOUT_S,
+    "RATELIMIT_SIGN_IN": "10 per minute;100 per hour",
+    "RATELIMIT_DEFAULT": "600 per minute",
+    "RATELIMIT_KEY_PREFIX": "tanhui",
+    "CACHE_KEY_PREFIX": "tanhui",
+    "LOG_LEVEL": "INFO",
+    "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+}
+
+#: Environment variables read as integers or floats.
+_INTEGERS = {
+    "ACCESS_TOKEN_TTL_S",
+    "REFRESH_TOKEN_TTL_S",
+    "PASSWORD_MAX_FAILURES",
+    "PASSWORD_LOCKOUT_S",
+    "MAX_CONTENT_LENGTH",
+}
+_FLOATS = {"WECHAT_HTTP_TIMEOUT_S"}
+_STRINGS = set(DEFAULTS) - _INTEGERS - _FLOATS | {"DATABASE_URL", "REDIS_URL", *SECRET_NAMES}
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run; the message says what to set."""
+
+
+def load_config(
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build the Flask config for one app from environment variables and explicit overrides."""
+    environ = os.environ if environ is None else environ
+    overrides = dict(overrides or {})
+    config: dict[str, Any] = dict(DEFAULTS)
+    for name in _STRINGS | _INTEGERS | _FLOATS:
+        if name in environ and environ[name] != "":
+            config[name] = _coerce(name, environ[name])
+    config.update(overrides)
+
+    profile = config["TANHUI_PROFILE"]
+    if profile not in PROFILES:
+        raise ConfigError(f"TANHUI_PROFILE must be one of {', '.join(PROFILES)}, not {profile!r}")
+    instance_path = Path(
+        config.get("INSTANCE_PATH") or environ.get("TANHUI_INSTANCE_PATH") or Path.cwd() / "instance"
+    ).resolve()
+    config["INSTANCE_PATH"] = str(instance_path)
+
+    if profile == "production":
+        missing = [name for name in (*PRODUCTION_REQUIRED, *SECRET_NAMES) if not config.get(name)]
+        if missing:
+            raise ConfigError(
+                "the production profile cannot start: set " + ", ".join(missing)
+            )
+        short = [n for n in SECRET_NAMES if len(config[n]) < SECRET_MIN_LENGTH_CHARS]
+        if short:
+            raise ConfigError(
+                f"the production profile cannot start: {', '.join(short)} must be at least "
+                f"{SECRET_MIN_LENGTH_CHARS} characters"
+            )
+    else:
+        config.setdefault("DATABASE_URL", f"sqlite:///{instance_path / 'tanhui.sqlite3'}")
+        if not all(config.get(name) for name in SECRET_NAMES):
+            generated = development_secrets(instance_path)
+            for name in SECRET_NAMES:
+                config[name] = config.get(name) or generated[name]
+
+    config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["DATABASE_URL"])
+    config["DATABASE_URL"] = config["SQLALCHEMY_DATABASE_URI"]
+    config.setdefault("REDIS_URL", None)
+    return config
+
+
+def normalise_database_url(url: str) -> str:
+    """Pin PostgreSQL URLs to psycopg 3, whatever scheme the operator wrote."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def development_secrets(instance_path: Path) -> dict[str, str]:
+    """Return the embedded profile's secrets, generating and keeping them on first use.
+
+    The file is created with mode 0600 and written atomically, so two workers starting together
+    agree on one set of secrets.
+    """
+    path = instance_path / "secrets.json"
+    instance_path.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        generated = {name: secrets.token_urlsafe(48) for name in SECRET_NAMES}
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(generated, handle)
+        try:
+            os.link(temporary, path)  # fails if another process won the race
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
+    stored = json.loads(path.read_text())
+    missing = [name for name in SECRET_NAMES if name not in stored]
+    if missing:
+        stored.update({name: secrets.token_urlsafe(48) for name in missing})
+        path.write_text(json.dumps(stored))
+    return stored
+
+
+def _coerce(name: str, value: str) -> Any:
+    try:
+        if name in _INTEGERS:
+            return int(value)
+        if name in _FLOATS:
+            return float(value)
+    except ValueError as error:
+        raise ConfigError(f"{name} must be a number, not {value!r}") from error
+    return value

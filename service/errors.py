@@ -1,0 +1,188 @@
+"""Every failure leaves as one JSON shape, localised by ``Accept-Language``::
+
+    {"code": "validation_failed", "status": 422, "message": "Some fields are invalid.",
+     "fields": [{"field": "code", "location": "json", "message": "Missing data for required field."}],
+     "request_id": "9f0c..."}
+
+``code`` is a closed set (see ``service.i18n.MESSAGES``); ``fields`` is present only when fields are
+to blame. Stack traces go to the log under the request id, never to the client.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from flask import Flask, Response, current_app, g, jsonify, request
+from flask_limiter.errors import RateLimitExceeded
+from marshmallow import Schema, fields
+from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from service.exceptions import ServiceError
+from service.i18n import error_message, field_message, negotiate_locale
+
+log = logging.getLogger("tanhui.errors")
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "authentication_required",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+    503: "service_unavailable",
+}
+BODY_LOCATIONS = {"json", "form", "files"}
+
+
+class FieldErrorSchema(Schema):
+    field = fields.String(required=True, metadata={"description": "Dotted path of the field."})
+    location = fields.String(metadata={"description": "json, query, path or headers."})
+    message = fields.String(required=True)
+
+
+class ErrorSchema(Schema):
+    """The one error shape."""
+
+    code = fields.String(required=True, metadata={"description": "Machine-readable error code."})
+    status = fields.Integer(required=True)
+    message = fields.String(required=True, metadata={"description": "zh-CN or en."})
+    request_id = fields.String()
+    field_errors = fields.List(fields.Nested(FieldErrorSchema), data_key="fields")
+
+
+def error_response(
+    code: str,
+    status: int,
+    *,
+    params: Mapping[str, object] | None = None,
+    field_errors: list[dict[str, str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    locale = negotiate_locale(request.accept_languages) if request else "zh-CN"
+    body: dict[str, Any] = {
+        "code": code,
+        "status": status,
+        "message": error_message(code, locale, params),
+        "request_id": g.get("request_id", ""),
+    }
+    if field_errors:
+        body["fields"] = [
+            {**error, "message": field_message(error["message"], locale)} for error in field_errors
+        ]
+    response = jsonify(body)
+    response.status_code = status
+    response.headers["Content-Language"] = locale
+    response.headers["Cache-Control"] = "no-store"
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def flatten_messages(messages: Any, location: str | None = None, prefix: str = "") -> Iterator[dict[str, str]]:
+    """Turn marshmallow/webargs nested messages into ``{field, location, message}`` rows."""
+    if isinstance(messages, str):
+        name = prefix or ("body" if location in BODY_LOCATIONS else location or "body")
+        row = {"field": name, "message": messages}
+        if location:
+            row["location"] = location
+        yield row
+    elif isinstance(messages, list | tuple):
+        for message in messages:
+            yield from flatten_messages(message, location, prefix)
+    elif isinstance(messages, Mapping):
+        for key, value in messages.items():
+            key = str(key)
+            child = prefix if key == "_schema" else (f"{prefix}.{key}" if prefix else key)
+            yield from flatten_messages(value, location, child)
+
+
+def _service_error(error: ServiceError) -> Response:
+    if error.persist_changes:
+        g.persist_on_error = True
+    rows = [
+        {"field": name, "message": message}
+        for name, messages in error.fields.items()
+        for message in messages
+    ]
+    return error_response(
+        error.code, error.status, params=error.params, field_errors=rows, headers=error.headers
+    )
+
+
+def _rate_limited(error: RateLimitExceeded) -> Response:
+    retry_after_s = 60
+    limiter = current_app.extensions.get("limiter")
+    current = getattr(limiter, "current_limit", None) if limiter else None
+    if current is not None:
+        retry_after_s = max(1, int(current.reset_at - time.time()))
+    return error_response(
+        "rate_limited",
+        429,
+        params={"retry_after_s": retry_after_s},
+        headers={"Retry-After": str(retry_after_s)},
+    )
+
+
+def _http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    code = HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
+    params: dict[str, object] = {}
+    rows: list[dict[str, str]] = []
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages")
+    if status == 413:
+        params["limit_bytes"] = current_app.config["MAX_CONTENT_LENGTH"]
+    if messages:
+        for location, location_messages in messages.items():
+            rows.extend(flatten_messages(location_messages, location))
+        if status == 400 and any("Invalid JSON body" in row["message"] for row in rows):
+            code, rows = "invalid_json", []
+    headers: dict[str, str] = {}
+    valid_methods = getattr(error, "valid_methods", None)
+    if status == 405 and valid_methods:
+        headers["Allow"] = ", ".join(sorted(valid_methods))
+    headers.update(data.get("headers") or {})
+    return error_response(code, status, params=params, field_errors=rows, headers=headers)
+
+
+def _integrity_error(error: IntegrityError) -> Response:
+    log.warning("integrity error mapped to 409", extra={"error": str(error.orig)[:500]})
+    return error_response("conflict", 409)
+
+
+def _operational_error(error: OperationalError) -> Response:
+    log.exception("database unavailable")
+    return error_response("service_unavailable", 503, headers={"Retry-After": "5"})
+
+
+def _unexpected(error: Exception) -> Response:
+    if isinstance(error, HTTPException):
+        return _http_exception(error)
+    log.exception("unhandled error")
+    return error_response("internal_error", 500)
+
+
+def commit_error_response(error: Exception) -> Response:
+    """The response when the request layer's single commit fails."""
+    if isinstance(error, IntegrityError):
+        return _integrity_error(error)
+    if isinstance(error, OperationalError):
+        return _operational_error(error)
+    return _unexpected(error)
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ServiceError, _service_error)
+    app.register_error_handler(RateLimitExceeded, _rate_limited)
+    app.register_error_handler(HTTPException, _http_exception)
+    app.register_error_handler(IntegrityError, _integrity_error)
+    app.register_error_handler(OperationalError, _operational_error)
+    app.register_error_handler(Exception, _unexpected)

@@ -1,0 +1,221 @@
+"""Messages in zh-CN and en, chosen by ``Accept-Language``.
+
+Error messages are keyed by the error's machine code, so clients branch on the code and show the
+message. Field messages come from marshmallow in English; :func:`field_message` renders the ones
+the API can produce in Chinese too, parameters included. A test walks both tables so no code or
+message lacks a language.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+LOCALES = ("zh-CN", "en")
+DEFAULT_LOCALE = "zh-CN"
+
+#: code -> locale -> message template (``str.format`` with the error's params).
+MESSAGES: dict[str, dict[str, str]] = {
+    "bad_request": {"en": "The request is malformed.", "zh-CN": "请求格式不正确。"},
+    "invalid_json": {
+        "en": "The request body is not valid JSON.",
+        "zh-CN": "请求体不是有效的 JSON。",
+    },
+    "authentication_required": {
+        "en": "Sign in first: send a bearer access token.",
+        "zh-CN": "请先登录：需要携带 Bearer 访问令牌。",
+    },
+    "token_invalid": {
+        "en": "The access token is invalid.",
+        "zh-CN": "访问令牌无效。",
+    },
+    "token_expired": {
+        "en": "The access token has expired; refresh it.",
+        "zh-CN": "访问令牌已过期，请刷新。",
+    },
+    "session_revoked": {
+        "en": "This sign-in session has ended; sign in again.",
+        "zh-CN": "本次登录会话已结束，请重新登录。",
+    },
+    "refresh_token_invalid": {
+        "en": "The refresh token is invalid or expired.",
+        "zh-CN": "刷新令牌无效或已过期。",
+    },
+    "refresh_token_reused": {
+        "en": "This refresh token was already used; every session of its family is revoked.",
+        "zh-CN": "该刷新令牌已被使用，同一登录链上的所有会话均已注销。",
+    },
+    "invalid_credentials": {
+        "en": "The username or password is wrong.",
+        "zh-CN": "用户名或密码错误。",
+    },
+    "account_locked": {
+        "en": "Too many failed sign-ins; try again in {retry_after_s} seconds.",
+        "zh-CN": "登录失败次数过多，请在 {retry_after_s} 秒后重试。",
+    },
+    "account_disabled": {"en": "This account is disabled.", "zh-CN": "该账户已停用。"},
+    "forbidden": {
+        "en": "You may not do this.",
+        "zh-CN": "您无权执行此操作。",
+    },
+    "role_required": {
+        "en": "This needs one of the roles: {roles}.",
+        "zh-CN": "此操作需要以下角色之一：{roles}。",
+    },
+    "not_found": {"en": "Not found.", "zh-CN": "未找到。"},
+    "method_not_allowed": {
+        "en": "This method is not allowed here.",
+        "zh-CN": "此地址不支持该请求方法。",
+    },
+    "conflict": {
+        "en": "The request conflicts with the current state.",
+        "zh-CN": "请求与当前状态冲突。",
+    },
+    "already_exists": {
+        "en": "{what} already exists.",
+        "zh-CN": "{what}已存在。",
+    },
+    "phone_taken": {
+        "en": "This phone number is bound to another account.",
+        "zh-CN": "该手机号已绑定其他账户。",
+    },
+    "payload_too_large": {
+        "en": "The request body is larger than {limit_bytes} bytes.",
+        "zh-CN": "请求体超过 {limit_bytes} 字节的上限。",
+    },
+    "unsupported_media_type": {
+        "en": "Send the body as application/json.",
+        "zh-CN": "请求体须为 application/json。",
+    },
+    "validation_failed": {
+        "en": "Some fields are invalid.",
+        "zh-CN": "部分字段无效。",
+    },
+    "rate_limited": {
+        "en": "Too many requests; try again in {retry_after_s} seconds.",
+        "zh-CN": "请求过于频繁，请在 {retry_after_s} 秒后重试。",
+    },
+    "internal_error": {
+        "en": "Something went wrong on our side; quote the request id when reporting it.",
+        "zh-CN": "服务器内部错误；反馈时请提供请求编号。",
+    },
+    "service_unavailable": {
+        "en": "The service is temporarily unavailable.",
+        "zh-CN": "服务暂时不可用。",
+    },
+    "wechat_not_configured": {
+        "en": "WeChat sign-in is not configured on this server.",
+        "zh-CN": "本服务器未配置微信登录。",
+    },
+    "wechat_code_invalid": {
+        "en": "WeChat rejected the login code (errcode 40029); get a new one with wx.login.",
+        "zh-CN": "微信登录凭证 code 无效（errcode 40029），请重新调用 wx.login 获取。",
+    },
+    "wechat_code_used": {
+        "en": "This WeChat code was already used (errcode 40163); codes are single-use.",
+        "zh-CN": "该微信 code 已被使用（errcode 40163），code 只能使用一次。",
+    },
+    "wechat_rate_limited": {
+        "en": "WeChat is limiting sign-ins (errcode 45011); try again in a minute.",
+        "zh-CN": "微信接口调用过于频繁（errcode 45011），请一分钟后重试。",
+    },
+    "wechat_high_risk_user": {
+        "en": "WeChat flagged this account as high risk (errcode 40226); sign-in is refused.",
+        "zh-CN": "微信判定该用户为高风险用户（errcode 40226），拒绝登录。",
+    },
+    "wechat_busy": {
+        "en": "WeChat is busy (errcode -1); try again shortly.",
+        "zh-CN": "微信系统繁忙（errcode -1），请稍后重试。",
+    },
+    "wechat_phone_code_invalid": {
+        "en": "WeChat rejected the phone code (errcode 40029); ask the user to authorise again.",
+        "zh-CN": "手机号授权 code 无效（errcode 40029），请重新授权。",
+    },
+    "wechat_misconfigured": {
+        "en": "WeChat rejected this server's credentials (errcode {errcode}).",
+        "zh-CN": "微信拒绝了本服务器的凭据（errcode {errcode}）。",
+    },
+    "wechat_error": {
+        "en": "WeChat answered with errcode {errcode}.",
+        "zh-CN": "微信接口返回错误（errcode {errcode}）。",
+    },
+    "wechat_unavailable": {
+        "en": "WeChat could not be reached.",
+        "zh-CN": "无法连接微信服务器。",
+    },
+    "organisation_invalid": {
+        "en": "The organisation does not fit its kind: {reason}",
+        "zh-CN": "组织信息与其类型不符：{reason}",
+    },
+}
+
+#: marshmallow's and our validators' English field messages, as patterns, with Chinese templates.
+_FIELD_MESSAGES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(pattern), zh)
+    for pattern, zh in [
+        (r"Missing data for required field\.", "缺少必填字段。"),
+        (r"Field may not be null\.", "字段不能为空值。"),
+        (r"Unknown field\.", "未知字段。"),
+        (r"Invalid value\.", "值无效。"),
+        (r"Invalid input type\.", "输入类型无效。"),
+        (r"Not a valid string\.", "不是有效的字符串。"),
+        (r"Not a valid integer\.", "不是有效的整数。"),
+        (r"Not a valid number\.", "不是有效的数字。"),
+        (r"Number too large\.", "数值过大。"),
+        (r"Not a valid boolean\.", "不是有效的布尔值。"),
+        (r"Not a valid email address\.", "不是有效的电子邮箱地址。"),
+        (r"Not a valid datetime\.", "不是有效的日期时间。"),
+        (r"Not a valid date\.", "不是有效的日期。"),
+        (r"Not a valid list\.", "不是有效的列表。"),
+        (r"Not a valid mapping type\.", "不是有效的对象。"),
+        (r"Not a valid URL\.", "不是有效的网址。"),
+        (r"Not a valid UUID\.", "不是有效的 UUID。"),
+        (r"String does not match expected pattern\.", "格式不符合要求。"),
+        (r"Shorter than minimum length (?P<min>\d+)\.", "长度不能少于 {min}。"),
+        (r"Longer than maximum length (?P<max>\d+)\.", "长度不能超过 {max}。"),
+        (r"Length must be between (?P<min>\d+) and (?P<max>\d+)\.", "长度须在 {min} 到 {max} 之间。"),
+        (r"Length must be (?P<equal>\d+)\.", "长度须为 {equal}。"),
+        (r"Must be greater than or equal to (?P<min>\S+) and less than or equal to (?P<max>\S+)\.",
+         "须大于等于 {min} 且小于等于 {max}。"),
+        (r"Must be greater than or equal to (?P<min>\S+)\.", "须大于等于 {min}。"),
+        (r"Must be less than or equal to (?P<max>\S+)\.", "须小于等于 {max}。"),
+        (r"Must be one of: (?P<choices>.+)\.", "须为以下之一：{choices}。"),
+        (r"Not a valid unified social credit code\.", "不是有效的统一社会信用代码。"),
+        (r"Not a known GB/T 2260 region code\.", "不是已知的 GB/T 2260 行政区划代码。"),
+        (r"Required for (?P<kind>\w+) organisations\.", "{kind} 类组织必须填写。"),
+        (r"Not allowed for (?P<kind>\w+) organisations\.", "{kind} 类组织不可填写。"),
+        (r"Not a valid mainland China mobile number\.", "不是有效的中国大陆手机号码。"),
+        (r"Password must be at least (?P<min>\d+) characters\.", "密码至少需要 {min} 个字符。"),
+        (r"Not a valid page number\.", "页码无效。"),
+    ]
+]
+
+
+def negotiate_locale(accept_language: object | None) -> str:
+    """Pick zh-CN or en from a werkzeug ``LanguageAccept``; zh-CN when nothing matches."""
+    if accept_language is None:
+        return DEFAULT_LOCALE
+    best = accept_language.best_match(["zh-CN", "zh", "en"])  # type: ignore[attr-defined]
+    if best is None:
+        return DEFAULT_LOCALE
+    return "en" if best.startswith("en") else "zh-CN"
+
+
+def error_message(code: str, locale: str, params: Mapping[str, object] | None = None) -> str:
+    templates = MESSAGES.get(code) or MESSAGES["internal_error"]
+    template = templates.get(locale) or templates["en"]
+    try:
+        return template.format(**(params or {}))
+    except (KeyError, IndexError):
+        return template
+
+
+def field_message(message: str, locale: str) -> str:
+    """Render one English field message in ``locale``; unknown messages stay as they are."""
+    if locale == "en":
+        return message
+    for pattern, template in _FIELD_MESSAGES:
+        match = pattern.fullmatch(message)
+        if match:
+            return template.format(**match.groupdict())
+    return message

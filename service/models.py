@@ -1,0 +1,7 @@
+"""Every model module, imported once so ``metadata`` is complete (for Alembic and tests)."""
+
+from service.auth import models as auth_models  # noqa: F401
+from service.db import Base
+from service.parties import models as parties_models  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,74 @@
+"""Liveness, readiness and metrics, outside the versioned API and exempt from rate limits."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from service.db import database
+from service.extensions import limiter, redis_client
+from service.observability import metrics_response
+
+log = logging.getLogger("tanhui.ops")
+blp = Blueprint("ops", __name__, description="Health and metrics for operators and load balancers.")
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"description": "ok or unavailable"})
+    checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+@blp.route("/healthz")
+class Health(MethodView):
+    decorators = [limiter.exempt]
+
+    @blp.response(200, HealthSchema)
+    def get(self):
+        """The process is up. Touches nothing else."""
+        return {"status": "ok", "checks": {}}
+
+
+@blp.route("/readyz")
+class Ready(MethodView):
+    decorators = [limiter.exempt]
+
+    @blp.response(200, HealthSchema)
+    @blp.alt_response(503, schema=HealthSchema, description="A dependency is down.")
+    def get(self):
+        """The database and (in production) Redis answer."""
+        checks: dict[str, str] = {}
+        try:
+            with database(current_app).engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as error:  # noqa: BLE001 - any failure means not ready
+            log.warning("readiness: database failed", extra={"error": type(error).__name__})
+            checks["database"] = "unavailable"
+        client = redis_client()
+        if client is None:
+            checks["redis"] = "not_configured"
+        else:
+            try:
+                client.ping()
+                checks["redis"] = "ok"
+            except Exception as error:  # noqa: BLE001
+                log.warning("readiness: redis failed", extra={"error": type(error).__name__})
+                checks["redis"] = "unavailable"
+        ready = all(value in ("ok", "not_configured") for value in checks.values())
+        body = {"status": "ok" if ready else "unavailable", "checks": checks}
+        return body, 200 if ready else 503
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    decorators = [limiter.exempt]
+
+    @blp.response(200, content_type="text/plain", description="Prometheus text format.")
+    def get(self):
+        """Prometheus metrics."""
+        return metrics_response()

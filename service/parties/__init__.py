@@ -1,0 +1,1 @@
+"""Parties: users, organisations (enterprises, farms, cooperatives, the platform) and memberships."""

@@ -1,0 +1,164 @@
+"""Organisations and their staff.
+
+Staff see and change only their own organisations; platform operators, certifiers and auditors
+see all, and only operators approve or suspend. An organisation a principal may not see answers
+404, so ids reveal nothing.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from service.auth.authz import authenticated, requires
+from service.config import PAGE_SIZE_MAX
+from service.db import get_session, utcnow
+from service.exceptions import Forbidden
+from service.parties import services
+from service.parties.identifiers import normalise_mobile
+from service.parties.models import Membership, Organisation
+from service.parties.schemas import (
+    MemberAddSchema,
+    MemberSchema,
+    OrganisationCreateSchema,
+    OrganisationQuerySchema,
+    OrganisationSchema,
+    OrganisationUpdateSchema,
+)
+from service.exceptions import ValidationFailed
+
+blp = Blueprint(
+    "organisations",
+    __name__,
+    url_prefix="/api/v1/organisations",
+    description="Enterprises, farms and cooperatives, and their staff.",
+)
+PAGE_SIZE_DEFAULT = 20
+
+
+@blp.route("")
+class Organisations(MethodView):
+    @blp.arguments(OrganisationQuerySchema, location="query")
+    @blp.response(200, OrganisationSchema(many=True))
+    @blp.paginate(page_size=PAGE_SIZE_DEFAULT, max_page_size=PAGE_SIZE_MAX)
+    @requires()
+    def get(self, query: dict, pagination_parameters):
+        """Organisations the caller may see: their own, or all for platform staff."""
+        principal = authenticated()
+        statement = sa.select(Organisation).where(Organisation.kind != "platform")
+        if not principal.is_platform_staff:
+            statement = statement.where(
+                Organisation.id.in_(principal.organisation_ids("enterprise_staff", "farm_staff"))
+            )
+        for name in ("kind", "status"):
+            if name in query:
+                statement = statement.where(getattr(Organisation, name) == query[name])
+        session = get_session()
+        pagination_parameters.item_count = session.scalar(
+            sa.select(sa.func.count()).select_from(statement.subquery())
+        )
+        return session.scalars(
+            statement.order_by(Organisation.id)
+            .offset(pagination_parameters.first_item)
+            .limit(pagination_parameters.page_size)
+        ).all()
+
+    @blp.arguments(OrganisationCreateSchema)
+    @blp.response(201, OrganisationSchema)
+    @requires()
+    def post(self, body: dict):
+        """Register an enterprise, farm or cooperative; it waits for an operator's approval."""
+        return services.organisation_register(
+            get_session(), user_id=authenticated().user_id, **body
+        )
+
+
+@blp.route("/<int:organisation_id>")
+class OrganisationItem(MethodView):
+    @blp.response(200, OrganisationSchema)
+    @requires()
+    def get(self, organisation_id: int):
+        """One organisation, if the caller may see it."""
+        return services.organisation_for_reader(get_session(), authenticated(), organisation_id)
+
+    @blp.arguments(OrganisationUpdateSchema)
+    @blp.response(200, OrganisationSchema)
+    @requires()
+    def patch(self, changes: dict, organisation_id: int):
+        """Change details; identifiers only while the organisation awaits approval."""
+        session = get_session()
+        principal = authenticated()
+        organisation = services.organisation_for_reader(session, principal, organisation_id)
+        if not services.can_manage_organisation(principal, organisation):
+            raise Forbidden()
+        return services.organisation_update(session, organisation=organisation, changes=changes)
+
+
+def _set_status(organisation_id: int, status: str) -> Organisation:
+    session = get_session()
+    organisation = services.organisation_get(session, organisation_id)
+    return services.organisation_set_status(
+        session,
+        organisation=organisation,
+        status=status,
+        operator_id=authenticated().user_id,
+        now=utcnow(),
+    )
+
+
+@blp.route("/<int:organisation_id>/approve")
+class OrganisationApprove(MethodView):
+    @blp.response(200, OrganisationSchema)
+    @requires("operator")
+    def post(self, organisation_id: int):
+        """Approve a registered organisation (operators)."""
+        return _set_status(organisation_id, "approved")
+
+
+@blp.route("/<int:organisation_id>/suspend")
+class OrganisationSuspend(MethodView):
+    @blp.response(200, OrganisationSchema)
+    @requires("operator")
+    def post(self, organisation_id: int):
+        """Suspend an organisation (operators)."""
+        return _set_status(organisation_id, "suspended")
+
+
+@blp.route("/<int:organisation_id>/members")
+class OrganisationMembers(MethodView):
+    @blp.response(200, MemberSchema(many=True))
+    @requires()
+    def get(self, organisation_id: int):
+        """The organisation's staff."""
+        session = get_session()
+        organisation = services.organisation_for_reader(session, authenticated(), organisation_id)
+        return session.scalars(
+            sa.select(Membership)
+            .where(Membership.organisation_id == organisation.id)
+            .order_by(Membership.id)
+            .limit(PAGE_SIZE_MAX)
+        ).all()
+
+    @blp.arguments(MemberAddSchema)
+    @blp.response(201, MemberSchema)
+    @requires("enterprise_staff", "farm_staff", "operator")
+    def post(self, body: dict, organisation_id: int):
+        """Add a colleague, found by the phone number bound to their account."""
+        session = get_session()
+        principal = authenticated()
+        organisation = services.organisation_for_reader(session, principal, organisation_id)
+        if not services.can_manage_organisation(principal, organisation):
+            raise Forbidden()
+        try:
+            phone = normalise_mobile(body["phone"])
+        except ValueError as error:
+            raise ValidationFailed.field("phone", str(error)) from error
+        user = services.user_by_phone(session, phone)
+        return services.membership_grant(
+            session,
+            user_id=user.id,
+            organisation=organisation,
+            role=body["role"],
+            granted_by_user_id=principal.user_id,
+        )

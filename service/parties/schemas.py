@@ -1,0 +1,77 @@
+"""Request and response bodies for parties."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from service.parties.models import ORGANISATION_KINDS, ORGANISATION_STATUSES, ROLES
+from service.parties.services import SELF_REGISTERED_KINDS
+
+NAME_MAX_LENGTH_CHARS = 128
+
+
+class MembershipSchema(Schema):
+    organisation_id = fields.Integer(required=True)
+    organisation_kind = fields.String(attribute="organisation.kind")
+    organisation_name = fields.String(attribute="organisation.name")
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+
+
+class UserSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    display_name = fields.String()
+    username = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    memberships = fields.List(fields.Nested(MembershipSchema), dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+
+
+class OrganisationSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    kind = fields.String(validate=validate.OneOf(ORGANISATION_KINDS), dump_only=True)
+    name = fields.String()
+    uscc = fields.String(allow_none=True, metadata={"description": "Unified social credit code."})
+    region_code = fields.String(allow_none=True, metadata={"description": "GB/T 2260 code."})
+    status = fields.String(validate=validate.OneOf(ORGANISATION_STATUSES), dump_only=True)
+    contact_name = fields.String(allow_none=True)
+    contact_phone = fields.String(allow_none=True)
+    address = fields.String(allow_none=True)
+    created_at = fields.DateTime(dump_only=True)
+    approved_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class OrganisationCreateSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(SELF_REGISTERED_KINDS))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=NAME_MAX_LENGTH_CHARS))
+    uscc = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
+    region_code = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=6))
+    contact_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
+    contact_phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
+    address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=256))
+
+
+class OrganisationUpdateSchema(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=NAME_MAX_LENGTH_CHARS))
+    uscc = fields.String(allow_none=True, validate=validate.Length(max=32))
+    region_code = fields.String(allow_none=True, validate=validate.Length(max=6))
+    contact_name = fields.String(allow_none=True, validate=validate.Length(max=64))
+    contact_phone = fields.String(allow_none=True, validate=validate.Length(max=20))
+    address = fields.String(allow_none=True, validate=validate.Length(max=256))
+
+
+class OrganisationQuerySchema(Schema):
+    kind = fields.String(validate=validate.OneOf(ORGANISATION_KINDS))
+    status = fields.String(validate=validate.OneOf(ORGANISATION_STATUSES))
+
+
+class MemberAddSchema(Schema):
+    phone = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    role = fields.String(required=True, validate=validate.OneOf(("enterprise_staff", "farm_staff")))
+
+
+class MemberSchema(Schema):
+    user_id = fields.Integer()
+    display_name = fields.String(attribute="user.display_name")
+    phone = fields.String(attribute="user.phone", allow_none=True)
+    role = fields.String()
+    created_at = fields.DateTime()
