@@ -11,6 +11,7 @@ to blame. Stack traces go to the log under the request id, never to the client.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -122,7 +123,7 @@ def _rate_limited(error: RateLimitExceeded) -> Response:
     limiter = current_app.extensions.get("limiter")
     current = getattr(limiter, "current_limit", None) if limiter else None
     if current is not None:
-        retry_after_s = max(1, int(current.reset_at - time.time()))
+        retry_after_s = max(1, math.ceil(current.reset_at - time.time()))
     return error_response(
         "rate_limited",
         429,

@@ -29,7 +29,8 @@ def init_app(app: Flask) -> None:
         app.extensions["tanhui.redis"] = None
         app.extensions["tanhui.store"] = MemoryStore()
         app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # The error handler owns Retry-After, so the header and the message agree.
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     limiter.init_app(app)
 
 

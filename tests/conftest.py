@@ -126,17 +126,24 @@ def app_config(backend: Backend, tmp_path: Path, fake_wechat: FakeWeChat) -> dic
 
 
 @pytest.fixture()
-def make_app(app_config: dict[str, Any], connection: Connection) -> Callable[..., Flask]:
+def make_app(app_config: dict[str, Any], connection: Connection) -> Iterator[Callable[..., Flask]]:
     """Build an app on the test's transaction, with settings overridden as given."""
+    apps: list[Flask] = []
 
     def make(**overrides: Any) -> Flask:
         app = create_app({**app_config, **overrides})
         app.extensions["tanhui.db"].sessionmaker.configure(
             bind=connection, join_transaction_mode="create_savepoint"
         )
+        apps.append(app)
         return app
 
-    return make
+    yield make
+    for app in apps:
+        app.extensions["tanhui.db"].engine.dispose()
+        redis_client = app.extensions.get("tanhui.redis")
+        if redis_client is not None:
+            redis_client.close()
 
 
 @pytest.fixture()

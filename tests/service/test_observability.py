@@ -1,0 +1,91 @@
+"""Request ids, JSON logs, health, readiness and metrics."""
+
+import json
+import logging
+
+from service.observability import JsonFormatter
+
+
+def test_a_request_id_is_made_when_none_is_sent(client):
+    response = client.get("/healthz")
+    assert len(response.headers["X-Request-ID"]) == 32
+
+
+def test_a_sane_client_request_id_is_kept(client):
+    response = client.get("/healthz", headers={"X-Request-ID": "mini-program-7f3a9c"})
+    assert response.headers["X-Request-ID"] == "mini-program-7f3a9c"
+
+
+def test_an_unsafe_client_request_id_is_replaced(client):
+    unsafe = "evil\" header <script>" + "x" * 80
+    response = client.get("/healthz", headers={"X-Request-ID": unsafe})
+    assert response.headers["X-Request-ID"] != unsafe
+    assert len(response.headers["X-Request-ID"]) == 32
+
+
+def test_each_request_logs_one_json_line_with_its_request_id(client, caplog):
+    caplog.set_level(logging.INFO, logger="tanhui.access")
+    response = client.get("/api/v1/me", headers={"X-Request-ID": "trace-0001-abcd"})
+    records = [r for r in caplog.records if r.name == "tanhui.access"]
+    assert len(records) == 1
+    line = json.loads(JsonFormatter().format(records[0]))
+    assert line["message"] == "request"
+    assert line["status"] == response.status_code == 401
+    assert line["path"] == "/api/v1/me"
+    assert line["endpoint"] == "/api/v1/me"
+    assert line["duration_ms"] >= 0
+    assert line["level"] == "info"
+
+
+def test_json_formatter_adds_the_request_id_inside_a_request(app):
+    with app.test_request_context("/"):
+        from flask import g
+
+        g.request_id = "req-12345678"
+        record = logging.makeLogRecord({"name": "tanhui.x", "msg": "hello %s", "args": ("碳汇",),
+                                        "levelname": "WARNING", "levelno": 30, "farm_id": 7})
+        line = json.loads(JsonFormatter().format(record))
+    assert line == {**line, "request_id": "req-12345678", "message": "hello 碳汇", "farm_id": 7}
+
+
+def test_healthz_touches_nothing(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "checks": {}}
+
+
+def test_readyz_checks_the_database_and_redis(client, backend):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    expected_redis = "ok" if backend.redis_url else "not_configured"
+    assert response.get_json() == {
+        "status": "ok", "checks": {"database": "ok", "redis": expected_redis}
+    }
+
+
+def test_readyz_fails_when_redis_is_down(make_app, backend):
+    if backend.redis_url is None:
+        return  # the embedded profile has no Redis to lose
+    client = make_app(REDIS_URL="redis://127.0.0.1:1/0").test_client()
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["redis"] == "unavailable"
+
+
+def test_readyz_fails_when_the_database_is_down(make_app, tmp_path):
+    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path}/missing-dir/x.sqlite3", REDIS_URL=None,
+                   TANHUI_PROFILE="embedded")
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["database"] == "unavailable"
+
+
+def test_metrics_count_requests_by_route_and_status(client):
+    client.get("/api/v1/me")
+    client.get("/api/v1/me")
+    text = client.get("/metrics").get_data(as_text=True)
+    line = next(l for l in text.splitlines()
+                if l.startswith("tanhui_http_requests_total{")
+                and 'endpoint="/api/v1/me"' in l and 'status="401"' in l)
+    assert float(line.rsplit(" ", 1)[1]) >= 2
+    assert "tanhui_http_request_duration_seconds_bucket" in text
