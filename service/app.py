@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, request
+from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service import db, extensions, observability
@@ -41,7 +42,7 @@ def register_extensions(app: Flask) -> None:
     app.before_request(_require_json_body)
 
 
-class TanhuiApi(extensions.Api):
+class TanhuiApi(Api):
     ERROR_SCHEMA = ErrorSchema
 
 
@@ -75,6 +76,7 @@ def register_blueprints(app: Flask) -> None:
     for blueprint in (ops_blp, auth_blp, me_blp, organisations_blp):
         api.register_blueprint(blueprint)
     app.extensions["tanhui.api"] = api
+    extensions.apply_rate_limits(app)
 
 
 def register_errorhandlers(app: Flask) -> None:

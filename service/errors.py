@@ -120,10 +120,11 @@ def _service_error(error: ServiceError) -> Response:
 
 def _rate_limited(error: RateLimitExceeded) -> Response:
     retry_after_s = 60
-    limiter = current_app.extensions.get("limiter")
+    limiter = current_app.extensions.get("tanhui.limiter")
     current = getattr(limiter, "current_limit", None) if limiter else None
     if current is not None:
-        retry_after_s = max(1, math.ceil(current.reset_at - time.time()))
+        window_s = current.limit.get_expiry()
+        retry_after_s = min(window_s, max(1, math.ceil(current.reset_at - time.time())))
     return error_response(
         "rate_limited",
         429,

@@ -6,17 +6,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import redis
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
-from flask_smorest import Api
 
 from service.auth.wechat import WeChatClient
 from service.config import WECHAT_TOKEN_REFRESH_MARGIN_S
 from service.store import MemoryStore, RedisStore, SharedStore
 
-api = Api()
-limiter = Limiter(key_func=lambda: request.remote_addr or "unknown")
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Marks views for rate limiting; ``apply_rate_limits`` binds them to the app's own limiter, so
+#: two apps in one process (tests, the CLI) never share limiter state.
+RATE_LIMIT_SETTING_ATTRIBUTE = "_tanhui_rate_limit_setting"
+RATE_LIMIT_EXEMPT_ATTRIBUTE = "_tanhui_rate_limit_exempt"
+
+
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def rate_limited(setting: str) -> Callable[[F], F]:
+    """Limit a view by the app setting ``setting`` (e.g. ``RATELIMIT_SIGN_IN``), per client."""
+
+    def mark(view: F) -> F:
+        setattr(view, RATE_LIMIT_SETTING_ATTRIBUTE, setting)
+        return view
+
+    return mark
+
+
+def rate_limit_exempt(view: F) -> F:
+    setattr(view, RATE_LIMIT_EXEMPT_ATTRIBUTE, True)
+    return view
 
 def init_app(app: Flask) -> None:
     redis_url = app.config.get("REDIS_URL")
@@ -29,9 +54,28 @@ def init_app(app: Flask) -> None:
         app.extensions["tanhui.redis"] = None
         app.extensions["tanhui.store"] = MemoryStore()
         app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
-    # The error handler owns Retry-After, so the header and the message agree.
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    limiter = Limiter(
+        key_func=client_address,
+        default_limits=[lambda: current_app.config["RATELIMIT_DEFAULT"]],
+        key_prefix=app.config["RATELIMIT_KEY_PREFIX"],
+        headers_enabled=False,  # the error handler owns Retry-After, so header and message agree
+    )
     limiter.init_app(app)
+    app.extensions["tanhui.limiter"] = limiter
+
+
+def apply_rate_limits(app: Flask) -> None:
+    """Bind the marked views to the app's limiter (after the blueprints are registered)."""
+    limiter: Limiter = app.extensions["tanhui.limiter"]
+    for endpoint, view in list(app.view_functions.items()):
+        if getattr(view, RATE_LIMIT_EXEMPT_ATTRIBUTE, False):
+            app.view_functions[endpoint] = limiter.exempt(view)
+            continue
+        setting = getattr(view, RATE_LIMIT_SETTING_ATTRIBUTE, None)
+        if setting is not None:
+            app.view_functions[endpoint] = limiter.limit(
+                lambda setting=setting: current_app.config[setting]
+            )(view)
 
 
 def shared_store(app: Flask | None = None) -> SharedStore:

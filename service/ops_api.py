@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from service.db import database
-from service.extensions import limiter, redis_client
+from service.extensions import rate_limit_exempt, redis_client
 from service.observability import metrics_response
 
 log = logging.getLogger("tanhui.ops")
@@ -25,7 +25,7 @@ class HealthSchema(Schema):
 
 @blp.route("/healthz")
 class Health(MethodView):
-    decorators = [limiter.exempt]
+    decorators = [rate_limit_exempt]
 
     @blp.response(200, HealthSchema)
     def get(self):
@@ -35,7 +35,7 @@ class Health(MethodView):
 
 @blp.route("/readyz")
 class Ready(MethodView):
-    decorators = [limiter.exempt]
+    decorators = [rate_limit_exempt]
 
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, schema=HealthSchema, description="A dependency is down.")
@@ -66,7 +66,7 @@ class Ready(MethodView):
 
 @blp.route("/metrics")
 class Metrics(MethodView):
-    decorators = [limiter.exempt]
+    decorators = [rate_limit_exempt]
 
     @blp.response(200, content_type="text/plain", description="Prometheus text format.")
     def get(self):

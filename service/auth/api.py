@@ -15,7 +15,7 @@ from service.auth.schemas import (
     WeChatCodeSchema,
 )
 from service.db import get_session, utcnow
-from service.extensions import limiter, wechat_client
+from service.extensions import rate_limited, wechat_client
 from service.parties.schemas import UserSchema
 from service.parties.services import user_get
 
@@ -24,13 +24,9 @@ blp = Blueprint(
 )
 
 
-def sign_in_limit() -> str:
-    return current_app.config["RATELIMIT_SIGN_IN"]
-
-
 @blp.route("/wechat")
 class WeChatSignIn(MethodView):
-    decorators = [limiter.limit(sign_in_limit)]
+    decorators = [rate_limited("RATELIMIT_SIGN_IN")]
 
     @blp.arguments(WeChatCodeSchema)
     @blp.response(200, TokensSchema)
@@ -51,7 +47,7 @@ class WeChatSignIn(MethodView):
 
 @blp.route("/wechat/phone")
 class WeChatPhone(MethodView):
-    decorators = [limiter.limit(sign_in_limit)]
+    decorators = [rate_limited("RATELIMIT_SIGN_IN")]
 
     @blp.arguments(WeChatCodeSchema)
     @blp.response(200, UserSchema)
@@ -65,7 +61,7 @@ class WeChatPhone(MethodView):
 
 @blp.route("/password")
 class PasswordSignIn(MethodView):
-    decorators = [limiter.limit(sign_in_limit)]
+    decorators = [rate_limited("RATELIMIT_SIGN_IN")]
 
     @blp.arguments(PasswordSignInSchema)
     @blp.response(200, TokensSchema)
@@ -85,7 +81,7 @@ class PasswordSignIn(MethodView):
 
 @blp.route("/refresh")
 class Refresh(MethodView):
-    decorators = [limiter.limit(sign_in_limit)]
+    decorators = [rate_limited("RATELIMIT_SIGN_IN")]
 
     @blp.arguments(RefreshSchema)
     @blp.response(200, TokensSchema)

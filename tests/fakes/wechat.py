@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+import time
 from collections import Counter, defaultdict, deque
 from typing import Any
 
@@ -31,6 +32,7 @@ class FakeWeChat:
         self.access_token: str | None = None
         self.errors: dict[str, deque[dict[str, Any]]] = defaultdict(deque)
         self.content_type = "text/plain"  # WeChat labels its JSON text/plain
+        self.token_delay_s = 0.0  # widen the window in which workers could race to refresh
         self._lock = threading.Lock()
         for path, handler in (
             ("/sns/jscode2session", self._jscode2session),
@@ -95,6 +97,8 @@ class FakeWeChat:
         if request.method != "POST":
             return Response("method not allowed", status=405)
         body = json.loads(request.get_data() or b"{}")
+        if self.token_delay_s:
+            time.sleep(self.token_delay_s)
         if body.get("appid") != self.appid or body.get("secret") != self.secret:
             return self._answer({"errcode": 40125, "errmsg": "invalid appsecret"})
         with self._lock:

@@ -1,0 +1,74 @@
+"""The WeChat server-side access token is fetched once and shared by every worker.
+
+In production the workers are gunicorn processes sharing Redis; here real processes race for it.
+In the embedded default the threads of one process share an in-process store.
+"""
+
+import pytest
+import multiprocessing
+import threading
+
+from service.extensions import wechat_client
+from tests.conftest import require_servers
+
+WORKERS = 8
+
+
+def test_threads_of_one_worker_fetch_the_token_once(app, fake_wechat):
+    fake_wechat.token_delay_s = 0.2
+    barrier = threading.Barrier(WORKERS)
+    tokens: list[str] = []
+
+    def worker():
+        barrier.wait()
+        tokens.append(wechat_client(app).access_token())
+
+    threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(tokens) == WORKERS
+    assert len(set(tokens)) == 1
+    assert fake_wechat.calls["/cgi-bin/stable_token"] == 1
+
+
+def _worker_process(config, barrier, results):
+    from service.app import create_app
+    from service.extensions import wechat_client as client_of
+
+    app = create_app(config)
+    barrier.wait()
+    try:
+        results.put(client_of(app).access_token())
+    except Exception as error:  # reported to the parent, which fails the test
+        results.put(f"error: {error!r}")
+
+
+def test_gunicorn_like_worker_processes_fetch_the_token_once(app_config, fake_wechat):
+    database_url, redis_url = require_servers()
+    fake_wechat.token_delay_s = 0.3
+    config = {**app_config, "TANHUI_PROFILE": "production", "DATABASE_URL": database_url,
+              "REDIS_URL": redis_url}
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(WORKERS)
+    results = context.Queue()
+    processes = [context.Process(target=_worker_process, args=(config, barrier, results))
+                 for _ in range(WORKERS)]
+    for process in processes:
+        process.start()
+    tokens = [results.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+    assert all(not token.startswith("error") for token in tokens), tokens
+    assert len(set(tokens)) == 1
+    assert fake_wechat.calls["/cgi-bin/stable_token"] == 1
+
+
+def test_a_worker_started_later_reuses_the_cached_token(make_app, fake_wechat, backend):
+    if backend.redis_url is None:
+        pytest.skip("in the embedded profile each process has its own store")
+    first = wechat_client(make_app()).access_token()
+    later_worker = make_app()  # a new app: its own Redis connection, the same Redis
+    assert wechat_client(later_worker).access_token() == first
+    assert fake_wechat.calls["/cgi-bin/stable_token"] == 1
