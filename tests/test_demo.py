@@ -1,0 +1,83 @@
+"""The README's demo command serves the demo under gunicorn on a fresh instance folder."""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_TIMEOUT_S = 90
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    instance = tmp_path_factory.mktemp("demo-instance")
+    port = free_port()
+    environment = {**os.environ, "TANHUI_INSTANCE_PATH": str(instance), "TANHUI_PORT": str(port)}
+    for name in ("DATABASE_URL", "REDIS_URL", "TANHUI_PROFILE", "PROMETHEUS_MULTIPROC_DIR"):
+        environment.pop(name, None)
+    log = (instance / "demo.log").open("w")
+    process = subprocess.Popen(["bash", "scripts/demo.sh"], cwd=ROOT, env=environment,
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    try:
+        while True:
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("demo did not start:\n" + (instance / "demo.log").read_text())
+            time.sleep(0.3)
+        yield base, instance
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_the_demo_prints_where_to_go_and_who_to_be(demo):
+    _, instance = demo
+    printed = (instance / "demo.log").read_text()
+    for url in ("/healthz", "/readyz", "/api/openapi.json", "/metrics"):
+        assert url in printed
+    assert "operator / tanhui-demo-2026" in printed
+    assert (instance / "tanhui.sqlite3").exists()
+
+
+def test_the_demo_answers_under_gunicorn(demo):
+    base, _ = demo
+    assert requests.get(f"{base}/readyz", timeout=5).json()["checks"] == {
+        "database": "ok", "redis": "not_configured"}
+    signed_in = requests.post(f"{base}/api/v1/auth/password", timeout=10,
+                              json={"username": "operator", "password": "tanhui-demo-2026"})
+    assert signed_in.status_code == 200
+    token = signed_in.json()["access_token"]
+    organisations = requests.get(f"{base}/api/v1/organisations", timeout=5,
+                                 headers={"Authorization": f"Bearer {token}"})
+    assert len(organisations.json()) == 8
+    assert requests.get(f"{base}/api/openapi.json", timeout=5).json()["openapi"].startswith("3.")
+
+
+def test_metrics_add_up_over_gunicorn_workers(demo):
+    base, _ = demo
+    for _ in range(20):
+        requests.get(f"{base}/healthz", timeout=5)
+    text = requests.get(f"{base}/metrics", timeout=5).text
+    counted = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                  if line.startswith("tanhui_http_requests_total{")
+                  and 'endpoint="/healthz"' in line)
+    assert counted >= 20
