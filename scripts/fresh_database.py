@@ -1,4 +1,7 @@
-"""Create or drop one PostgreSQL database for a test run: fresh_database.py create|drop HOST PORT USER NAME."""
+"""Create or drop one PostgreSQL database for a test run.
+
+python scripts/fresh_database.py create|drop HOST PORT USER NAME
+"""
 
 import sys
 
@@ -7,8 +10,9 @@ from psycopg import sql
 
 
 def main(action: str, host: str, port: str, user: str, name: str) -> None:
-    with psycopg.connect(host=host, port=int(port), user=user, dbname="postgres",
-                         autocommit=True, connect_timeout=5) as connection:
+    with psycopg.connect(
+        host=host, port=int(port), user=user, dbname="postgres", autocommit=True, connect_timeout=5
+    ) as connection:
         if action == "create":
             connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         elif action == "drop":

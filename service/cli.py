@@ -33,8 +33,13 @@ def _create_app(*_args: object) -> Flask:
     return create_app()
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=True,
-             load_dotenv=False, set_debug_flag=False)
+@click.group(
+    cls=FlaskGroup,
+    create_app=_create_app,
+    add_default_commands=True,
+    load_dotenv=False,
+    set_debug_flag=False,
+)
 def main() -> None:
     """Tanhui 碳汇: carbon labels and points backed by retired agricultural sink credits."""
 
@@ -104,13 +109,18 @@ def staff_group() -> None:
 @staff_group.command("create")
 @click.argument("username")
 @click.option("--role", type=click.Choice([r for r in ROLES if r != "consumer"]), required=True)
-@click.option("--organisation-id", type=int, default=None,
-              help="For enterprise or farm staff: the organisation they work for.")
+@click.option(
+    "--organisation-id",
+    type=int,
+    default=None,
+    help="For enterprise or farm staff: the organisation they work for.",
+)
 @click.option("--display-name", default="")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @with_appcontext
-def staff_create(username: str, role: str, organisation_id: int | None, display_name: str,
-                 password_stdin: bool) -> None:
+def staff_create(
+    username: str, role: str, organisation_id: int | None, display_name: str, password_stdin: bool
+) -> None:
     """Create a staff user USERNAME holding ROLE."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")

@@ -92,16 +92,16 @@ def load_config(
     if profile not in PROFILES:
         raise ConfigError(f"TANHUI_PROFILE must be one of {', '.join(PROFILES)}, not {profile!r}")
     instance_path = Path(
-        config.get("INSTANCE_PATH") or environ.get("TANHUI_INSTANCE_PATH") or Path.cwd() / "instance"
+        config.get("INSTANCE_PATH")
+        or environ.get("TANHUI_INSTANCE_PATH")
+        or Path.cwd() / "instance"
     ).resolve()
     config["INSTANCE_PATH"] = str(instance_path)
 
     if profile == "production":
         missing = [name for name in (*PRODUCTION_REQUIRED, *SECRET_NAMES) if not config.get(name)]
         if missing:
-            raise ConfigError(
-                "the production profile cannot start: set " + ", ".join(missing)
-            )
+            raise ConfigError("the production profile cannot start: set " + ", ".join(missing))
         short = [n for n in SECRET_NAMES if len(config[n]) < SECRET_MIN_LENGTH_CHARS]
         if short:
             raise ConfigError(

@@ -111,7 +111,9 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def init_app(app: Flask, on_commit_error: Callable[[Exception], Response]) -> None:
     engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
-    state = DatabaseState(engine=engine, sessionmaker=sessionmaker(bind=engine, expire_on_commit=False))
+    state = DatabaseState(
+        engine=engine, sessionmaker=sessionmaker(bind=engine, expire_on_commit=False)
+    )
     app.extensions["tanhui.db"] = state
 
     @app.after_request

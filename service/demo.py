@@ -10,21 +10,43 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from service.auth.passwords import password_hash
+from service.db import utcnow
 from service.parties import services as parties
 from service.parties.models import Organisation, User
-from service.db import utcnow
 
-DEMO_PASSWORD = "tanhui-demo-2026"
+DEMO_PASSWORD = "tanhui-demo-2026"  # noqa: S105 - published demo login
 
 #: (kind, name, uscc, region code, staff username)
 DEMO_ORGANISATIONS = (
-    ("enterprise", "青浦练塘大米有限公司 Lianta Rice Co.", "91310118MA1FL4XQ09", "310118", "lianta"),
-    ("enterprise", "吴江同里米业有限公司 Tongli Rice Co.", "91320509MA1NQ7K2TQ", "320509", "tongli"),
+    (
+        "enterprise",
+        "青浦练塘大米有限公司 Lianta Rice Co.",
+        "91310118MA1FL4XQ09",
+        "310118",
+        "lianta",
+    ),
+    (
+        "enterprise",
+        "吴江同里米业有限公司 Tongli Rice Co.",
+        "91320509MA1NQ7K2TQ",
+        "320509",
+        "tongli",
+    ),
     ("enterprise", "长三角优选超市 YRD Select Retail", "91310000MA1K3C7P2R", "310000", "yrdselect"),
-    ("cooperative", "青浦练塘水稻专业合作社 Lianta Rice Cooperative", "93310118MA1HY2W6XQ",
-     "310118", "lianta_coop"),
-    ("cooperative", "嘉善姚庄稻米专业合作社 Yaozhuang Rice Cooperative", "93330421MA2JD5R8YR",
-     "330421", "yaozhuang_coop"),
+    (
+        "cooperative",
+        "青浦练塘水稻专业合作社 Lianta Rice Cooperative",
+        "93310118MA1HY2W6XQ",
+        "310118",
+        "lianta_coop",
+    ),
+    (
+        "cooperative",
+        "嘉善姚庄稻米专业合作社 Yaozhuang Rice Cooperative",
+        "93330421MA2JD5R8YR",
+        "330421",
+        "yaozhuang_coop",
+    ),
     ("farm", "吴江震泽沈氏家庭农场 Shen Family Farm", None, "320509", "shen_farm"),
     ("farm", "青浦金泽陆氏家庭农场 Lu Family Farm", None, "310118", "lu_farm"),
     ("farm", "嘉善西塘周氏家庭农场 Zhou Family Farm", None, "330421", "zhou_farm"),
@@ -46,7 +68,11 @@ def seed(session: Session, *, hash_profile: str = "default") -> list[str]:
         ).one_or_none()
         if organisation is None:
             organisation = Organisation(
-                kind=kind, name=name, uscc=uscc, region_code=region_code, status="approved",
+                kind=kind,
+                name=name,
+                uscc=uscc,
+                region_code=region_code,
+                status="approved",
                 approved_at=utcnow(),
             )
             session.add(organisation)
@@ -58,13 +84,18 @@ def seed(session: Session, *, hash_profile: str = "default") -> list[str]:
     return lines
 
 
-def _staff(session: Session, *, username: str, role: str, organisation: Organisation,
-           hashed: str) -> User:
+def _staff(
+    session: Session, *, username: str, role: str, organisation: Organisation, hashed: str
+) -> User:
     user = session.scalars(sa.select(User).where(User.username == username)).one_or_none()
     if user is None:
         return parties.staff_create(
-            session, username=username, password_hash=hashed, role=role,
-            organisation=organisation, display_name=username,
+            session,
+            username=username,
+            password_hash=hashed,
+            role=role,
+            organisation=organisation,
+            display_name=username,
         )
     parties.membership_grant(
         session, user_id=user.id, organisation=organisation, role=role, granted_by_user_id=None

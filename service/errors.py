@@ -1,7 +1,7 @@
 """Every failure leaves as one JSON shape, localised by ``Accept-Language``::
 
     {"code": "validation_failed", "status": 422, "message": "Some fields are invalid.",
-     "fields": [{"field": "code", "location": "json", "message": "Missing data for required field."}],
+     "fields": [{"field": "code", "location": "json", "message": "Missing data for required…"}],
      "request_id": "9f0c..."}
 
 ``code`` is a closed set (see ``service.i18n.MESSAGES``); ``fields`` is present only when fields are
@@ -87,7 +87,9 @@ def error_response(
     return response
 
 
-def flatten_messages(messages: Any, location: str | None = None, prefix: str = "") -> Iterator[dict[str, str]]:
+def flatten_messages(
+    messages: Any, location: str | None = None, prefix: str = ""
+) -> Iterator[dict[str, str]]:
     """Turn marshmallow/webargs nested messages into ``{field, location, message}`` rows."""
     if isinstance(messages, str):
         name = prefix or ("body" if location in BODY_LOCATIONS else location or "body")

@@ -43,6 +43,7 @@ def rate_limit_exempt(view: F) -> F:
     setattr(view, RATE_LIMIT_EXEMPT_ATTRIBUTE, True)
     return view
 
+
 def init_app(app: Flask) -> None:
     redis_url = app.config.get("REDIS_URL")
     if redis_url:

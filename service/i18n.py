@@ -173,10 +173,16 @@ _FIELD_MESSAGES: list[tuple[re.Pattern[str], str]] = [
         (r"String does not match expected pattern\.", "格式不符合要求。"),
         (r"Shorter than minimum length (?P<min>\d+)\.", "长度不能少于 {min}。"),
         (r"Longer than maximum length (?P<max>\d+)\.", "长度不能超过 {max}。"),
-        (r"Length must be between (?P<min>\d+) and (?P<max>\d+)\.", "长度须在 {min} 到 {max} 之间。"),
+        (
+            r"Length must be between (?P<min>\d+) and (?P<max>\d+)\.",
+            "长度须在 {min} 到 {max} 之间。",
+        ),
         (r"Length must be (?P<equal>\d+)\.", "长度须为 {equal}。"),
-        (r"Must be greater than or equal to (?P<min>\S+) and less than or equal to (?P<max>\S+)\.",
-         "须大于等于 {min} 且小于等于 {max}。"),
+        (
+            r"Must be greater than or equal to (?P<min>\S+)"
+            r" and less than or equal to (?P<max>\S+)\.",
+            "须大于等于 {min} 且小于等于 {max}。",
+        ),
         (r"Must be greater than or equal to (?P<min>\S+)\.", "须大于等于 {min}。"),
         (r"Must be less than or equal to (?P<max>\S+)\.", "须小于等于 {max}。"),
         (r"Must be one of: (?P<choices>.+)\.", "须为以下之一：{choices}。"),

@@ -57,7 +57,9 @@ def require_servers() -> tuple[str, str]:
     database_url, redis_url = server_urls()
     if database_url and redis_url:
         return database_url, redis_url
-    missing = [n for n, v in (("TEST_DATABASE_URL", database_url), ("TEST_REDIS_URL", redis_url)) if not v]
+    missing = [
+        n for n, v in (("TEST_DATABASE_URL", database_url), ("TEST_REDIS_URL", redis_url)) if not v
+    ]
     message = f"{', '.join(missing)} not set: run `make test`, which starts PostgreSQL and Redis"
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(message, pytrace=False)
@@ -94,8 +96,9 @@ def connection(engine: Engine) -> Iterator[Connection]:
 @pytest.fixture()
 def session(connection: Connection) -> Iterator[Session]:
     """A session on the test's transaction: it sees what requests committed, and vice versa."""
-    session = Session(bind=connection, join_transaction_mode="create_savepoint",
-                      expire_on_commit=False)
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     yield session
     session.close()
 
@@ -163,8 +166,13 @@ def make_staff(app: Flask, session: Session) -> Callable[..., Any]:
     from service.auth.passwords import password_hash
     from service.parties import services
 
-    def make(username: str | None = None, *, role: str = "operator", organisation=None,
-             password: str = "correct horse battery staple") -> Any:
+    def make(
+        username: str | None = None,
+        *,
+        role: str = "operator",
+        organisation=None,
+        password: str = "correct horse battery staple",
+    ) -> Any:
         user = services.staff_create(
             session,
             username=username or f"staff_{uuid.uuid4().hex[:8]}",
@@ -185,12 +193,23 @@ def make_organisation(session: Session) -> Callable[..., Any]:
 
     counter = iter(range(1, 10_000))
 
-    def make(kind: str = "enterprise", *, name: str | None = None, uscc: str | None = None,
-             region_code: str | None = "310118", status: str = "approved") -> Any:
+    def make(
+        kind: str = "enterprise",
+        *,
+        name: str | None = None,
+        uscc: str | None = None,
+        region_code: str | None = "310118",
+        status: str = "approved",
+    ) -> Any:
         if kind == "enterprise" and uscc is None:
             uscc = valid_uscc(next(counter))
-        organisation = Organisation(kind=kind, name=name or f"{kind} {uuid.uuid4().hex[:6]}",
-                                    uscc=uscc, region_code=region_code, status=status)
+        organisation = Organisation(
+            kind=kind,
+            name=name or f"{kind} {uuid.uuid4().hex[:6]}",
+            uscc=uscc,
+            region_code=region_code,
+            status=status,
+        )
         session.add(organisation)
         session.commit()
         return organisation
@@ -210,8 +229,9 @@ def sign_in(client: FlaskClient) -> Callable[..., dict[str, Any]]:
     """Sign a staff user in by password and return the token response."""
 
     def do(username: str, password: str = "correct horse battery staple") -> dict[str, Any]:
-        response = client.post("/api/v1/auth/password",
-                               json={"username": username, "password": password})
+        response = client.post(
+            "/api/v1/auth/password", json={"username": username, "password": password}
+        )
         assert response.status_code == 200, response.get_json()
         return response.get_json()
 

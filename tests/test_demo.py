@@ -28,8 +28,14 @@ def demo(tmp_path_factory):
     for name in ("DATABASE_URL", "REDIS_URL", "TANHUI_PROFILE", "PROMETHEUS_MULTIPROC_DIR"):
         environment.pop(name, None)
     log = (instance / "demo.log").open("w")
-    process = subprocess.Popen(["bash", "scripts/demo.sh"], cwd=ROOT, env=environment,
-                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = subprocess.Popen(
+        ["bash", "scripts/demo.sh"],
+        cwd=ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     try:
@@ -61,13 +67,19 @@ def test_the_demo_prints_where_to_go_and_who_to_be(demo):
 def test_the_demo_answers_under_gunicorn(demo):
     base, _ = demo
     assert requests.get(f"{base}/readyz", timeout=5).json()["checks"] == {
-        "database": "ok", "redis": "not_configured"}
-    signed_in = requests.post(f"{base}/api/v1/auth/password", timeout=10,
-                              json={"username": "operator", "password": "tanhui-demo-2026"})
+        "database": "ok",
+        "redis": "not_configured",
+    }
+    signed_in = requests.post(
+        f"{base}/api/v1/auth/password",
+        timeout=10,
+        json={"username": "operator", "password": "tanhui-demo-2026"},
+    )
     assert signed_in.status_code == 200
     token = signed_in.json()["access_token"]
-    organisations = requests.get(f"{base}/api/v1/organisations", timeout=5,
-                                 headers={"Authorization": f"Bearer {token}"})
+    organisations = requests.get(
+        f"{base}/api/v1/organisations", timeout=5, headers={"Authorization": f"Bearer {token}"}
+    )
     assert len(organisations.json()) == 8
     assert requests.get(f"{base}/api/openapi.json", timeout=5).json()["openapi"].startswith("3.")
 
@@ -77,7 +89,9 @@ def test_metrics_add_up_over_gunicorn_workers(demo):
     for _ in range(20):
         requests.get(f"{base}/healthz", timeout=5)
     text = requests.get(f"{base}/metrics", timeout=5).text
-    counted = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                  if line.startswith("tanhui_http_requests_total{")
-                  and 'endpoint="/healthz"' in line)
+    counted = sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("tanhui_http_requests_total{") and 'endpoint="/healthz"' in line
+    )
     assert counted >= 20

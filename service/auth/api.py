@@ -19,9 +19,7 @@ from service.extensions import rate_limited, wechat_client
 from service.parties.schemas import UserSchema
 from service.parties.services import user_get
 
-blp = Blueprint(
-    "auth", __name__, url_prefix="/api/v1/auth", description="Sign-in and tokens."
-)
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-in and tokens.")
 
 
 @blp.route("/wechat")
@@ -55,7 +53,10 @@ class WeChatPhone(MethodView):
     def post(self, body: dict):
         """Bind the signed-in user's phone number from a ``getPhoneNumber`` code."""
         return services.phone_bind_wechat(
-            get_session(), client=wechat_client(), user_id=authenticated().user_id, code=body["code"]
+            get_session(),
+            client=wechat_client(),
+            user_id=authenticated().user_id,
+            code=body["code"],
         )
 
 
@@ -89,7 +90,10 @@ class Refresh(MethodView):
         """Trade a refresh token for new tokens. Each refresh token works once; presenting a
         used one revokes its whole session."""
         return services.tokens_refresh(
-            get_session(), refresh_token=body["refresh_token"], settings=token_settings(), now=utcnow()
+            get_session(),
+            refresh_token=body["refresh_token"],
+            settings=token_settings(),
+            now=utcnow(),
         )
 
 

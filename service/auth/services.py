@@ -66,7 +66,13 @@ class AccountLocked(TooManyRequests):
 
 
 def _session_open(
-    session: Session, *, user: User, method: str, settings: TokenSettings, now: datetime, created: bool
+    session: Session,
+    *,
+    user: User,
+    method: str,
+    settings: TokenSettings,
+    now: datetime,
+    created: bool,
 ) -> SignIn:
     sign_in_session = SignInSession(
         id=uuid.uuid4().hex,
@@ -77,8 +83,14 @@ def _session_open(
     )
     session.add(sign_in_session)
     session.flush()
-    return _tokens_issue(session, sign_in_session=sign_in_session, user=user, settings=settings,
-                         now=now, created=created)
+    return _tokens_issue(
+        session,
+        sign_in_session=sign_in_session,
+        user=user,
+        settings=settings,
+        now=now,
+        created=created,
+    )
 
 
 def _tokens_issue(
@@ -159,8 +171,9 @@ def sign_in_wechat(
     identity.last_sign_in_at = now
     user = user_get(session, identity.user_id)
     _check_active(user)
-    return _session_open(session, user=user, method="wechat", settings=settings, now=now,
-                         created=created)
+    return _session_open(
+        session, user=user, method="wechat", settings=settings, now=now, created=created
+    )
 
 
 def _identity_find(session: Session, appid: str, openid: str) -> WeChatIdentity | None:
@@ -226,8 +239,9 @@ def sign_in_password(
     _check_active(user)
     user.failed_sign_in_count = 0
     user.locked_until = None
-    return _session_open(session, user=user, method="password", settings=settings, now=now,
-                         created=False)
+    return _session_open(
+        session, user=user, method="password", settings=settings, now=now, created=False
+    )
 
 
 def _check_active(user: User) -> None:
@@ -245,7 +259,9 @@ def tokens_refresh(
     token exactly one succeeds; the other is treated as reuse and revokes the session.
     """
     stored = session.scalars(
-        sa.select(RefreshToken).where(RefreshToken.token_sha256 == refresh_token_digest(refresh_token))
+        sa.select(RefreshToken).where(
+            RefreshToken.token_sha256 == refresh_token_digest(refresh_token)
+        )
     ).one_or_none()
     if stored is None:
         raise AuthenticationFailed(code="refresh_token_invalid")
@@ -262,12 +278,15 @@ def tokens_refresh(
         .execution_options(synchronize_session=False)
     )
     if used.rowcount != 1:
-        session_revoke(session, session_id=sign_in_session.id, reason="refresh_token_reused", now=now)
+        session_revoke(
+            session, session_id=sign_in_session.id, reason="refresh_token_reused", now=now
+        )
         raise RefreshTokenReused()
     user = user_get(session, sign_in_session.user_id)
     _check_active(user)
-    return _tokens_issue(session, sign_in_session=sign_in_session, user=user, settings=settings,
-                         now=now)
+    return _tokens_issue(
+        session, sign_in_session=sign_in_session, user=user, settings=settings, now=now
+    )
 
 
 def session_revoke(session: Session, *, session_id: str, reason: str, now: datetime) -> None:

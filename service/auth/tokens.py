@@ -17,8 +17,8 @@ import jwt
 
 from service.exceptions import AuthenticationFailed
 
-ACCESS_TOKEN_ALGORITHM = "HS256"
-ACCESS_TOKEN_TYPE = "at+jwt"
+ACCESS_TOKEN_ALGORITHM = "HS256"  # noqa: S105 - an algorithm name
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "sid", "iat", "exp", "jti")
 REFRESH_TOKEN_BYTES = 32
 #: Clock skew tolerated between app hosts [s].
@@ -84,9 +84,13 @@ def access_token_decode(settings: TokenSettings, token: str) -> AccessClaims:
             options={"require": list(REQUIRED_CLAIMS)},
         )
     except jwt.ExpiredSignatureError as error:
-        raise AuthenticationFailed(code="token_expired", headers=_challenge("invalid_token")) from error
+        raise AuthenticationFailed(
+            code="token_expired", headers=_challenge("invalid_token")
+        ) from error
     except jwt.PyJWTError as error:
-        raise AuthenticationFailed(code="token_invalid", headers=_challenge("invalid_token")) from error
+        raise AuthenticationFailed(
+            code="token_invalid", headers=_challenge("invalid_token")
+        ) from error
     header, claims = decoded["header"], decoded["payload"]
     subject = claims["sub"]
     if (

@@ -49,8 +49,15 @@ class WeChatError(ServiceError):
     status = 502
     code = "wechat_error"
 
-    def __init__(self, code: str, status: int, *, errcode: int | None = None,
-                 retry_after_s: int | None = None, field: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        status: int,
+        *,
+        errcode: int | None = None,
+        retry_after_s: int | None = None,
+        field: str | None = None,
+    ) -> None:
         headers = {"Retry-After": str(retry_after_s)} if retry_after_s else None
         fields = {field: ["Invalid value."]} if field else None
         super().__init__(
@@ -174,11 +181,15 @@ class WeChatClient:
                 self.store.set(self._token_key, token, ttl_s)
                 return token
         except (TimeoutError, RedisError) as error:
-            log.error("shared store failed while fetching the access token", extra={"error": str(error)})
+            log.error(
+                "shared store failed while fetching the access token", extra={"error": str(error)}
+            )
             raise WeChatError("wechat_unavailable", 503, retry_after_s=2) from error
 
-    def _with_access_token(self, method: str, path: str, *, json_body: dict[str, Any]) -> dict[str, Any]:
-        """Call an API that needs the access token, refreshing it once if WeChat says it is stale."""
+    def _with_access_token(
+        self, method: str, path: str, *, json_body: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Call an API that needs the access token; refresh it once if WeChat says it is stale."""
         token = self.access_token()
         payload = self._call(method, path, params={"access_token": token}, json_body=json_body)
         if payload.get("errcode") in ACCESS_TOKEN_INVALID_ERRCODES:
@@ -240,8 +251,9 @@ class WeChatClient:
         if errcode in known:
             code, status, retry_after_s = known[errcode]
             return_field = field if status == 400 else None
-            raise WeChatError(code, status, errcode=errcode, retry_after_s=retry_after_s,
-                              field=return_field)
+            raise WeChatError(
+                code, status, errcode=errcode, retry_after_s=retry_after_s, field=return_field
+            )
         if errcode == -1:
             raise WeChatError("wechat_busy", 503, errcode=errcode, retry_after_s=2)
         if errcode in CREDENTIAL_ERRCODES:

@@ -1,1 +1,1 @@
-"""Parties: users, organisations (enterprises, farms, cooperatives, the platform) and memberships."""
+"""Parties: users, organisations (enterprises, farms, cooperatives, the platform), memberships."""

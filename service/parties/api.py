@@ -14,7 +14,7 @@ from flask_smorest import Blueprint
 from service.auth.authz import authenticated, requires
 from service.config import PAGE_SIZE_MAX
 from service.db import get_session, utcnow
-from service.exceptions import Forbidden
+from service.exceptions import Forbidden, ValidationFailed
 from service.parties import services
 from service.parties.identifiers import normalise_mobile
 from service.parties.models import Membership, Organisation
@@ -26,7 +26,6 @@ from service.parties.schemas import (
     OrganisationSchema,
     OrganisationUpdateSchema,
 )
-from service.exceptions import ValidationFailed
 
 blp = Blueprint(
     "organisations",

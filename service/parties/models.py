@@ -27,7 +27,11 @@ ROLE_ORGANISATION_KINDS: dict[str, tuple[str, ...]] = {
     "auditor": ("platform",),
 }
 PLATFORM_ROLES = ("operator", "certifier", "auditor")
-STAFF_ROLE_BY_KIND = {"enterprise": "enterprise_staff", "farm": "farm_staff", "cooperative": "farm_staff"}
+STAFF_ROLE_BY_KIND = {
+    "enterprise": "enterprise_staff",
+    "farm": "farm_staff",
+    "cooperative": "farm_staff",
+}
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

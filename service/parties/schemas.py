@@ -45,8 +45,12 @@ class OrganisationCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=NAME_MAX_LENGTH_CHARS))
     uscc = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
     region_code = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=6))
-    contact_name = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
-    contact_phone = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20))
+    contact_name = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=64)
+    )
+    contact_phone = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(max=20)
+    )
     address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=256))
 
 

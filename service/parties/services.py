@@ -75,7 +75,7 @@ def platform_organisation(session: Session) -> Organisation:
 def organisation_check_identifiers(
     kind: str, uscc: str | None, region_code: str | None
 ) -> tuple[str | None, str | None]:
-    """Validate what each kind needs; return normalised identifiers or raise ``ValidationFailed``."""
+    """Validate what each kind needs; return the normalised identifiers."""
     errors: dict[str, list[str]] = {}
     if kind == "enterprise" and not uscc:
         errors["uscc"] = [f"Required for {kind} organisations."]
@@ -108,7 +108,7 @@ def organisation_register(
     contact_phone: str | None = None,
     address: str | None = None,
 ) -> Organisation:
-    """Register an enterprise, farm or cooperative, pending approval; its registrant becomes staff."""
+    """Register an enterprise, farm or cooperative pending approval; the registrant is its staff."""
     if kind not in SELF_REGISTERED_KINDS:
         raise ValidationFailed.field("kind", f"Must be one of: {', '.join(SELF_REGISTERED_KINDS)}.")
     uscc, region_code = organisation_check_identifiers(kind, uscc, region_code)
@@ -268,12 +268,14 @@ def staff_create(
     display_name: str = "",
     phone: str | None = None,
 ) -> User:
-    """A staff user with a password, holding ``role`` in ``organisation`` (the platform by default)."""
+    """A staff user with a password, holding ``role`` in ``organisation`` (default: platform)."""
     if session.scalar(sa.select(User.id).where(User.username == username)):
         raise AlreadyExists("User with this username", field="username")
     organisation = organisation or platform_organisation(session)
     membership_check(organisation, role)
-    user = User(username=username, password_hash=password_hash, display_name=display_name, phone=phone)
+    user = User(
+        username=username, password_hash=password_hash, display_name=display_name, phone=phone
+    )
     session.add(user)
     session.flush()
     membership_grant(

@@ -117,19 +117,26 @@ class FakeWeChat:
         if error:
             return self._answer(error)
         if request.args.get("access_token") != self.access_token:
-            return self._answer({"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"})
+            return self._answer(
+                {
+                    "errcode": 40001,
+                    "errmsg": "invalid credential, access_token is invalid or not latest",
+                }
+            )
         code = json.loads(request.get_data() or b"{}").get("code", "")
         with self._lock:
             phone = self.phone_codes.pop(code, None)
         if phone is None:
             return self._answer({"errcode": 40029, "errmsg": "invalid code"})
-        return self._answer({
-            "errcode": 0,
-            "errmsg": "ok",
-            "phone_info": {
-                "phoneNumber": phone,
-                "purePhoneNumber": phone,
-                "countryCode": "86",
-                "watermark": {"timestamp": 1700000000, "appid": self.appid},
-            },
-        })
+        return self._answer(
+            {
+                "errcode": 0,
+                "errmsg": "ok",
+                "phone_info": {
+                    "phoneNumber": phone,
+                    "purePhoneNumber": phone,
+                    "countryCode": "86",
+                    "watermark": {"timestamp": 1700000000, "appid": self.appid},
+                },
+            }
+        )

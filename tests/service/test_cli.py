@@ -17,45 +17,70 @@ PASSWORD = "a long enough password"
 
 def test_staff_create_reads_the_password_from_stdin(app, session, client):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["staff", "create", "alice", "--role", "certifier",
-                                 "--password-stdin"], input=PASSWORD + "\n")
+    result = runner.invoke(
+        args=["staff", "create", "alice", "--role", "certifier", "--password-stdin"],
+        input=PASSWORD + "\n",
+    )
     assert result.exit_code == 0, result.output
     assert "with role certifier" in result.output
     user = session.scalars(sa.select(User).where(User.username == "alice")).one()
     assert user.password_hash.startswith("$argon2id$")
-    signed_in = client.post("/api/v1/auth/password", json={"username": "alice",
-                                                           "password": PASSWORD})
+    signed_in = client.post(
+        "/api/v1/auth/password", json={"username": "alice", "password": PASSWORD}
+    )
     assert signed_in.status_code == 200
 
 
 def test_staff_create_refuses_short_passwords_and_duplicates(app, session):
     runner = app.test_cli_runner()
-    short = runner.invoke(args=["staff", "create", "bob", "--role", "operator",
-                                "--password-stdin"], input="short\n")
+    short = runner.invoke(
+        args=["staff", "create", "bob", "--role", "operator", "--password-stdin"], input="short\n"
+    )
     assert short.exit_code != 0
     assert "12 to 256 characters" in short.output
-    runner.invoke(args=["staff", "create", "bob", "--role", "operator", "--password-stdin"],
-                  input=PASSWORD + "\n")
-    again = runner.invoke(args=["staff", "create", "bob", "--role", "operator",
-                                "--password-stdin"], input=PASSWORD + "\n")
+    runner.invoke(
+        args=["staff", "create", "bob", "--role", "operator", "--password-stdin"],
+        input=PASSWORD + "\n",
+    )
+    again = runner.invoke(
+        args=["staff", "create", "bob", "--role", "operator", "--password-stdin"],
+        input=PASSWORD + "\n",
+    )
     assert again.exit_code != 0
     assert "already_exists" in again.output
-    assert session.scalar(sa.select(sa.func.count()).select_from(User)
-                          .where(User.username == "bob")) == 1
+    assert (
+        session.scalar(sa.select(sa.func.count()).select_from(User).where(User.username == "bob"))
+        == 1
+    )
 
 
 def test_enterprise_staff_need_their_enterprise(app, session, make_organisation):
     enterprise = make_organisation("enterprise")
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["staff", "create", "carol", "--role", "enterprise_staff",
-                                 "--organisation-id", str(enterprise.id), "--password-stdin"],
-                           input=PASSWORD + "\n")
+    result = runner.invoke(
+        args=[
+            "staff",
+            "create",
+            "carol",
+            "--role",
+            "enterprise_staff",
+            "--organisation-id",
+            str(enterprise.id),
+            "--password-stdin",
+        ],
+        input=PASSWORD + "\n",
+    )
     assert result.exit_code == 0, result.output
-    membership = session.scalars(sa.select(Membership).join(User, Membership.user_id == User.id)
-                                 .where(User.username == "carol")).one()
+    membership = session.scalars(
+        sa.select(Membership)
+        .join(User, Membership.user_id == User.id)
+        .where(User.username == "carol")
+    ).one()
     assert membership.organisation_id == enterprise.id
-    wrong = runner.invoke(args=["staff", "create", "dave", "--role", "enterprise_staff",
-                                "--password-stdin"], input=PASSWORD + "\n")
+    wrong = runner.invoke(
+        args=["staff", "create", "dave", "--role", "enterprise_staff", "--password-stdin"],
+        input=PASSWORD + "\n",
+    )
     assert wrong.exit_code != 0  # enterprise staff cannot be held in the platform
 
 
@@ -63,29 +88,46 @@ def test_demo_seed_is_idempotent_and_its_logins_work(app, session, client):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["demo", "seed"])
     assert first.exit_code == 0, first.output
-    counts = {table: count_rows(session, table)
-              for table in ("users", "organisations", "memberships")}
+    counts = {
+        table: count_rows(session, table) for table in ("users", "organisations", "memberships")
+    }
     second = runner.invoke(args=["demo", "seed"])
     assert second.exit_code == 0
     assert {table: count_rows(session, table) for table in counts} == counts
     assert counts["organisations"] == len(DEMO_ORGANISATIONS) + 1
     assert counts["users"] == len(DEMO_ORGANISATIONS) + len(DEMO_PLATFORM_STAFF)
-    regions = set(session.scalars(sa.select(Organisation.region_code)
-                                  .where(Organisation.kind.in_(["farm", "cooperative"]))))
+    regions = set(
+        session.scalars(
+            sa.select(Organisation.region_code).where(
+                Organisation.kind.in_(["farm", "cooperative"])
+            )
+        )
+    )
     assert regions == {"310118", "320509", "330421"}
     for username, _ in DEMO_PLATFORM_STAFF:
-        response = client.post("/api/v1/auth/password",
-                               json={"username": username, "password": DEMO_PASSWORD})
+        response = client.post(
+            "/api/v1/auth/password", json={"username": username, "password": DEMO_PASSWORD}
+        )
         assert response.status_code == 200
 
 
 def test_the_installed_script_migrates_and_reports(tmp_path):
-    environment = {**os.environ, "TANHUI_INSTANCE_PATH": str(tmp_path), "TANHUI_PROFILE": "embedded"}
+    environment = {
+        **os.environ,
+        "TANHUI_INSTANCE_PATH": str(tmp_path),
+        "TANHUI_PROFILE": "embedded",
+    }
     environment.pop("DATABASE_URL", None)
 
     def tanhui(*args):
-        return subprocess.run([TANHUI, *args], env=environment, capture_output=True, text=True,
-                              timeout=120, check=False)
+        return subprocess.run(
+            [TANHUI, *args],
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
 
     upgraded = tanhui("db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
@@ -98,10 +140,19 @@ def test_the_installed_script_migrates_and_reports(tmp_path):
 
 
 def test_production_profile_refuses_to_start_from_the_script(tmp_path):
-    environment = {key: value for key, value in os.environ.items()
-                   if key not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "JWT_SECRET_KEY")}
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "JWT_SECRET_KEY")
+    }
     environment.update(TANHUI_PROFILE="production", TANHUI_INSTANCE_PATH=str(tmp_path))
-    result = subprocess.run([TANHUI, "db", "current"], env=environment, capture_output=True,
-                            text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [TANHUI, "db", "current"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode != 0
     assert "set DATABASE_URL, REDIS_URL, SECRET_KEY, JWT_SECRET_KEY" in result.stderr

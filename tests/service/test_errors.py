@@ -6,7 +6,7 @@ import pytest
 from marshmallow import Schema, fields
 
 from service.errors import ErrorSchema
-from service.i18n import LOCALES, MESSAGES, _FIELD_MESSAGES, field_message
+from service.i18n import _FIELD_MESSAGES, LOCALES, MESSAGES, field_message
 from tests.conftest import count_rows
 
 REQUEST_ID = re.compile(r"[0-9a-f]{32}")
@@ -38,8 +38,9 @@ def app_with_failures(app):
 
 
 def test_400_malformed_json_names_the_problem(client):
-    response = client.post("/api/v1/auth/password", data="{not json",
-                           content_type="application/json")
+    response = client.post(
+        "/api/v1/auth/password", data="{not json", content_type="application/json"
+    )
     assert_error_shape(response, 400, "invalid_json")
 
 
@@ -51,8 +52,9 @@ def test_401_without_a_token(client):
 
 def test_403_for_a_missing_role(client, consumer_tokens, bearer, make_organisation):
     organisation = make_organisation(status="pending")
-    response = client.post(f"/api/v1/organisations/{organisation.id}/approve",
-                           headers=bearer(consumer_tokens()))
+    response = client.post(
+        f"/api/v1/organisations/{organisation.id}/approve", headers=bearer(consumer_tokens())
+    )
     body = assert_error_shape(response, 403, "role_required")
     assert "operator" in body["message"]
 
@@ -81,8 +83,9 @@ def test_409_on_a_duplicate(client, consumer_tokens, bearer, make_organisation):
 def test_413_for_a_body_over_the_limit(client, app, session):
     users_before = count_rows(session, "users")
     limit = app.config["MAX_CONTENT_LENGTH"]
-    response = client.post("/api/v1/auth/password", data=b"x" * (limit + 1),
-                           content_type="application/json")
+    response = client.post(
+        "/api/v1/auth/password", data=b"x" * (limit + 1), content_type="application/json"
+    )
     body = assert_error_shape(response, 413, "payload_too_large")
     assert str(limit) in body["message"]
     assert count_rows(session, "users") == users_before
@@ -91,25 +94,37 @@ def test_413_for_a_body_over_the_limit(client, app, session):
 def test_a_body_at_the_limit_is_read(client, app):
     limit = app.config["MAX_CONTENT_LENGTH"]
     padding = " " * (limit - len('{"username": "a", "password": "b"}'))
-    response = client.post("/api/v1/auth/password",
-                           data='{"username": "a", "password": "b"}' + padding,
-                           content_type="application/json")
+    response = client.post(
+        "/api/v1/auth/password",
+        data='{"username": "a", "password": "b"}' + padding,
+        content_type="application/json",
+    )
     assert_error_shape(response, 401, "invalid_credentials")
 
 
 def test_415_for_a_body_that_is_not_json(client):
-    response = client.post("/api/v1/auth/password", data="username=a&password=b",
-                           content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/api/v1/auth/password",
+        data="username=a&password=b",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert_error_shape(response, 415, "unsupported_media_type")
 
 
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ({}, {"username": "Missing data for required field.",
-              "password": "Missing data for required field."}),
-        ({"username": 7, "password": ["x"]}, {"username": "Not a valid string.",
-                                              "password": "Not a valid string."}),
+        (
+            {},
+            {
+                "username": "Missing data for required field.",
+                "password": "Missing data for required field.",
+            },
+        ),
+        (
+            {"username": 7, "password": ["x"]},
+            {"username": "Not a valid string.", "password": "Not a valid string."},
+        ),
         ({"username": "a", "password": "b", "admin": True}, {"admin": "Unknown field."}),
         ({"username": "a" * 65, "password": "b"}, {"username": "Length must be between 1 and 64."}),
     ],
@@ -122,11 +137,13 @@ def test_422_names_every_bad_field(client, body, expected):
 
 
 def test_422_when_the_body_is_not_an_object(client):
-    response = client.post("/api/v1/auth/password", json=["username", "password"],
-                           headers={"Accept-Language": "en"})
+    response = client.post(
+        "/api/v1/auth/password", json=["username", "password"], headers={"Accept-Language": "en"}
+    )
     body = assert_error_shape(response, 422, "validation_failed")
-    assert body["fields"] == [{"field": "body", "location": "json",
-                               "message": "Invalid input type."}]
+    assert body["fields"] == [
+        {"field": "body", "location": "json", "message": "Invalid input type."}
+    ]
 
 
 def test_429_carries_retry_after(make_app):
@@ -168,8 +185,9 @@ def test_messages_follow_accept_language(client, accept_language, message, conte
 
 
 def test_field_messages_are_localised(client):
-    response = client.post("/api/v1/auth/password", json={"username": "a" * 65},
-                           headers={"Accept-Language": "zh-CN"})
+    response = client.post(
+        "/api/v1/auth/password", json={"username": "a" * 65}, headers={"Accept-Language": "zh-CN"}
+    )
     messages = {row["field"]: row["message"] for row in response.get_json()["fields"]}
     assert messages == {"username": "长度须在 1 到 64 之间。", "password": "缺少必填字段。"}
 
@@ -181,6 +199,7 @@ def test_every_error_code_speaks_both_languages():
 
 def test_every_marshmallow_message_the_api_uses_has_a_chinese_form():
     """Render each default message of the field types the API uses; none may stay English."""
+
     class Everything(Schema):
         text = fields.String(required=True)
         number = fields.Integer()
@@ -188,8 +207,9 @@ def test_every_marshmallow_message_the_api_uses_has_a_chinese_form():
         when = fields.DateTime()
         items = fields.List(fields.String())
 
-    errors = Everything().validate({"number": "x", "flag": "maybe", "when": "noon", "items": 3,
-                                    "extra": 1})
+    errors = Everything().validate(
+        {"number": "x", "flag": "maybe", "when": "noon", "items": 3, "extra": 1}
+    )
     english = [message for messages in errors.values() for message in messages]
     assert len(english) == 6
     for message in english:

@@ -22,8 +22,9 @@ def scratch_database_url(backend, tmp_path):
         return
     url = sa.make_url(backend.database_url)
     name = f"tanhui_scratch_{uuid.uuid4().hex[:10]}"
-    admin = dict(host=url.host, port=url.port or 5432, user=url.username, dbname="postgres",
-                 autocommit=True)
+    admin = dict(
+        host=url.host, port=url.port or 5432, user=url.username, dbname="postgres", autocommit=True
+    )
     with psycopg.connect(**admin) as connection:
         connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     yield url.set(database=name).render_as_string(hide_password=False)

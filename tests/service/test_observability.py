@@ -1,8 +1,9 @@
 """Request ids, JSON logs, health, readiness and metrics."""
 
-import pytest
 import json
 import logging
+
+import pytest
 
 from service.observability import JsonFormatter
 
@@ -18,7 +19,7 @@ def test_a_sane_client_request_id_is_kept(client):
 
 
 def test_an_unsafe_client_request_id_is_replaced(client):
-    unsafe = "evil\" header <script>" + "x" * 80
+    unsafe = 'evil" header <script>' + "x" * 80
     response = client.get("/healthz", headers={"X-Request-ID": unsafe})
     assert response.headers["X-Request-ID"] != unsafe
     assert len(response.headers["X-Request-ID"]) == 32
@@ -43,8 +44,16 @@ def test_json_formatter_adds_the_request_id_inside_a_request(app):
         from flask import g
 
         g.request_id = "req-12345678"
-        record = logging.makeLogRecord({"name": "tanhui.x", "msg": "hello %s", "args": ("碳汇",),
-                                        "levelname": "WARNING", "levelno": 30, "farm_id": 7})
+        record = logging.makeLogRecord(
+            {
+                "name": "tanhui.x",
+                "msg": "hello %s",
+                "args": ("碳汇",),
+                "levelname": "WARNING",
+                "levelno": 30,
+                "farm_id": 7,
+            }
+        )
         line = json.loads(JsonFormatter().format(record))
     assert line == {**line, "request_id": "req-12345678", "message": "hello 碳汇", "farm_id": 7}
 
@@ -60,7 +69,8 @@ def test_readyz_checks_the_database_and_redis(client, backend):
     assert response.status_code == 200
     expected_redis = "ok" if backend.redis_url else "not_configured"
     assert response.get_json() == {
-        "status": "ok", "checks": {"database": "ok", "redis": expected_redis}
+        "status": "ok",
+        "checks": {"database": "ok", "redis": expected_redis},
     }
 
 
@@ -74,8 +84,11 @@ def test_readyz_fails_when_redis_is_down(make_app, backend):
 
 
 def test_readyz_fails_when_the_database_is_down(make_app, tmp_path):
-    app = make_app(DATABASE_URL=f"sqlite:///{tmp_path}/missing-dir/x.sqlite3", REDIS_URL=None,
-                   TANHUI_PROFILE="embedded")
+    app = make_app(
+        DATABASE_URL=f"sqlite:///{tmp_path}/missing-dir/x.sqlite3",
+        REDIS_URL=None,
+        TANHUI_PROFILE="embedded",
+    )
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["database"] == "unavailable"
@@ -85,8 +98,12 @@ def test_metrics_count_requests_by_route_and_status(client):
     client.get("/api/v1/me")
     client.get("/api/v1/me")
     text = client.get("/metrics").get_data(as_text=True)
-    line = next(l for l in text.splitlines()
-                if l.startswith("tanhui_http_requests_total{")
-                and 'endpoint="/api/v1/me"' in l and 'status="401"' in l)
+    line = next(
+        row
+        for row in text.splitlines()
+        if row.startswith("tanhui_http_requests_total{")
+        and 'endpoint="/api/v1/me"' in row
+        and 'status="401"' in row
+    )
     assert float(line.rsplit(" ", 1)[1]) >= 2
     assert "tanhui_http_request_duration_seconds_bucket" in text

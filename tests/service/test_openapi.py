@@ -35,8 +35,16 @@ def test_bodies_and_errors_have_schemas(client):
     spec = client.get("/api/openapi.json").get_json()
     schemas = spec["components"]["schemas"]
     assert {"Error", "Tokens", "WeChatCode", "Organisation"} <= set(schemas)
-    assert set(schemas["Error"]["properties"]) == {"code", "status", "message", "fields", "request_id"}
+    assert set(schemas["Error"]["properties"]) == {
+        "code",
+        "status",
+        "message",
+        "fields",
+        "request_id",
+    }
     sign_in = spec["paths"]["/api/v1/auth/wechat"]["post"]
-    assert sign_in["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("WeChatCode")
+    assert sign_in["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "WeChatCode"
+    )
     me = spec["paths"]["/api/v1/me"]["get"]
     assert me["security"] == [{"bearerAuth": []}]

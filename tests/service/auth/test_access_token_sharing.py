@@ -4,9 +4,10 @@ In production the workers are gunicorn processes sharing Redis; here real proces
 In the embedded default the threads of one process share an in-process store.
 """
 
-import pytest
 import multiprocessing
 import threading
+
+import pytest
 
 from service.extensions import wechat_client
 from tests.conftest import require_servers
@@ -48,13 +49,19 @@ def _worker_process(config, barrier, results):
 def test_gunicorn_like_worker_processes_fetch_the_token_once(app_config, fake_wechat):
     database_url, redis_url = require_servers()
     fake_wechat.token_delay_s = 0.3
-    config = {**app_config, "TANHUI_PROFILE": "production", "DATABASE_URL": database_url,
-              "REDIS_URL": redis_url}
+    config = {
+        **app_config,
+        "TANHUI_PROFILE": "production",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+    }
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(WORKERS)
     results = context.Queue()
-    processes = [context.Process(target=_worker_process, args=(config, barrier, results))
-                 for _ in range(WORKERS)]
+    processes = [
+        context.Process(target=_worker_process, args=(config, barrier, results))
+        for _ in range(WORKERS)
+    ]
     for process in processes:
         process.start()
     tokens = [results.get(timeout=60) for _ in processes]

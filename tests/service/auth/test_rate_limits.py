@@ -21,9 +21,15 @@ def test_sign_in_is_limited_per_client(make_app, path):
 def test_another_client_address_has_its_own_allowance(make_app):
     client = make_app(RATELIMIT_SIGN_IN="1 per minute").test_client()
     body = BODIES["/api/v1/auth/password"]
-    first = client.post("/api/v1/auth/password", json=body, environ_base={"REMOTE_ADDR": "10.0.0.1"})
-    blocked = client.post("/api/v1/auth/password", json=body, environ_base={"REMOTE_ADDR": "10.0.0.1"})
-    other = client.post("/api/v1/auth/password", json=body, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    first = client.post(
+        "/api/v1/auth/password", json=body, environ_base={"REMOTE_ADDR": "10.0.0.1"}
+    )
+    blocked = client.post(
+        "/api/v1/auth/password", json=body, environ_base={"REMOTE_ADDR": "10.0.0.1"}
+    )
+    other = client.post(
+        "/api/v1/auth/password", json=body, environ_base={"REMOTE_ADDR": "10.0.0.2"}
+    )
     assert (first.status_code, blocked.status_code, other.status_code) == (401, 429, 401)
 
 

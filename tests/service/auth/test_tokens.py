@@ -11,8 +11,15 @@ from tests.conftest import TEST_SECRET
 
 def claims(**changes):
     now = int(time.time())
-    base = {"iss": "tanhui", "aud": "tanhui-api", "sub": "1", "sid": "s", "iat": now,
-            "exp": now + 600, "jti": uuid.uuid4().hex}
+    base = {
+        "iss": "tanhui",
+        "aud": "tanhui-api",
+        "sub": "1",
+        "sid": "s",
+        "iat": now,
+        "exp": now + 600,
+        "jti": uuid.uuid4().hex,
+    }
     base.update(changes)
     return {key: value for key, value in base.items() if value is not None}
 
@@ -56,10 +63,18 @@ def _with_session(signed_in, **changes):
     ("case", "make_token", "code"),
     [
         ("tampered payload", lambda s: s["access_token"][:-4] + "AAAA", "token_invalid"),
-        ("wrong key", lambda s: forge(_with_session(s), key="another-secret-" + "y" * 40),
-         "token_invalid"),
-        ("alg none", lambda s: jwt.encode(_with_session(s), None, algorithm="none",
-                                          headers={"typ": "at+jwt"}), "token_invalid"),
+        (
+            "wrong key",
+            lambda s: forge(_with_session(s), key="another-secret-" + "y" * 40),
+            "token_invalid",
+        ),
+        (
+            "alg none",
+            lambda s: jwt.encode(
+                _with_session(s), None, algorithm="none", headers={"typ": "at+jwt"}
+            ),
+            "token_invalid",
+        ),
         ("other algorithm", lambda s: forge(_with_session(s), algorithm="HS512"), "token_invalid"),
         ("wrong issuer", lambda s: forge(_with_session(s, iss="someone-else")), "token_invalid"),
         ("wrong audience", lambda s: forge(_with_session(s, aud="another-api")), "token_invalid"),
@@ -69,9 +84,18 @@ def _with_session(signed_in, **changes):
         ("other user's id", lambda s: forge(_with_session(s, sub="999999")), "token_invalid"),
         ("refresh token as access", lambda s: s["refresh_token"], "token_invalid"),
         ("not a JWT type", lambda s: forge(_with_session(s), typ="JWT"), "token_invalid"),
-        ("expired", lambda s: forge(_with_session(s, iat=int(time.time()) - 3600,
-                                                  nbf=int(time.time()) - 3600,
-                                                  exp=int(time.time()) - 60)), "token_expired"),
+        (
+            "expired",
+            lambda s: forge(
+                _with_session(
+                    s,
+                    iat=int(time.time()) - 3600,
+                    nbf=int(time.time()) - 3600,
+                    exp=int(time.time()) - 60,
+                )
+            ),
+            "token_expired",
+        ),
     ],
 )
 @pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # forging HS512
@@ -90,8 +114,9 @@ def test_malformed_authorization_headers(client, header):
 
 
 def test_refresh_rotates_the_refresh_token(client, signed_in):
-    response = client.post("/api/v1/auth/refresh",
-                           json={"refresh_token": signed_in["refresh_token"]})
+    response = client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": signed_in["refresh_token"]}
+    )
     assert response.status_code == 200
     rotated = response.get_json()
     assert rotated["refresh_token"] != signed_in["refresh_token"]
@@ -135,8 +160,10 @@ def test_an_expired_refresh_token(make_app, make_staff):
     app = make_app(REFRESH_TOKEN_TTL_S=1)
     client = app.test_client()
     user = make_staff()
-    tokens = client.post("/api/v1/auth/password", json={
-        "username": user.username, "password": "correct horse battery staple"}).get_json()
+    tokens = client.post(
+        "/api/v1/auth/password",
+        json={"username": user.username, "password": "correct horse battery staple"},
+    ).get_json()
     time.sleep(1.1)
     response = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert response.status_code == 401
@@ -147,7 +174,9 @@ def test_logout_ends_access_and_refresh_at_once(client, signed_in, bearer):
     response = client.post("/api/v1/auth/logout", headers=bearer(signed_in))
     assert response.status_code == 204
     assert me(client, signed_in["access_token"]).get_json()["code"] == "session_revoked"
-    refresh = client.post("/api/v1/auth/refresh", json={"refresh_token": signed_in["refresh_token"]})
+    refresh = client.post(
+        "/api/v1/auth/refresh", json={"refresh_token": signed_in["refresh_token"]}
+    )
     assert refresh.status_code == 401
     assert refresh.get_json()["code"] == "refresh_token_invalid"
 

@@ -37,8 +37,11 @@ def test_unionid_links_a_user_across_mini_programs(client, fake_wechat, session)
         "/api/v1/auth/wechat", json={"code": fake_wechat.issue_code("o-app-a", unionid="u-42")}
     ).get_json()
     # Another mini-program of the same Open Platform account: same unionid, another openid.
-    session.add(WeChatIdentity(user_id=first["user"]["id"], appid="wx-other-app",
-                               openid="o-app-b", unionid="u-42"))
+    session.add(
+        WeChatIdentity(
+            user_id=first["user"]["id"], appid="wx-other-app", openid="o-app-b", unionid="u-42"
+        )
+    )
     session.execute(sa.delete(WeChatIdentity).where(WeChatIdentity.openid == "o-app-a"))
     session.commit()
     second = client.post(
@@ -50,8 +53,9 @@ def test_unionid_links_a_user_across_mini_programs(client, fake_wechat, session)
 
 def test_a_unionid_that_appears_later_is_recorded(client, fake_wechat, session):
     client.post("/api/v1/auth/wechat", json={"code": fake_wechat.issue_code("o-late")})
-    client.post("/api/v1/auth/wechat",
-                json={"code": fake_wechat.issue_code("o-late", unionid="u-late")})
+    client.post(
+        "/api/v1/auth/wechat", json={"code": fake_wechat.issue_code("o-late", unionid="u-late")}
+    )
     identity = session.scalars(sa.select(WeChatIdentity)).one()
     assert identity.unionid == "u-late"
 
@@ -59,8 +63,9 @@ def test_a_unionid_that_appears_later_is_recorded(client, fake_wechat, session):
 def test_a_code_works_once(client, fake_wechat, session):
     code = fake_wechat.issue_code("o-once")
     assert client.post("/api/v1/auth/wechat", json={"code": code}).status_code == 200
-    again = client.post("/api/v1/auth/wechat", json={"code": code},
-                        headers={"Accept-Language": "en"})
+    again = client.post(
+        "/api/v1/auth/wechat", json={"code": code}, headers={"Accept-Language": "en"}
+    )
     assert again.status_code == 400
     assert again.get_json()["code"] == "wechat_code_used"
 
@@ -78,11 +83,15 @@ def test_a_code_works_once(client, fake_wechat, session):
         (99999, 502, "wechat_error", None),
     ],
 )
-def test_every_documented_errcode_is_its_own_error(client, fake_wechat, session, errcode, status,
-                                                   code, retry_after):
+def test_every_documented_errcode_is_its_own_error(
+    client, fake_wechat, session, errcode, status, code, retry_after
+):
     fake_wechat.fail_next("/sns/jscode2session", errcode)
-    response = client.post("/api/v1/auth/wechat", json={"code": fake_wechat.issue_code("o-x")},
-                           headers={"Accept-Language": "en"})
+    response = client.post(
+        "/api/v1/auth/wechat",
+        json={"code": fake_wechat.issue_code("o-x")},
+        headers={"Accept-Language": "en"},
+    )
     assert response.status_code == status
     body = response.get_json()
     assert body["code"] == code

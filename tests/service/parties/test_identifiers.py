@@ -61,8 +61,11 @@ def test_every_region_code_is_well_formed():
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("13800138000", "13800138000"), ("+86 138-0013-8000", "13800138000"),
-     ("008613800138000", "13800138000")],
+    [
+        ("13800138000", "13800138000"),
+        ("+86 138-0013-8000", "13800138000"),
+        ("008613800138000", "13800138000"),
+    ],
 )
 def test_mobile_numbers(raw, expected):
     assert normalise_mobile(raw) == expected

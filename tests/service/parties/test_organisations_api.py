@@ -25,34 +25,52 @@ def operator(make_staff, sign_in):
 
 
 # -- registration ---------------------------------------------------------------------------------
-def test_a_user_registers_an_enterprise_and_becomes_its_staff(client, consumer_tokens, bearer,
-                                                              session):
+def test_a_user_registers_an_enterprise_and_becomes_its_staff(
+    client, consumer_tokens, bearer, session
+):
     tokens = consumer_tokens()
-    response = client.post("/api/v1/organisations", headers=bearer(tokens), json={
-        "kind": "enterprise", "name": "练塘大米", "uscc": "91310118ma1fl4xq09"})
+    response = client.post(
+        "/api/v1/organisations",
+        headers=bearer(tokens),
+        json={"kind": "enterprise", "name": "练塘大米", "uscc": "91310118ma1fl4xq09"},
+    )
     assert response.status_code == 201
     body = response.get_json()
-    assert (body["kind"], body["status"], body["uscc"]) == ("enterprise", "pending",
-                                                             "91310118MA1FL4XQ09")
+    assert (body["kind"], body["status"], body["uscc"]) == (
+        "enterprise",
+        "pending",
+        "91310118MA1FL4XQ09",
+    )
     roles = client.get("/api/v1/me", headers=bearer(tokens)).get_json()["memberships"]
-    assert {"role": "enterprise_staff", "organisation_id": body["id"],
-            "organisation_kind": "enterprise", "organisation_name": "练塘大米"} in roles
+    assert {
+        "role": "enterprise_staff",
+        "organisation_id": body["id"],
+        "organisation_kind": "enterprise",
+        "organisation_name": "练塘大米",
+    } in roles
 
 
 def test_a_farm_needs_a_known_region_code(client, consumer_tokens, bearer, session):
     tokens = consumer_tokens()
     before = count_rows(session, "organisations")
-    missing = client.post("/api/v1/organisations", headers=bearer(tokens),
-                          json={"kind": "farm", "name": "沈氏农场"})
-    unknown = client.post("/api/v1/organisations", headers=bearer(tokens),
-                          json={"kind": "farm", "name": "沈氏农场", "region_code": "999999"},
-                          )
+    missing = client.post(
+        "/api/v1/organisations", headers=bearer(tokens), json={"kind": "farm", "name": "沈氏农场"}
+    )
+    unknown = client.post(
+        "/api/v1/organisations",
+        headers=bearer(tokens),
+        json={"kind": "farm", "name": "沈氏农场", "region_code": "999999"},
+    )
     assert missing.status_code == unknown.status_code == 422
-    assert missing.get_json()["fields"] == [{"field": "region_code",
-                                             "message": "farm 类组织必须填写。"}]
+    assert missing.get_json()["fields"] == [
+        {"field": "region_code", "message": "farm 类组织必须填写。"}
+    ]
     assert unknown.get_json()["fields"][0]["message"] == "不是已知的 GB/T 2260 行政区划代码。"
-    ok = client.post("/api/v1/organisations", headers=bearer(tokens),
-                     json={"kind": "farm", "name": "沈氏农场", "region_code": "320509"})
+    ok = client.post(
+        "/api/v1/organisations",
+        headers=bearer(tokens),
+        json={"kind": "farm", "name": "沈氏农场", "region_code": "320509"},
+    )
     assert ok.status_code == 201
     assert count_rows(session, "organisations") == before + 1
 
@@ -67,8 +85,9 @@ def test_a_farm_needs_a_known_region_code(client, consumer_tokens, bearer, sessi
         ({"kind": "enterprise", "name": "x" * 129, "uscc": "91110000600037341L"}, "name"),
     ],
 )
-def test_registration_rejects_bad_input_and_changes_nothing(client, consumer_tokens, bearer,
-                                                            session, body, field):
+def test_registration_rejects_bad_input_and_changes_nothing(
+    client, consumer_tokens, bearer, session, body, field
+):
     tokens = consumer_tokens()
     before = count_rows(session, "organisations")
     response = client.post("/api/v1/organisations", json=body, headers=bearer(tokens))
@@ -78,21 +97,24 @@ def test_registration_rejects_bad_input_and_changes_nothing(client, consumer_tok
 
 
 def test_registration_needs_sign_in(client):
-    response = client.post("/api/v1/organisations", json={"kind": "farm", "name": "x",
-                                                          "region_code": "310118"})
+    response = client.post(
+        "/api/v1/organisations", json={"kind": "farm", "name": "x", "region_code": "310118"}
+    )
     assert response.status_code == 401
 
 
 # -- approval --------------------------------------------------------------------------------------
 def test_an_operator_approves_and_suspends(client, operator, bearer, make_organisation, session):
     organisation = make_organisation(status="pending")
-    approved = client.post(f"/api/v1/organisations/{organisation.id}/approve",
-                           headers=bearer(operator))
+    approved = client.post(
+        f"/api/v1/organisations/{organisation.id}/approve", headers=bearer(operator)
+    )
     assert approved.status_code == 200
     assert approved.get_json()["status"] == "approved"
     assert approved.get_json()["approved_at"]
-    suspended = client.post(f"/api/v1/organisations/{organisation.id}/suspend",
-                            headers=bearer(operator))
+    suspended = client.post(
+        f"/api/v1/organisations/{organisation.id}/suspend", headers=bearer(operator)
+    )
     assert suspended.get_json()["status"] == "suspended"
 
 
@@ -101,19 +123,25 @@ def test_only_operators_approve(client, make_staff, make_organisation, sign_in, 
     organisation = make_organisation(status="pending")
     home = make_organisation("enterprise") if role == "enterprise_staff" else None
     tokens = sign_in(make_staff(role=role, organisation=home).username)
-    response = client.post(f"/api/v1/organisations/{organisation.id}/approve",
-                           headers=bearer(tokens))
+    response = client.post(
+        f"/api/v1/organisations/{organisation.id}/approve", headers=bearer(tokens)
+    )
     assert response.status_code == 403
     assert response.get_json()["code"] == "role_required"
 
 
-# -- one enterprise's staff cannot reach another's --------------------------------------------------
+# -- one enterprise's staff cannot reach another's ---------------------------------------------
 def test_staff_read_and_change_their_own_enterprise(client, enterprise_staff, bearer):
     organisation, tokens = enterprise_staff()
-    assert client.get(f"/api/v1/organisations/{organisation.id}",
-                      headers=bearer(tokens)).status_code == 200
-    response = client.patch(f"/api/v1/organisations/{organisation.id}", headers=bearer(tokens),
-                            json={"contact_name": "王经理"})
+    assert (
+        client.get(f"/api/v1/organisations/{organisation.id}", headers=bearer(tokens)).status_code
+        == 200
+    )
+    response = client.patch(
+        f"/api/v1/organisations/{organisation.id}",
+        headers=bearer(tokens),
+        json={"contact_name": "王经理"},
+    )
     assert response.status_code == 200
     assert response.get_json()["contact_name"] == "王经理"
 
@@ -127,19 +155,27 @@ def test_staff_read_and_change_their_own_enterprise(client, enterprise_staff, be
         ("post", "/members", {"phone": "13800138000", "role": "enterprise_staff"}),
     ],
 )
-def test_staff_cannot_reach_another_enterprise(client, enterprise_staff, bearer, session, method,
-                                               suffix, body):
+def test_staff_cannot_reach_another_enterprise(
+    client, enterprise_staff, bearer, session, method, suffix, body
+):
     theirs, _ = enterprise_staff()
     _, mine = enterprise_staff()
     name_before = theirs.name
-    response = getattr(client, method)(f"/api/v1/organisations/{theirs.id}{suffix}",
-                                       headers=bearer(mine), json=body)
+    response = getattr(client, method)(
+        f"/api/v1/organisations/{theirs.id}{suffix}", headers=bearer(mine), json=body
+    )
     assert response.status_code == 404
     assert response.get_json()["code"] == "not_found"
     session.expire_all()
     assert session.get(Organisation, theirs.id).name == name_before
-    assert session.scalar(sa.select(sa.func.count()).select_from(Membership)
-                          .where(Membership.organisation_id == theirs.id)) == 1
+    assert (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Membership)
+            .where(Membership.organisation_id == theirs.id)
+        )
+        == 1
+    )
 
 
 def test_staff_list_only_their_own(client, enterprise_staff, bearer):
@@ -149,8 +185,7 @@ def test_staff_list_only_their_own(client, enterprise_staff, bearer):
     assert [o["id"] for o in response.get_json()] == [mine.id]
 
 
-def test_a_consumer_cannot_reach_staff_endpoints(client, consumer_tokens, enterprise_staff,
-                                                 bearer):
+def test_a_consumer_cannot_reach_staff_endpoints(client, consumer_tokens, enterprise_staff, bearer):
     organisation, _ = enterprise_staff()
     tokens = consumer_tokens()
     assert client.get("/api/v1/organisations", headers=bearer(tokens)).get_json() == []
@@ -161,8 +196,11 @@ def test_a_consumer_cannot_reach_staff_endpoints(client, consumer_tokens, enterp
     ]:
         assert getattr(client, method)(path, headers=bearer(tokens), json=body).status_code == 404
     for method, path, body in [
-        ("post", f"/api/v1/organisations/{organisation.id}/members",
-         {"phone": "13800138000", "role": "enterprise_staff"}),
+        (
+            "post",
+            f"/api/v1/organisations/{organisation.id}/members",
+            {"phone": "13800138000", "role": "enterprise_staff"},
+        ),
         ("post", f"/api/v1/organisations/{organisation.id}/approve", None),
         ("post", f"/api/v1/organisations/{organisation.id}/suspend", None),
     ]:
@@ -171,16 +209,18 @@ def test_a_consumer_cannot_reach_staff_endpoints(client, consumer_tokens, enterp
         assert response.get_json()["code"] == "role_required"
 
 
-def test_platform_staff_see_every_organisation(client, make_staff, sign_in, bearer,
-                                               enterprise_staff):
+def test_platform_staff_see_every_organisation(
+    client, make_staff, sign_in, bearer, enterprise_staff
+):
     first, _ = enterprise_staff()
     second, _ = enterprise_staff()
     auditor = sign_in(make_staff(role="auditor").username)
     response = client.get("/api/v1/organisations?kind=enterprise", headers=bearer(auditor))
     assert {o["id"] for o in response.get_json()} >= {first.id, second.id}
     # ...but only operators change them.
-    patch = client.patch(f"/api/v1/organisations/{first.id}", json={"name": "x"},
-                         headers=bearer(auditor))
+    patch = client.patch(
+        f"/api/v1/organisations/{first.id}", json={"name": "x"}, headers=bearer(auditor)
+    )
     assert patch.status_code == 403
 
 
@@ -196,39 +236,58 @@ def test_lists_are_paginated(client, operator, bearer, make_organisation):
 
 
 # -- staff ----------------------------------------------------------------------------------------
-def test_staff_add_a_colleague_by_bound_phone(client, enterprise_staff, bearer, consumer_tokens,
-                                              fake_wechat):
+def test_staff_add_a_colleague_by_bound_phone(
+    client, enterprise_staff, bearer, consumer_tokens, fake_wechat
+):
     organisation, tokens = enterprise_staff()
     colleague = consumer_tokens()
-    client.post("/api/v1/auth/wechat/phone", headers=bearer(colleague),
-                json={"code": fake_wechat.issue_phone_code("13600000009")})
-    response = client.post(f"/api/v1/organisations/{organisation.id}/members",
-                           headers=bearer(tokens),
-                           json={"phone": "136 0000 0009", "role": "enterprise_staff"})
+    client.post(
+        "/api/v1/auth/wechat/phone",
+        headers=bearer(colleague),
+        json={"code": fake_wechat.issue_phone_code("13600000009")},
+    )
+    response = client.post(
+        f"/api/v1/organisations/{organisation.id}/members",
+        headers=bearer(tokens),
+        json={"phone": "136 0000 0009", "role": "enterprise_staff"},
+    )
     assert response.status_code == 201
     assert response.get_json()["user_id"] == colleague["user"]["id"]
     # The colleague now reaches the enterprise.
-    assert client.get(f"/api/v1/organisations/{organisation.id}",
-                      headers=bearer(colleague)).status_code == 200
+    assert (
+        client.get(
+            f"/api/v1/organisations/{organisation.id}", headers=bearer(colleague)
+        ).status_code
+        == 200
+    )
 
 
-def test_a_farm_role_cannot_be_given_in_an_enterprise(client, enterprise_staff, bearer,
-                                                      consumer_tokens, fake_wechat):
+def test_a_farm_role_cannot_be_given_in_an_enterprise(
+    client, enterprise_staff, bearer, consumer_tokens, fake_wechat
+):
     organisation, tokens = enterprise_staff()
     colleague = consumer_tokens()
-    client.post("/api/v1/auth/wechat/phone", headers=bearer(colleague),
-                json={"code": fake_wechat.issue_phone_code("13600000008")})
-    response = client.post(f"/api/v1/organisations/{organisation.id}/members",
-                           headers=bearer(tokens),
-                           json={"phone": "13600000008", "role": "farm_staff"})
+    client.post(
+        "/api/v1/auth/wechat/phone",
+        headers=bearer(colleague),
+        json={"code": fake_wechat.issue_phone_code("13600000008")},
+    )
+    response = client.post(
+        f"/api/v1/organisations/{organisation.id}/members",
+        headers=bearer(tokens),
+        json={"phone": "13600000008", "role": "farm_staff"},
+    )
     assert response.status_code == 422
     assert response.get_json()["fields"][0]["field"] == "role"
 
 
 def test_identifiers_are_fixed_once_approved(client, enterprise_staff, bearer):
     organisation, tokens = enterprise_staff()
-    response = client.patch(f"/api/v1/organisations/{organisation.id}", headers=bearer(tokens),
-                            json={"uscc": valid_uscc(9999)})
+    response = client.patch(
+        f"/api/v1/organisations/{organisation.id}",
+        headers=bearer(tokens),
+        json={"uscc": valid_uscc(9999)},
+    )
     assert response.status_code == 422
     assert response.get_json()["fields"][0]["field"] == "uscc"
 
@@ -244,9 +303,8 @@ def test_identifiers_are_fixed_once_approved(client, enterprise_staff, bearer):
     ],
 )
 def test_check_constraints(session, values):
-    with pytest.raises(sa.exc.IntegrityError):
-        with session.begin_nested():
-            session.execute(sa.insert(Organisation).values(**values))
+    with pytest.raises(sa.exc.IntegrityError), session.begin_nested():
+        session.execute(sa.insert(Organisation).values(**values))
 
 
 def test_there_is_one_platform(session):
@@ -254,7 +312,7 @@ def test_there_is_one_platform(session):
 
     first = platform_organisation(session)
     assert platform_organisation(session).id == first.id
-    with pytest.raises(sa.exc.IntegrityError):
-        with session.begin_nested():
-            session.execute(sa.insert(Organisation).values(kind="platform", name="second",
-                                                           status="approved"))
+    with pytest.raises(sa.exc.IntegrityError), session.begin_nested():
+        session.execute(
+            sa.insert(Organisation).values(kind="platform", name="second", status="approved")
+        )
