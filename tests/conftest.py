@@ -109,12 +109,10 @@ def fake_wechat(httpserver: Any) -> FakeWeChat:
 
 
 @pytest.fixture()
-def app_config(backend: Backend, tmp_path: Path, fake_wechat: FakeWeChat) -> dict[str, Any]:
+def base_config(tmp_path: Path, fake_wechat: FakeWeChat) -> dict[str, Any]:
+    """Settings every test app shares, whatever the backend."""
     prefix = f"tanhui-test-{uuid.uuid4().hex[:12]}"
     return {
-        "TANHUI_PROFILE": backend.profile,
-        "DATABASE_URL": backend.database_url,
-        "REDIS_URL": backend.redis_url,
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "SECRET_KEY": TEST_SECRET,
         "JWT_SECRET_KEY": TEST_SECRET,
@@ -125,6 +123,28 @@ def app_config(backend: Backend, tmp_path: Path, fake_wechat: FakeWeChat) -> dic
         "RATELIMIT_KEY_PREFIX": prefix,
         "CACHE_KEY_PREFIX": prefix,
         "TESTING": True,
+    }
+
+
+@pytest.fixture()
+def server_config(base_config: dict[str, Any]) -> dict[str, Any]:
+    """The production profile on the real servers, for tests that only make sense there."""
+    database_url, redis_url = require_servers()
+    return {
+        **base_config,
+        "TANHUI_PROFILE": "production",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+    }
+
+
+@pytest.fixture()
+def app_config(backend: Backend, base_config: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **base_config,
+        "TANHUI_PROFILE": backend.profile,
+        "DATABASE_URL": backend.database_url,
+        "REDIS_URL": backend.redis_url,
     }
 
 

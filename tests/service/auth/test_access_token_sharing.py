@@ -10,7 +10,6 @@ import threading
 import pytest
 
 from service.extensions import wechat_client
-from tests.conftest import require_servers
 
 WORKERS = 8
 
@@ -46,15 +45,9 @@ def _worker_process(config, barrier, results):
         results.put(f"error: {error!r}")
 
 
-def test_gunicorn_like_worker_processes_fetch_the_token_once(app_config, fake_wechat):
-    database_url, redis_url = require_servers()
+def test_gunicorn_like_worker_processes_fetch_the_token_once(server_config, fake_wechat):
     fake_wechat.token_delay_s = 0.3
-    config = {
-        **app_config,
-        "TANHUI_PROFILE": "production",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-    }
+    config = server_config
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(WORKERS)
     results = context.Queue()
