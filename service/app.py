@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, request
 from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 from service import db, extensions, observability
 from service.config import load_config
@@ -17,6 +18,7 @@ from service.exceptions import ServiceError
 API_TITLE = "Tanhui 碳汇 API"
 API_VERSION = "v1"
 JSON_MIMETYPES = frozenset({"application/json"})
+ID_MAX = 2**31 - 1
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -25,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask("service", instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
     app.config.update(settings)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.url_map.converters["id"] = IdConverter
     proxies = int(app.config.get("TRUSTED_PROXY_COUNT", 0) or 0)
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
@@ -33,6 +36,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     return app
+
+
+class IdConverter(IntegerConverter):
+    """Row ids in paths: 1 to the largest 32-bit integer, so no id reaches the database as an
+    overflow; anything else does not match the route (404)."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__(url_map, min=1, max=ID_MAX)
 
 
 def register_extensions(app: Flask) -> None:

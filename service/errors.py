@@ -19,7 +19,7 @@ from typing import Any
 from flask import Flask, Response, current_app, g, jsonify, request
 from flask_limiter.errors import RateLimitExceeded
 from marshmallow import Schema, fields
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from service.exceptions import ServiceError
@@ -162,6 +162,12 @@ def _integrity_error(error: IntegrityError) -> Response:
     return error_response("conflict", 409)
 
 
+def _data_error(error: DataError) -> Response:
+    """A value the database cannot hold slipped past validation: the client's input, not a crash."""
+    log.warning("data error mapped to 400", extra={"error": str(error.orig)[:500]})
+    return error_response("bad_request", 400)
+
+
 def _operational_error(error: OperationalError) -> Response:
     log.exception("database unavailable")
     return error_response("service_unavailable", 503, headers={"Retry-After": "5"})
@@ -178,6 +184,8 @@ def commit_error_response(error: Exception) -> Response:
     """The response when the request layer's single commit fails."""
     if isinstance(error, IntegrityError):
         return _integrity_error(error)
+    if isinstance(error, DataError):
+        return _data_error(error)
     if isinstance(error, OperationalError):
         return _operational_error(error)
     return _unexpected(error)
@@ -188,5 +196,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(RateLimitExceeded, _rate_limited)
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(IntegrityError, _integrity_error)
+    app.register_error_handler(DataError, _data_error)
     app.register_error_handler(OperationalError, _operational_error)
     app.register_error_handler(Exception, _unexpected)

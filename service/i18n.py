@@ -192,7 +192,7 @@ _FIELD_MESSAGES: list[tuple[re.Pattern[str], str]] = [
         (r"Not allowed for (?P<kind>\w+) organisations\.", "{kind} 类组织不可填写。"),
         (r"Not a valid mainland China mobile number\.", "不是有效的中国大陆手机号码。"),
         (r"Password must be at least (?P<min>\d+) characters\.", "密码至少需要 {min} 个字符。"),
-        (r"Not a valid page number\.", "页码无效。"),
+        (r"Must not contain control characters\.", "不能包含控制字符。"),
     ]
 ]
 

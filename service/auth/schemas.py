@@ -6,13 +6,14 @@ from marshmallow import Schema, fields, validate
 
 from service.config import PASSWORD_MAX_LENGTH_CHARS
 from service.parties.schemas import UserSchema
+from service.schemas import BodySchema
 
 #: wx.login codes are 32 characters today; leave room but refuse junk.
 WECHAT_CODE_MAX_LENGTH_CHARS = 128
 REFRESH_TOKEN_MAX_LENGTH_CHARS = 128
 
 
-class WeChatCodeSchema(Schema):
+class WeChatCodeSchema(BodySchema):
     code = fields.String(
         required=True,
         validate=validate.Length(min=1, max=WECHAT_CODE_MAX_LENGTH_CHARS),
@@ -20,7 +21,7 @@ class WeChatCodeSchema(Schema):
     )
 
 
-class PasswordSignInSchema(Schema):
+class PasswordSignInSchema(BodySchema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=64))
     password = fields.String(
         required=True,
@@ -29,7 +30,7 @@ class PasswordSignInSchema(Schema):
     )
 
 
-class RefreshSchema(Schema):
+class RefreshSchema(BodySchema):
     refresh_token = fields.String(
         required=True, validate=validate.Length(min=1, max=REFRESH_TOKEN_MAX_LENGTH_CHARS)
     )

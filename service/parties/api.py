@@ -15,6 +15,7 @@ from service.auth.authz import authenticated, requires
 from service.config import PAGE_SIZE_MAX
 from service.db import get_session, utcnow
 from service.exceptions import Forbidden, ValidationFailed
+from service.pagination import paginate
 from service.parties import services
 from service.parties.identifiers import normalise_mobile
 from service.parties.models import Membership, Organisation
@@ -53,15 +54,7 @@ class Organisations(MethodView):
         for name in ("kind", "status"):
             if name in query:
                 statement = statement.where(getattr(Organisation, name) == query[name])
-        session = get_session()
-        pagination_parameters.item_count = session.scalar(
-            sa.select(sa.func.count()).select_from(statement.subquery())
-        )
-        return session.scalars(
-            statement.order_by(Organisation.id)
-            .offset(pagination_parameters.first_item)
-            .limit(pagination_parameters.page_size)
-        ).all()
+        return paginate(get_session(), statement.order_by(Organisation.id), pagination_parameters)
 
     @blp.arguments(OrganisationCreateSchema)
     @blp.response(201, OrganisationSchema)
@@ -73,7 +66,7 @@ class Organisations(MethodView):
         )
 
 
-@blp.route("/<int:organisation_id>")
+@blp.route("/<id:organisation_id>")
 class OrganisationItem(MethodView):
     @blp.response(200, OrganisationSchema)
     @requires()
@@ -106,7 +99,7 @@ def _set_status(organisation_id: int, status: str) -> Organisation:
     )
 
 
-@blp.route("/<int:organisation_id>/approve")
+@blp.route("/<id:organisation_id>/approve")
 class OrganisationApprove(MethodView):
     @blp.response(200, OrganisationSchema)
     @requires("operator")
@@ -115,7 +108,7 @@ class OrganisationApprove(MethodView):
         return _set_status(organisation_id, "approved")
 
 
-@blp.route("/<int:organisation_id>/suspend")
+@blp.route("/<id:organisation_id>/suspend")
 class OrganisationSuspend(MethodView):
     @blp.response(200, OrganisationSchema)
     @requires("operator")
@@ -124,20 +117,21 @@ class OrganisationSuspend(MethodView):
         return _set_status(organisation_id, "suspended")
 
 
-@blp.route("/<int:organisation_id>/members")
+@blp.route("/<id:organisation_id>/members")
 class OrganisationMembers(MethodView):
     @blp.response(200, MemberSchema(many=True))
+    @blp.paginate(page_size=PAGE_SIZE_DEFAULT, max_page_size=PAGE_SIZE_MAX)
     @requires()
-    def get(self, organisation_id: int):
+    def get(self, organisation_id: int, pagination_parameters):
         """The organisation's staff."""
         session = get_session()
         organisation = services.organisation_for_reader(session, authenticated(), organisation_id)
-        return session.scalars(
+        statement = (
             sa.select(Membership)
             .where(Membership.organisation_id == organisation.id)
             .order_by(Membership.id)
-            .limit(PAGE_SIZE_MAX)
-        ).all()
+        )
+        return paginate(session, statement, pagination_parameters)
 
     @blp.arguments(MemberAddSchema)
     @blp.response(201, MemberSchema)

@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from service.parties.models import ORGANISATION_KINDS, ORGANISATION_STATUSES, ROLES
 from service.parties.services import SELF_REGISTERED_KINDS
+from service.schemas import BodySchema
 
 NAME_MAX_LENGTH_CHARS = 128
 
@@ -40,7 +41,7 @@ class OrganisationSchema(Schema):
     approved_at = fields.DateTime(dump_only=True, allow_none=True)
 
 
-class OrganisationCreateSchema(Schema):
+class OrganisationCreateSchema(BodySchema):
     kind = fields.String(required=True, validate=validate.OneOf(SELF_REGISTERED_KINDS))
     name = fields.String(required=True, validate=validate.Length(min=1, max=NAME_MAX_LENGTH_CHARS))
     uscc = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
@@ -54,7 +55,7 @@ class OrganisationCreateSchema(Schema):
     address = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=256))
 
 
-class OrganisationUpdateSchema(Schema):
+class OrganisationUpdateSchema(BodySchema):
     name = fields.String(validate=validate.Length(min=1, max=NAME_MAX_LENGTH_CHARS))
     uscc = fields.String(allow_none=True, validate=validate.Length(max=32))
     region_code = fields.String(allow_none=True, validate=validate.Length(max=6))
@@ -68,7 +69,7 @@ class OrganisationQuerySchema(Schema):
     status = fields.String(validate=validate.OneOf(ORGANISATION_STATUSES))
 
 
-class MemberAddSchema(Schema):
+class MemberAddSchema(BodySchema):
     phone = fields.String(required=True, validate=validate.Length(min=1, max=20))
     role = fields.String(required=True, validate=validate.OneOf(("enterprise_staff", "farm_staff")))
 

@@ -1,5 +1,7 @@
 """The OpenAPI 3 document is valid and describes every endpoint."""
 
+import re
+
 from openapi_spec_validator import validate
 
 UNDOCUMENTED = {"static", "api-docs.openapi_json"}
@@ -26,7 +28,7 @@ def test_every_route_is_described_with_responses(app, client):
     for rule in app.url_map.iter_rules():
         if rule.endpoint in UNDOCUMENTED:
             continue
-        path = rule.rule.replace("<int:", "{").replace(">", "}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method) in documented, (path, method)
 
