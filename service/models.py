@@ -1,7 +1,8 @@
 """Every model module, imported once so ``metadata`` is complete (for Alembic and tests)."""
 
+from ledger import models as ledger_models  # noqa: F401
 from service.auth import models as auth_models  # noqa: F401
-from service.db import Base
+from service.orm import Base
 from service.parties import models as parties_models  # noqa: F401
 
 metadata = Base.metadata
