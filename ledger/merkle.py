@@ -154,7 +154,7 @@ def verify_inclusion(
 def verify_consistency(
     old_size: int, new_size: int, old_root: bytes, new_root: bytes, path: Sequence[bytes]
 ) -> bool:
-    """RFC 9162 §2.1.4.2: does ``path`` prove the tree of ``old_root`` is a prefix of ``new_root``'s?"""
+    """RFC 9162 §2.1.4.2: does ``path`` prove ``old_root``'s tree a prefix of ``new_root``'s?"""
     if not _valid_hashes(old_root, new_root, *path) or not 0 <= old_size <= new_size:
         return False
     if old_size == new_size:

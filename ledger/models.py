@@ -180,7 +180,7 @@ class LogPending(Base):
 class LogLeaf(Base):
     __tablename__ = "tlog_leaves"
 
-    index: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=False)
     kind: Mapped[str] = mapped_column(sa.String(32))
     source_id: Mapped[str] = mapped_column(sa.String(64))
     data: Mapped[str] = mapped_column(sa.Text)
@@ -188,17 +188,17 @@ class LogLeaf(Base):
 
     __table_args__ = (
         sa.UniqueConstraint("kind", "source_id"),
-        sa.CheckConstraint("index >= 0", name="index_non_negative"),
+        sa.CheckConstraint("position >= 0", name="position_non_negative"),
     )
 
 
 class LogNode(Base):
-    """The hash of a complete subtree: leaves [index·2^level, (index+1)·2^level)."""
+    """The hash of a complete subtree: leaves [position·2^level, (position+1)·2^level)."""
 
     __tablename__ = "tlog_nodes"
 
     level: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True, autoincrement=False)
-    index: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
 
 

@@ -6,21 +6,34 @@
     tanhui demo seed             load the demo parties (idempotent)
     tanhui staff create NAME --role operator
                                  create a staff user; the password is read from stdin or prompted
+    tanhui ledger verify         re-check every ledger invariant and the transparency log
+    tanhui ledger expire         expire holds and lots past their time
+    tanhui log sequence [--follow]
+                                 append pending events to the log and sign a checkpoint
+    tanhui log verify            re-check the log
+    tanhui log verify-proof FILE check one leaf's proof offline
+    tanhui log key               print the log's public key
 
 Later packages add their commands to the same group.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+import time
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from ledger.note import NoteError, Signer, parse_signer_key, parse_verifier_key
+from ledger.services import expiry_sinks_open, holds_expire, lots_expire
+from ledger.tlog import LogError, log_sequence, log_verify, proof_verify
+from ledger.verify import ledger_verify
 from service.auth.passwords import password_hash
 from service.config import PASSWORD_MAX_LENGTH_CHARS, PASSWORD_MIN_LENGTH_CHARS
-from service.db import get_session
+from service.db import get_session, utcnow
 from service.exceptions import ServiceError
 from service.migrations import alembic_command
 from service.parties import services as parties
@@ -48,6 +61,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(db_group)
     app.cli.add_command(demo_group)
     app.cli.add_command(staff_group)
+    app.cli.add_command(ledger_group)
+    app.cli.add_command(log_group)
 
 
 # -- db -------------------------------------------------------------------------------------------
@@ -150,3 +165,115 @@ def staff_create(
         raise click.ClickException(f"{error.code}: {error.params or error.fields}") from error
     session.commit()
     click.echo(f"created user {user.id} ({username}) with role {role}")
+
+
+# -- ledger ---------------------------------------------------------------------------------------
+@click.group("ledger", help="The double-entry ledger.")
+def ledger_group() -> None:
+    pass
+
+
+@ledger_group.command("verify")
+@with_appcontext
+def ledger_verify_command() -> None:
+    """Re-check every ledger invariant and the transparency log; exit 1 on any finding."""
+    report = ledger_verify(
+        get_session(), verifier=log_signer().verifier(), origin=current_app.config["TLOG_ORIGIN"]
+    )
+    for name, count in report.checks.items():
+        click.echo(f"{'ok  ' if count == 0 else 'FAIL'} {name}" + (f" ({count})" if count else ""))
+    for problem in report.problems:
+        click.echo(f"  - {problem}", err=True)
+    if not report.ok:
+        raise SystemExit(1)
+    click.echo("ledger verified")
+
+
+@ledger_group.command("expire")
+@with_appcontext
+def ledger_expire_command() -> None:
+    """Expire pending holds and lots that are past their time."""
+    session = get_session()
+    now = utcnow()
+    holds = holds_expire(session, now=now)
+    sinks = expiry_sinks_open(session)
+    lots = lots_expire(session, now=now, sink_for_asset=sinks)
+    session.commit()
+    click.echo(f"expired {len(holds)} holds and {len(lots)} lots")
+
+
+# -- transparency log -----------------------------------------------------------------------------
+@click.group("log", help="The transparency log.")
+def log_group() -> None:
+    pass
+
+
+@log_group.command("key")
+@with_appcontext
+def log_key_command() -> None:
+    """Print the log's public verifier key (give it to anyone who checks proofs)."""
+    click.echo(log_signer().verifier_key)
+
+
+@log_group.command("sequence")
+@click.option("--follow", is_flag=True, help="Keep sequencing until interrupted.")
+@click.option(
+    "--interval",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Seconds between rounds with --follow.",
+)
+@with_appcontext
+def log_sequence_command(follow: bool, interval: float) -> None:
+    """Append pending events to the log and sign a checkpoint."""
+    session = get_session()
+    while True:
+        checkpoint = log_sequence(
+            session, signer=log_signer(), origin=current_app.config["TLOG_ORIGIN"], now=utcnow()
+        )
+        session.commit()
+        if checkpoint is not None:
+            click.echo(f"tree size {checkpoint.size}")
+            continue
+        if not follow:
+            break
+        time.sleep(interval)
+
+
+@log_group.command("verify")
+@with_appcontext
+def log_verify_command() -> None:
+    """Re-check every leaf, node and checkpoint of the log; exit 1 on any finding."""
+    problems = log_verify(
+        get_session(), verifier=log_signer().verifier(), origin=current_app.config["TLOG_ORIGIN"]
+    )
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo("log verified")
+
+
+@log_group.command("verify-proof")
+@click.argument("bundle", type=click.File("r"), default="-")
+@click.option("--key", "verifier_key", help="Verifier key (default: this server's).")
+@click.option("--origin", help="Log origin (default: this server's).")
+@with_appcontext
+def log_verify_proof_command(bundle, verifier_key: str | None, origin: str | None) -> None:
+    """Check one leaf's proof bundle (JSON, from a file or stdin) offline."""
+    try:
+        verifier = parse_verifier_key(verifier_key) if verifier_key else log_signer().verifier()
+        data = json.load(bundle)
+        leaf = proof_verify(
+            data, verifier=verifier, origin=origin or current_app.config["TLOG_ORIGIN"]
+        )
+    except (LogError, NoteError, ValueError) as error:
+        click.echo(f"proof does not verify: {error}", err=True)
+        raise SystemExit(1) from error
+    click.echo(f"leaf {leaf.index} is in the signed tree of size {leaf.tree_size}")
+    click.echo(leaf.data)
+
+
+def log_signer() -> Signer:
+    return parse_signer_key(current_app.config["TLOG_SIGNING_KEY"])

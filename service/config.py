@@ -17,11 +17,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ledger.note import NoteError, generate_signer_key, parse_signer_key
+
 PROFILES = ("embedded", "production")
 
 #: Secrets every profile needs. Production takes them from the environment only; the embedded
-#: profile generates them once under ``instance/``.
-SECRET_NAMES = ("SECRET_KEY", "JWT_SECRET_KEY")
+#: profile generates them once under ``instance/``. ``TLOG_SIGNING_KEY`` is the transparency log's
+#: Ed25519 key in the signed-note format (``PRIVATE+KEY+<origin>+...``); ``tanhui log key``
+#: prints its public half.
+SECRET_NAMES = ("SECRET_KEY", "JWT_SECRET_KEY", "TLOG_SIGNING_KEY")
+RANDOM_SECRET_NAMES = ("SECRET_KEY", "JWT_SECRET_KEY")
 SECRET_MIN_LENGTH_CHARS = 32
 #: Production cannot run without these besides the secrets.
 PRODUCTION_REQUIRED = ("DATABASE_URL", "REDIS_URL")
@@ -57,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_KEY_PREFIX": "tanhui",
     "LOG_LEVEL": "INFO",
     "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+    "TLOG_ORIGIN": "tanhui.local/log",
 }
 
 #: Environment variables read as integers or floats.
@@ -102,7 +108,7 @@ def load_config(
         missing = [name for name in (*PRODUCTION_REQUIRED, *SECRET_NAMES) if not config.get(name)]
         if missing:
             raise ConfigError("the production profile cannot start: set " + ", ".join(missing))
-        short = [n for n in SECRET_NAMES if len(config[n]) < SECRET_MIN_LENGTH_CHARS]
+        short = [n for n in RANDOM_SECRET_NAMES if len(config[n]) < SECRET_MIN_LENGTH_CHARS]
         if short:
             raise ConfigError(
                 f"the production profile cannot start: {', '.join(short)} must be at least "
@@ -111,13 +117,22 @@ def load_config(
     else:
         config.setdefault("DATABASE_URL", f"sqlite:///{instance_path / 'tanhui.sqlite3'}")
         if not all(config.get(name) for name in SECRET_NAMES):
-            generated = development_secrets(instance_path)
+            generated = development_secrets(instance_path, config["TLOG_ORIGIN"])
             for name in SECRET_NAMES:
                 config[name] = config.get(name) or generated[name]
 
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["DATABASE_URL"])
     config["DATABASE_URL"] = config["SQLALCHEMY_DATABASE_URI"]
     config.setdefault("REDIS_URL", None)
+    try:
+        signer = parse_signer_key(config["TLOG_SIGNING_KEY"])
+    except NoteError as error:
+        raise ConfigError(f"TLOG_SIGNING_KEY is not a signed-note private key: {error}") from error
+    if signer.name != config["TLOG_ORIGIN"]:
+        raise ConfigError(
+            f"TLOG_SIGNING_KEY is named {signer.name!r}, "
+            f"but TLOG_ORIGIN is {config['TLOG_ORIGIN']!r}"
+        )
     return config
 
 
@@ -129,7 +144,13 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def development_secrets(instance_path: Path) -> dict[str, str]:
+def _generate(name: str, origin: str) -> str:
+    if name == "TLOG_SIGNING_KEY":
+        return generate_signer_key(origin)
+    return secrets.token_urlsafe(48)
+
+
+def development_secrets(instance_path: Path, origin: str) -> dict[str, str]:
     """Return the embedded profile's secrets, generating and keeping them on first use.
 
     The file is created with mode 0600 and written atomically, so two workers starting together
@@ -138,7 +159,7 @@ def development_secrets(instance_path: Path) -> dict[str, str]:
     path = instance_path / "secrets.json"
     instance_path.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        generated = {name: secrets.token_urlsafe(48) for name in SECRET_NAMES}
+        generated = {name: _generate(name, origin) for name in SECRET_NAMES}
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as handle:
@@ -152,7 +173,7 @@ def development_secrets(instance_path: Path) -> dict[str, str]:
     stored = json.loads(path.read_text())
     missing = [name for name in SECRET_NAMES if name not in stored]
     if missing:
-        stored.update({name: secrets.token_urlsafe(48) for name in missing})
+        stored.update({name: _generate(name, origin) for name in missing})
         path.write_text(json.dumps(stored))
     return stored
 

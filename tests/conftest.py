@@ -26,6 +26,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from ledger.note import generate_signer_key
 from service.app import create_app
 from service.db import create_engine
 from service.migrations import alembic_command
@@ -35,6 +36,8 @@ BACKENDS = ("sqlite", "postgresql")
 TEST_SECRET = "test-secret-" + "x" * 40
 TEST_APPID = "wx0123456789abcdef"
 TEST_APP_SECRET = "fake-app-secret-for-tests"
+TEST_LOG_ORIGIN = "tanhui.test/log"
+TEST_LOG_KEY = generate_signer_key(TEST_LOG_ORIGIN)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,8 @@ def base_config(tmp_path: Path, fake_wechat: FakeWeChat) -> dict[str, Any]:
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "SECRET_KEY": TEST_SECRET,
         "JWT_SECRET_KEY": TEST_SECRET,
+        "TLOG_SIGNING_KEY": TEST_LOG_KEY,
+        "TLOG_ORIGIN": TEST_LOG_ORIGIN,
         "PASSWORD_HASH_PROFILE": "cheapest",
         "WECHAT_APPID": TEST_APPID,
         "WECHAT_SECRET": TEST_APP_SECRET,

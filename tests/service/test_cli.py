@@ -155,4 +155,6 @@ def test_production_profile_refuses_to_start_from_the_script(tmp_path):
         check=False,
     )
     assert result.returncode != 0
-    assert "set DATABASE_URL, REDIS_URL, SECRET_KEY, JWT_SECRET_KEY" in result.stderr
+    assert (
+        "set DATABASE_URL, REDIS_URL, SECRET_KEY, JWT_SECRET_KEY, TLOG_SIGNING_KEY" in result.stderr
+    )

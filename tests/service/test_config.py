@@ -5,6 +5,7 @@ import stat
 
 import pytest
 
+from ledger.note import generate_signer_key
 from service.app import create_app
 from service.config import ConfigError, load_config, normalise_database_url
 
@@ -27,12 +28,16 @@ def test_production_refuses_to_start_and_names_every_missing_variable(tmp_path):
     with pytest.raises(ConfigError) as error:
         create_app({"TANHUI_PROFILE": "production", "INSTANCE_PATH": str(tmp_path)})
     message = str(error.value)
-    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "JWT_SECRET_KEY"):
+    for name in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "JWT_SECRET_KEY", "TLOG_SIGNING_KEY"):
         assert name in message
+
+
+LOG_KEY = generate_signer_key("tanhui.local/log")
 
 
 def test_production_names_only_what_is_missing(tmp_path):
     environ = {
+        "TLOG_SIGNING_KEY": LOG_KEY,
         "TANHUI_PROFILE": "production",
         "DATABASE_URL": "postgresql://db/tanhui",
         "SECRET_KEY": "s" * 40,
@@ -44,6 +49,7 @@ def test_production_names_only_what_is_missing(tmp_path):
 
 def test_production_refuses_short_secrets(tmp_path):
     environ = {
+        "TLOG_SIGNING_KEY": LOG_KEY,
         "TANHUI_PROFILE": "production",
         "DATABASE_URL": "postgresql://db/tanhui",
         "REDIS_URL": "redis://localhost/0",
@@ -56,6 +62,7 @@ def test_production_refuses_short_secrets(tmp_path):
 
 def test_production_takes_everything_from_the_environment(tmp_path):
     environ = {
+        "TLOG_SIGNING_KEY": LOG_KEY,
         "TANHUI_PROFILE": "production",
         "DATABASE_URL": "postgres://user@db:5432/tanhui",
         "REDIS_URL": "redis://cache:6379/0",
@@ -92,3 +99,19 @@ def test_bad_values_are_named(tmp_path, environ, message):
 )
 def test_database_urls_are_pinned_to_psycopg(url, expected):
     assert normalise_database_url(url) == expected
+
+
+def test_the_log_key_must_parse_and_match_the_origin(tmp_path):
+    base = {"INSTANCE_PATH": str(tmp_path), "SECRET_KEY": "s" * 40, "JWT_SECRET_KEY": "j" * 40}
+    with pytest.raises(ConfigError, match="not a signed-note private key"):
+        load_config(environ={}, overrides={**base, "TLOG_SIGNING_KEY": "garbage"})
+    with pytest.raises(ConfigError, match="but TLOG_ORIGIN is"):
+        load_config(
+            environ={},
+            overrides={**base, "TLOG_SIGNING_KEY": LOG_KEY, "TLOG_ORIGIN": "another.origin/log"},
+        )
+
+
+def test_the_embedded_profile_generates_a_log_key_for_its_origin(tmp_path):
+    config = load_config(environ={}, overrides={"INSTANCE_PATH": str(tmp_path)})
+    assert config["TLOG_SIGNING_KEY"].startswith("PRIVATE+KEY+tanhui.local/log+")

@@ -1,0 +1,823 @@
+"""The ledger engine: accounts, entries, holds, lots, reversals and expiry.
+
+Sign convention: a positive posting amount increases its account's balance; every entry's postings
+sum to zero per asset. Issuer and external accounts (``allow_negative``) keep no stored balance, so
+no write ever locks them.
+
+Every write takes the session first, flushes, and never commits. Locks: a write locks the stored
+balance rows of the accounts it touches, in ascending id order (so concurrent writers cannot
+deadlock on them), and an account's lots only while holding that account's row. On PostgreSQL
+under READ COMMITTED this is enough: balance checks are conditional UPDATEs on the locked rows.
+
+Idempotency: every entry and hold carries a client key. Repeating a key with the same request
+returns the original result with ``Outcome.EXISTS``; with a different request it raises
+``idempotency_conflict`` naming the first field that differs.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ledger.canonical import canonical_json
+from ledger.errors import ErrorCode, LedgerError, Outcome
+from ledger.models import ASSETS, Account, Entry, Hold, LogPending, Lot, LotMovement, Posting
+
+KEY_MAX_LENGTH_CHARS = 128
+KIND_MAX_LENGTH_CHARS = 32
+POSTINGS_PER_ENTRY_MAX = 64
+ENTRIES_PER_BATCH_MAX = 5_000
+#: Largest amount one posting may move: exact in JSON numbers, and 9 Gt in grams.
+AMOUNT_MAX = 2**53
+METADATA_MAX_BYTES = 4096
+#: Above this many accounts in one write, balances are locked with one ordered SELECT and
+#: updated with one statement instead of one UPDATE each.
+BULK_ACCOUNTS_THRESHOLD = 8
+_ACCOUNT_CACHE = "ledger.accounts"
+
+
+# -- requests and results ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class PostingRequest:
+    """One leg of an entry. ``lot_id`` pins a debit to one lot; ``expires_at`` and
+    ``provenance`` describe the lot a credit creates on an account that uses lots."""
+
+    account: str
+    amount: int
+    lot_id: int | None = None
+    expires_at: datetime | None = None
+    provenance: Mapping[str, Any] | None = None
+
+    def canonical(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"account": self.account, "amount": self.amount}
+        if self.lot_id is not None:
+            result["lot_id"] = self.lot_id
+        if self.expires_at is not None:
+            result["expires_at"] = self.expires_at.isoformat()
+        if self.provenance:
+            result["provenance"] = dict(self.provenance)
+        return result
+
+
+@dataclass(frozen=True)
+class EntryRequest:
+    key: str
+    kind: str
+    postings: Sequence[PostingRequest]
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def canonical(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "postings": [posting.canonical() for posting in self.postings],
+            "metadata": dict(self.metadata),
+        }
+
+
+@dataclass(frozen=True)
+class LotUse:
+    """``amount`` of a posting filled (+) or drew on (-) lot ``lot_id``."""
+
+    posting_index: int
+    lot_id: int
+    amount: int
+
+
+@dataclass(frozen=True)
+class EntryResult:
+    outcome: Outcome
+    entry_id: int
+    key: str
+    kind: str
+    postings: tuple[tuple[str, int], ...]
+    lots: tuple[LotUse, ...] = ()
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    id: int
+    code: str
+    asset: str
+    allow_negative: bool
+    uses_lots: bool
+
+
+@dataclass(frozen=True)
+class Balance:
+    account: str
+    asset: str
+    balance: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.reserved
+
+
+# -- accounts -------------------------------------------------------------------------------------
+def account_open(
+    session: Session,
+    *,
+    code: str,
+    asset: str,
+    owner_type: str,
+    owner_id: int | None = None,
+    allow_negative: bool = False,
+    uses_lots: bool = False,
+) -> AccountInfo:
+    """Open an account, or return it when one with this code and these terms exists."""
+    if asset not in ASSETS:
+        raise LedgerError(ErrorCode.ASSET_MISMATCH, f"unknown asset {asset}", field="asset")
+    if not code or len(code) > 128:
+        raise LedgerError(ErrorCode.ENTRY_INVALID, "account code length", field="code")
+    if allow_negative and uses_lots:
+        raise LedgerError(ErrorCode.ACCOUNT_CONFLICT, "issuers keep no lots", field="uses_lots")
+    terms = {
+        "asset": asset,
+        "owner_type": owner_type,
+        "owner_id": owner_id,
+        "allow_negative": allow_negative,
+        "uses_lots": uses_lots,
+    }
+    statement = _insert(session, Account).values(code=code, **terms)
+    session.execute(statement.on_conflict_do_nothing(index_elements=["code"]))
+    account = session.scalars(sa.select(Account).where(Account.code == code)).one()
+    for name, value in terms.items():
+        if getattr(account, name) != value:
+            raise LedgerError(ErrorCode.ACCOUNT_CONFLICT, f"{code} has another {name}", field=name)
+    return _info(account)
+
+
+def _info(account: Account) -> AccountInfo:
+    return AccountInfo(
+        account.id, account.code, account.asset, account.allow_negative, account.uses_lots
+    )
+
+
+def accounts_resolve(session: Session, codes: Iterable[str]) -> dict[str, AccountInfo]:
+    """Look accounts up by code. Their terms never change, so the session remembers them."""
+    cache: dict[str, AccountInfo] = session.info.setdefault(_ACCOUNT_CACHE, {})
+    missing = {code for code in codes if code not in cache}
+    if missing:
+        for account in session.scalars(sa.select(Account).where(Account.code.in_(missing))):
+            cache[account.code] = _info(account)
+        unknown = missing - cache.keys()
+        if unknown:
+            raise LedgerError(
+                ErrorCode.ACCOUNT_NOT_FOUND, ", ".join(sorted(unknown)), field="account"
+            )
+    return {code: cache[code] for code in codes}
+
+
+def balance_of(session: Session, code: str) -> Balance:
+    """The account's balance: stored for ordinary accounts, summed for issuers."""
+    info = accounts_resolve(session, [code])[code]
+    if info.allow_negative:
+        total = session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(Posting.amount), 0)).where(
+                Posting.account_id == info.id
+            )
+        )
+        return Balance(code, info.asset, int(total), 0)
+    balance, reserved = session.execute(
+        sa.select(Account.balance, Account.reserved).where(Account.id == info.id)
+    ).one()
+    return Balance(code, info.asset, balance, reserved)
+
+
+# -- entries --------------------------------------------------------------------------------------
+def entry_post(session: Session, request: EntryRequest, *, now: datetime) -> EntryResult:
+    """Post one entry (or return the original answer to its key)."""
+    return entries_post(session, [request], now=now)[0]
+
+
+def entries_post(
+    session: Session,
+    requests: Sequence[EntryRequest],
+    *,
+    now: datetime,
+    hold_ids: Mapping[str, int] | None = None,
+    reverses: Mapping[str, int] | None = None,
+) -> list[EntryResult]:
+    """Post many entries at once, all or nothing: the batch API for distributions."""
+    if len(requests) > ENTRIES_PER_BATCH_MAX:
+        raise LedgerError(ErrorCode.BATCH_TOO_LARGE, f"at most {ENTRIES_PER_BATCH_MAX} entries")
+    keys = [request.key for request in requests]
+    if len(set(keys)) != len(keys):
+        raise LedgerError(ErrorCode.ENTRY_INVALID, "a batch repeats a key", field="key")
+    accounts = accounts_resolve(
+        session, {posting.account for request in requests for posting in request.postings}
+    )
+    canonical = [entry_check(request, accounts) for request in requests]
+
+    rows = [
+        {
+            "idempotency_key": request.key,
+            "kind": request.kind,
+            "request": canonical[index],
+            "hold_id": (hold_ids or {}).get(request.key),
+            "reverses_entry_id": (reverses or {}).get(request.key),
+            "created_at": now,
+        }
+        for index, request in enumerate(requests)
+    ]
+    inserted = dict(
+        session.execute(
+            _insert(session, Entry)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(Entry.idempotency_key, Entry.id)
+        ).all()
+    )
+    results: list[EntryResult | None] = [None] * len(requests)
+    existing_keys = [key for key in keys if key not in inserted]
+    if existing_keys:
+        for index, result in _existing_entries(session, requests, canonical, existing_keys):
+            results[index] = result
+    fresh = [index for index, request in enumerate(requests) if request.key in inserted]
+    if fresh:
+        posted = _apply(
+            session,
+            [requests[i] for i in fresh],
+            [inserted[requests[i].key] for i in fresh],
+            accounts,
+            now,
+        )
+        for index, result in zip(fresh, posted, strict=True):
+            results[index] = result
+    return [result for result in results if result is not None]
+
+
+def entry_check(request: EntryRequest, accounts: Mapping[str, AccountInfo]) -> dict[str, Any]:
+    """Validate an entry before anything is written; return its canonical form."""
+    if not isinstance(request.key, str) or not 0 < len(request.key) <= KEY_MAX_LENGTH_CHARS:
+        raise LedgerError(ErrorCode.ENTRY_INVALID, "key length", field="key")
+    if not isinstance(request.kind, str) or not 0 < len(request.kind) <= KIND_MAX_LENGTH_CHARS:
+        raise LedgerError(ErrorCode.ENTRY_INVALID, "kind length", field="kind")
+    if not 2 <= len(request.postings) <= POSTINGS_PER_ENTRY_MAX:
+        raise LedgerError(
+            ErrorCode.ENTRY_INVALID, f"2 to {POSTINGS_PER_ENTRY_MAX} postings", field="postings"
+        )
+    sums: dict[str, int] = defaultdict(int)
+    for posting in request.postings:
+        amount = posting.amount
+        if type(amount) is not int or amount == 0 or abs(amount) > AMOUNT_MAX:
+            raise LedgerError(
+                ErrorCode.AMOUNT_INVALID, f"{posting.account}: {amount!r}", field="amount"
+            )
+        info = accounts[posting.account]
+        if posting.lot_id is not None and (amount > 0 or not info.uses_lots):
+            raise LedgerError(
+                ErrorCode.LOT_INVALID, "only debits of lot accounts name a lot", field="lot_id"
+            )
+        if (posting.expires_at is not None or posting.provenance) and (
+            amount < 0 or not info.uses_lots
+        ):
+            raise LedgerError(
+                ErrorCode.LOT_INVALID, "only credits of lot accounts make a lot", field="expires_at"
+            )
+        sums[info.asset] += amount
+    unbalanced = {asset: total for asset, total in sums.items() if total}
+    if unbalanced:
+        raise LedgerError(ErrorCode.UNBALANCED, canonical_json(unbalanced), field="postings")
+    canonical = request.canonical()
+    if len(canonical_json(canonical["metadata"]).encode()) > METADATA_MAX_BYTES:
+        raise LedgerError(ErrorCode.ENTRY_INVALID, "metadata too large", field="metadata")
+    return canonical
+
+
+def _existing_entries(
+    session: Session,
+    requests: Sequence[EntryRequest],
+    canonical: Sequence[dict[str, Any]],
+    keys: Sequence[str],
+) -> Iterable[tuple[int, EntryResult]]:
+    stored = {
+        entry.idempotency_key: entry
+        for entry in session.scalars(sa.select(Entry).where(Entry.idempotency_key.in_(keys)))
+    }
+    for index, request in enumerate(requests):
+        entry = stored.get(request.key)
+        if entry is None:
+            continue
+        _compare(entry.request, canonical[index])
+        yield (
+            index,
+            EntryResult(
+                outcome=Outcome.EXISTS,
+                entry_id=entry.id,
+                key=entry.idempotency_key,
+                kind=entry.kind,
+                postings=tuple((p["account"], p["amount"]) for p in entry.request["postings"]),
+            ),
+        )
+
+
+def _compare(stored: Mapping[str, Any], request: Mapping[str, Any]) -> None:
+    for name in sorted(set(stored) | set(request)):
+        if stored.get(name) != request.get(name):
+            raise LedgerError(
+                ErrorCode.IDEMPOTENCY_CONFLICT, f"the key was used with another {name}", field=name
+            )
+
+
+def _apply(
+    session: Session,
+    requests: Sequence[EntryRequest],
+    entry_ids: Sequence[int],
+    accounts: Mapping[str, AccountInfo],
+    now: datetime,
+) -> list[EntryResult]:
+    deltas: dict[int, int] = defaultdict(int)
+    for request in requests:
+        for posting in request.postings:
+            info = accounts[posting.account]
+            if not info.allow_negative:
+                deltas[info.id] += posting.amount
+    _balances_apply(session, deltas, accounts)
+
+    posting_rows = [
+        {
+            "entry_id": entry_id,
+            "account_id": accounts[p.account].id,
+            "asset": accounts[p.account].asset,
+            "amount": p.amount,
+        }
+        for request, entry_id in zip(requests, entry_ids, strict=True)
+        for p in request.postings
+    ]
+    lots_needed = any(accounts[p.account].uses_lots for r in requests for p in r.postings)
+    if lots_needed:
+        posting_ids = list(
+            session.scalars(
+                sa.insert(Posting).returning(Posting.id, sort_by_parameter_order=True), posting_rows
+            )
+        )
+    else:
+        session.execute(sa.insert(Posting), posting_rows)
+        posting_ids = []
+
+    results = []
+    offset = 0
+    log_rows = []
+    for request, entry_id in zip(requests, entry_ids, strict=True):
+        uses: list[LotUse] = []
+        if lots_needed:
+            for position, posting in enumerate(request.postings):
+                info = accounts[posting.account]
+                if info.uses_lots:
+                    uses.extend(
+                        _lots_move(
+                            session,
+                            info,
+                            posting,
+                            position,
+                            posting_ids[offset + position],
+                            entry_id,
+                            now,
+                        )
+                    )
+        offset += len(request.postings)
+        postings = tuple((p.account, p.amount) for p in request.postings)
+        results.append(
+            EntryResult(Outcome.CREATED, entry_id, request.key, request.kind, postings, tuple(uses))
+        )
+        log_rows.append(
+            {
+                "kind": "ledger.entry",
+                "source_id": str(entry_id),
+                "data": canonical_json(
+                    {
+                        "type": "ledger.entry",
+                        "id": entry_id,
+                        "key": request.key,
+                        "kind": request.kind,
+                        "postings": [
+                            [p.account, accounts[p.account].asset, p.amount]
+                            for p in request.postings
+                        ],
+                        "created_at": now.isoformat(),
+                    }
+                ),
+                "created_at": now,
+            }
+        )
+    session.execute(sa.insert(LogPending), log_rows)
+    return results
+
+
+def _balances_apply(
+    session: Session, deltas: Mapping[int, int], accounts: Mapping[str, AccountInfo]
+) -> None:
+    """Add ``deltas`` to stored balances, refusing any that would leave available < 0.
+
+    Every account in ``deltas`` is locked, a zero delta included, so lots are only ever drawn
+    under their account's lock.
+    """
+    changes = sorted(deltas.items())
+    if not changes:
+        return
+    codes = {info.id: info.code for info in accounts.values()}
+    if len(changes) <= BULK_ACCOUNTS_THRESHOLD:
+        for account_id, delta in changes:
+            statement = (
+                sa.update(Account)
+                .where(Account.id == account_id)
+                .values(balance=Account.balance + delta)
+                .returning(Account.id)
+                .execution_options(synchronize_session=False)
+            )
+            if delta < 0:
+                statement = statement.where(Account.balance + delta - Account.reserved >= 0)
+            if session.execute(statement).first() is None:
+                raise LedgerError(ErrorCode.INSUFFICIENT_FUNDS, codes[account_id], field="amount")
+        return
+    ids = [account_id for account_id, _ in changes]
+    session.execute(
+        sa.select(Account.id).where(Account.id.in_(ids)).order_by(Account.id).with_for_update()
+    ).all()
+    values = sa.values(
+        sa.column("id", sa.BigInteger), sa.column("delta", sa.BigInteger), name="deltas"
+    ).data(changes)
+    updated = set(
+        session.scalars(
+            sa.update(Account)
+            .where(
+                Account.id == values.c.id, Account.balance + values.c.delta - Account.reserved >= 0
+            )
+            .values(balance=Account.balance + values.c.delta)
+            .returning(Account.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    refused = [codes[account_id] for account_id in ids if account_id not in updated]
+    if refused:
+        raise LedgerError(ErrorCode.INSUFFICIENT_FUNDS, ", ".join(refused), field="amount")
+
+
+def _lots_move(
+    session: Session,
+    info: AccountInfo,
+    posting: PostingRequest,
+    position: int,
+    posting_id: int,
+    entry_id: int,
+    now: datetime,
+) -> list[LotUse]:
+    """Fill a new lot for a credit, or draw a debit from lots (pinned, or FIFO by expiry)."""
+    if posting.amount > 0:
+        lot_id = session.scalar(
+            sa.insert(Lot)
+            .values(
+                account_id=info.id,
+                entry_id=entry_id,
+                asset=info.asset,
+                amount_initial=posting.amount,
+                remaining=posting.amount,
+                expires_at=posting.expires_at,
+                provenance=dict(posting.provenance or {}),
+                created_at=now,
+            )
+            .returning(Lot.id)
+        )
+        session.execute(
+            sa.insert(LotMovement).values(
+                posting_id=posting_id, lot_id=lot_id, amount=posting.amount
+            )
+        )
+        return [LotUse(position, lot_id, posting.amount)]
+    needed = -posting.amount
+    query = sa.select(Lot.id, Lot.remaining).where(Lot.account_id == info.id, Lot.remaining > 0)
+    if posting.lot_id is not None:
+        query = query.where(Lot.id == posting.lot_id)
+    else:
+        query = query.where(sa.or_(Lot.expires_at.is_(None), Lot.expires_at > now)).order_by(
+            Lot.expires_at.asc().nulls_last(), Lot.id
+        )
+    draws: list[tuple[int, int]] = []
+    for lot_id, remaining in session.execute(query):
+        take = min(remaining, needed)
+        draws.append((lot_id, take))
+        needed -= take
+        if needed == 0:
+            break
+    if needed:
+        code = ErrorCode.LOT_INVALID if posting.lot_id is not None else ErrorCode.INSUFFICIENT_FUNDS
+        raise LedgerError(code, f"{info.code}: {needed} short in lots", field="amount")
+    session.execute(
+        sa.update(Lot)
+        .where(Lot.id == sa.bindparam("lot"))
+        .values(remaining=Lot.remaining - sa.bindparam("take"))
+        .execution_options(synchronize_session=False),
+        [{"lot": lot_id, "take": take} for lot_id, take in draws],
+    )
+    session.execute(
+        sa.insert(LotMovement),
+        [{"posting_id": posting_id, "lot_id": lot_id, "amount": -take} for lot_id, take in draws],
+    )
+    return [LotUse(position, lot_id, -take) for lot_id, take in draws]
+
+
+def _insert(session: Session, model: type) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+# -- reversals ------------------------------------------------------------------------------------
+def entry_reverse(
+    session: Session,
+    *,
+    entry_id: int,
+    key: str,
+    now: datetime,
+    metadata: Mapping[str, Any] | None = None,
+) -> EntryResult:
+    """Post the mirror image of an entry, linked to it. The original stays as it was.
+
+    A reversed credit to a lot account is drawn back from the lot it made when that lot still
+    holds it (FIFO otherwise); a reversed debit becomes a new lot, expiring with the earliest lot
+    the debit drew on.
+    """
+    original = session.get(Entry, entry_id)
+    if original is None:
+        raise LedgerError(ErrorCode.ENTRY_NOT_FOUND, str(entry_id), field="entry_id")
+    rows = session.execute(
+        sa.select(Posting.id, Account.code, Posting.amount, Account.uses_lots)
+        .join(Account, Account.id == Posting.account_id)
+        .where(Posting.entry_id == entry_id)
+        .order_by(Posting.id)
+    ).all()
+    postings = []
+    for posting_id, code, amount, uses_lots in rows:
+        lot_id = expires_at = None
+        if uses_lots:
+            moves = session.execute(
+                sa.select(LotMovement.lot_id, LotMovement.amount, Lot.remaining, Lot.expires_at)
+                .join(Lot, Lot.id == LotMovement.lot_id)
+                .where(LotMovement.posting_id == posting_id)
+            ).all()
+            if amount > 0 and moves and moves[0].remaining >= amount:
+                lot_id = moves[0].lot_id
+            if amount < 0:
+                expiries = [m.expires_at for m in moves if m.expires_at is not None]
+                expires_at = min(expiries) if expiries else None
+        provenance = {"reversal_of": entry_id} if uses_lots and amount < 0 else None
+        postings.append(
+            PostingRequest(
+                code, -amount, lot_id=lot_id, expires_at=expires_at, provenance=provenance
+            )
+        )
+    request = EntryRequest(
+        key=key,
+        kind="reversal",
+        postings=postings,
+        metadata={"reverses": entry_id, **(metadata or {})},
+    )
+    already = session.scalar(sa.select(Entry.id).where(Entry.reverses_entry_id == entry_id))
+    if already is not None:
+        existing = session.get(Entry, already)
+        if existing is not None and existing.idempotency_key == key:
+            return entries_post(session, [request], now=now, reverses={key: entry_id})[0]
+        raise LedgerError(ErrorCode.ALREADY_REVERSED, str(entry_id), field="entry_id")
+    return entries_post(session, [request], now=now, reverses={key: entry_id})[0]
+
+
+# -- holds ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class HoldResult:
+    outcome: Outcome
+    hold_id: int
+    status: str
+    amount: int
+
+
+def hold_create(
+    session: Session,
+    *,
+    key: str,
+    account: str,
+    destination: str,
+    amount: int,
+    now: datetime,
+    expires_at: datetime | None = None,
+    metadata: Mapping[str, Any] | None = None,
+) -> HoldResult:
+    """Reserve ``amount`` of ``account`` for ``destination``. Locks the account's row."""
+    accounts = accounts_resolve(session, [account, destination])
+    source, target = accounts[account], accounts[destination]
+    if not isinstance(key, str) or not 0 < len(key) <= KEY_MAX_LENGTH_CHARS:
+        raise LedgerError(ErrorCode.ENTRY_INVALID, "key length", field="key")
+    if type(amount) is not int or not 0 < amount <= AMOUNT_MAX:
+        raise LedgerError(ErrorCode.AMOUNT_INVALID, repr(amount), field="amount")
+    if source.asset != target.asset:
+        raise LedgerError(
+            ErrorCode.ASSET_MISMATCH, f"{account} and {destination}", field="destination"
+        )
+    if source.allow_negative:
+        raise LedgerError(ErrorCode.ENTRY_INVALID, "issuers are not held", field="account")
+    canonical = {
+        "account": account,
+        "destination": destination,
+        "amount": amount,
+        "expires_at": expires_at.isoformat() if expires_at else None,
+        "metadata": dict(metadata or {}),
+    }
+    hold_id = session.scalar(
+        _insert(session, Hold)
+        .values(
+            idempotency_key=key,
+            request=canonical,
+            account_id=source.id,
+            destination_account_id=target.id,
+            asset=source.asset,
+            amount=amount,
+            status="pending",
+            expires_at=expires_at,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(Hold.id)
+    )
+    if hold_id is None:
+        hold = session.scalars(sa.select(Hold).where(Hold.idempotency_key == key)).one()
+        _compare(hold.request, canonical)
+        return HoldResult(Outcome.EXISTS, hold.id, hold.status, hold.amount)
+    reserved = session.execute(
+        sa.update(Account)
+        .where(Account.id == source.id, Account.balance - Account.reserved >= amount)
+        .values(reserved=Account.reserved + amount)
+        .returning(Account.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if reserved is None:
+        raise LedgerError(ErrorCode.INSUFFICIENT_FUNDS, account, field="amount")
+    return HoldResult(Outcome.CREATED, hold_id, "pending", amount)
+
+
+def _hold_lock(session: Session, hold_id: int) -> Hold:
+    hold = session.scalars(
+        sa.select(Hold)
+        .where(Hold.id == hold_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if hold is None:
+        raise LedgerError(ErrorCode.HOLD_NOT_FOUND, str(hold_id), field="hold_id")
+    return hold
+
+
+def _reservation_release(session: Session, hold: Hold) -> None:
+    session.execute(
+        sa.update(Account)
+        .where(Account.id == hold.account_id)
+        .values(reserved=Account.reserved - hold.amount)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def hold_post(
+    session: Session,
+    *,
+    hold_id: int,
+    key: str,
+    now: datetime,
+    amount: int | None = None,
+    kind: str = "hold_post",
+    metadata: Mapping[str, Any] | None = None,
+) -> EntryResult:
+    """Turn a pending hold into an entry for ``amount`` (all of it by default); release the rest.
+
+    Locks the hold's row, then the account rows (in id order) as any entry does.
+    """
+    hold = _hold_lock(session, hold_id)
+    accounts = {
+        a.id: a.code
+        for a in session.scalars(
+            sa.select(Account).where(Account.id.in_([hold.account_id, hold.destination_account_id]))
+        )
+    }
+    amount = hold.amount if amount is None else amount
+    request = EntryRequest(
+        key=key,
+        kind=kind,
+        postings=[
+            PostingRequest(accounts[hold.account_id], -amount),
+            PostingRequest(accounts[hold.destination_account_id], amount),
+        ],
+        metadata={"hold_id": hold.id, **(metadata or {})},
+    )
+    if hold.status == "posted":
+        existing = session.scalar(sa.select(Entry.idempotency_key).where(Entry.hold_id == hold.id))
+        if existing == key:
+            return entries_post(session, [request], now=now, hold_ids={key: hold.id})[0]
+    if hold.status != "pending":
+        raise LedgerError(ErrorCode.HOLD_NOT_PENDING, hold.status, field="hold_id")
+    if hold.expires_at is not None and hold.expires_at <= now:
+        raise LedgerError(ErrorCode.HOLD_EXPIRED, hold.expires_at.isoformat(), field="hold_id")
+    if type(amount) is not int or not 0 < amount <= hold.amount:
+        raise LedgerError(
+            ErrorCode.HOLD_AMOUNT_EXCEEDED, f"{amount} of {hold.amount}", field="amount"
+        )
+    _reservation_release(session, hold)
+    result = entries_post(session, [request], now=now, hold_ids={key: hold.id})[0]
+    hold.status, hold.posted_amount, hold.resolved_at = "posted", amount, now
+    session.flush()
+    return result
+
+
+def hold_void(session: Session, *, hold_id: int, now: datetime) -> HoldResult:
+    """Release a pending hold. Voiding a voided hold answers ``exists``."""
+    hold = _hold_lock(session, hold_id)
+    if hold.status == "voided":
+        return HoldResult(Outcome.EXISTS, hold.id, hold.status, hold.amount)
+    if hold.status != "pending":
+        raise LedgerError(ErrorCode.HOLD_NOT_PENDING, hold.status, field="hold_id")
+    _reservation_release(session, hold)
+    hold.status, hold.resolved_at = "voided", now
+    session.flush()
+    return HoldResult(Outcome.CREATED, hold.id, hold.status, hold.amount)
+
+
+HOLDS_EXPIRED_PER_RUN_MAX = 1_000
+
+
+def holds_expire(
+    session: Session, *, now: datetime, limit: int = HOLDS_EXPIRED_PER_RUN_MAX
+) -> list[int]:
+    """Expire pending holds past their time, releasing what they reserved. Returns their ids."""
+    due = list(
+        session.scalars(
+            sa.select(Hold.id)
+            .where(Hold.status == "pending", Hold.expires_at <= now)
+            .order_by(Hold.id)
+            .limit(min(limit, HOLDS_EXPIRED_PER_RUN_MAX))
+        )
+    )
+    expired = []
+    for hold_id in due:
+        hold = _hold_lock(session, hold_id)
+        if hold.status != "pending":
+            continue
+        _reservation_release(session, hold)
+        hold.status, hold.resolved_at = "expired", now
+        expired.append(hold_id)
+    session.flush()
+    return expired
+
+
+# -- lot expiry -----------------------------------------------------------------------------------
+LOTS_EXPIRED_PER_RUN_MAX = 1_000
+#: Where expired amounts go, per asset: ordinary platform accounts, so expiry is reportable.
+EXPIRY_SINKS = {asset: f"platform:{asset.lower()}:expired" for asset in ASSETS}
+
+
+def expiry_sinks_open(session: Session) -> dict[str, str]:
+    for asset, code in EXPIRY_SINKS.items():
+        account_open(session, code=code, asset=asset, owner_type="platform")
+    return dict(EXPIRY_SINKS)
+
+
+def lots_expire(
+    session: Session,
+    *,
+    now: datetime,
+    sink_for_asset: Mapping[str, str],
+    limit: int = LOTS_EXPIRED_PER_RUN_MAX,
+) -> list[EntryResult]:
+    """Post an expiry entry for each lot past its expiry, moving what is left of it to the
+    asset's sink account. A held amount is not expired while its hold is pending; the next run
+    expires it if the hold is voided. Rerunning is harmless: keys name the lot and its remainder.
+    """
+    due = session.execute(
+        sa.select(Lot.id, Lot.remaining, Lot.asset, Account.code, Account.id)
+        .join(Account, Account.id == Lot.account_id)
+        .where(Lot.remaining > 0, Lot.expires_at <= now)
+        .order_by(Lot.expires_at, Lot.id)
+        .limit(min(limit, LOTS_EXPIRED_PER_RUN_MAX))
+    ).all()
+    results = []
+    for lot_id, remaining, asset, code, account_id in due:
+        balance, reserved = session.execute(
+            sa.select(Account.balance, Account.reserved).where(Account.id == account_id)
+        ).one()
+        amount = min(remaining, balance - reserved)
+        if amount <= 0:
+            continue
+        request = EntryRequest(
+            key=f"expiry:lot:{lot_id}:{remaining}",
+            kind="expiry",
+            postings=[
+                PostingRequest(code, -amount, lot_id=lot_id),
+                PostingRequest(sink_for_asset[asset], amount),
+            ],
+            metadata={"lot_id": lot_id},
+        )
+        results.append(entry_post(session, request, now=now))
+    return results

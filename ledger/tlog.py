@@ -1,0 +1,304 @@
+"""The transparency log: an append-only RFC 9162 Merkle tree over ledger entries and registered
+events, with signed checkpoints (C2SP tlog-checkpoint in a signed note).
+
+Writers never touch the tree: they insert a ``tlog_pending`` row in their own transaction
+(:func:`log_append`, or the ledger engine for every entry). A sequencer step
+(:func:`log_sequence`) takes the pending rows in order, appends them as leaves, stores every
+newly completed subtree hash, and signs a checkpoint. Only the sequencer locks ``tlog_state``.
+
+Proofs are built from stored complete-subtree hashes: a proof needs O(log n) of them, fetched in
+one query.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ledger import merkle
+from ledger.canonical import canonical_json
+from ledger.models import LogCheckpoint, LogLeaf, LogNode, LogPending, LogState
+from ledger.note import (
+    NoteError,
+    Signer,
+    Verifier,
+    checkpoint_text,
+    open_checkpoint,
+    parse_checkpoint,
+    sign_note,
+)
+
+SEQUENCE_BATCH_MAX = 10_000
+EVENT_KIND_MAX_LENGTH_CHARS = 32
+
+
+class LogError(ValueError):
+    """A proof or log that does not verify; the message says which part failed."""
+
+
+def log_append(
+    session: Session, *, kind: str, source_id: str, data: Mapping[str, Any], now: datetime
+) -> None:
+    """Register an event (a label certification, say) to be sequenced into the log."""
+    if not 0 < len(kind) <= EVENT_KIND_MAX_LENGTH_CHARS:
+        raise ValueError("event kind length")
+    session.add(
+        LogPending(
+            kind=kind,
+            source_id=str(source_id),
+            data=canonical_json({"type": kind, **data}),
+            created_at=now,
+        )
+    )
+    session.flush()
+
+
+# -- sequencing -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    size: int
+    root_hash: bytes
+    note: str
+
+
+def _state_lock(session: Session) -> LogState:
+    state = session.scalars(sa.select(LogState).where(LogState.id == 1).with_for_update()).first()
+    if state is None:
+        session.add(LogState(id=1, size=0))
+        session.flush()
+        state = session.scalars(sa.select(LogState).where(LogState.id == 1).with_for_update()).one()
+    return state
+
+
+def log_sequence(
+    session: Session, *, signer: Signer, origin: str, now: datetime, limit: int = SEQUENCE_BATCH_MAX
+) -> SignedCheckpoint | None:
+    """Append up to ``limit`` pending events as leaves and sign a checkpoint of the new tree.
+
+    Locks the one ``tlog_state`` row, so sequencers take turns; writers are never blocked.
+    Returns ``None`` when nothing was pending.
+    """
+    state = _state_lock(session)
+    pending = session.execute(
+        sa.select(LogPending.id, LogPending.kind, LogPending.source_id, LogPending.data)
+        .order_by(LogPending.id)
+        .limit(min(limit, SEQUENCE_BATCH_MAX))
+    ).all()
+    if not pending:
+        return None
+    size = state.size
+    nodes = _nodes(session, merkle.complete_subtrees(0, size))
+    leaves, new_nodes = [], []
+    for row in pending:
+        index = size
+        digest = merkle.leaf_hash(row.data.encode())
+        leaves.append(
+            {
+                "position": index,
+                "kind": row.kind,
+                "source_id": row.source_id,
+                "data": row.data,
+                "sequenced_at": now,
+            }
+        )
+        level, position = 0, index
+        nodes[(level, position)] = digest
+        new_nodes.append({"level": level, "position": position, "hash": digest})
+        while position & 1:
+            digest = merkle.node_hash(nodes[(level, position - 1)], digest)
+            level, position = level + 1, position >> 1
+            nodes[(level, position)] = digest
+            new_nodes.append({"level": level, "position": position, "hash": digest})
+        size += 1
+    session.execute(sa.insert(LogLeaf), leaves)
+    session.execute(sa.insert(LogNode), new_nodes)
+    session.execute(sa.delete(LogPending).where(LogPending.id.in_([row.id for row in pending])))
+    state.size = size
+    root = merkle.root_from_subtrees([nodes[key] for key in merkle.complete_subtrees(0, size)])
+    note = sign_note(checkpoint_text(origin, size, root), signer)
+    session.add(LogCheckpoint(size=size, root_hash=root, note=note, created_at=now))
+    session.flush()
+    return SignedCheckpoint(size, root, note)
+
+
+def _nodes(session: Session, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    if not keys:
+        return {}
+    rows = session.execute(
+        sa.select(LogNode.level, LogNode.position, LogNode.hash).where(
+            sa.tuple_(LogNode.level, LogNode.position).in_(list(set(keys)))
+        )
+    ).all()
+    found = {(row.level, row.position): bytes(row.hash) for row in rows}
+    missing = set(keys) - found.keys()
+    if missing:
+        raise LogError(f"stored tree lacks nodes {sorted(missing)[:5]}")
+    return found
+
+
+def _stored_subtree(session: Session, ranges: Sequence[tuple[int, int]]) -> merkle.Subtree:
+    """A ``subtree`` answering the given ranges from stored nodes, fetched in one query."""
+    keys = [key for start, end in ranges for key in merkle.complete_subtrees(start, end)]
+    nodes = _nodes(session, keys)
+
+    def subtree(start: int, end: int) -> bytes:
+        return merkle.root_from_subtrees(
+            [nodes[key] for key in merkle.complete_subtrees(start, end)]
+        )
+
+    return subtree
+
+
+def _ranges_of(build: Any, *args: int) -> list[tuple[int, int]]:
+    ranges: list[tuple[int, int]] = []
+
+    def record(start: int, end: int) -> bytes:
+        ranges.append((start, end))
+        return merkle.EMPTY_ROOT
+
+    build(*args, record)
+    return ranges
+
+
+def inclusion_proof(session: Session, *, index: int, size: int) -> list[bytes]:
+    ranges = _ranges_of(merkle.inclusion_path, index, size)
+    return merkle.inclusion_path(index, size, _stored_subtree(session, ranges))
+
+
+def consistency_proof(session: Session, *, old_size: int, new_size: int) -> list[bytes]:
+    ranges = _ranges_of(merkle.consistency_path, old_size, new_size)
+    return merkle.consistency_path(old_size, new_size, _stored_subtree(session, ranges))
+
+
+def latest_checkpoint(session: Session) -> LogCheckpoint | None:
+    return session.scalars(
+        sa.select(LogCheckpoint).order_by(LogCheckpoint.size.desc()).limit(1)
+    ).first()
+
+
+def leaf_proof(session: Session, *, kind: str, source_id: str) -> dict[str, Any] | None:
+    """Everything needed to check one event offline: its leaf, path, and the signed checkpoint.
+
+    ``None`` while the event waits for the sequencer.
+    """
+    leaf = session.scalars(
+        sa.select(LogLeaf).where(LogLeaf.kind == kind, LogLeaf.source_id == str(source_id))
+    ).one_or_none()
+    checkpoint = latest_checkpoint(session)
+    if leaf is None or checkpoint is None or checkpoint.size <= leaf.position:
+        return None
+    path = inclusion_proof(session, index=leaf.position, size=checkpoint.size)
+    return {
+        "leaf_index": leaf.position,
+        "tree_size": checkpoint.size,
+        "leaf_data": leaf.data,
+        "inclusion_path": [base64.b64encode(node).decode() for node in path],
+        "checkpoint": checkpoint.note,
+    }
+
+
+# -- verification ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class VerifiedLeaf:
+    index: int
+    tree_size: int
+    data: str
+
+
+def proof_verify(bundle: Mapping[str, Any], *, verifier: Verifier, origin: str) -> VerifiedLeaf:
+    """Check a ``leaf_proof`` bundle with nothing but the log's public key. Pure.
+
+    Raises ``LogError`` naming the part that failed: the checkpoint signature, the tree size, or
+    the inclusion of the leaf.
+    """
+    try:
+        checkpoint = open_checkpoint(str(bundle["checkpoint"]), verifier, origin)
+    except (NoteError, KeyError) as error:
+        raise LogError(f"checkpoint: {error}") from error
+    try:
+        index, size = int(bundle["leaf_index"]), int(bundle["tree_size"])
+        data = str(bundle["leaf_data"])
+        path = [base64.b64decode(node, validate=True) for node in bundle["inclusion_path"]]
+    except (KeyError, TypeError, ValueError) as error:
+        raise LogError(f"bundle: {error}") from error
+    if size != checkpoint.size:
+        raise LogError("tree_size: the proof is for another tree size than the checkpoint")
+    if not merkle.verify_inclusion(
+        merkle.leaf_hash(data.encode()), index, size, path, checkpoint.root_hash
+    ):
+        raise LogError("inclusion: the leaf is not in the checkpointed tree")
+    return VerifiedLeaf(index, size, data)
+
+
+def log_verify(session: Session, *, verifier: Verifier, origin: str) -> list[str]:
+    """Re-check the whole log: leaves against their data, every stored node against its
+    children, the state, and every checkpoint's signature and root. Returns the problems."""
+    problems: list[str] = []
+    state = session.get(LogState, 1)
+    size = state.size if state else 0
+    leaves = session.execute(
+        sa.select(LogLeaf.position, LogLeaf.data).order_by(LogLeaf.position)
+    ).all()
+    if [row.position for row in leaves] != list(range(size)):
+        problems.append(f"log: leaves are not exactly 0..{size - 1}")
+    nodes = {
+        (row.level, row.position): bytes(row.hash)
+        for row in session.execute(sa.select(LogNode.level, LogNode.position, LogNode.hash))
+    }
+    for row in leaves:
+        if nodes.get((0, row.position)) != merkle.leaf_hash(row.data.encode()):
+            problems.append(f"log: leaf {row.position} does not hash to its stored node")
+    expected_nodes = 0
+    for (level, index), digest in sorted(nodes.items()):
+        if level == 0:
+            expected_nodes += 1
+            continue
+        left, right = nodes.get((level - 1, 2 * index)), nodes.get((level - 1, 2 * index + 1))
+        if left is None or right is None or merkle.node_hash(left, right) != digest:
+            problems.append(f"log: node ({level}, {index}) does not match its children")
+        if (index + 1) << level <= size:
+            expected_nodes += 1
+    if expected_nodes != len(nodes):
+        problems.append("log: stored nodes beyond the tree size")
+    for checkpoint in session.scalars(sa.select(LogCheckpoint).order_by(LogCheckpoint.size)):
+        try:
+            opened = open_checkpoint(checkpoint.note, verifier, origin)
+        except NoteError as error:
+            problems.append(f"log: checkpoint {checkpoint.size} signature: {error}")
+            continue
+        if opened.size != checkpoint.size or opened.root_hash != bytes(checkpoint.root_hash):
+            problems.append(f"log: checkpoint {checkpoint.size} note disagrees with its row")
+        if checkpoint.size > size:
+            problems.append(f"log: checkpoint {checkpoint.size} is beyond the tree")
+            continue
+        try:
+            root = merkle.root_from_subtrees(
+                [nodes[key] for key in merkle.complete_subtrees(0, checkpoint.size)]
+            )
+        except KeyError:
+            problems.append(f"log: checkpoint {checkpoint.size} lacks stored nodes")
+            continue
+        if root != opened.root_hash:
+            problems.append(f"log: checkpoint {checkpoint.size} root does not match the tree")
+    return problems
+
+
+__all__ = [
+    "LogError",
+    "SignedCheckpoint",
+    "VerifiedLeaf",
+    "consistency_proof",
+    "inclusion_proof",
+    "leaf_proof",
+    "log_append",
+    "log_sequence",
+    "log_verify",
+    "parse_checkpoint",
+    "proof_verify",
+]

@@ -1,0 +1,313 @@
+"""The audit: re-check every ledger invariant from the rows, independently of the code that
+wrote them. ``tanhui ledger verify`` prints what this returns and exits non-zero on any finding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ledger.canonical import canonical_json
+from ledger.models import (
+    Account,
+    Entry,
+    Hold,
+    LogLeaf,
+    LogPending,
+    Lot,
+    LotMovement,
+    Posting,
+)
+from ledger.note import Verifier
+from ledger.tlog import log_verify
+
+#: Findings listed per check at most; the count is always reported.
+FINDINGS_PER_CHECK_MAX = 20
+
+
+@dataclass(frozen=True)
+class Report:
+    checks: dict[str, int]
+    problems: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _rows(session: Session, statement: sa.Select) -> list[sa.Row]:
+    return list(session.execute(statement.limit(FINDINGS_PER_CHECK_MAX)))
+
+
+def ledger_verify(
+    session: Session, *, verifier: Verifier | None = None, origin: str | None = None
+) -> Report:
+    problems: list[str] = []
+    checks: dict[str, int] = {}
+
+    def check(name: str, found: list[str]) -> None:
+        checks[name] = len(found)
+        problems.extend(f"{name}: {line}" for line in found)
+
+    entry_sums = (
+        sa.select(Posting.entry_id, Posting.asset, sa.func.sum(Posting.amount).label("total"))
+        .group_by(Posting.entry_id, Posting.asset)
+        .having(sa.func.sum(Posting.amount) != 0)
+    )
+    check(
+        "entries balance per asset",
+        [f"entry {r.entry_id} {r.asset} sums to {r.total}" for r in _rows(session, entry_sums)],
+    )
+
+    asset_sums = (
+        sa.select(Posting.asset, sa.func.sum(Posting.amount).label("total"))
+        .group_by(Posting.asset)
+        .having(sa.func.sum(Posting.amount) != 0)
+    )
+    check(
+        "assets balance overall",
+        [f"{r.asset} postings sum to {r.total}" for r in _rows(session, asset_sums)],
+    )
+
+    check(
+        "postings match their account's asset",
+        [
+            f"posting {r.id} is {r.asset} on a {r.account_asset} account"
+            for r in _rows(
+                session,
+                sa.select(Posting.id, Posting.asset, Account.asset.label("account_asset"))
+                .join(Account, Account.id == Posting.account_id)
+                .where(Posting.asset != Account.asset),
+            )
+        ],
+    )
+
+    entry_postings = (
+        sa.select(Entry.id, sa.func.count(Posting.id).label("count"))
+        .outerjoin(Posting, Posting.entry_id == Entry.id)
+        .group_by(Entry.id)
+        .having(sa.func.count(Posting.id) < 2)
+    )
+    check(
+        "entries have postings",
+        [f"entry {r.id} has {r.count} postings" for r in _rows(session, entry_postings)],
+    )
+
+    sums = (
+        sa.select(Posting.account_id, sa.func.sum(Posting.amount).label("total"))
+        .group_by(Posting.account_id)
+        .subquery()
+    )
+    stored = (
+        sa.select(Account.code, Account.balance, sa.func.coalesce(sums.c.total, 0).label("total"))
+        .outerjoin(sums, sums.c.account_id == Account.id)
+        .where(~Account.allow_negative, Account.balance != sa.func.coalesce(sums.c.total, 0))
+    )
+    check(
+        "stored balances equal their postings",
+        [f"{r.code} stores {r.balance}, postings sum to {r.total}" for r in _rows(session, stored)],
+    )
+
+    check(
+        "no account below zero",
+        [
+            f"{r.code} balance {r.balance} reserved {r.reserved}"
+            for r in _rows(
+                session,
+                sa.select(Account.code, Account.balance, Account.reserved).where(
+                    ~Account.allow_negative,
+                    sa.or_(
+                        Account.balance < 0,
+                        Account.reserved < 0,
+                        Account.balance - Account.reserved < 0,
+                    ),
+                ),
+            )
+        ],
+    )
+    check(
+        "issuers keep no stored balance",
+        [
+            f"{r.code} stores {r.balance}/{r.reserved}"
+            for r in _rows(
+                session,
+                sa.select(Account.code, Account.balance, Account.reserved).where(
+                    Account.allow_negative, sa.or_(Account.balance != 0, Account.reserved != 0)
+                ),
+            )
+        ],
+    )
+
+    held = (
+        sa.select(Hold.account_id, sa.func.sum(Hold.amount).label("total"))
+        .where(Hold.status == "pending")
+        .group_by(Hold.account_id)
+        .subquery()
+    )
+    reserved = (
+        sa.select(Account.code, Account.reserved, sa.func.coalesce(held.c.total, 0).label("held"))
+        .outerjoin(held, held.c.account_id == Account.id)
+        .where(Account.reserved != sa.func.coalesce(held.c.total, 0))
+    )
+    check(
+        "reservations equal pending holds",
+        [
+            f"{r.code} reserves {r.reserved}, pending holds {r.held}"
+            for r in _rows(session, reserved)
+        ],
+    )
+
+    lot_sums = (
+        sa.select(Lot.account_id, sa.func.sum(Lot.remaining).label("total"))
+        .group_by(Lot.account_id)
+        .subquery()
+    )
+    lots_vs_balance = (
+        sa.select(
+            Account.code, Account.balance, sa.func.coalesce(lot_sums.c.total, 0).label("lots")
+        )
+        .outerjoin(lot_sums, lot_sums.c.account_id == Account.id)
+        .where(Account.uses_lots, Account.balance != sa.func.coalesce(lot_sums.c.total, 0))
+    )
+    check(
+        "lot remainders sum to balances",
+        [
+            f"{r.code} balance {r.balance}, lots hold {r.lots}"
+            for r in _rows(session, lots_vs_balance)
+        ],
+    )
+
+    moved = (
+        sa.select(LotMovement.lot_id, sa.func.sum(LotMovement.amount).label("total"))
+        .group_by(LotMovement.lot_id)
+        .subquery()
+    )
+    lot_history = (
+        sa.select(
+            Lot.id,
+            Lot.remaining,
+            Lot.amount_initial,
+            sa.func.coalesce(moved.c.total, 0).label("moved"),
+        )
+        .outerjoin(moved, moved.c.lot_id == Lot.id)
+        .where(
+            sa.or_(
+                Lot.remaining != sa.func.coalesce(moved.c.total, 0),
+                Lot.remaining < 0,
+                Lot.remaining > Lot.amount_initial,
+            )
+        )
+    )
+    check(
+        "lots equal their movements",
+        [
+            f"lot {r.id} holds {r.remaining} of {r.amount_initial}, movements sum to {r.moved}"
+            for r in _rows(session, lot_history)
+        ],
+    )
+
+    posting_moves = (
+        sa.select(LotMovement.posting_id, sa.func.sum(LotMovement.amount).label("total"))
+        .group_by(LotMovement.posting_id)
+        .subquery()
+    )
+    lot_postings = (
+        sa.select(
+            Posting.id, Posting.amount, sa.func.coalesce(posting_moves.c.total, 0).label("moved")
+        )
+        .join(Account, Account.id == Posting.account_id)
+        .outerjoin(posting_moves, posting_moves.c.posting_id == Posting.id)
+        .where(Account.uses_lots, Posting.amount != sa.func.coalesce(posting_moves.c.total, 0))
+    )
+    check(
+        "lot account postings are fully in lots",
+        [
+            f"posting {r.id} of {r.amount} moved {r.moved} through lots"
+            for r in _rows(session, lot_postings)
+        ],
+    )
+
+    original = sa.orm.aliased(Posting)
+    reversal = sa.orm.aliased(Posting)
+    reversal_sums = sa.select(Entry.id, Entry.reverses_entry_id).where(
+        Entry.reverses_entry_id.is_not(None)
+    )
+    mismatched = []
+    for entry_id, reversed_id in session.execute(reversal_sums.limit(10_000)):
+        mine = sorted(
+            session.execute(
+                sa.select(reversal.account_id, reversal.amount).where(reversal.entry_id == entry_id)
+            ).all()
+        )
+        theirs = sorted(
+            session.execute(
+                sa.select(original.account_id, -original.amount).where(
+                    original.entry_id == reversed_id
+                )
+            ).all()
+        )
+        if mine != theirs:
+            mismatched.append(f"entry {entry_id} does not mirror entry {reversed_id}")
+    check("reversals mirror their entries", mismatched[:FINDINGS_PER_CHECK_MAX])
+
+    check("every entry is logged", _entries_logged(session))
+
+    if verifier is not None and origin is not None:
+        check(
+            "transparency log",
+            log_verify(session, verifier=verifier, origin=origin)[:FINDINGS_PER_CHECK_MAX],
+        )
+    return Report(checks, problems)
+
+
+def _entries_logged(session: Session) -> list[str]:
+    """Each entry is a leaf (or waits for the sequencer), and its leaf says what it did."""
+    found = []
+    logged = {
+        row.source_id: row.data
+        for row in session.execute(
+            sa.select(LogLeaf.source_id, LogLeaf.data).where(LogLeaf.kind == "ledger.entry")
+        )
+    }
+    logged.update(
+        {
+            row.source_id: row.data
+            for row in session.execute(
+                sa.select(LogPending.source_id, LogPending.data).where(
+                    LogPending.kind == "ledger.entry"
+                )
+            )
+        }
+    )
+    codes = dict(session.execute(sa.select(Account.id, Account.code)).all())
+    postings: dict[int, list[list]] = {}
+    for row in session.execute(
+        sa.select(Posting.entry_id, Posting.account_id, Posting.asset, Posting.amount).order_by(
+            Posting.id
+        )
+    ):
+        postings.setdefault(row.entry_id, []).append([codes[row.account_id], row.asset, row.amount])
+    for entry in session.execute(
+        sa.select(Entry.id, Entry.idempotency_key, Entry.kind, Entry.created_at)
+    ):
+        data = logged.get(str(entry.id))
+        if data is None:
+            found.append(f"entry {entry.id} is not in the log")
+            continue
+        expected = canonical_json(
+            {
+                "type": "ledger.entry",
+                "id": entry.id,
+                "key": entry.idempotency_key,
+                "kind": entry.kind,
+                "postings": postings.get(entry.id, []),
+                "created_at": entry.created_at.isoformat(),
+            }
+        )
+        if data != expected:
+            found.append(f"entry {entry.id} differs from its log leaf")
+        if len(found) >= FINDINGS_PER_CHECK_MAX:
+            break
+    return found
