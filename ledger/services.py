@@ -511,11 +511,11 @@ def _lots_move(
     if needed:
         code = ErrorCode.LOT_INVALID if posting.lot_id is not None else ErrorCode.INSUFFICIENT_FUNDS
         raise LedgerError(code, f"{info.code}: {needed} short in lots", field="amount")
+    lots = Lot.__table__
     session.execute(
-        sa.update(Lot)
-        .where(Lot.id == sa.bindparam("lot"))
-        .values(remaining=Lot.remaining - sa.bindparam("take"))
-        .execution_options(synchronize_session=False),
+        sa.update(lots)
+        .where(lots.c.id == sa.bindparam("lot"))
+        .values(remaining=lots.c.remaining - sa.bindparam("take")),
         [{"lot": lot_id, "take": take} for lot_id, take in draws],
     )
     session.execute(
