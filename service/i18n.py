@@ -143,6 +143,52 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "WeChat could not be reached.",
         "zh-CN": "无法连接微信服务器。",
     },
+    "idempotency_conflict": {
+        "en": "This idempotency key was used for a different request ({field} differs).",
+        "zh-CN": "该幂等键已用于不同的请求（{field} 不同）。",
+    },
+    "account_not_found": {
+        "en": "No such ledger account: {detail}.",
+        "zh-CN": "账户不存在：{detail}。",
+    },
+    "account_conflict": {
+        "en": "The account exists with other terms ({field}).",
+        "zh-CN": "该账户已存在且条件不同（{field}）。",
+    },
+    "asset_mismatch": {
+        "en": "The accounts hold different assets.",
+        "zh-CN": "账户资产类型不一致。",
+    },
+    "unbalanced": {
+        "en": "The postings do not sum to zero per asset: {detail}.",
+        "zh-CN": "分录各资产借贷合计不为零：{detail}。",
+    },
+    "amount_invalid": {
+        "en": "Amounts are non-zero whole numbers within the limit.",
+        "zh-CN": "金额须为限额内的非零整数。",
+    },
+    "entry_invalid": {
+        "en": "The entry is malformed: {detail}.",
+        "zh-CN": "分录格式不正确：{detail}。",
+    },
+    "insufficient_funds": {
+        "en": "Not enough available balance: {detail}.",
+        "zh-CN": "可用余额不足：{detail}。",
+    },
+    "lot_invalid": {"en": "The lot cannot be used: {detail}.", "zh-CN": "批次不可用：{detail}。"},
+    "hold_not_found": {"en": "No such hold.", "zh-CN": "预留不存在。"},
+    "hold_not_pending": {
+        "en": "The hold is no longer pending ({detail}).",
+        "zh-CN": "该预留已不在待处理状态（{detail}）。",
+    },
+    "hold_expired": {"en": "The hold expired at {detail}.", "zh-CN": "该预留已于 {detail} 过期。"},
+    "hold_amount_exceeded": {
+        "en": "More than the hold reserved: {detail}.",
+        "zh-CN": "超出预留金额：{detail}。",
+    },
+    "entry_not_found": {"en": "No such entry.", "zh-CN": "分录不存在。"},
+    "already_reversed": {"en": "The entry was already reversed.", "zh-CN": "该分录已被冲正。"},
+    "batch_too_large": {"en": "Too many entries in one batch.", "zh-CN": "单批分录过多。"},
     "organisation_invalid": {
         "en": "The organisation does not fit its kind: {reason}",
         "zh-CN": "组织信息与其类型不符：{reason}",

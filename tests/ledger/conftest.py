@@ -31,9 +31,14 @@ def open_account(session):
     """Open an account: ``open_account("alice", "POINT", lots=True)``."""
 
     def make(code, asset="POINT", *, issuer=False, lots=False):
-        return ledger.account_open(session, code=code, asset=asset,
-                                   owner_type="platform" if issuer else "user",
-                                   allow_negative=issuer, uses_lots=lots)
+        return ledger.account_open(
+            session,
+            code=code,
+            asset=asset,
+            owner_type="platform" if issuer else "user",
+            allow_negative=issuer,
+            uses_lots=lots,
+        )
 
     return make
 
@@ -43,10 +48,14 @@ def post(session, now):
     """Post a two-legged transfer: ``post("k1", "issuer", "alice", 100)``."""
 
     def transfer(key, source, destination, amount, *, at=None, kind="transfer", **credit):
-        request = ledger.EntryRequest(key=key, kind=kind, postings=[
-            ledger.PostingRequest(source, -amount),
-            ledger.PostingRequest(destination, amount, **credit),
-        ])
+        request = ledger.EntryRequest(
+            key=key,
+            kind=kind,
+            postings=[
+                ledger.PostingRequest(source, -amount),
+                ledger.PostingRequest(destination, amount, **credit),
+            ],
+        )
         return ledger.entry_post(session, request, now=at or now)
 
     return transfer

@@ -35,9 +35,13 @@ def test_issuing_and_spending_points(session, accounts, post, now):
     assert balance(session, "alice") == 100
     assert balance(session, "bob") == 50
     # The gift drew first on the lot that expires first: all 30 of award-2, then 20 of award-1.
-    remaining = dict(session.execute(sa.select(Lot.amount_initial, Lot.remaining)
-                                     .where(Lot.account_id == ledger.accounts_resolve(
-                                         session, ["alice"])["alice"].id)).all())
+    remaining = dict(
+        session.execute(
+            sa.select(Lot.amount_initial, Lot.remaining).where(
+                Lot.account_id == ledger.accounts_resolve(session, ["alice"])["alice"].id
+            )
+        ).all()
+    )
     assert remaining == {120: 100, 30: 0}
     assert ledger_verify(session).ok
 
@@ -45,9 +49,8 @@ def test_issuing_and_spending_points(session, accounts, post, now):
 def test_an_overdraft_is_refused_and_changes_nothing(session, accounts, post):
     post("award", "points:issuer", "alice", 10)
     entries_before = session.scalar(sa.select(sa.func.count()).select_from(Entry))
-    with pytest.raises(LedgerError) as error:
-        with session.begin_nested():
-            post("too-much", "alice", "bob", 11)
+    with pytest.raises(LedgerError) as error, session.begin_nested():
+        post("too-much", "alice", "bob", 11)
     assert error.value.error_code is ErrorCode.INSUFFICIENT_FUNDS
     assert balance(session, "alice") == 10
     assert session.scalar(sa.select(sa.func.count()).select_from(Entry)) == entries_before
@@ -71,8 +74,15 @@ def test_a_retry_with_another_amount_is_a_conflict_naming_the_field(session, acc
 
 def test_a_hold_reserves_then_posts_part_and_releases_the_rest(session, accounts, post, now):
     post("award", "points:issuer", "alice", 100)
-    hold = ledger.hold_create(session, key="order-7", account="alice", destination="shop",
-                              amount=80, now=now, expires_at=now + days(1))
+    hold = ledger.hold_create(
+        session,
+        key="order-7",
+        account="alice",
+        destination="shop",
+        amount=80,
+        now=now,
+        expires_at=now + days(1),
+    )
     assert (balance(session, "alice"), available(session, "alice")) == (100, 20)
     with pytest.raises(LedgerError):  # the held points cannot be spent twice
         with session.begin_nested():
@@ -86,8 +96,9 @@ def test_a_hold_reserves_then_posts_part_and_releases_the_rest(session, accounts
 
 def test_a_voided_hold_gives_everything_back(session, accounts, post, now):
     post("award", "points:issuer", "alice", 100)
-    hold = ledger.hold_create(session, key="order-8", account="alice", destination="shop",
-                              amount=100, now=now)
+    hold = ledger.hold_create(
+        session, key="order-8", account="alice", destination="shop", amount=100, now=now
+    )
     ledger.hold_void(session, hold_id=hold.hold_id, now=now)
     assert available(session, "alice") == 100
     with pytest.raises(LedgerError) as error:
@@ -97,8 +108,15 @@ def test_a_voided_hold_gives_everything_back(session, accounts, post, now):
 
 def test_an_expired_hold_is_released_by_the_job(session, accounts, post, now):
     post("award", "points:issuer", "alice", 100)
-    hold = ledger.hold_create(session, key="order-9", account="alice", destination="shop",
-                              amount=70, now=now, expires_at=now + days(1))
+    hold = ledger.hold_create(
+        session,
+        key="order-9",
+        account="alice",
+        destination="shop",
+        amount=70,
+        now=now,
+        expires_at=now + days(1),
+    )
     assert ledger.holds_expire(session, now=now + days(1)) == [hold.hold_id]
     assert available(session, "alice") == 100
     assert ledger_verify(session).ok
@@ -106,8 +124,15 @@ def test_an_expired_hold_is_released_by_the_job(session, accounts, post, now):
 
 def test_posting_a_hold_after_its_expiry_is_refused(session, accounts, post, now):
     post("award", "points:issuer", "alice", 100)
-    hold = ledger.hold_create(session, key="order-10", account="alice", destination="shop",
-                              amount=70, now=now, expires_at=now + days(1))
+    hold = ledger.hold_create(
+        session,
+        key="order-10",
+        account="alice",
+        destination="shop",
+        amount=70,
+        now=now,
+        expires_at=now + days(1),
+    )
     with pytest.raises(LedgerError) as error:
         ledger.hold_post(session, hold_id=hold.hold_id, key="too-late", now=now + days(2))
     assert error.value.error_code is ErrorCode.HOLD_EXPIRED
@@ -159,13 +184,18 @@ def test_a_reversal_mirrors_the_entry_and_keeps_the_original(session, accounts, 
 
 def test_a_batch_posts_all_or_nothing(session, accounts, post, now):
     post("award", "points:issuer", "alice", 10)
-    good = ledger.EntryRequest("b1", "distribution", [
-        ledger.PostingRequest("points:issuer", -5), ledger.PostingRequest("bob", 5)])
-    bad = ledger.EntryRequest("b2", "distribution", [
-        ledger.PostingRequest("alice", -50), ledger.PostingRequest("bob", 50)])
-    with pytest.raises(LedgerError):
-        with session.begin_nested():
-            ledger.entries_post(session, [good, bad], now=now)
+    good = ledger.EntryRequest(
+        "b1",
+        "distribution",
+        [ledger.PostingRequest("points:issuer", -5), ledger.PostingRequest("bob", 5)],
+    )
+    bad = ledger.EntryRequest(
+        "b2",
+        "distribution",
+        [ledger.PostingRequest("alice", -50), ledger.PostingRequest("bob", 50)],
+    )
+    with pytest.raises(LedgerError), session.begin_nested():
+        ledger.entries_post(session, [good, bad], now=now)
     assert balance(session, "bob") == 0
     results = ledger.entries_post(session, [good], now=now)
     assert results[0].outcome is Outcome.CREATED
@@ -177,14 +207,33 @@ def test_a_multi_asset_entry_balances_per_asset(session, open_account, now):
     open_account("farm:fen", "FEN")
     open_account("points:issuer", issuer=True)
     open_account("farm:points")
-    ledger.entry_post(session, ledger.EntryRequest("seed", "grant", [
-        ledger.PostingRequest("points:issuer", -500), ledger.PostingRequest("farm:points", 500)]),
-        now=now)
+    ledger.entry_post(
+        session,
+        ledger.EntryRequest(
+            "seed",
+            "grant",
+            [
+                ledger.PostingRequest("points:issuer", -500),
+                ledger.PostingRequest("farm:points", 500),
+            ],
+        ),
+        now=now,
+    )
     # A payout: 500 points back to the issuer, 250 fen out to the farm, in one entry.
-    result = ledger.entry_post(session, ledger.EntryRequest("payout-1", "payout", [
-        ledger.PostingRequest("farm:points", -500), ledger.PostingRequest("points:issuer", 500),
-        ledger.PostingRequest("fen:external", -250), ledger.PostingRequest("farm:fen", 250),
-    ]), now=now)
+    result = ledger.entry_post(
+        session,
+        ledger.EntryRequest(
+            "payout-1",
+            "payout",
+            [
+                ledger.PostingRequest("farm:points", -500),
+                ledger.PostingRequest("points:issuer", 500),
+                ledger.PostingRequest("fen:external", -250),
+                ledger.PostingRequest("farm:fen", 250),
+            ],
+        ),
+        now=now,
+    )
     assert result.outcome is Outcome.CREATED
     assert balance(session, "farm:fen") == 250
     assert ledger_verify(session).ok
