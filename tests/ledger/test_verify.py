@@ -123,7 +123,7 @@ def test_the_command_exits_non_zero_with_the_report(make_app, books, signer):
     assert "shop stores 47, postings sum to 40" in failed.output
 
 
-# -- what the database itself refuses ---------------------------------------------------------------
+# -- what the database itself refuses ------------------------------------------------------------
 @pytest.mark.parametrize(
     "statement",
     [
@@ -166,7 +166,8 @@ def test_postgresql_refuses_to_commit_an_unbalanced_entry(books):
             books.execute(
                 sa.text(
                     "INSERT INTO ledger_postings (entry_id, account_id, asset, amount) "
-                    "SELECT min(id), (SELECT id FROM ledger_accounts WHERE code = 'shop'), 'POINT', 3 "
+                    "SELECT min(id), (SELECT id FROM ledger_accounts WHERE code = 'shop'), "
+                    "'POINT', 3 "
                     "FROM ledger_entries"
                 )
             )
