@@ -161,6 +161,12 @@ def _info(account: Account) -> AccountInfo:
     )
 
 
+@sa.event.listens_for(Session, "after_soft_rollback")
+def _forget_accounts(session: Session, _previous: Any) -> None:
+    """An account opened in a rolled-back transaction may not exist: forget every cached one."""
+    session.info.pop(_ACCOUNT_CACHE, None)
+
+
 def accounts_resolve(session: Session, codes: Iterable[str]) -> dict[str, AccountInfo]:
     """Look accounts up by code. Their terms never change, so the session remembers them."""
     cache: dict[str, AccountInfo] = session.info.setdefault(_ACCOUNT_CACHE, {})
@@ -228,14 +234,8 @@ def entries_post(
         }
         for index, request in enumerate(requests)
     ]
-    inserted = dict(
-        session.execute(
-            _insert(session, Entry)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(Entry.idempotency_key, Entry.id)
-        ).all()
-    )
+    connection = session.connection()
+    inserted = dict(connection.execute(_statements(session).entry_insert, rows).all())
     results: list[EntryResult | None] = [None] * len(requests)
     existing_keys = [key for key in keys if key not in inserted]
     if existing_keys:
@@ -354,14 +354,14 @@ def _apply(
         for p in request.postings
     ]
     lots_needed = any(accounts[p.account].uses_lots for r in requests for p in r.postings)
+    statements = _statements(session)
+    connection = session.connection()
     if lots_needed:
         posting_ids = list(
-            session.scalars(
-                sa.insert(Posting).returning(Posting.id, sort_by_parameter_order=True), posting_rows
-            )
+            connection.execute(statements.posting_insert_returning, posting_rows).scalars()
         )
     else:
-        session.execute(sa.insert(Posting), posting_rows)
+        connection.execute(statements.posting_insert, posting_rows)
         posting_ids = []
 
     results = []
@@ -409,7 +409,7 @@ def _apply(
                 "created_at": now,
             }
         )
-    session.execute(sa.insert(LogPending), log_rows)
+    connection.execute(statements.pending_insert, log_rows)
     return results
 
 
@@ -426,17 +426,14 @@ def _balances_apply(
         return
     codes = {info.id: info.code for info in accounts.values()}
     if len(changes) <= BULK_ACCOUNTS_THRESHOLD:
+        connection = session.connection()
+        statements = _statements(session)
         for account_id, delta in changes:
-            statement = (
-                sa.update(Account)
-                .where(Account.id == account_id)
-                .values(balance=Account.balance + delta)
-                .returning(Account.id)
-                .execution_options(synchronize_session=False)
-            )
-            if delta < 0:
-                statement = statement.where(Account.balance + delta - Account.reserved >= 0)
-            if session.execute(statement).first() is None:
+            statement = statements.balance_debit if delta < 0 else statements.balance_credit
+            if (
+                connection.execute(statement, {"account": account_id, "delta": delta}).first()
+                is None
+            ):
                 raise LedgerError(ErrorCode.INSUFFICIENT_FUNDS, codes[account_id], field="amount")
         return
     ids = [account_id for account_id, _ in changes]
@@ -523,6 +520,50 @@ def _lots_move(
         [{"posting_id": posting_id, "lot_id": lot_id, "amount": -take} for lot_id, take in draws],
     )
     return [LotUse(position, lot_id, -take) for lot_id, take in draws]
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The hot path's statements, built once per dialect so their compiled forms are cached."""
+
+    entry_insert: Any
+    posting_insert: Any
+    posting_insert_returning: Any
+    pending_insert: Any
+    balance_credit: Any
+    balance_debit: Any
+
+
+def _build_statements(dialect: str) -> _Statements:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    entries, postings = Entry.__table__, Posting.__table__
+    accounts = Account.__table__
+    delta = sa.bindparam("delta", type_=sa.BigInteger)
+    credit = (
+        sa.update(accounts)
+        .where(accounts.c.id == sa.bindparam("account", type_=sa.BigInteger))
+        .values(balance=accounts.c.balance + delta)
+        .returning(accounts.c.id)
+    )
+    return _Statements(
+        entry_insert=insert(entries)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(entries.c.idempotency_key, entries.c.id),
+        posting_insert=sa.insert(postings),
+        posting_insert_returning=sa.insert(postings).returning(
+            postings.c.id, sort_by_parameter_order=True
+        ),
+        pending_insert=sa.insert(LogPending.__table__),
+        balance_credit=credit,
+        balance_debit=credit.where(accounts.c.balance + delta - accounts.c.reserved >= 0),
+    )
+
+
+_STATEMENTS = {name: _build_statements(name) for name in ("postgresql", "sqlite")}
+
+
+def _statements(session: Session) -> _Statements:
+    return _STATEMENTS[session.get_bind().dialect.name]
 
 
 def _insert(session: Session, model: type) -> Any:

@@ -1,43 +1,28 @@
 """Sign-in under real parallel clients on PostgreSQL, with real commits (a scratch database)."""
 
 import threading
-import uuid
 
-import psycopg
 import pytest
 import sqlalchemy as sa
-from psycopg import sql
 
 from service.app import create_app
-from service.migrations import alembic_command
 
 CLIENTS = 16
 
 
 @pytest.fixture()
-def committed_app(server_config):
+def committed_app(server_config, scratch_database_url):
     """An app on its own PostgreSQL database: requests commit for real, in parallel."""
-    url = sa.make_url(server_config["DATABASE_URL"])
-    name = f"tanhui_concurrency_{uuid.uuid4().hex[:10]}"
-    admin = {
-        "host": url.host,
-        "port": url.port or 5432,
-        "user": url.username,
-        "dbname": "postgres",
-        "autocommit": True,
-    }
-    with psycopg.connect(**admin) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    scratch_url = url.set(database=name).render_as_string(hide_password=False)
-    alembic_command(scratch_url, "upgrade", "head")
     app = create_app(
-        {**server_config, "DATABASE_URL": scratch_url, "RATELIMIT_SIGN_IN": "1000 per minute"}
+        {
+            **server_config,
+            "DATABASE_URL": scratch_database_url,
+            "RATELIMIT_SIGN_IN": "1000 per minute",
+        }
     )
     yield app
     app.extensions["tanhui.db"].engine.dispose()
     app.extensions["tanhui.redis"].close()
-    with psycopg.connect(**admin) as connection:
-        connection.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def in_parallel(count, call):

@@ -1,0 +1,45 @@
+"""Run a unit of work in its own transaction, retrying what PostgreSQL asks to be retried.
+
+Serialization failures (40001) and deadlocks (40P01) are the database saying "try again"; the
+work is rerun from the start in a fresh transaction, at most ``TRANSACTION_ATTEMPTS_MAX`` times.
+Idempotency keys make the rerun safe even if an earlier attempt's commit was in fact applied.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
+TRANSACTION_ATTEMPTS_MAX = 8
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+BACKOFF_BASE_S = 0.002
+
+
+def retryable(error: DBAPIError) -> bool:
+    return getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def in_transaction(
+    factory: sessionmaker[Session] | Callable[[], Session],
+    work: Callable[[Session], T],
+    *,
+    attempts: int = TRANSACTION_ATTEMPTS_MAX,
+) -> T:
+    for attempt in range(1, attempts + 1):
+        session = factory()
+        try:
+            with session.begin():
+                return work(session)
+        except DBAPIError as error:
+            if not retryable(error) or attempt == attempts:
+                raise
+            time.sleep(BACKOFF_BASE_S * attempt * (1 + random.random()))  # noqa: S311
+        finally:
+            session.close()
+    raise AssertionError("unreachable")
