@@ -335,14 +335,10 @@ def _apply(
     accounts: Mapping[str, AccountInfo],
     now: datetime,
 ) -> list[EntryResult]:
-    deltas: dict[int, int] = defaultdict(int)
-    for request in requests:
-        for posting in request.postings:
-            info = accounts[posting.account]
-            if not info.allow_negative:
-                deltas[info.id] += posting.amount
-    _balances_apply(session, deltas, accounts)
-
+    """Write postings and log rows first, then lock and update balances, then move lots: the
+    balance rows (the only contended ones) stay locked for as short a time as possible."""
+    statements = _statements(session)
+    connection = session.connection()
     posting_rows = [
         {
             "entry_id": entry_id,
@@ -354,8 +350,6 @@ def _apply(
         for p in request.postings
     ]
     lots_needed = any(accounts[p.account].uses_lots for r in requests for p in r.postings)
-    statements = _statements(session)
-    connection = session.connection()
     if lots_needed:
         posting_ids = list(
             connection.execute(statements.posting_insert_returning, posting_rows).scalars()
@@ -363,54 +357,63 @@ def _apply(
     else:
         connection.execute(statements.posting_insert, posting_rows)
         posting_ids = []
+    connection.execute(
+        statements.pending_insert,
+        [
+            {
+                "kind": "ledger.entry",
+                "source_id": str(entry_id),
+                "data": entry_leaf_data(entry_id, request, accounts, now),
+                "created_at": now,
+            }
+            for request, entry_id in zip(requests, entry_ids, strict=True)
+        ],
+    )
+
+    deltas: dict[int, int] = defaultdict(int)
+    for request in requests:
+        for posting in request.postings:
+            info = accounts[posting.account]
+            if not info.allow_negative:
+                deltas[info.id] += posting.amount
+    _balances_apply(session, deltas, accounts)
 
     results = []
     offset = 0
-    log_rows = []
     for request, entry_id in zip(requests, entry_ids, strict=True):
         uses: list[LotUse] = []
         if lots_needed:
             for position, posting in enumerate(request.postings):
                 info = accounts[posting.account]
                 if info.uses_lots:
+                    posting_id = posting_ids[offset + position]
                     uses.extend(
-                        _lots_move(
-                            session,
-                            info,
-                            posting,
-                            position,
-                            posting_ids[offset + position],
-                            entry_id,
-                            now,
-                        )
+                        _lots_move(session, info, posting, position, posting_id, entry_id, now)
                     )
         offset += len(request.postings)
         postings = tuple((p.account, p.amount) for p in request.postings)
         results.append(
             EntryResult(Outcome.CREATED, entry_id, request.key, request.kind, postings, tuple(uses))
         )
-        log_rows.append(
-            {
-                "kind": "ledger.entry",
-                "source_id": str(entry_id),
-                "data": canonical_json(
-                    {
-                        "type": "ledger.entry",
-                        "id": entry_id,
-                        "key": request.key,
-                        "kind": request.kind,
-                        "postings": [
-                            [p.account, accounts[p.account].asset, p.amount]
-                            for p in request.postings
-                        ],
-                        "created_at": now.isoformat(),
-                    }
-                ),
-                "created_at": now,
-            }
-        )
-    connection.execute(statements.pending_insert, log_rows)
     return results
+
+
+def entry_leaf_data(
+    entry_id: int, request: EntryRequest, accounts: Mapping[str, AccountInfo], now: datetime
+) -> str:
+    """What the transparency log records of an entry (``ledger verify`` rebuilds it from rows)."""
+    return canonical_json(
+        {
+            "type": "ledger.entry",
+            "id": entry_id,
+            "key": request.key,
+            "kind": request.kind,
+            "postings": [
+                [p.account, accounts[p.account].asset, p.amount] for p in request.postings
+            ],
+            "created_at": now.isoformat(),
+        }
+    )
 
 
 def _balances_apply(

@@ -1,5 +1,6 @@
 """Ledger fixtures: a clock, an account factory, and the log's signer."""
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -71,3 +72,11 @@ def available(session, code):
 
 def days(n):
     return timedelta(days=n)
+
+
+def dict_sum(postings):
+    """Net amount per account of ``(account, amount)`` pairs (an account may appear twice)."""
+    total = Counter()
+    for account, amount in postings:
+        total[account] += amount
+    return total

@@ -16,6 +16,7 @@ from ledger.models import Hold
 from ledger.retry import in_transaction
 from ledger.verify import ledger_verify
 from service.orm import create_engine
+from tests.ledger.conftest import dict_sum
 
 CLIENTS = 16
 OPERATIONS = 20_000
@@ -134,7 +135,7 @@ def test_parallel_clients_lose_and_double_nothing(engine):
                     local_outcomes["nothing to resolve"] += 1
                     continue
                 local_outcomes["ok"] += 1
-                local_applied.update(dict(postings))
+                local_applied.update(dict_sum(postings))
             except LedgerError as error:
                 local_outcomes[error.error_code.value] += 1
             except BaseException as error:  # noqa: BLE001 - reported below

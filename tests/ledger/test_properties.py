@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from ledger import services as ledger
 from ledger.errors import LedgerError, Outcome
 from ledger.verify import ledger_verify
+from tests.ledger.conftest import dict_sum
 
 ACCOUNTS = ["alice", "bob", "carol"]
 amounts = st.integers(min_value=1, max_value=120)
@@ -118,7 +119,7 @@ def run(session, start, steps):
                     now = now + timedelta(days=step[1])
                     ledger.holds_expire(session, now=now)
                     for expiry in ledger.lots_expire(session, now=now, sink_for_asset=sinks):
-                        expected.update(dict(expiry.postings))
+                        expected.update(dict_sum(expiry.postings))
                     result = None
                 elif action == "retry_last" and last is not None:
                     again = last()
@@ -129,7 +130,7 @@ def run(session, start, steps):
         except LedgerError:
             result = None
         if result is not None and result.outcome is Outcome.CREATED:
-            expected.update(dict(result.postings))
+            expected.update(dict_sum(result.postings))
             entries.append(result.entry_id)
         for code in [*ACCOUNTS, "issuer", sinks["POINT"]]:
             assert ledger.balance_of(session, code).balance == expected[code], (step, code)
