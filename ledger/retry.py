@@ -26,13 +26,16 @@ def retryable(error: DBAPIError) -> bool:
 
 
 def in_transaction(
-    factory: sessionmaker[Session] | Callable[[], Session],
+    sessions: Session | sessionmaker[Session] | Callable[[], Session],
     work: Callable[[Session], T],
     *,
     attempts: int = TRANSACTION_ATTEMPTS_MAX,
 ) -> T:
+    """Run ``work`` in a transaction of a session: the one given (kept open afterwards, with
+    its connection), or a new one from a factory (closed afterwards)."""
     for attempt in range(1, attempts + 1):
-        session = factory()
+        owned = not isinstance(sessions, Session)
+        session = sessions() if owned else sessions  # type: ignore[operator]
         try:
             with session.begin():
                 return work(session)
@@ -41,5 +44,6 @@ def in_transaction(
                 raise
             time.sleep(BACKOFF_BASE_S * attempt * (1 + random.random()))  # noqa: S311
         finally:
-            session.close()
+            if owned:
+                session.close()
     raise AssertionError("unreachable")

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from ledger.canonical import canonical_json
 from ledger.errors import ErrorCode, LedgerError, Outcome
 from ledger.models import ASSETS, Account, Entry, Hold, LogPending, Lot, LotMovement, Posting
+from ledger.postgresql import post_in_one_statement
 
 KEY_MAX_LENGTH_CHARS = 128
 KIND_MAX_LENGTH_CHARS = 32
@@ -223,26 +224,45 @@ def entries_post(
     )
     canonical = [entry_check(request, accounts) for request in requests]
 
-    rows = [
-        {
-            "idempotency_key": request.key,
-            "kind": request.kind,
-            "request": canonical[index],
-            "hold_id": (hold_ids or {}).get(request.key),
-            "reverses_entry_id": (reverses or {}).get(request.key),
-            "created_at": now,
-        }
-        for index, request in enumerate(requests)
-    ]
-    connection = session.connection()
-    inserted = dict(connection.execute(_statements(session).entry_insert, rows).all())
+    hold_ids, reverses = hold_ids or {}, reverses or {}
+    one_statement = session.get_bind().dialect.name == "postgresql" and not any(
+        accounts[p.account].uses_lots for request in requests for p in request.postings
+    )
+    if one_statement:
+        inserted, refused = post_in_one_statement(
+            session, requests, canonical, accounts, now, hold_ids, reverses
+        )
+        if refused:
+            codes = sorted(info.code for info in accounts.values() if info.id in refused)
+            raise LedgerError(ErrorCode.INSUFFICIENT_FUNDS, ", ".join(codes), field="amount")
+    else:
+        rows = [
+            {
+                "idempotency_key": request.key,
+                "kind": request.kind,
+                "request": canonical[index],
+                "hold_id": hold_ids.get(request.key),
+                "reverses_entry_id": reverses.get(request.key),
+                "created_at": now,
+            }
+            for index, request in enumerate(requests)
+        ]
+        connection = session.connection()
+        inserted = dict(connection.execute(_statements(session).entry_insert, rows).all())
     results: list[EntryResult | None] = [None] * len(requests)
     existing_keys = [key for key in keys if key not in inserted]
     if existing_keys:
         for index, result in _existing_entries(session, requests, canonical, existing_keys):
             results[index] = result
     fresh = [index for index, request in enumerate(requests) if request.key in inserted]
-    if fresh:
+    if one_statement:
+        for index in fresh:
+            request = requests[index]
+            postings = tuple((p.account, p.amount) for p in request.postings)
+            results[index] = EntryResult(
+                Outcome.CREATED, inserted[request.key], request.key, request.kind, postings
+            )
+    elif fresh:
         posted = _apply(
             session,
             [requests[i] for i in fresh],

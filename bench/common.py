@@ -1,0 +1,106 @@
+"""Shared plumbing for benchmarks: a scratch PostgreSQL database, and timed parallel clients."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
+
+def database_url() -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        sys.exit("set TEST_DATABASE_URL (make test sets it; scripts/services.sh can start one)")
+    return url
+
+
+@contextmanager
+def scratch_database(prefix: str) -> Iterator[str]:
+    """A new database beside TEST_DATABASE_URL's, migrated to head, dropped afterwards."""
+    import psycopg
+    from psycopg import sql
+
+    from service.migrations import alembic_command
+
+    url = sa.make_url(database_url())
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = {
+        "host": url.host or "127.0.0.1",
+        "port": url.port or 5432,
+        "user": url.username,
+        "dbname": "postgres",
+        "autocommit": True,
+    }
+    with psycopg.connect(**admin) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    scratch = url.set(database=name).render_as_string(hide_password=False)
+    try:
+        alembic_command(scratch, "upgrade", "head")
+        yield scratch
+    finally:
+        with psycopg.connect(**admin) as connection:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def _client(
+    target: Callable[..., int], args: tuple, barrier: Any, duration_s: float, results: Any
+) -> None:
+    try:
+        results.put(("ok", target(*args, barrier=barrier, duration_s=duration_s)))
+    except BaseException as error:  # noqa: BLE001 - reported to the parent
+        results.put(("error", repr(error)))
+
+
+def run_clients(
+    target: Callable[..., int], clients: int, duration_s: float, args: Callable[[int], tuple]
+) -> float:
+    """Run ``target(*args(i), barrier=..., duration_s=...)`` in ``clients`` processes at once.
+
+    Each returns how many operations it completed in the timed window; the result is their sum
+    per second.
+    """
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(clients + 1)
+    results = context.Queue()
+    processes = [
+        context.Process(target=_client, args=(target, args(i), barrier, duration_s, results))
+        for i in range(clients)
+    ]
+    for process in processes:
+        process.start()
+    barrier.wait()
+    counts = []
+    for _ in processes:
+        status, value = results.get(timeout=duration_s * 10 + 120)
+        if status != "ok":
+            raise RuntimeError(f"a client failed: {value}")
+        counts.append(value)
+    for process in processes:
+        process.join(timeout=60)
+    return sum(counts) / duration_s
+
+
+def timed_loop(barrier: Any, duration_s: float, step: Callable[[int], int]) -> int:
+    """Wait for the others, then call ``step(i)`` until the window closes; return the count."""
+    barrier.wait()
+    deadline = time.perf_counter() + duration_s
+    done = 0
+    number = 0
+    while time.perf_counter() < deadline:
+        done += step(number)
+        number += 1
+    return done
+
+
+def report(result: dict[str, Any]) -> None:
+    print(json.dumps(result, sort_keys=True))

@@ -1,0 +1,218 @@
+"""Ledger throughput on PostgreSQL: ``python -m bench.ledger [--clients 16] [--seconds 10]``.
+
+Measured in one run, against a scratch database beside ``TEST_DATABASE_URL``:
+
+* baseline: the same client processes each INSERT rows as wide as a posting into an unindexed
+  table, one row per transaction;
+* entries: single-transfer entries between random accounts, one per transaction, with the
+  transparency-log sequencer running beside them;
+* batch: one client posting 1,000-entry batches (a distribution), postings per second;
+* afterwards ``ledger verify`` over everything written.
+
+The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import random
+import time
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from bench.common import report, run_clients, scratch_database, timed_loop
+
+ACCOUNTS = 1_000
+FUNDING_PER_ACCOUNT = 10**12
+BATCH_ENTRIES = 1_000
+
+
+def _engine(url: str):
+    from service.orm import create_engine
+
+    return create_engine(url, pool_size=2, max_overflow=0)
+
+
+def baseline_client(url: str, client: int, *, barrier, duration_s: float) -> int:
+    engine = _engine(url)
+    insert = sa.text(
+        "INSERT INTO bench_baseline (entry_id, account_id, asset, amount) "
+        "VALUES (:entry_id, :account_id, 'POINT', :amount)"
+    )
+    with engine.connect() as connection:
+
+        def step(number: int) -> int:
+            connection.execute(insert, {"entry_id": number, "account_id": client, "amount": 5})
+            connection.commit()
+            return 1
+
+        return timed_loop(barrier, duration_s, step)
+
+
+def entries_client(url: str, client: int, *, barrier, duration_s: float) -> int:
+    from ledger import services as ledger
+    from ledger.retry import in_transaction
+
+    engine = _engine(url)
+    session = Session(bind=engine.connect(), expire_on_commit=False)  # one connection kept
+    rng = random.Random(client)
+    now = datetime.now(UTC)
+    codes = [f"bench:{i}" for i in range(ACCOUNTS)]
+
+    def transfer(number: int) -> int:
+        source, destination = rng.sample(codes, 2)
+        request = ledger.EntryRequest(
+            key=f"c{client}-{number}",
+            kind="transfer",
+            postings=[ledger.PostingRequest(source, -3), ledger.PostingRequest(destination, 3)],
+        )
+        in_transaction(session, lambda s: ledger.entry_post(s, request, now=now))
+        return 1
+
+    return timed_loop(barrier, duration_s, transfer)
+
+
+def sequencer(url: str, key: str, origin: str, stop) -> None:
+    from ledger.note import parse_signer_key
+    from ledger.tlog import log_sequence
+
+    engine = _engine(url)
+    signer = parse_signer_key(key)
+    with sessionmaker(bind=engine)() as session:
+        while not stop.is_set():
+            checkpoint = log_sequence(session, signer=signer, origin=origin, now=datetime.now(UTC))
+            session.commit()
+            if checkpoint is None:
+                time.sleep(0.05)
+
+
+def setup(url: str) -> None:
+    from ledger import services as ledger
+
+    engine = _engine(url)
+    with sessionmaker(bind=engine)() as session, session.begin():
+        session.execute(
+            sa.text(
+                "CREATE TABLE bench_baseline (entry_id bigint, account_id bigint, "
+                "asset varchar(16), amount bigint)"
+            )
+        )
+        ledger.account_open(
+            session, code="bench:issuer", asset="POINT", owner_type="platform", allow_negative=True
+        )
+        requests = []
+        for number in range(ACCOUNTS):
+            code = f"bench:{number}"
+            ledger.account_open(session, code=code, asset="POINT", owner_type="user")
+            requests.append(
+                ledger.EntryRequest(
+                    f"fund-{number}",
+                    "fund",
+                    [
+                        ledger.PostingRequest("bench:issuer", -FUNDING_PER_ACCOUNT),
+                        ledger.PostingRequest(code, FUNDING_PER_ACCOUNT),
+                    ],
+                )
+            )
+        ledger.entries_post(session, requests, now=datetime.now(UTC))
+    engine.dispose()
+
+
+def batch_rate(url: str, duration_s: float) -> float:
+    from ledger import services as ledger
+
+    engine = _engine(url)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    rng = random.Random(7)
+    codes = [f"bench:{i}" for i in range(ACCOUNTS)]
+    postings = 0
+    number = 0
+    started = time.perf_counter()
+    with factory() as session:
+        while time.perf_counter() - started < duration_s:
+            requests = [
+                ledger.EntryRequest(
+                    f"batch-{number}-{i}",
+                    "distribution",
+                    [
+                        ledger.PostingRequest("bench:issuer", -1),
+                        ledger.PostingRequest(rng.choice(codes), 1),
+                    ],
+                )
+                for i in range(BATCH_ENTRIES)
+            ]
+            with session.begin():
+                ledger.entries_post(session, requests, now=datetime.now(UTC))
+            postings += 2 * BATCH_ENTRIES
+            number += 1
+    elapsed_s = time.perf_counter() - started
+    engine.dispose()
+    return postings / elapsed_s
+
+
+def verify(url: str, key: str, origin: str) -> tuple[bool, int]:
+    from ledger.note import parse_signer_key
+    from ledger.tlog import log_sequence
+    from ledger.verify import ledger_verify
+
+    engine = _engine(url)
+    signer = parse_signer_key(key)
+    with sessionmaker(bind=engine)() as session:
+        while log_sequence(session, signer=signer, origin=origin, now=datetime.now(UTC)):
+            session.commit()
+        session.commit()
+        result = ledger_verify(session, verifier=signer.verifier(), origin=origin)
+        entries = session.scalar(sa.text("SELECT count(*) FROM ledger_entries"))
+    engine.dispose()
+    return result.ok, entries
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    options = parser.parse_args()
+    from ledger.note import generate_signer_key
+
+    origin = "bench.tanhui/log"
+    key = generate_signer_key(origin)
+    with scratch_database("tanhui_bench_ledger") as url:
+        setup(url)
+        baseline = run_clients(
+            baseline_client, options.clients, options.seconds, lambda i: (url, i)
+        )
+        context = multiprocessing.get_context("spawn")
+        stop = context.Event()
+        sequencer_process = context.Process(target=sequencer, args=(url, key, origin, stop))
+        sequencer_process.start()
+        try:
+            entries = run_clients(
+                entries_client, options.clients, options.seconds, lambda i: (url, i)
+            )
+        finally:
+            stop.set()
+            sequencer_process.join(timeout=120)
+        batch = batch_rate(url, options.seconds / 2)
+        verified, entry_count = verify(url, key, origin)
+    result = {
+        "clients": options.clients,
+        "seconds": options.seconds,
+        "baseline_inserts_per_s": round(baseline, 1),
+        "entries_per_s": round(entries, 1),
+        "ratio": round(entries / baseline, 3),
+        "batch_postings_per_s": round(batch, 1),
+        "entries_written": entry_count,
+        "verify_ok": verified,
+    }
+    print(
+        f"baseline {baseline:.0f} inserts/s; ledger {entries:.0f} entries/s "
+        f"(ratio {entries / baseline:.2f}); batch {batch:.0f} postings/s; verify {verified}"
+    )
+    report(result)
+
+
+if __name__ == "__main__":
+    main()
