@@ -6,22 +6,29 @@ rows, locks the stored balances in ascending id order and updates them only wher
 balance suffices. It writes exactly the rows the portable path in ``ledger.services`` writes; the
 test suite runs both against the same requests and compares the rows.
 
-What it answers: the (key, id) pairs it inserted, the accounts whose balance it could not take,
-and nothing else. A refused balance leaves the statement's other writes in the caller's
-transaction, which the caller then rolls back, as with the portable path.
+It answers the (key, id) pairs it inserted. When an available balance does not suffice, the
+statement itself fails (``ledger_insufficient`` raises), so it writes nothing; that makes it
+atomic on its own, and a connection in autocommit mode can post an entry in one round trip
+without holding any lock between round trips. Either way the caller's transaction is then
+aborted and must be rolled back (or a savepoint released), as after any ``LedgerError``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ledger.errors import ErrorCode, LedgerError
+
 _ID_PLACEHOLDER = 0
+_INSUFFICIENT = re.compile(r"ledger: insufficient funds on accounts \{([0-9,]+)\}")
 
 ONE_STATEMENT = sa.text(
     """
@@ -77,8 +84,8 @@ ONE_STATEMENT = sa.text(
     SELECT
         (SELECT coalesce(json_agg(json_build_array(idempotency_key, id)), '[]') FROM e)
             AS inserted,
-        (SELECT coalesce(json_agg(id), '[]') FROM deltas
-         WHERE id NOT IN (SELECT id FROM updated)) AS refused
+        (SELECT ledger_insufficient(array_agg(id)) FROM deltas
+         WHERE id NOT IN (SELECT id FROM updated) HAVING count(*) > 0) AS refused
     """
 )
 
@@ -101,8 +108,8 @@ def post_in_one_statement(
     now: datetime,
     hold_ids: Mapping[str, int],
     reverses: Mapping[str, int],
-) -> tuple[dict[str, int], list[int]]:
-    """Post ``requests``; return the ids of the entries inserted by key, and refused accounts."""
+) -> dict[str, int]:
+    """Post ``requests``; return the ids of the entries it inserted, by key."""
     entries = []
     for n, (request, form) in enumerate(zip(requests, canonical, strict=True)):
         head, tail = leaf_template(request, accounts, now)
@@ -132,12 +139,21 @@ def post_in_one_statement(
                     "n": len(legs),
                 }
             )
-    row = (
-        session.connection()
-        .execute(
-            ONE_STATEMENT,
-            {"entries": json.dumps(entries), "legs": json.dumps(legs), "now": now},
+    try:
+        row = (
+            session.connection()
+            .execute(
+                ONE_STATEMENT,
+                {"entries": json.dumps(entries), "legs": json.dumps(legs), "now": now},
+            )
+            .one()
         )
-        .one()
-    )
-    return {key: entry_id for key, entry_id in row.inserted}, list(row.refused)
+    except IntegrityError as error:
+        message = getattr(getattr(error.orig, "diag", None), "message_primary", "") or ""
+        match = _INSUFFICIENT.match(message)
+        if match is None:
+            raise
+        refused = {int(number) for number in match.group(1).split(",")}
+        codes = sorted(info.code for info in accounts.values() if info.id in refused)
+        raise LedgerError(ErrorCode.INSUFFICIENT_FUNDS, ", ".join(codes), field="amount") from None
+    return {key: entry_id for key, entry_id in row.inserted}

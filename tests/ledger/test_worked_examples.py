@@ -237,3 +237,13 @@ def test_a_multi_asset_entry_balances_per_asset(session, open_account, now):
     assert result.outcome is Outcome.CREATED
     assert balance(session, "farm:fen") == 250
     assert ledger_verify(session).ok
+
+
+def test_an_overdraft_of_an_account_without_lots_is_refused(session, accounts, post):
+    post("fill", "points:issuer", "shop", 10)
+    with pytest.raises(LedgerError) as error:
+        with session.begin_nested():
+            post("too-much", "shop", "bob", 11)
+    assert error.value.error_code is ErrorCode.INSUFFICIENT_FUNDS
+    assert error.value.detail == "shop"
+    assert balance(session, "shop") == 10

@@ -68,6 +68,16 @@ def _create_triggers() -> None:
             """
         )
         op.execute(
+            """
+            CREATE FUNCTION ledger_insufficient(account_ids bigint[]) RETURNS void
+            LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'ledger: insufficient funds on accounts %', account_ids
+                    USING ERRCODE = 'check_violation';
+            END $$
+            """
+        )
+        op.execute(
             "CREATE CONSTRAINT TRIGGER ledger_postings_balanced AFTER INSERT ON ledger_postings "
             "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_entry_balanced()"
         )
@@ -84,6 +94,7 @@ def _drop_triggers() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS ledger_postings_balanced ON ledger_postings")
         op.execute("DROP FUNCTION IF EXISTS ledger_entry_balanced()")
+        op.execute("DROP FUNCTION IF EXISTS ledger_insufficient(bigint[])")
         for table in IMMUTABLE_TABLES:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_immutable ON {table}")
             op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")

@@ -1,0 +1,117 @@
+"""On PostgreSQL, entries without lots are posted in one statement; the rows it writes are the
+rows the portable path writes, and on its own it is atomic (autocommit)."""
+
+import json
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ledger import services as ledger
+from ledger.errors import ErrorCode, LedgerError, Outcome
+from ledger.models import Entry, LogPending, Posting
+from service.orm import create_engine
+
+
+@pytest.fixture(autouse=True)
+def postgresql_only(backend):
+    if backend.name != "postgresql":
+        pytest.skip("the one-statement path is PostgreSQL's")
+
+
+def rows_of(session, prefix):
+    entries = session.execute(
+        sa.select(Entry.id, Entry.kind, Entry.request, Entry.idempotency_key)
+        .where(Entry.idempotency_key.like(f"{prefix}%"))
+        .order_by(Entry.id)
+    ).all()
+    result = []
+    for entry_id, kind, request, key in entries:
+        postings = session.execute(
+            sa.select(Posting.asset, Posting.amount)
+            .where(Posting.entry_id == entry_id)
+            .order_by(Posting.id)
+        ).all()
+        leaf = json.loads(
+            session.scalar(sa.select(LogPending.data).where(LogPending.source_id == str(entry_id)))
+        )
+        assert leaf.pop("id") == entry_id
+        leaf["key"] = leaf["key"].removeprefix(prefix)
+        result.append((kind, request, [tuple(p) for p in postings], leaf, key.removeprefix(prefix)))
+    return result
+
+
+def test_both_paths_write_the_same_rows(session, open_account, now):
+    open_account("issuer", issuer=True)
+    for name in ("a", "b"):
+        open_account(name)
+    batch = [
+        ledger.EntryRequest(
+            "one-1",
+            "fund",
+            [ledger.PostingRequest("issuer", -50), ledger.PostingRequest("a", 50)],
+            {"note": "碳汇"},
+        ),
+        ledger.EntryRequest(
+            "one-2", "move", [ledger.PostingRequest("a", -20), ledger.PostingRequest("b", 20)]
+        ),
+    ]
+    fast = ledger.entries_post(session, batch, now=now)
+    portable_batch = [
+        ledger.EntryRequest("two-" + r.key[4:], r.kind, r.postings, r.metadata) for r in batch
+    ]
+    slow = ledger.entries_post(session, portable_batch, now=now, portable=True)
+    assert [r.outcome for r in fast + slow] == [Outcome.CREATED] * 4
+    assert rows_of(session, "one-") == rows_of(session, "two-")
+
+
+def test_one_statement_is_atomic_on_its_own(scratch_database_url, now):
+    engine = create_engine(scratch_database_url)
+    try:
+        with engine.connect() as connection:
+            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+            with Session(bind=autocommit) as own:
+                ledger.account_open(
+                    own, code="issuer", asset="POINT", owner_type="platform", allow_negative=True
+                )
+                ledger.account_open(own, code="a", asset="POINT", owner_type="user")
+                result = ledger.entry_post(
+                    own,
+                    ledger.EntryRequest(
+                        "auto-1",
+                        "fund",
+                        [ledger.PostingRequest("issuer", -5), ledger.PostingRequest("a", 5)],
+                    ),
+                    now=now,
+                )
+                assert result.outcome is Outcome.CREATED
+                with pytest.raises(LedgerError) as error:
+                    ledger.entry_post(
+                        own,
+                        ledger.EntryRequest(
+                            "auto-2",
+                            "overdraw",
+                            [ledger.PostingRequest("a", -6), ledger.PostingRequest("issuer", 6)],
+                        ),
+                        now=now,
+                    )
+                assert error.value.error_code is ErrorCode.INSUFFICIENT_FUNDS
+                # The refused entry left nothing behind, and nothing needs rolling back.
+                assert own.scalar(sa.select(sa.func.count()).select_from(Entry)) == 1
+                assert ledger.balance_of(own, "a").balance == 5
+                with pytest.raises(LedgerError) as error:
+                    ledger.account_open(
+                        own, code="lots", asset="POINT", owner_type="user", uses_lots=True
+                    )
+                    ledger.entry_post(
+                        own,
+                        ledger.EntryRequest(
+                            "auto-3",
+                            "fund",
+                            [ledger.PostingRequest("issuer", -5), ledger.PostingRequest("lots", 5)],
+                        ),
+                        now=now,
+                    )
+                assert error.value.error_code is ErrorCode.ENTRY_INVALID
+    finally:
+        engine.dispose()
