@@ -6,6 +6,8 @@ Measured in one run, against a scratch database beside ``TEST_DATABASE_URL``:
   table, one row per transaction;
 * entries: single-transfer entries between random accounts, each its own atomic statement
   (autocommit), with the transparency-log sequencer running beside them;
+* the same pair again at other client counts (``--sweep``; the sequencer idle), since on a
+  small machine more clients than cores mostly measures the scheduler;
 * batch: one client posting 1,000-entry batches (a distribution), postings per second;
 * afterwards ``ledger verify`` over everything written.
 
@@ -175,8 +177,15 @@ def verify(url: str, key: str, origin: str) -> tuple[bool, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--clients", type=int, default=4, help="parallel clients for the headline numbers"
+    )
+    parser.add_argument(
+        "--sweep",
+        default="2,8,16",
+        help="other client counts to measure, baseline and entries each",
+    )
+    parser.add_argument("--seconds", type=float, default=8.0)
     options = parser.parse_args()
     from ledger.note import generate_signer_key
 
@@ -198,6 +207,22 @@ def main() -> None:
         finally:
             stop.set()
             sequencer_process.join(timeout=120)
+        sweep = {}
+        for clients in [int(n) for n in options.sweep.split(",") if n.strip()]:
+            sweep_baseline = run_clients(
+                baseline_client, clients, options.seconds / 2, lambda i: (url, i)
+            )
+            sweep_entries = run_clients(
+                entries_client,
+                clients,
+                options.seconds / 2,
+                lambda i, c=clients: (url, 1000 * c + i),
+            )
+            sweep[str(clients)] = {
+                "baseline_inserts_per_s": round(sweep_baseline, 1),
+                "entries_per_s": round(sweep_entries, 1),
+                "ratio": round(sweep_entries / sweep_baseline, 3),
+            }
         batch = batch_rate(url, options.seconds / 2)
         verified, entry_count = verify(url, key, origin)
     result = {
@@ -208,6 +233,7 @@ def main() -> None:
         "ratio": round(entries / baseline, 3),
         "batch_postings_per_s": round(batch, 1),
         "entries_written": entry_count,
+        "by_clients": sweep,
         "verify_ok": verified,
     }
     print(
