@@ -8,7 +8,8 @@ Measured in one run, against a scratch database beside ``TEST_DATABASE_URL``:
   (autocommit), with the transparency-log sequencer running beside them;
 * the same pair again at other client counts (``--sweep``; the sequencer idle), since on a
   small machine more clients than cores mostly measures the scheduler;
-* batch: one client posting 1,000-entry batches (a distribution), postings per second;
+* batch: 1,000-entry batches (a distribution) in one transaction each, postings per second,
+  by two clients (one per core; the headline) and by one;
 * afterwards ``ledger verify`` over everything written.
 
 The last line is one JSON object.
@@ -126,36 +127,32 @@ def setup(url: str) -> None:
     engine.dispose()
 
 
-def batch_rate(url: str, duration_s: float) -> float:
+def batch_client(url: str, client: int, *, barrier, duration_s: float) -> int:
+    """Post 1,000-entry distributions, one transaction each; returns postings written."""
     from ledger import services as ledger
 
     engine = _engine(url)
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
-    rng = random.Random(7)
+    session = Session(bind=engine.connect(), expire_on_commit=False)
+    rng = random.Random(client)
     codes = [f"bench:{i}" for i in range(ACCOUNTS)]
-    postings = 0
-    number = 0
-    started = time.perf_counter()
-    with factory() as session:
-        while time.perf_counter() - started < duration_s:
-            requests = [
-                ledger.EntryRequest(
-                    f"batch-{number}-{i}",
-                    "distribution",
-                    [
-                        ledger.PostingRequest("bench:issuer", -1),
-                        ledger.PostingRequest(rng.choice(codes), 1),
-                    ],
-                )
-                for i in range(BATCH_ENTRIES)
-            ]
-            with session.begin():
-                ledger.entries_post(session, requests, now=datetime.now(UTC))
-            postings += 2 * BATCH_ENTRIES
-            number += 1
-    elapsed_s = time.perf_counter() - started
-    engine.dispose()
-    return postings / elapsed_s
+
+    def distribute(number: int) -> int:
+        requests = [
+            ledger.EntryRequest(
+                f"batch-{client}-{number}-{i}",
+                "distribution",
+                [
+                    ledger.PostingRequest("bench:issuer", -1),
+                    ledger.PostingRequest(rng.choice(codes), 1),
+                ],
+            )
+            for i in range(BATCH_ENTRIES)
+        ]
+        with session.begin():
+            ledger.entries_post(session, requests, now=datetime.now(UTC))
+        return 2 * BATCH_ENTRIES
+
+    return timed_loop(barrier, duration_s, distribute)
 
 
 def verify(url: str, key: str, origin: str) -> tuple[bool, int]:
@@ -223,7 +220,8 @@ def main() -> None:
                 "entries_per_s": round(sweep_entries, 1),
                 "ratio": round(sweep_entries / sweep_baseline, 3),
             }
-        batch = batch_rate(url, options.seconds / 2)
+        batch_one = run_clients(batch_client, 1, options.seconds / 2, lambda i: (url, i))
+        batch = run_clients(batch_client, 2, options.seconds / 2, lambda i: (url, 10 + i))
         verified, entry_count = verify(url, key, origin)
     result = {
         "clients": options.clients,
@@ -232,6 +230,7 @@ def main() -> None:
         "entries_per_s": round(entries, 1),
         "ratio": round(entries / baseline, 3),
         "batch_postings_per_s": round(batch, 1),
+        "batch_postings_per_s_one_client": round(batch_one, 1),
         "entries_written": entry_count,
         "by_clients": sweep,
         "verify_ok": verified,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
 
 def canonical_json(value: Any) -> str:
     """Sorted keys, no spaces, UTF-8 text as is.
@@ -12,4 +14,4 @@ def canonical_json(value: Any) -> str:
     >>> canonical_json({"b": 1, "a": ["碳", 2]})
     '{"a":["碳",2],"b":1}'
     """
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(value)
