@@ -765,7 +765,7 @@ def hold_post(
 ) -> EntryResult:
     """Turn a pending hold into an entry for ``amount`` (all of it by default); release the rest.
 
-    Locks the hold's row, then the account rows (in id order) as any entry does.
+    Locks the hold's row, then both account rows in id order, as any entry does.
     """
     hold = _hold_lock(session, hold_id)
     accounts = {
@@ -796,6 +796,14 @@ def hold_post(
         raise LedgerError(
             ErrorCode.HOLD_AMOUNT_EXCEEDED, f"{amount} of {hold.amount}", field="amount"
         )
+    # Both balances are locked in id order before the reservation is released, as every other
+    # writer locks them, so posting a hold cannot deadlock with a transfer between the two.
+    session.execute(
+        sa.select(Account.id)
+        .where(Account.id.in_([hold.account_id, hold.destination_account_id]))
+        .order_by(Account.id)
+        .with_for_update()
+    ).all()
     _reservation_release(session, hold)
     result = entries_post(session, [request], now=now, hold_ids={key: hold.id})[0]
     hold.status, hold.posted_amount, hold.resolved_at = "posted", amount, now

@@ -166,3 +166,43 @@ def test_parallel_clients_lose_and_double_nothing(engine):
         report = ledger_verify(session)
         assert report.ok, report.problems
     print(f"{sum(outcomes.values())} operations in {elapsed_s:.1f} s: {dict(outcomes)}")
+
+
+def test_a_deadlock_is_retried_until_the_work_succeeds(engine):
+    """Two transactions lock two rows in opposite orders; PostgreSQL aborts one with 40P01 and
+    ``in_transaction`` runs it again."""
+    import sqlalchemy as sa
+
+    factory = sessionmaker(bind=engine)
+    in_transaction(
+        factory, lambda s: ledger.account_open(s, code="x", asset="POINT", owner_type="user")
+    )
+    in_transaction(
+        factory, lambda s: ledger.account_open(s, code="y", asset="POINT", owner_type="user")
+    )
+    barrier = threading.Barrier(2)
+    attempts: Counter[str] = Counter()
+
+    def work(first, second, name):
+        def locked_in_order(session):
+            attempts[name] += 1
+            lock = sa.text("SELECT id FROM ledger_accounts WHERE code = :code FOR UPDATE")
+            session.execute(lock, {"code": first})
+            if attempts[name] == 1:
+                barrier.wait(timeout=10)
+            session.execute(lock, {"code": second})
+            return name
+
+        return in_transaction(factory, locked_in_order)
+
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(work("x", "y", "a"))),
+        threading.Thread(target=lambda: results.append(work("y", "x", "b"))),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results) == ["a", "b"]
+    assert sorted(attempts.values()) == [1, 2]  # exactly one of them was retried
