@@ -69,15 +69,16 @@ ONE_STATEMENT = sa.text(
         GROUP BY legs.account_id
     ),
     locked AS MATERIALIZED (
-        SELECT ledger_accounts.id FROM ledger_accounts
-        WHERE ledger_accounts.id IN (SELECT id FROM deltas)
-        ORDER BY ledger_accounts.id
+        SELECT id FROM ledger_accounts
+        WHERE id = ANY(ARRAY(SELECT id FROM deltas))
+        ORDER BY id
         FOR UPDATE
     ),
     updated AS (
         UPDATE ledger_accounts AS a SET balance = a.balance + deltas.delta
-        FROM deltas JOIN locked ON locked.id = deltas.id
-        WHERE a.id = deltas.id
+        FROM deltas
+        WHERE a.id = ANY(ARRAY(SELECT id FROM locked))
+          AND a.id = deltas.id
           AND (deltas.delta >= 0 OR a.balance + deltas.delta - a.reserved >= 0)
         RETURNING a.id
     )
