@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from ledger import services as ledger
 from ledger.errors import ErrorCode, LedgerError, Outcome
-from ledger.models import Entry, Lot
+from ledger.models import Account, Entry, Lot
 from ledger.verify import ledger_verify
 from tests.ledger.conftest import available, balance, days
 
@@ -247,3 +247,27 @@ def test_an_overdraft_of_an_account_without_lots_is_refused(session, accounts, p
     assert error.value.error_code is ErrorCode.INSUFFICIENT_FUNDS
     assert error.value.detail == "shop"
     assert balance(session, "shop") == 10
+
+
+def test_issuing_never_writes_the_issuer_row(session, accounts, post):
+    """The issuer may go negative and keeps no stored balance: issuing writes postings only, so
+    no two issuances ever wait on one row."""
+    before = session.execute(sa.select(Account).where(Account.code == "points:issuer")).scalar_one()
+    version_before = _row_version(session, before.id)
+    for number in range(5):
+        post(f"issue-{number}", "points:issuer", "shop", 10)
+    assert _row_version(session, before.id) == version_before
+    assert balance(session, "points:issuer") == -50  # summed from its postings
+
+
+def _row_version(session, account_id):
+    """PostgreSQL's xmin (the writing transaction) or SQLite's row as stored."""
+    if session.get_bind().dialect.name == "postgresql":
+        return session.scalar(
+            sa.text("SELECT xmin::text FROM ledger_accounts WHERE id = :id"), {"id": account_id}
+        )
+    return tuple(
+        session.execute(
+            sa.text("SELECT * FROM ledger_accounts WHERE id = :id"), {"id": account_id}
+        ).one()
+    )
