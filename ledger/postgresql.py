@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger.errors import ErrorCode, LedgerError
@@ -91,6 +91,10 @@ ONE_STATEMENT = sa.text(
 )
 
 
+#: The same statement in the driver's own parameter style.
+DRIVER_STATEMENT = re.sub(r":(entries|legs|now)\b", r"%(\1)s", ONE_STATEMENT.text)
+
+
 def leaf_template(request: Any, accounts: Mapping[str, Any], now: datetime) -> tuple[str, str]:
     """The log leaf of an entry as text before and after its id (which the database assigns)."""
     from ledger.services import entry_leaf_data
@@ -140,21 +144,21 @@ def post_in_one_statement(
                     "n": len(legs),
                 }
             )
+    # The driver's own cursor: this statement runs for every entry, and SQLAlchemy's execution
+    # layer would cost as much as the rest of this function; psycopg prepares it after a few runs.
+    driver = session.connection().connection.driver_connection
     try:
-        row = (
-            session.connection()
-            .execute(
-                ONE_STATEMENT,
+        with driver.cursor() as cursor:
+            cursor.execute(
+                DRIVER_STATEMENT,
                 {"entries": json.dumps(entries), "legs": json.dumps(legs), "now": now},
             )
-            .one()
-        )
-    except IntegrityError as error:
-        message = getattr(getattr(error.orig, "diag", None), "message_primary", "") or ""
-        match = _INSUFFICIENT.match(message)
+            inserted = cursor.fetchone()[0]
+    except psycopg.errors.CheckViolation as error:
+        match = _INSUFFICIENT.match(error.diag.message_primary or "")
         if match is None:
             raise
         refused = {int(number) for number in match.group(1).split(",")}
         codes = sorted(info.code for info in accounts.values() if info.id in refused)
         raise LedgerError(ErrorCode.INSUFFICIENT_FUNDS, ", ".join(codes), field="amount") from None
-    return {key: entry_id for key, entry_id in row.inserted}
+    return {key: entry_id for key, entry_id in inserted}

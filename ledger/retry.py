@@ -21,8 +21,10 @@ RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 BACKOFF_BASE_S = 0.002
 
 
-def retryable(error: DBAPIError) -> bool:
-    return getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+def retryable(error: BaseException) -> bool:
+    """Whether the database asked for a retry, through SQLAlchemy or straight from the driver."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    return getattr(cause, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def in_transaction(
@@ -39,7 +41,7 @@ def in_transaction(
         try:
             with session.begin():
                 return work(session)
-        except DBAPIError as error:
+        except Exception as error:
             if not retryable(error) or attempt == attempts:
                 raise
             time.sleep(BACKOFF_BASE_S * attempt * (1 + random.random()))  # noqa: S311
