@@ -7,12 +7,9 @@ import multiprocessing
 import os
 import sys
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
-
-import sqlalchemy as sa
 
 
 def database_url() -> str:
@@ -25,31 +22,10 @@ def database_url() -> str:
 @contextmanager
 def scratch_database(prefix: str) -> Iterator[str]:
     """A new database beside TEST_DATABASE_URL's, migrated to head, dropped afterwards."""
-    import psycopg
-    from psycopg import sql
+    from service.migrations import scratch_database as scratch
 
-    from service.migrations import alembic_command
-
-    url = sa.make_url(database_url())
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    admin = {
-        "host": url.host or "127.0.0.1",
-        "port": url.port or 5432,
-        "user": url.username,
-        "dbname": "postgres",
-        "autocommit": True,
-    }
-    with psycopg.connect(**admin) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    scratch = url.set(database=name).render_as_string(hide_password=False)
-    try:
-        alembic_command(scratch, "upgrade", "head")
-        yield scratch
-    finally:
-        with psycopg.connect(**admin) as connection:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with scratch(database_url(), prefix) as url:
+        yield url
 
 
 def _client(

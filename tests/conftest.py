@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from ledger.note import generate_signer_key
 from service.app import create_app
 from service.db import create_engine
-from service.migrations import alembic_command
+from service.migrations import alembic_command, scratch_database
 from tests.fakes.wechat import FakeWeChat
 
 BACKENDS = ("sqlite", "postgresql")
@@ -146,25 +146,8 @@ def server_config(base_config: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture()
 def scratch_database_url(server_config: dict[str, Any]) -> Iterator[str]:
     """A fresh, migrated PostgreSQL database of its own, for tests that commit for real."""
-    import psycopg
-    from psycopg import sql
-
-    url = sa.make_url(server_config["DATABASE_URL"])
-    name = f"tanhui_scratch_{uuid.uuid4().hex[:10]}"
-    admin = {
-        "host": url.host,
-        "port": url.port or 5432,
-        "user": url.username,
-        "dbname": "postgres",
-        "autocommit": True,
-    }
-    with psycopg.connect(**admin) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    scratch_url = url.set(database=name).render_as_string(hide_password=False)
-    alembic_command(scratch_url, "upgrade", "head")
-    yield scratch_url
-    with psycopg.connect(**admin) as connection:
-        connection.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with scratch_database(server_config["DATABASE_URL"], "tanhui_scratch") as url:
+        yield url
 
 
 @pytest.fixture()

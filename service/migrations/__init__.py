@@ -6,9 +6,13 @@ Revision files are date-prefixed and reviewed by hand; every one has a working `
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 
@@ -28,3 +32,36 @@ def alembic_config(database_url: str, connection: Any | None = None) -> Config:
 def alembic_command(database_url: str, name: str, *args: Any, **kwargs: Any) -> Any:
     """Run an Alembic command (``upgrade``, ``downgrade``, ``current``, ``revision``…)."""
     return getattr(command, name)(alembic_config(database_url), *args, **kwargs)
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str, *, migrate: bool = True) -> Iterator[str]:
+    """A new PostgreSQL database on ``server_url``'s server (migrated to head unless told
+    otherwise), dropped afterwards.
+
+    For tests that commit for real and for benchmarks, so they never touch a shared database.
+    """
+    import psycopg
+    from psycopg import sql
+
+    url = sa.make_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = {
+        "host": url.host or "127.0.0.1",
+        "port": url.port or 5432,
+        "user": url.username,
+        "dbname": "postgres",
+        "autocommit": True,
+    }
+    with psycopg.connect(**admin) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    scratch = url.set(database=name).render_as_string(hide_password=False)
+    try:
+        if migrate:
+            alembic_command(scratch, "upgrade", "head")
+        yield scratch
+    finally:
+        with psycopg.connect(**admin) as connection:
+            connection.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
