@@ -38,9 +38,6 @@ ENTRIES_PER_BATCH_MAX = 5_000
 #: Largest amount one posting may move: exact in JSON numbers, and 9 Gt in grams.
 AMOUNT_MAX = 2**53
 METADATA_MAX_BYTES = 4096
-#: Above this many accounts in one write, balances are locked with one ordered SELECT and
-#: updated with one statement instead of one UPDATE each.
-BULK_ACCOUNTS_THRESHOLD = 8
 _ACCOUNT_CACHE = "ledger.accounts"
 
 
@@ -446,47 +443,20 @@ def entry_leaf_data(
 def _balances_apply(
     session: Session, deltas: Mapping[int, int], accounts: Mapping[str, AccountInfo]
 ) -> None:
-    """Add ``deltas`` to stored balances, refusing any that would leave available < 0.
+    """Add ``deltas`` to stored balances in ascending account id order, refusing any that would
+    leave available < 0.
 
     Every account in ``deltas`` is locked, a zero delta included, so lots are only ever drawn
-    under their account's lock.
+    under their account's lock. (On PostgreSQL, entries without lots do all of this in one
+    statement: ``ledger.postgresql``.)
     """
-    changes = sorted(deltas.items())
-    if not changes:
-        return
     codes = {info.id: info.code for info in accounts.values()}
-    if len(changes) <= BULK_ACCOUNTS_THRESHOLD:
-        connection = session.connection()
-        statements = _statements(session)
-        for account_id, delta in changes:
-            statement = statements.balance_debit if delta < 0 else statements.balance_credit
-            if (
-                connection.execute(statement, {"account": account_id, "delta": delta}).first()
-                is None
-            ):
-                raise LedgerError(ErrorCode.INSUFFICIENT_FUNDS, codes[account_id], field="amount")
-        return
-    ids = [account_id for account_id, _ in changes]
-    session.execute(
-        sa.select(Account.id).where(Account.id.in_(ids)).order_by(Account.id).with_for_update()
-    ).all()
-    values = sa.values(
-        sa.column("id", sa.BigInteger), sa.column("delta", sa.BigInteger), name="deltas"
-    ).data(changes)
-    updated = set(
-        session.scalars(
-            sa.update(Account)
-            .where(
-                Account.id == values.c.id, Account.balance + values.c.delta - Account.reserved >= 0
-            )
-            .values(balance=Account.balance + values.c.delta)
-            .returning(Account.id)
-            .execution_options(synchronize_session=False)
-        )
-    )
-    refused = [codes[account_id] for account_id in ids if account_id not in updated]
-    if refused:
-        raise LedgerError(ErrorCode.INSUFFICIENT_FUNDS, ", ".join(refused), field="amount")
+    connection = session.connection()
+    statements = _statements(session)
+    for account_id, delta in sorted(deltas.items()):
+        statement = statements.balance_debit if delta < 0 else statements.balance_credit
+        if connection.execute(statement, {"account": account_id, "delta": delta}).first() is None:
+            raise LedgerError(ErrorCode.INSUFFICIENT_FUNDS, codes[account_id], field="amount")
 
 
 def _lots_move(

@@ -271,3 +271,41 @@ def _row_version(session, account_id):
             sa.text("SELECT * FROM ledger_accounts WHERE id = :id"), {"id": account_id}
         ).one()
     )
+
+
+def test_a_distribution_to_many_lot_accounts(session, open_account, now):
+    """More accounts than one UPDATE each is worth: balances are locked in one ordered pass."""
+    open_account("points:issuer", issuer=True)
+    farms = [f"farm:{number}" for number in range(12)]
+    for farm in farms:
+        open_account(farm, lots=True)
+    shares = ledger.EntryRequest(
+        "share-1",
+        "farm_share",
+        [
+            ledger.PostingRequest("points:issuer", -sum(range(1, 13))),
+            *[ledger.PostingRequest(farm, number) for number, farm in enumerate(farms, start=1)],
+        ],
+    )
+    assert ledger.entry_post(session, shares, now=now).outcome is Outcome.CREATED
+    assert [balance(session, farm) for farm in farms] == list(range(1, 13))
+
+    # Taking back one point more than farm:0 holds refuses the whole entry, naming farm:0.
+    clawback = ledger.EntryRequest(
+        "clawback-1",
+        "correction",
+        [
+            *[
+                ledger.PostingRequest(farm, -number - (farm == "farm:0"))
+                for number, farm in enumerate(farms, start=1)
+            ],
+            ledger.PostingRequest("points:issuer", sum(range(1, 13)) + 1),
+        ],
+    )
+    with pytest.raises(LedgerError) as error:
+        with session.begin_nested():
+            ledger.entry_post(session, clawback, now=now)
+    assert error.value.error_code is ErrorCode.INSUFFICIENT_FUNDS
+    assert error.value.detail == "farm:0"
+    assert [balance(session, farm) for farm in farms] == list(range(1, 13))
+    assert ledger_verify(session).ok
