@@ -172,3 +172,30 @@ def test_postgresql_refuses_to_commit_an_unbalanced_entry(books):
                 )
             )
             books.execute(sa.text("SET CONSTRAINTS ALL IMMEDIATE"))
+
+
+def test_the_expire_command_releases_holds_and_expires_lots(make_app, session, open_account, post):
+    """``tanhui ledger expire`` works on the real clock: a lot and a hold already past due."""
+    from datetime import UTC, datetime, timedelta
+
+    past = datetime.now(UTC) - timedelta(days=2)
+    open_account("issuer", issuer=True)
+    open_account("alice", lots=True)
+    open_account("shop")
+    post("award", "issuer", "alice", 100, at=past, expires_at=past + timedelta(days=1))
+    ledger.hold_create(
+        session,
+        key="h",
+        account="alice",
+        destination="shop",
+        amount=30,
+        now=past,
+        expires_at=past + timedelta(hours=1),
+    )
+    session.commit()
+    result = make_app().test_cli_runner().invoke(args=["ledger", "expire"])
+    assert result.exit_code == 0, result.output
+    assert "expired 1 holds and 1 lots" in result.output
+    assert ledger.balance_of(session, "alice").balance == 0
+    assert ledger.balance_of(session, "platform:point:expired").balance == 100
+    assert ledger_verify(session).ok
