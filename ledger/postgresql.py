@@ -72,7 +72,7 @@ ONE_STATEMENT = sa.text(
         SELECT id FROM ledger_accounts
         WHERE id = ANY(ARRAY(SELECT id FROM deltas))
         ORDER BY id
-        FOR UPDATE
+        FOR NO KEY UPDATE
     ),
     updated AS (
         UPDATE ledger_accounts AS a SET balance = a.balance + deltas.delta

@@ -772,7 +772,7 @@ def hold_post(
         sa.select(Account.id)
         .where(Account.id.in_([hold.account_id, hold.destination_account_id]))
         .order_by(Account.id)
-        .with_for_update()
+        .with_for_update(key_share=True)
     ).all()
     _reservation_release(session, hold)
     result = entries_post(session, [request], now=now, hold_ids={key: hold.id})[0]
