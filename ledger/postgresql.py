@@ -2,7 +2,8 @@
 
 For entries that touch no lot accounts (the hot path: transfers, issuance, distributions), one
 data-modifying ``WITH`` statement claims the idempotency keys, inserts the postings and the log
-rows, locks the stored balances in ascending id order and updates them only where the available
+rows, locks the stored balances in ascending id order (``FOR NO KEY UPDATE``, so other writers'
+foreign-key checks on those accounts do not wait) and updates them only where the available
 balance suffices. It writes exactly the rows the portable path in ``ledger.services`` writes; the
 test suite runs both against the same requests and compares the rows.
 
