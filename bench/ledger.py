@@ -6,6 +6,8 @@ Measured in one run, against a scratch database beside ``TEST_DATABASE_URL``:
   table, one row per transaction;
 * entries: single-transfer entries between random accounts, each its own atomic statement
   (autocommit), with the transparency-log sequencer running beside them;
+* the two alternate for ``--rounds`` windows and the medians are reported, since a shared
+  machine drifts;
 * the same pair again at other client counts (``--sweep``; the sequencer idle), since on a
   small machine more clients than cores mostly measures the scheduler;
 * batch: 1,000-entry batches (a distribution) in one transaction each, postings per second,
@@ -21,6 +23,7 @@ import argparse
 import multiprocessing
 import os
 import random
+import statistics
 import time
 from datetime import UTC, datetime
 
@@ -189,7 +192,13 @@ def main() -> None:
         default="4,16",
         help="other client counts to measure, baseline and entries each",
     )
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of one window")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="baseline and entries windows alternate this many times; medians are reported",
+    )
     options = parser.parse_args()
     from ledger.note import generate_signer_key
 
@@ -197,29 +206,42 @@ def main() -> None:
     key = generate_signer_key(origin)
     with scratch_database("tanhui_bench_ledger") as url:
         setup(url)
-        baseline = run_clients(
-            baseline_client, options.clients, options.seconds, lambda i: (url, i)
-        )
         context = multiprocessing.get_context("spawn")
         stop = context.Event()
         sequencer_process = context.Process(target=sequencer, args=(url, key, origin, stop))
         sequencer_process.start()
+        baselines, entries_rates = [], []
         try:
-            entries = run_clients(
-                entries_client, options.clients, options.seconds, lambda i: (url, i)
-            )
+            for number in range(options.rounds):
+                baselines.append(
+                    run_clients(
+                        baseline_client,
+                        options.clients,
+                        options.seconds,
+                        lambda i, n=number: (url, 100 * n + i),
+                    )
+                )
+                entries_rates.append(
+                    run_clients(
+                        entries_client,
+                        options.clients,
+                        options.seconds,
+                        lambda i, n=number: (url, 100 * n + i),
+                    )
+                )
         finally:
             stop.set()
             sequencer_process.join(timeout=120)
+        baseline, entries = statistics.median(baselines), statistics.median(entries_rates)
         sweep = {}
         for clients in [int(n) for n in options.sweep.split(",") if n.strip()]:
             sweep_baseline = run_clients(
-                baseline_client, clients, options.seconds / 2, lambda i: (url, i)
+                baseline_client, clients, options.seconds, lambda i: (url, i)
             )
             sweep_entries = run_clients(
                 entries_client,
                 clients,
-                options.seconds / 2,
+                options.seconds,
                 lambda i, c=clients: (url, 1000 * c + i),
             )
             sweep[str(clients)] = {
@@ -227,15 +249,18 @@ def main() -> None:
                 "entries_per_s": round(sweep_entries, 1),
                 "ratio": round(sweep_entries / sweep_baseline, 3),
             }
-        batch_one = run_clients(batch_client, 1, options.seconds / 2, lambda i: (url, i))
-        batch = run_clients(batch_client, 2, options.seconds / 2, lambda i: (url, 10 + i))
+        batch_one = run_clients(batch_client, 1, options.seconds, lambda i: (url, i))
+        batch = run_clients(batch_client, 2, options.seconds, lambda i: (url, 10 + i))
         verified, entry_count = verify(url, key, origin)
     result = {
         "clients": options.clients,
         "seconds": options.seconds,
+        "rounds": options.rounds,
         "baseline_inserts_per_s": round(baseline, 1),
         "entries_per_s": round(entries, 1),
         "ratio": round(entries / baseline, 3),
+        "baseline_rounds": [round(rate) for rate in baselines],
+        "entries_rounds": [round(rate) for rate in entries_rates],
         "batch_postings_per_s": round(batch, 1),
         "batch_postings_per_s_one_client": round(batch_one, 1),
         "entries_written": entry_count,
