@@ -262,52 +262,62 @@ def ledger_verify(
     return Report(checks, problems)
 
 
+#: Entries checked against their leaves per round trip, so memory stays flat as the ledger grows.
+ENTRIES_PER_VERIFY_CHUNK = 5_000
+
+
 def _entries_logged(session: Session) -> list[str]:
-    """Each entry is a leaf (or waits for the sequencer), and its leaf says what it did."""
-    found = []
-    logged = {
-        row.source_id: row.data
-        for row in session.execute(
-            sa.select(LogLeaf.source_id, LogLeaf.data).where(LogLeaf.kind == "ledger.entry")
-        )
-    }
-    logged.update(
-        {
-            row.source_id: row.data
-            for row in session.execute(
-                sa.select(LogPending.source_id, LogPending.data).where(
-                    LogPending.kind == "ledger.entry"
-                )
-            )
-        }
-    )
+    """Each entry is a leaf (or waits for the sequencer), and its leaf says what it did.
+
+    Walks the entries in id order, a chunk at a time, fetching only that chunk's postings and
+    leaves.
+    """
+    found: list[str] = []
     codes = dict(session.execute(sa.select(Account.id, Account.code)).all())
-    postings: dict[int, list[list]] = {}
-    for row in session.execute(
-        sa.select(Posting.entry_id, Posting.account_id, Posting.asset, Posting.amount).order_by(
-            Posting.id
-        )
-    ):
-        postings.setdefault(row.entry_id, []).append([codes[row.account_id], row.asset, row.amount])
-    for entry in session.execute(
-        sa.select(Entry.id, Entry.idempotency_key, Entry.kind, Entry.created_at)
-    ):
-        data = logged.get(str(entry.id))
-        if data is None:
-            found.append(f"entry {entry.id} is not in the log")
-            continue
-        expected = canonical_json(
-            {
-                "type": "ledger.entry",
-                "id": entry.id,
-                "key": entry.idempotency_key,
-                "kind": entry.kind,
-                "postings": postings.get(entry.id, []),
-                "created_at": entry.created_at.isoformat(),
-            }
-        )
-        if data != expected:
-            found.append(f"entry {entry.id} differs from its log leaf")
-        if len(found) >= FINDINGS_PER_CHECK_MAX:
+    after = 0
+    while len(found) < FINDINGS_PER_CHECK_MAX:
+        entries = session.execute(
+            sa.select(Entry.id, Entry.idempotency_key, Entry.kind, Entry.created_at)
+            .where(Entry.id > after)
+            .order_by(Entry.id)
+            .limit(ENTRIES_PER_VERIFY_CHUNK)
+        ).all()
+        if not entries:
             break
-    return found
+        low, high = entries[0].id, entries[-1].id
+        after = high
+        sources = [str(entry.id) for entry in entries]
+        logged = {}
+        for table in (LogLeaf, LogPending):
+            logged.update(
+                session.execute(
+                    sa.select(table.source_id, table.data).where(
+                        table.kind == "ledger.entry", table.source_id.in_(sources)
+                    )
+                ).all()
+            )
+        postings: dict[int, list[list]] = {}
+        for row in session.execute(
+            sa.select(Posting.entry_id, Posting.account_id, Posting.asset, Posting.amount)
+            .where(Posting.entry_id.between(low, high))
+            .order_by(Posting.id)
+        ):
+            postings.setdefault(row.entry_id, []).append(
+                [codes[row.account_id], row.asset, row.amount]
+            )
+        for entry in entries:
+            data = logged.get(str(entry.id))
+            if data is None:
+                found.append(f"entry {entry.id} is not in the log")
+            elif data != canonical_json(
+                {
+                    "type": "ledger.entry",
+                    "id": entry.id,
+                    "key": entry.idempotency_key,
+                    "kind": entry.kind,
+                    "postings": postings.get(entry.id, []),
+                    "created_at": entry.created_at.isoformat(),
+                }
+            ):
+                found.append(f"entry {entry.id} differs from its log leaf")
+    return found[:FINDINGS_PER_CHECK_MAX]

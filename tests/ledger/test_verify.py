@@ -199,3 +199,32 @@ def test_the_expire_command_releases_holds_and_expires_lots(make_app, session, o
     assert ledger.balance_of(session, "alice").balance == 0
     assert ledger.balance_of(session, "platform:point:expired").balance == 100
     assert ledger_verify(session).ok
+
+
+def test_the_entry_log_check_walks_past_its_first_chunk(session, open_account, now):
+    from ledger.verify import ENTRIES_PER_VERIFY_CHUNK
+
+    open_account("issuer", issuer=True)
+    open_account("shop")
+    count = ENTRIES_PER_VERIFY_CHUNK + 3
+    for start in range(0, count, ledger.ENTRIES_PER_BATCH_MAX):
+        ledger.entries_post(
+            session,
+            [
+                ledger.EntryRequest(
+                    f"bulk-{number}",
+                    "grant",
+                    [ledger.PostingRequest("issuer", -1), ledger.PostingRequest("shop", 1)],
+                )
+                for number in range(start, min(count, start + ledger.ENTRIES_PER_BATCH_MAX))
+            ],
+            now=now,
+        )
+    assert ledger_verify(session).ok
+    last = session.scalar(sa.text("SELECT max(id) FROM ledger_entries"))
+    session.execute(
+        sa.text("UPDATE tlog_pending SET data = replace(data, '1]]', '2]]') WHERE source_id = :id"),
+        {"id": str(last)},
+    )
+    result = ledger_verify(session)
+    assert result.problems == [f"every entry is logged: entry {last} differs from its log leaf"]
