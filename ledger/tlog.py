@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import zip_longest
 from typing import Any
 
 import sqlalchemy as sa
@@ -236,36 +238,69 @@ def proof_verify(bundle: Mapping[str, Any], *, verifier: Verifier, origin: str) 
     return VerifiedLeaf(index, size, data)
 
 
+#: Rows streamed per fetch while verifying, so memory stays flat however long the log grows.
+VERIFY_STREAM_ROWS = 10_000
+
+
+def _stream(session: Session, statement: sa.Select) -> sa.Result:
+    """A result fetched ``VERIFY_STREAM_ROWS`` at a time; close it (a server-side cursor)."""
+    return session.execute(statement, execution_options={"yield_per": VERIFY_STREAM_ROWS})
+
+
 def log_verify(session: Session, *, verifier: Verifier, origin: str) -> list[str]:
     """Re-check the whole log: leaves against their data, every stored node against its
-    children, the state, and every checkpoint's signature and root. Returns the problems."""
+    children, the state, and every checkpoint's signature and root. Returns the problems.
+
+    Streams leaves and nodes a level at a time in position order, holding two rows at once.
+    """
     problems: list[str] = []
     state = session.get(LogState, 1)
     size = state.size if state else 0
-    leaves = session.execute(
-        sa.select(LogLeaf.position, LogLeaf.data).order_by(LogLeaf.position)
-    ).all()
-    if [row.position for row in leaves] != list(range(size)):
-        problems.append(f"log: leaves are not exactly 0..{size - 1}")
-    nodes = {
-        (row.level, row.position): bytes(row.hash)
-        for row in session.execute(sa.select(LogNode.level, LogNode.position, LogNode.hash))
-    }
-    for row in leaves:
-        if nodes.get((0, row.position)) != merkle.leaf_hash(row.data.encode()):
-            problems.append(f"log: leaf {row.position} does not hash to its stored node")
-    expected_nodes = 0
-    for (level, index), digest in sorted(nodes.items()):
-        if level == 0:
-            expected_nodes += 1
-            continue
-        left, right = nodes.get((level - 1, 2 * index)), nodes.get((level - 1, 2 * index + 1))
-        if left is None or right is None or merkle.node_hash(left, right) != digest:
-            problems.append(f"log: node ({level}, {index}) does not match its children")
-        if (index + 1) << level <= size:
-            expected_nodes += 1
-    if expected_nodes != len(nodes):
-        problems.append("log: stored nodes beyond the tree size")
+
+    count = 0
+    with (
+        closing(
+            _stream(session, sa.select(LogLeaf.position, LogLeaf.data).order_by(LogLeaf.position))
+        ) as leaves,
+        closing(_stream(session, _level(0))) as level_zero,
+    ):
+        for position, (leaf, node) in enumerate(zip_longest(leaves, level_zero)):
+            count += 1
+            if (
+                leaf is None
+                or node is None
+                or leaf.position != position
+                or node.position != position
+            ):
+                problems.append(f"log: leaves and leaf nodes are not exactly 0..{size - 1}")
+                break
+            if bytes(node.hash) != merkle.leaf_hash(leaf.data.encode()):
+                problems.append(f"log: leaf {position} does not hash to its stored node")
+    if count != size and not problems:
+        problems.append(f"log: {count} leaves for a tree of size {size}")
+
+    level = 1
+    while size >> (level - 1) > 1 or _level_exists(session, level):
+        expected = size >> level
+        with (
+            closing(_stream(session, _level(level - 1))) as child_rows,
+            closing(_stream(session, _level(level))) as parent_rows,
+        ):
+            children, parents = iter(child_rows), iter(parent_rows)
+            for position in range(expected + 1):
+                parent = next(parents, None)
+                if position == expected:
+                    if parent is not None:
+                        problems.append(f"log: stored nodes beyond the tree size at level {level}")
+                    break
+                left, right = next(children, None), next(children, None)
+                if parent is None or parent.position != position or left is None or right is None:
+                    problems.append(f"log: level {level} lacks node {position}")
+                    break
+                if merkle.node_hash(bytes(left.hash), bytes(right.hash)) != bytes(parent.hash):
+                    problems.append(f"log: node ({level}, {position}) does not match its children")
+        level += 1
+
     for checkpoint in session.scalars(sa.select(LogCheckpoint).order_by(LogCheckpoint.size)):
         try:
             opened = open_checkpoint(checkpoint.note, verifier, origin)
@@ -278,15 +313,31 @@ def log_verify(session: Session, *, verifier: Verifier, origin: str) -> list[str
             problems.append(f"log: checkpoint {checkpoint.size} is beyond the tree")
             continue
         try:
-            root = merkle.root_from_subtrees(
-                [nodes[key] for key in merkle.complete_subtrees(0, checkpoint.size)]
-            )
-        except KeyError:
+            nodes = _nodes(session, merkle.complete_subtrees(0, checkpoint.size))
+        except LogError:
             problems.append(f"log: checkpoint {checkpoint.size} lacks stored nodes")
             continue
+        root = merkle.root_from_subtrees(
+            [nodes[key] for key in merkle.complete_subtrees(0, checkpoint.size)]
+        )
         if root != opened.root_hash:
             problems.append(f"log: checkpoint {checkpoint.size} root does not match the tree")
     return problems
+
+
+def _level(level: int) -> sa.Select:
+    return (
+        sa.select(LogNode.position, LogNode.hash)
+        .where(LogNode.level == level)
+        .order_by(LogNode.position)
+    )
+
+
+def _level_exists(session: Session, level: int) -> bool:
+    return (
+        session.scalar(sa.select(LogNode.position).where(LogNode.level == level).limit(1))
+        is not None
+    )
 
 
 __all__ = [

@@ -244,3 +244,29 @@ def test_expiry_and_holds_are_logged_like_any_entry(
     )
     checkpoint = log_sequence(session, signer=signer, origin=origin, now=now)
     assert checkpoint.size == 2
+
+
+@pytest.mark.parametrize(
+    ("statement", "problem"),
+    [
+        ("DELETE FROM tlog_nodes WHERE level = 1 AND position = 2", "log: level 1 lacks node 2"),
+        (
+            "INSERT INTO tlog_nodes (level, position, hash) "
+            "SELECT 2, 5, hash FROM tlog_nodes WHERE level = 0 AND position = 0",
+            "log: stored nodes beyond the tree size at level 2",
+        ),
+        (
+            "DELETE FROM tlog_leaves WHERE position = 8",
+            "log: leaves and leaf nodes are not exactly 0..8",
+        ),
+    ],
+)
+def test_missing_and_extra_rows_are_found(session, events, signer, origin, now, statement, problem):
+    from tests.ledger.test_verify import unprotect
+
+    events(9)
+    log_sequence(session, signer=signer, origin=origin, now=now)
+    unprotect(session, "tlog_nodes")
+    unprotect(session, "tlog_leaves")
+    session.execute(sa.text(statement))
+    assert problem in log_verify(session, verifier=signer.verifier(), origin=origin)
