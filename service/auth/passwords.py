@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -14,8 +15,12 @@ HASHERS = {
     "cheapest": PasswordHasher.from_parameters(profiles.CHEAPEST),
 }
 _VERIFIER = HASHERS["default"]
-#: Verified when the username is unknown, so a miss costs as much as a wrong password.
-_DUMMY_HASH = HASHERS["default"].hash("tanhui-dummy-password-for-equal-timing")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Verified when the username is unknown, so a miss costs as much as a wrong password."""
+    return HASHERS["default"].hash("tanhui-dummy-password-for-equal-timing")
 
 
 def password_hash(password: str, profile: str = "default") -> str:
@@ -24,7 +29,7 @@ def password_hash(password: str, profile: str = "default") -> str:
 
 def password_verify(stored_hash: str | None, password: str) -> bool:
     try:
-        return _VERIFIER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return _VERIFIER.verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
