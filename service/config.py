@@ -59,6 +59,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_SIGN_IN": "10 per minute;100 per hour",
     "RATELIMIT_DEFAULT": "600 per minute",
     "RATELIMIT_KEY_PREFIX": "tanhui",
+    # A moving window counts the last minute wherever it falls: no burst at a window's edge.
+    "RATELIMIT_STRATEGY": "moving-window",
     "CACHE_KEY_PREFIX": "tanhui",
     "LOG_LEVEL": "INFO",
     "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
