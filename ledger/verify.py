@@ -37,6 +37,18 @@ class Report:
         return not self.problems
 
 
+def _totals(
+    key: sa.ColumnElement, amount: sa.ColumnElement, *where: sa.ColumnElement
+) -> sa.Subquery:
+    """``key`` and ``total`` = sum of ``amount`` per key: the other side of each comparison."""
+    return (
+        sa.select(key.label("key"), sa.func.sum(amount).label("total"))
+        .where(*where)
+        .group_by(key)
+        .subquery()
+    )
+
+
 def _rows(session: Session, statement: sa.Select) -> list[sa.Row]:
     return list(session.execute(statement.limit(FINDINGS_PER_CHECK_MAX)))
 
@@ -95,14 +107,10 @@ def ledger_verify(
         [f"entry {r.id} has {r.count} postings" for r in _rows(session, entry_postings)],
     )
 
-    sums = (
-        sa.select(Posting.account_id, sa.func.sum(Posting.amount).label("total"))
-        .group_by(Posting.account_id)
-        .subquery()
-    )
+    sums = _totals(Posting.account_id, Posting.amount)
     stored = (
         sa.select(Account.code, Account.balance, sa.func.coalesce(sums.c.total, 0).label("total"))
-        .outerjoin(sums, sums.c.account_id == Account.id)
+        .outerjoin(sums, sums.c.key == Account.id)
         .where(~Account.allow_negative, Account.balance != sa.func.coalesce(sums.c.total, 0))
     )
     check(
@@ -140,15 +148,10 @@ def ledger_verify(
         ],
     )
 
-    held = (
-        sa.select(Hold.account_id, sa.func.sum(Hold.amount).label("total"))
-        .where(Hold.status == "pending")
-        .group_by(Hold.account_id)
-        .subquery()
-    )
+    held = _totals(Hold.account_id, Hold.amount, Hold.status == "pending")
     reserved = (
         sa.select(Account.code, Account.reserved, sa.func.coalesce(held.c.total, 0).label("held"))
-        .outerjoin(held, held.c.account_id == Account.id)
+        .outerjoin(held, held.c.key == Account.id)
         .where(Account.reserved != sa.func.coalesce(held.c.total, 0))
     )
     check(
@@ -159,16 +162,12 @@ def ledger_verify(
         ],
     )
 
-    lot_sums = (
-        sa.select(Lot.account_id, sa.func.sum(Lot.remaining).label("total"))
-        .group_by(Lot.account_id)
-        .subquery()
-    )
+    lot_sums = _totals(Lot.account_id, Lot.remaining)
     lots_vs_balance = (
         sa.select(
             Account.code, Account.balance, sa.func.coalesce(lot_sums.c.total, 0).label("lots")
         )
-        .outerjoin(lot_sums, lot_sums.c.account_id == Account.id)
+        .outerjoin(lot_sums, lot_sums.c.key == Account.id)
         .where(Account.uses_lots, Account.balance != sa.func.coalesce(lot_sums.c.total, 0))
     )
     check(
@@ -179,11 +178,7 @@ def ledger_verify(
         ],
     )
 
-    moved = (
-        sa.select(LotMovement.lot_id, sa.func.sum(LotMovement.amount).label("total"))
-        .group_by(LotMovement.lot_id)
-        .subquery()
-    )
+    moved = _totals(LotMovement.lot_id, LotMovement.amount)
     lot_history = (
         sa.select(
             Lot.id,
@@ -191,7 +186,7 @@ def ledger_verify(
             Lot.amount_initial,
             sa.func.coalesce(moved.c.total, 0).label("moved"),
         )
-        .outerjoin(moved, moved.c.lot_id == Lot.id)
+        .outerjoin(moved, moved.c.key == Lot.id)
         .where(
             sa.or_(
                 Lot.remaining != sa.func.coalesce(moved.c.total, 0),
@@ -208,17 +203,13 @@ def ledger_verify(
         ],
     )
 
-    posting_moves = (
-        sa.select(LotMovement.posting_id, sa.func.sum(LotMovement.amount).label("total"))
-        .group_by(LotMovement.posting_id)
-        .subquery()
-    )
+    posting_moves = _totals(LotMovement.posting_id, LotMovement.amount)
     lot_postings = (
         sa.select(
             Posting.id, Posting.amount, sa.func.coalesce(posting_moves.c.total, 0).label("moved")
         )
         .join(Account, Account.id == Posting.account_id)
-        .outerjoin(posting_moves, posting_moves.c.posting_id == Posting.id)
+        .outerjoin(posting_moves, posting_moves.c.key == Posting.id)
         .where(Account.uses_lots, Posting.amount != sa.func.coalesce(posting_moves.c.total, 0))
     )
     check(
