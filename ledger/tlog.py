@@ -118,8 +118,8 @@ def log_sequence(
             nodes[(level, position)] = digest
             new_nodes.append({"level": level, "position": position, "hash": digest})
         size += 1
-    session.execute(sa.insert(LogLeaf), leaves)
-    session.execute(sa.insert(LogNode), new_nodes)
+    _rows_insert(session, LogLeaf.__table__, leaves)
+    _rows_insert(session, LogNode.__table__, new_nodes)
     session.execute(sa.delete(LogPending).where(LogPending.id.in_([row.id for row in pending])))
     state.size = size
     root = merkle.root_from_subtrees([nodes[key] for key in merkle.complete_subtrees(0, size)])
@@ -127,6 +127,25 @@ def log_sequence(
     session.add(LogCheckpoint(size=size, root_hash=root, note=note, created_at=now))
     session.flush()
     return SignedCheckpoint(size, root, note)
+
+
+def _rows_insert(session: Session, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows: with COPY on PostgreSQL (a sequencer round writes thousands, and COPY
+    costs a fraction of one INSERT per row on both sides), else with one executemany."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(sa.insert(table), list(rows))
+        return
+    columns = list(rows[0])
+    driver = session.connection().connection.driver_connection
+    names = ", ".join(columns)
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy,  # noqa: S608 - our names
+    ):
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
 
 
 def _nodes(session: Session, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:

@@ -21,12 +21,12 @@ def postgresql_only(backend):
 
 def rows_of(session, prefix):
     entries = session.execute(
-        sa.select(Entry.id, Entry.kind, Entry.request, Entry.idempotency_key)
+        sa.select(Entry.id, Entry.kind, Entry.request, Entry.idempotency_key, Entry.hold_id)
         .where(Entry.idempotency_key.like(f"{prefix}%"))
         .order_by(Entry.id)
     ).all()
     result = []
-    for entry_id, kind, request, key in entries:
+    for entry_id, kind, request, key, hold_id in entries:
         postings = session.execute(
             sa.select(Posting.asset, Posting.amount)
             .where(Posting.entry_id == entry_id)
@@ -37,8 +37,13 @@ def rows_of(session, prefix):
         )
         assert leaf.pop("id") == entry_id
         leaf["key"] = leaf["key"].removeprefix(prefix)
-        result.append((kind, request, [tuple(p) for p in postings], leaf, key.removeprefix(prefix)))
+        postings = [tuple(p) for p in postings]
+        result.append((kind, request, postings, leaf, key.removeprefix(prefix), hold_id))
     return result
+
+
+def balances(session, *codes):
+    return [ledger.balance_of(session, code) for code in codes]
 
 
 def test_both_paths_write_the_same_rows(session, open_account, now):
@@ -63,6 +68,65 @@ def test_both_paths_write_the_same_rows(session, open_account, now):
     slow = ledger.entries_post(session, portable_batch, now=now, portable=True)
     assert [r.outcome for r in fast + slow] == [Outcome.CREATED] * 4
     assert rows_of(session, "one-") == rows_of(session, "two-")
+
+
+def test_a_single_entry_writes_the_same_rows_as_the_portable_path(session, open_account, now):
+    """One entry at a time takes the lean statement; each of these is posted by both paths."""
+    open_account("issuer", issuer=True)
+    for name in ("a", "b"):
+        open_account(name)
+    seed = [ledger.PostingRequest("issuer", -10), ledger.PostingRequest("a", 10)]
+    ledger.entry_post(session, ledger.EntryRequest("seed", "fund", seed), now=now)
+    hold = ledger.hold_create(session, key="hold", account="a", destination="b", amount=2, now=now)
+    cases = [
+        ("fund", "fund", [("issuer", -90), ("a", 90)], {"note": "碳汇"}, None),
+        ("split", "move", [("a", -30), ("b", 10), ("b", 20)], {}, None),
+        ("round-trip", "move", [("a", -1), ("a", 1)], {}, None),
+        ("issuers-only", "mint", [("issuer", -5), ("issuer", 5)], {}, None),
+        ("settle", "hold_post", [("a", -1), ("b", 1)], {}, hold.hold_id),
+    ]
+    for prefix, portable in (("one-", False), ("two-", True)):
+        for key, kind, legs, metadata, hold_id in cases:
+            request = ledger.EntryRequest(
+                prefix + key, kind, [ledger.PostingRequest(a, n) for a, n in legs], metadata
+            )
+            hold_ids = {request.key: hold_id} if hold_id else None
+            (result,) = ledger.entries_post(
+                session, [request], now=now, hold_ids=hold_ids, portable=portable
+            )
+            assert result.outcome is Outcome.CREATED
+            again = ledger.entries_post(
+                session, [request], now=now, hold_ids=hold_ids, portable=portable
+            )
+            assert again[0].outcome is Outcome.EXISTS
+            assert again[0].entry_id == result.entry_id
+    assert rows_of(session, "one-") == rows_of(session, "two-")
+    # Both paths moved the same amounts: 10 + 2 x (90 - 30 - 1) on a, 2 x (30 + 1) on b.
+    assert [b.balance for b in balances(session, "a", "b")] == [128, 62]
+
+
+def test_a_single_entry_that_overdraws_writes_nothing(session, open_account, now):
+    open_account("issuer", issuer=True)
+    open_account("a")
+    ledger.entry_post(
+        session,
+        ledger.EntryRequest(
+            "fund", "fund", [ledger.PostingRequest("issuer", -5), ledger.PostingRequest("a", 5)]
+        ),
+        now=now,
+    )
+    with pytest.raises(LedgerError) as error, session.begin_nested():
+        ledger.entry_post(
+            session,
+            ledger.EntryRequest(
+                "over", "move", [ledger.PostingRequest("a", -6), ledger.PostingRequest("issuer", 6)]
+            ),
+            now=now,
+        )
+    assert error.value.error_code is ErrorCode.INSUFFICIENT_FUNDS
+    assert error.value.field == "amount"
+    assert session.scalar(sa.select(sa.func.count()).select_from(Entry)) == 1
+    assert ledger.balance_of(session, "a").balance == 5
 
 
 def test_one_statement_is_atomic_on_its_own(scratch_database_url, now):
