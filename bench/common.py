@@ -11,6 +11,32 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+#: Where PostgreSQL puts its Unix-domain socket on Debian, and by default elsewhere.
+SOCKET_DIRECTORIES = ("/var/run/postgresql", "/run/postgresql", "/tmp")  # noqa: S108 - read only
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def unix_socket_url(url: str) -> str | None:
+    """The same server and database through its Unix-domain socket, when the server runs on
+    this machine and has one; ``None`` otherwise."""
+    import sqlalchemy as sa
+
+    parsed = sa.make_url(url)
+    if parsed.host not in LOCAL_HOSTS:
+        return None
+    port = parsed.port or 5432
+    for directory in SOCKET_DIRECTORIES:
+        if os.path.exists(os.path.join(directory, f".s.PGSQL.{port}")):
+            local = sa.URL.create(
+                parsed.drivername,
+                username=parsed.username,
+                password=parsed.password,
+                database=parsed.database,
+                query={**parsed.query, "host": directory, "port": str(port)},
+            )
+            return local.render_as_string(hide_password=False)
+    return None
+
 
 def database_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL")

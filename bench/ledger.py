@@ -12,6 +12,9 @@ Measured in one run, against a scratch database beside ``TEST_DATABASE_URL``:
 * the same pair again at other client counts (``--sweep``; the sequencer idle). The default,
   four clients per core, keeps the CPU busy while each commit waits for its WAL flush; one per
   core leaves it idle for those waits, and many more mostly measures the scheduler;
+* clients reach the server through its Unix-domain socket when it runs on this machine, and
+  the headline pair is measured once more over TCP (``tcp`` in the output; ``--tcp`` uses TCP
+  throughout);
 * batch: 1,000-entry batches (a distribution) in one transaction each, postings per second,
   by two clients (one per core; the headline) and by one;
 * afterwards ``ledger verify`` over everything written.
@@ -32,7 +35,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.common import report, run_clients, scratch_database, timed_loop
+from bench.common import report, run_clients, scratch_database, timed_loop, unix_socket_url
 
 ACCOUNTS = 1_000
 FUNDING_PER_ACCOUNT = 10**12
@@ -203,6 +206,11 @@ def main() -> None:
         default=3,
         help="baseline and entries windows alternate this many times; medians are reported",
     )
+    parser.add_argument(
+        "--tcp",
+        action="store_true",
+        help="connect through TEST_DATABASE_URL as given even when a local socket exists",
+    )
     options = parser.parse_args()
     from ledger.note import generate_signer_key
 
@@ -210,6 +218,21 @@ def main() -> None:
     key = generate_signer_key(origin)
     with scratch_database("tanhui_bench_ledger") as url:
         setup(url)
+        # Both kinds of client talk to the same server the same way: through its Unix-domain
+        # socket when it runs on this machine (as an application beside its database would),
+        # else through the URL as given. The headline pair is measured over TCP too.
+        socket_url = None if options.tcp else unix_socket_url(url)
+        client_url = socket_url or url
+
+        def pair(target_url: str, number: int) -> tuple[float, float]:
+            def arguments(i: int) -> tuple[str, int]:
+                return (target_url, 100 * number + i)
+
+            return (
+                run_clients(baseline_client, options.clients, options.seconds, arguments),
+                run_clients(entries_client, options.clients, options.seconds, arguments),
+            )
+
         context = multiprocessing.get_context("spawn")
         stop = context.Event()
         sequencer_process = context.Process(target=sequencer, args=(url, key, origin, stop))
@@ -217,22 +240,10 @@ def main() -> None:
         baselines, entries_rates = [], []
         try:
             for number in range(options.rounds):
-                baselines.append(
-                    run_clients(
-                        baseline_client,
-                        options.clients,
-                        options.seconds,
-                        lambda i, n=number: (url, 100 * n + i),
-                    )
-                )
-                entries_rates.append(
-                    run_clients(
-                        entries_client,
-                        options.clients,
-                        options.seconds,
-                        lambda i, n=number: (url, 100 * n + i),
-                    )
-                )
+                round_baseline, round_entries = pair(client_url, number)
+                baselines.append(round_baseline)
+                entries_rates.append(round_entries)
+            tcp = pair(url, options.rounds) if socket_url else None
         finally:
             stop.set()
             sequencer_process.join(timeout=120)
@@ -240,26 +251,27 @@ def main() -> None:
         sweep = {}
         for clients in [int(n) for n in options.sweep.split(",") if n.strip()]:
             sweep_baseline = run_clients(
-                baseline_client, clients, options.seconds, lambda i: (url, i)
+                baseline_client, clients, options.seconds, lambda i: (client_url, i)
             )
             sweep_entries = run_clients(
                 entries_client,
                 clients,
                 options.seconds,
-                lambda i, c=clients: (url, 1000 * c + i),
+                lambda i, c=clients: (client_url, 1000 * c + i),
             )
             sweep[str(clients)] = {
                 "baseline_inserts_per_s": round(sweep_baseline, 1),
                 "entries_per_s": round(sweep_entries, 1),
                 "ratio": round(sweep_entries / sweep_baseline, 3),
             }
-        batch_one = run_clients(batch_client, 1, options.seconds, lambda i: (url, i))
-        batch = run_clients(batch_client, 2, options.seconds, lambda i: (url, 10 + i))
+        batch_one = run_clients(batch_client, 1, options.seconds, lambda i: (client_url, i))
+        batch = run_clients(batch_client, 2, options.seconds, lambda i: (client_url, 10 + i))
         verified, entry_count = verify(url, key, origin)
     result = {
         "clients": options.clients,
         "seconds": options.seconds,
         "rounds": options.rounds,
+        "transport": "unix" if socket_url else "tcp",
         "baseline_inserts_per_s": round(baseline, 1),
         "entries_per_s": round(entries, 1),
         "ratio": round(entries / baseline, 3),
@@ -271,6 +283,12 @@ def main() -> None:
         "by_clients": sweep,
         "verify_ok": verified,
     }
+    if tcp is not None:
+        result["tcp"] = {
+            "baseline_inserts_per_s": round(tcp[0], 1),
+            "entries_per_s": round(tcp[1], 1),
+            "ratio": round(tcp[1] / tcp[0], 3),
+        }
     print(
         f"baseline {baseline:.0f} inserts/s; ledger {entries:.0f} entries/s "
         f"(ratio {entries / baseline:.2f}); batch {batch:.0f} postings/s; verify {verified}"
