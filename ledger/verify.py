@@ -10,6 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ledger.canonical import canonical_json
+from ledger.credit_models import (
+    GRAMS_PER_TONNE,
+    CreditAllocation,
+    CreditAllocationPart,
+    CreditBatch,
+    CreditRetirement,
+    CreditSerialRange,
+)
 from ledger.models import (
     Account,
     Entry,
@@ -244,6 +252,8 @@ def ledger_verify(
     check("reversals mirror their entries", mismatched[:FINDINGS_PER_CHECK_MAX])
 
     check("every entry is logged", _entries_logged(session))
+    for name, found in _credit_findings(session):
+        check(name, found)
 
     if verifier is not None and origin is not None:
         check(
@@ -312,3 +322,151 @@ def _entries_logged(session: Session) -> list[str]:
             ):
                 found.append(f"entry {entry.id} differs from its log leaf")
     return found[:FINDINGS_PER_CHECK_MAX]
+
+
+def _credit_findings(session: Session) -> list[tuple[str, list[str]]]:
+    """The sink-credit invariants: serials conserved and never overlapping, each retirement's
+    tonnes in its retired ranges, and no retired range (so no retirement) over-allocated."""
+    batches, ranges = CreditBatch.__table__, CreditSerialRange.__table__
+    findings = []
+
+    tiles = _totals(ranges.c.batch_id, ranges.c.serial_end - ranges.c.serial_start + 1)
+    bounds = (
+        sa.select(
+            ranges.c.batch_id.label("key"),
+            sa.func.min(ranges.c.serial_start).label("first"),
+            sa.func.max(ranges.c.serial_end).label("last"),
+        )
+        .group_by(ranges.c.batch_id)
+        .subquery()
+    )
+    conserved = (
+        sa.select(
+            batches.c.id,
+            batches.c.serial_start,
+            batches.c.serial_end,
+            sa.func.coalesce(tiles.c.total, 0).label("tonnes"),
+            bounds.c.first,
+            bounds.c.last,
+        )
+        .outerjoin(tiles, tiles.c.key == batches.c.id)
+        .outerjoin(bounds, bounds.c.key == batches.c.id)
+        .where(
+            sa.or_(
+                sa.func.coalesce(tiles.c.total, 0) != batches.c.quantity_t,
+                bounds.c.first != batches.c.serial_start,
+                bounds.c.last != batches.c.serial_end,
+                bounds.c.first.is_(None),
+            )
+        )
+    )
+    findings.append(
+        (
+            "credit serials are conserved",
+            [
+                f"batch {r.id} ({r.serial_start}–{r.serial_end}) has ranges {r.first}–{r.last} "
+                f"holding {r.tonnes} t"
+                for r in _rows(session, conserved)
+            ],
+        )
+    )
+
+    one, two = ranges.alias("one"), ranges.alias("two")
+    range_overlaps = sa.select(one.c.id.label("a"), two.c.id.label("b")).where(
+        one.c.batch_id == two.c.batch_id,
+        one.c.id < two.c.id,
+        one.c.serial_start <= two.c.serial_end,
+        two.c.serial_start <= one.c.serial_end,
+    )
+    first, second = batches.alias("first"), batches.alias("second")
+    batch_overlaps = sa.select(first.c.id.label("a"), second.c.id.label("b")).where(
+        first.c.registry_id == second.c.registry_id,
+        first.c.id < second.c.id,
+        first.c.serial_start <= second.c.serial_end,
+        second.c.serial_start <= first.c.serial_end,
+    )
+    findings.append(
+        (
+            "credit serials never overlap",
+            [f"ranges {r.a} and {r.b} overlap" for r in _rows(session, range_overlaps)]
+            + [f"batches {r.a} and {r.b} overlap" for r in _rows(session, batch_overlaps)],
+        )
+    )
+
+    retired = _totals(
+        ranges.c.retirement_id,
+        ranges.c.serial_end - ranges.c.serial_start + 1,
+        ranges.c.status == "retired",
+    )
+    retirements = CreditRetirement.__table__
+    mismatched = (
+        sa.select(retirements.c.id, retirements.c.quantity_t, sa.func.coalesce(retired.c.total, 0))
+        .outerjoin(retired, retired.c.key == retirements.c.id)
+        .where(sa.func.coalesce(retired.c.total, 0) != retirements.c.quantity_t)
+    )
+    findings.append(
+        (
+            "retirements hold their tonnes",
+            [
+                f"retirement {r[0]} of {r[1]} t has {r[2]} t of serials"
+                for r in _rows(session, mismatched)
+            ],
+        )
+    )
+
+    parts = CreditAllocationPart.__table__
+    allocated = _totals(parts.c.range_id, parts.c.quantity_g)
+    grams = (ranges.c.serial_end - ranges.c.serial_start + 1) * GRAMS_PER_TONNE
+    lots = Lot.__table__
+    over = (
+        sa.select(
+            ranges.c.id,
+            ranges.c.retirement_id,
+            grams.label("grams"),
+            sa.func.coalesce(allocated.c.total, 0).label("allocated"),
+            lots.c.amount_initial,
+            lots.c.remaining,
+        )
+        .outerjoin(allocated, allocated.c.key == ranges.c.id)
+        .outerjoin(lots, lots.c.id == ranges.c.lot_id)
+        .where(
+            ranges.c.status == "retired",
+            sa.or_(
+                sa.func.coalesce(allocated.c.total, 0) > grams,
+                lots.c.amount_initial != grams,
+                lots.c.remaining != grams - sa.func.coalesce(allocated.c.total, 0),
+            ),
+        )
+    )
+    findings.append(
+        (
+            "allocations stay within retirements",
+            [
+                f"retired range {r.id} (retirement {r.retirement_id}) of {r.grams} g: "
+                f"{r.allocated} g allocated, lot {r.amount_initial} g holding {r.remaining} g"
+                for r in _rows(session, over)
+            ],
+        )
+    )
+
+    allocation_parts = _totals(parts.c.allocation_id, parts.c.quantity_g)
+    allocations = CreditAllocation.__table__
+    unbacked = (
+        sa.select(
+            allocations.c.id,
+            allocations.c.quantity_g,
+            sa.func.coalesce(allocation_parts.c.total, 0).label("parts"),
+        )
+        .outerjoin(allocation_parts, allocation_parts.c.key == allocations.c.id)
+        .where(sa.func.coalesce(allocation_parts.c.total, 0) != allocations.c.quantity_g)
+    )
+    findings.append(
+        (
+            "allocations trace to retirements",
+            [
+                f"allocation {r.id} of {r.quantity_g} g has {r.parts} g of retired ranges"
+                for r in _rows(session, unbacked)
+            ],
+        )
+    )
+    return findings

@@ -1,0 +1,105 @@
+"""``ledger verify`` checks the sink-credit invariants too: serials conserved and never
+overlapping, retirements holding their tonnes, allocations within what was retired."""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from ledger import credits
+from ledger.credits import RetirementLine
+from ledger.verify import ledger_verify
+from tests.ledger.test_verify import unprotect
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "credits"
+T = 1_000_000
+
+
+@pytest.fixture()
+def holdings(session, now):
+    """The Qingpu file imported, 100 t of its 2024 batch retired, 30 t of those allocated."""
+    credits.import_file(
+        session,
+        content=(EXAMPLES / "qingpu.json").read_bytes(),
+        file_format="json",
+        now=now,
+    )
+    batch_id = session.scalar(sa.text("SELECT id FROM credit_batches WHERE vintage = 2024"))
+    credits.retire(
+        session,
+        registry_code="YRD-CI",
+        registry_reference="R-1",
+        beneficiary="某米业",
+        purpose="碳中和标签",
+        retired_on=date(2026, 11, 1),
+        lines=[RetirementLine(batch_id, 100)],
+        now=now,
+    )
+    credits.allocate(
+        session, key="a", target_type="label_lot", target_id="L1", quantity_g=30 * T, now=now
+    )
+    session.flush()
+    return session
+
+
+def test_honest_holdings_verify(holdings):
+    result = ledger_verify(holdings)
+    assert result.ok, result.problems
+    for name in (
+        "credit serials are conserved",
+        "credit serials never overlap",
+        "retirements hold their tonnes",
+        "allocations stay within retirements",
+        "allocations trace to retirements",
+    ):
+        assert result.checks[name] == 0
+
+
+CORRUPTIONS = {
+    "credit serials are conserved": (
+        None,
+        ["UPDATE credit_serial_ranges SET serial_end = serial_end - 1 WHERE status = 'available'"],
+    ),
+    "credit serials never overlap": (
+        None,
+        [
+            "INSERT INTO credit_serial_ranges (batch_id, serial_start, serial_end, status) "
+            "SELECT batch_id, serial_start, serial_start, 'available' FROM credit_serial_ranges "
+            "WHERE status = 'retired'"
+        ],
+    ),
+    "retirements hold their tonnes": (
+        None,
+        [
+            "UPDATE credit_serial_ranges SET serial_end = serial_end - 1 WHERE status = 'retired'",
+            "UPDATE credit_serial_ranges SET serial_start = serial_start - 1 "
+            "WHERE status = 'available'",
+        ],
+    ),
+    "allocations stay within retirements": (
+        None,
+        [
+            "INSERT INTO credit_allocation_parts (allocation_id, range_id, retirement_id, "
+            "quantity_g) SELECT allocation_id, range_id, retirement_id, 71000000 "
+            "FROM credit_allocation_parts"
+        ],
+    ),
+    "allocations trace to retirements": (
+        "credit_allocation_parts",
+        ["DELETE FROM credit_allocation_parts"],
+    ),
+}
+
+
+@pytest.mark.parametrize("check", sorted(CORRUPTIONS))
+def test_tampering_with_credits_is_found(holdings, check):
+    table, statements = CORRUPTIONS[check]
+    if table:
+        unprotect(holdings, table)
+    for statement in statements:
+        holdings.execute(sa.text(statement))
+
+    result = ledger_verify(holdings)
+    assert not result.ok
+    assert result.checks[check] >= 1, result.problems
