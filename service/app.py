@@ -60,6 +60,7 @@ class TanhuiApi(Api):
 def register_blueprints(app: Flask) -> None:
     from service.auth.api import blp as auth_blp
     from service.auth.api import me_blp
+    from service.credits.api import blp as credits_blp
     from service.ops_api import blp as ops_blp
     from service.parties.api import blp as organisations_blp
 
@@ -84,7 +85,7 @@ def register_blueprints(app: Flask) -> None:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
-    for blueprint in (ops_blp, auth_blp, me_blp, organisations_blp):
+    for blueprint in (ops_blp, auth_blp, me_blp, organisations_blp, credits_blp):
         api.register_blueprint(blueprint)
     app.extensions["tanhui.api"] = api
     extensions.apply_rate_limits(app)

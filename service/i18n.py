@@ -189,6 +189,34 @@ MESSAGES: dict[str, dict[str, str]] = {
     "entry_not_found": {"en": "No such entry.", "zh-CN": "分录不存在。"},
     "already_reversed": {"en": "The entry was already reversed.", "zh-CN": "该分录已被冲正。"},
     "batch_too_large": {"en": "Too many entries in one batch.", "zh-CN": "单批分录过多。"},
+    "credit_import_rejected": {
+        "en": "The credit file was not imported: {count} problems, listed by row and field.",
+        "zh-CN": "碳汇文件未导入：共 {count} 处问题，已按行和字段列出。",
+    },
+    "credit_registry_not_found": {
+        "en": "No such registry: {detail}.",
+        "zh-CN": "登记簿不存在：{detail}。",
+    },
+    "credit_batch_not_found": {
+        "en": "No such credit batch: {detail}.",
+        "zh-CN": "碳汇批次不存在：{detail}。",
+    },
+    "credit_retirement_invalid": {
+        "en": "The retirement cannot be recorded: {detail}.",
+        "zh-CN": "无法登记注销：{detail}。",
+    },
+    "credit_retirement_not_found": {
+        "en": "No such retirement: {detail}.",
+        "zh-CN": "注销记录不存在：{detail}。",
+    },
+    "credits_insufficient": {
+        "en": "Not enough credits: {detail}.",
+        "zh-CN": "碳汇数量不足：{detail}。",
+    },
+    "credit_allocation_invalid": {
+        "en": "The allocation cannot be made: {detail}.",
+        "zh-CN": "无法分配：{detail}。",
+    },
     "organisation_invalid": {
         "en": "The organisation does not fit its kind: {reason}",
         "zh-CN": "组织信息与其类型不符：{reason}",
@@ -239,6 +267,38 @@ _FIELD_MESSAGES: list[tuple[re.Pattern[str], str]] = [
         (r"Not a valid mainland China mobile number\.", "不是有效的中国大陆手机号码。"),
         (r"Password must be at least (?P<min>\d+) characters\.", "密码至少需要 {min} 个字符。"),
         (r"Must not contain control characters\.", "不能包含控制字符。"),
+        # Credit import files (ledger.credit_files, ledger.credits).
+        (r"required text", "必填文本"),
+        (r"longer than (?P<n>\d+) characters", "超过 {n} 个字符"),
+        (r"control characters", "含有控制字符"),
+        (r"not a whole number", "不是整数"),
+        (r"outside (?P<low>\d+)\.\.(?P<high>\d+)", "超出 {low} 至 {high} 的范围"),
+        (r"not a percentage", "不是百分比"),
+        (r"a share is more than 0 and at most 100 percent", "份额须大于 0 且不超过 100%"),
+        (r"at most four decimals", "最多四位小数"),
+        (r"unknown GB/T 2260 region code", "未知的 GB/T 2260 行政区划代码"),
+        (r"before serial_start", "早于起始序列号"),
+        (r"the serial range holds (?P<n>\d+) tonnes", "序列号区间对应 {n} 吨"),
+        (r"not a farm of this project", "不是本项目的农场"),
+        (r"repeats a farm of this project", "与本项目已列农场重复"),
+        (r"farm shares add up to (?P<p>\S+)%, not 100%", "农场份额合计 {p}%，不是 100%"),
+        (r"in the future \(after (?P<year>\d+)\)", "晚于当前年份（{year} 年之后）"),
+        (
+            r"(?P<w>overlaps|repeats) serials (?P<r>\S+) of (?P<row>.+)",
+            "与 {row} 的序列号 {r} 重叠",
+        ),
+        (
+            r"(overlaps|repeats with other terms) stored batch (?P<id>\d+) \(serials (?P<r>\S+)\)",
+            "与已登记批次 {id}（序列号 {r}）冲突",
+        ),
+        (r"wrong number of columns", "列数不正确"),
+        (r"missing columns: (?P<names>.+)", "缺少列：{names}"),
+        (r"not UTF-8 text", "不是 UTF-8 文本"),
+        (r"a non-empty list", "须为非空列表"),
+        (r"whole tonnes, more than 0", "须为大于 0 的整吨数"),
+        (r"whole grams, more than 0", "须为大于 0 的整克数"),
+        (r"in the future", "晚于今天"),
+        (r"1 to (?P<n>\d+) characters", "须为 1 至 {n} 个字符"),
     ]
 ]
 

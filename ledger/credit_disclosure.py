@@ -1,0 +1,283 @@
+"""What the public may read of the sink credits: projects, batches, retirements, and for each
+retirement the grams allocated and to what. Read-only queries; the open-data export streams.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ledger.credit_models import (
+    SHARE_PPM_TOTAL,
+    CreditAllocation,
+    CreditAllocationPart,
+    CreditBatch,
+    CreditBatchShare,
+    CreditFarm,
+    CreditProject,
+    CreditRegistry,
+    CreditRetirement,
+    CreditSerialRange,
+)
+
+EXPORT_COLUMNS = (
+    "registry",
+    "project_id",
+    "project_name",
+    "methodology",
+    "region_code",
+    "batch_id",
+    "vintage",
+    "serial_start",
+    "serial_end",
+    "quantity_t",
+    "status",
+    "retirement_id",
+    "registry_reference",
+    "beneficiary",
+    "purpose",
+    "retired_on",
+    "allocated_g",
+)
+EXPORT_CHUNK_ROWS = 1_000
+_RANGE_TONNES = CreditSerialRange.serial_end - CreditSerialRange.serial_start + 1
+
+
+def share_percent(share_ppm: int) -> str:
+    """Parts per million as the percentage files use: ``315000`` → ``"31.5"``."""
+    value = Decimal(share_ppm) * 100 / SHARE_PPM_TOTAL
+    return format(value.normalize(), "f")
+
+
+def project_totals(session: Session, project_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Tonnes issued and retired, and grams allocated, per project."""
+    ids = list(project_ids)
+    totals: dict[int, dict[str, int]] = {
+        number: {"issued_t": 0, "retired_t": 0, "allocated_g": 0} for number in ids
+    }
+    if not ids:
+        return totals
+    for project_id, issued in session.execute(
+        sa.select(CreditBatch.project_id, sa.func.sum(CreditBatch.quantity_t))
+        .where(CreditBatch.project_id.in_(ids))
+        .group_by(CreditBatch.project_id)
+    ):
+        totals[project_id]["issued_t"] = int(issued)
+    for project_id, retired in session.execute(
+        sa.select(CreditBatch.project_id, sa.func.sum(_RANGE_TONNES))
+        .join(CreditBatch, CreditBatch.id == CreditSerialRange.batch_id)
+        .where(CreditBatch.project_id.in_(ids), CreditSerialRange.status == "retired")
+        .group_by(CreditBatch.project_id)
+    ):
+        totals[project_id]["retired_t"] = int(retired)
+    for project_id, allocated in session.execute(
+        sa.select(CreditBatch.project_id, sa.func.sum(CreditAllocationPart.quantity_g))
+        .join(CreditSerialRange, CreditSerialRange.id == CreditAllocationPart.range_id)
+        .join(CreditBatch, CreditBatch.id == CreditSerialRange.batch_id)
+        .where(CreditBatch.project_id.in_(ids))
+        .group_by(CreditBatch.project_id)
+    ):
+        totals[project_id]["allocated_g"] = int(allocated)
+    return totals
+
+
+def project_view(session: Session, project: CreditProject) -> dict[str, Any]:
+    registry = session.get(CreditRegistry, project.registry_id)
+    farms = session.scalars(
+        sa.select(CreditFarm).where(CreditFarm.project_id == project.id).order_by(CreditFarm.code)
+    ).all()
+    return {
+        "id": project.id,
+        "registry": registry.code if registry else "",
+        "external_id": project.external_id,
+        "name": project.name,
+        "methodology": project.methodology,
+        "region_code": project.region_code,
+        "farms": [{"code": farm.code, "name": farm.name} for farm in farms],
+        **project_totals(session, [project.id])[project.id],
+    }
+
+
+def batch_views(session: Session, batches: Iterable[CreditBatch]) -> list[dict[str, Any]]:
+    batches = list(batches)
+    ids = [batch.id for batch in batches]
+    shares: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    ranges: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    if ids:
+        for batch_id, code, name, ppm in session.execute(
+            sa.select(
+                CreditBatchShare.batch_id,
+                CreditFarm.code,
+                CreditFarm.name,
+                CreditBatchShare.share_ppm,
+            )
+            .join(CreditFarm, CreditFarm.id == CreditBatchShare.farm_id)
+            .where(CreditBatchShare.batch_id.in_(ids))
+            .order_by(CreditBatchShare.batch_id, CreditFarm.code)
+        ):
+            shares[batch_id].append(
+                {"farm_code": code, "farm_name": name, "share_percent": share_percent(ppm)}
+            )
+        for piece in session.scalars(
+            sa.select(CreditSerialRange)
+            .where(CreditSerialRange.batch_id.in_(ids))
+            .order_by(CreditSerialRange.batch_id, CreditSerialRange.serial_start)
+        ):
+            ranges[piece.batch_id].append(
+                {
+                    "serial_start": piece.serial_start,
+                    "serial_end": piece.serial_end,
+                    "quantity_t": piece.quantity_t,
+                    "status": piece.status,
+                    "retirement_id": piece.retirement_id,
+                }
+            )
+    views = []
+    for batch in batches:
+        pieces = ranges[batch.id]
+        retired = sum(piece["quantity_t"] for piece in pieces if piece["status"] == "retired")
+        views.append(
+            {
+                "id": batch.id,
+                "project_id": batch.project_id,
+                "vintage": batch.vintage,
+                "serial_start": batch.serial_start,
+                "serial_end": batch.serial_end,
+                "quantity_t": batch.quantity_t,
+                "retired_t": retired,
+                "available_t": batch.quantity_t - retired,
+                "shares": shares[batch.id],
+                "ranges": pieces,
+            }
+        )
+    return views
+
+
+def retirement_views(
+    session: Session, retirements: Iterable[CreditRetirement], *, detailed: bool = False
+) -> list[dict[str, Any]]:
+    retirements = list(retirements)
+    ids = [retirement.id for retirement in retirements]
+    allocated: dict[int, int] = {}
+    registries = dict(session.execute(sa.select(CreditRegistry.id, CreditRegistry.code)).all())
+    if ids:
+        allocated = {
+            key: int(total)
+            for key, total in session.execute(
+                sa.select(
+                    CreditAllocationPart.retirement_id, sa.func.sum(CreditAllocationPart.quantity_g)
+                )
+                .where(CreditAllocationPart.retirement_id.in_(ids))
+                .group_by(CreditAllocationPart.retirement_id)
+            )
+        }
+    views = []
+    for retirement in retirements:
+        view: dict[str, Any] = {
+            "id": retirement.id,
+            "registry": registries.get(retirement.registry_id, ""),
+            "registry_reference": retirement.registry_reference,
+            "beneficiary": retirement.beneficiary,
+            "purpose": retirement.purpose,
+            "retired_on": retirement.retired_on,
+            "quantity_t": retirement.quantity_t,
+            "allocated_g": allocated.get(retirement.id, 0),
+            "created_at": retirement.created_at,
+        }
+        if detailed:
+            view["ranges"] = [
+                {
+                    "id": piece.id,
+                    "batch_id": batch.id,
+                    "project_id": project.id,
+                    "project_name": project.name,
+                    "vintage": batch.vintage,
+                    "serial_start": piece.serial_start,
+                    "serial_end": piece.serial_end,
+                    "quantity_t": piece.quantity_t,
+                }
+                for piece, batch, project in session.execute(
+                    sa.select(CreditSerialRange, CreditBatch, CreditProject)
+                    .join(CreditBatch, CreditBatch.id == CreditSerialRange.batch_id)
+                    .join(CreditProject, CreditProject.id == CreditBatch.project_id)
+                    .where(CreditSerialRange.retirement_id == retirement.id)
+                    .order_by(CreditSerialRange.serial_start)
+                )
+            ]
+            view["allocations"] = [
+                {
+                    "allocation_id": allocation.id,
+                    "target_type": allocation.target_type,
+                    "target_id": allocation.target_id,
+                    "range_id": part.range_id,
+                    "quantity_g": part.quantity_g,
+                    "created_at": allocation.created_at,
+                }
+                for part, allocation in session.execute(
+                    sa.select(CreditAllocationPart, CreditAllocation)
+                    .join(
+                        CreditAllocation, CreditAllocation.id == CreditAllocationPart.allocation_id
+                    )
+                    .where(CreditAllocationPart.retirement_id == retirement.id)
+                    .order_by(CreditAllocationPart.id)
+                )
+            ]
+        views.append(view)
+    return views
+
+
+def export_rows(session: Session) -> Iterator[dict[str, Any]]:
+    """Every serial range with its batch, project, retirement and grams allocated, in serial
+    order, fetched a chunk at a time."""
+    allocated = (
+        sa.select(
+            CreditAllocationPart.range_id.label("range_id"),
+            sa.func.sum(CreditAllocationPart.quantity_g).label("grams"),
+        )
+        .group_by(CreditAllocationPart.range_id)
+        .subquery()
+    )
+    statement = (
+        sa.select(
+            CreditRegistry.code,
+            CreditProject.external_id,
+            CreditProject.name,
+            CreditProject.methodology,
+            CreditProject.region_code,
+            CreditBatch.id,
+            CreditBatch.vintage,
+            CreditSerialRange.serial_start,
+            CreditSerialRange.serial_end,
+            _RANGE_TONNES,
+            CreditSerialRange.status,
+            CreditRetirement.id,
+            CreditRetirement.registry_reference,
+            CreditRetirement.beneficiary,
+            CreditRetirement.purpose,
+            CreditRetirement.retired_on,
+            sa.func.coalesce(allocated.c.grams, 0),
+        )
+        .join(CreditBatch, CreditBatch.id == CreditSerialRange.batch_id)
+        .join(CreditProject, CreditProject.id == CreditBatch.project_id)
+        .join(CreditRegistry, CreditRegistry.id == CreditBatch.registry_id)
+        .outerjoin(CreditRetirement, CreditRetirement.id == CreditSerialRange.retirement_id)
+        .outerjoin(allocated, allocated.c.range_id == CreditSerialRange.id)
+        .order_by(CreditRegistry.code, CreditSerialRange.serial_start)
+    )
+    offset = 0
+    while True:
+        rows = session.execute(statement.offset(offset).limit(EXPORT_CHUNK_ROWS)).all()
+        for row in rows:
+            values = dict(zip(EXPORT_COLUMNS, row, strict=True))
+            if values["retired_on"] is not None:
+                values["retired_on"] = values["retired_on"].isoformat()
+            values["allocated_g"] = int(values["allocated_g"])
+            yield values
+        if len(rows) < EXPORT_CHUNK_ROWS:
+            return
+        offset += EXPORT_CHUNK_ROWS

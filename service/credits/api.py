@@ -1,0 +1,220 @@
+"""Sink credits over HTTP.
+
+Anyone may read projects, batches and retirements (with the grams allocated from each retirement
+and to what), and download them as open data in CSV or JSON. Operators import registry files and
+record retirements. Allocation has no endpoint of its own: label orders and personal offsets
+allocate as part of their own requests.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from datetime import date
+
+import sqlalchemy as sa
+from flask import Response, stream_with_context
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ledger import credit_disclosure as disclosure
+from ledger import credits
+from ledger.credit_models import CreditBatch, CreditProject, CreditRetirement
+from ledger.errors import Outcome
+from service.auth.authz import authenticated, requires
+from service.config import PAGE_SIZE_MAX
+from service.credits.schemas import (
+    BatchQuerySchema,
+    BatchSchema,
+    ImportCreateSchema,
+    ImportResultSchema,
+    ProjectQuerySchema,
+    ProjectSchema,
+    RetirementCreateSchema,
+    RetirementDetailSchema,
+    RetirementSchema,
+)
+from service.db import get_session, utcnow
+from service.exceptions import NotFound
+from service.pagination import paginate
+
+blp = Blueprint(
+    "credits",
+    __name__,
+    url_prefix="/api/v1/credits",
+    description="Agricultural sink credits: projects, batches, retirements and allocations.",
+)
+PAGE_SIZE_DEFAULT = 20
+
+
+@blp.route("/projects")
+class Projects(MethodView):
+    @blp.arguments(ProjectQuerySchema, location="query")
+    @blp.response(200, ProjectSchema(many=True))
+    @blp.paginate(page_size=PAGE_SIZE_DEFAULT, max_page_size=PAGE_SIZE_MAX)
+    def get(self, query: dict, pagination_parameters):
+        """Projects, with their farms and tonnes issued, retired and allocated (public)."""
+        session = get_session()
+        statement = sa.select(CreditProject).order_by(CreditProject.id)
+        if "region_code" in query:
+            statement = statement.where(CreditProject.region_code == query["region_code"])
+        page = paginate(session, statement, pagination_parameters)
+        return [disclosure.project_view(session, project) for project in page]
+
+
+@blp.route("/projects/<id:project_id>")
+class ProjectItem(MethodView):
+    @blp.response(200, ProjectSchema)
+    def get(self, project_id: int):
+        """One project (public)."""
+        session = get_session()
+        project = session.get(CreditProject, project_id)
+        if project is None:
+            raise NotFound()
+        return disclosure.project_view(session, project)
+
+
+@blp.route("/batches")
+class Batches(MethodView):
+    @blp.arguments(BatchQuerySchema, location="query")
+    @blp.response(200, BatchSchema(many=True))
+    @blp.paginate(page_size=PAGE_SIZE_DEFAULT, max_page_size=PAGE_SIZE_MAX)
+    def get(self, query: dict, pagination_parameters):
+        """Batches with their farms' shares and serial ranges, available and retired (public)."""
+        session = get_session()
+        statement = sa.select(CreditBatch).order_by(CreditBatch.id)
+        for name in ("project_id", "vintage"):
+            if name in query:
+                statement = statement.where(getattr(CreditBatch, name) == query[name])
+        return disclosure.batch_views(session, paginate(session, statement, pagination_parameters))
+
+
+@blp.route("/retirements")
+class Retirements(MethodView):
+    @blp.response(200, RetirementSchema(many=True))
+    @blp.paginate(page_size=PAGE_SIZE_DEFAULT, max_page_size=PAGE_SIZE_MAX)
+    def get(self, pagination_parameters):
+        """Retirements, newest first, with the grams allocated from each (public)."""
+        session = get_session()
+        statement = sa.select(CreditRetirement).order_by(CreditRetirement.id.desc())
+        return disclosure.retirement_views(
+            session, paginate(session, statement, pagination_parameters)
+        )
+
+    @blp.arguments(RetirementCreateSchema)
+    @blp.response(201, RetirementDetailSchema)
+    @blp.alt_response(200, schema=RetirementDetailSchema, description="The reference repeated.")
+    @requires("operator")
+    def post(self, body: dict):
+        """Record a retirement the registry made (operators). Whole tonnes per batch, the
+        lowest available serials first; repeating a reference answers the original."""
+        session = get_session()
+        result = credits.retire(
+            session,
+            registry_code=body["registry_code"],
+            registry_reference=body["registry_reference"],
+            beneficiary=body["beneficiary"],
+            purpose=body["purpose"],
+            retired_on=body["retired_on"],
+            lines=[credits.RetirementLine(**line) for line in body["lines"]],
+            recorded_by=authenticated().user_id,
+            now=utcnow(),
+        )
+        (view,) = disclosure.retirement_views(session, [result.retirement], detailed=True)
+        return view, 201 if result.outcome is Outcome.CREATED else 200
+
+
+@blp.route("/retirements/<id:retirement_id>")
+class RetirementItem(MethodView):
+    @blp.response(200, RetirementDetailSchema)
+    def get(self, retirement_id: int):
+        """One retirement: its serial ranges, and every allocation drawn on it (public)."""
+        session = get_session()
+        retirement = session.get(CreditRetirement, retirement_id)
+        if retirement is None:
+            raise NotFound()
+        (view,) = disclosure.retirement_views(session, [retirement], detailed=True)
+        return view
+
+
+@blp.route("/imports")
+class Imports(MethodView):
+    @blp.arguments(ImportCreateSchema)
+    @blp.response(201, ImportResultSchema)
+    @blp.alt_response(200, schema=ImportResultSchema, description="Nothing new in the file.")
+    @requires("operator")
+    def post(self, body: dict):
+        """Import a registry file (operators): all of it, or nothing and a 422 whose ``fields``
+        name every bad row and field. The same file again changes nothing."""
+        result = credits.import_file(
+            get_session(),
+            content=body["content"].encode("utf-8"),
+            file_format=body["format"],
+            filename=body["filename"],
+            imported_by=authenticated().user_id,
+            now=utcnow(),
+        )
+        payload = {
+            "outcome": result.outcome.value,
+            "import_id": result.import_id,
+            "batches_created": result.batches_created,
+            "batches_unchanged": result.batches_unchanged,
+        }
+        return payload, 201 if result.outcome is Outcome.CREATED else 200
+
+
+def _attachment(name: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{name}"'}
+
+
+def _export_name(extension: str) -> str:
+    return f"tanhui-sink-credits-{date.today().isoformat()}.{extension}"
+
+
+@blp.route("/export.csv")
+class ExportCsv(MethodView):
+    @blp.response(200, content_type="text/csv", description="One row per serial range.")
+    def get(self):
+        """Open data: every serial range, its batch, project, retirement and grams allocated."""
+        session = get_session()
+
+        def lines() -> Iterator[str]:
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=disclosure.EXPORT_COLUMNS)
+            buffer.write("\ufeff")  # spreadsheet programs read UTF-8 by it
+            writer.writeheader()
+            for row in disclosure.export_rows(session):
+                writer.writerow(row)
+                if buffer.tell() > 64 * 1024:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            yield buffer.getvalue()
+
+        return Response(
+            stream_with_context(lines()),
+            mimetype="text/csv",
+            headers=_attachment(_export_name("csv")),
+        )
+
+
+@blp.route("/export.json")
+class ExportJson(MethodView):
+    @blp.response(200, content_type="application/json", description="The same rows as JSON.")
+    def get(self):
+        """Open data as JSON: ``{"columns": [...], "rows": [{...}, ...]}``, streamed."""
+        session = get_session()
+
+        def chunks() -> Iterator[str]:
+            yield '{"columns":' + json.dumps(list(disclosure.EXPORT_COLUMNS)) + ',"rows":['
+            for number, row in enumerate(disclosure.export_rows(session)):
+                yield ("," if number else "") + json.dumps(row, ensure_ascii=False)
+            yield "]}"
+
+        return Response(
+            stream_with_context(chunks()),
+            mimetype="application/json",
+            headers=_attachment(_export_name("json")),
+        )
