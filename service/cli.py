@@ -13,6 +13,7 @@
     tanhui log verify            re-check the log
     tanhui log verify-proof FILE check one leaf's proof offline
     tanhui log key               print the log's public key
+    tanhui credits import FILE   import a registry's credit file (CSV or JSON), all or nothing
 
 Later packages add their commands to the same group.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -63,6 +65,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(staff_group)
     app.cli.add_command(ledger_group)
     app.cli.add_command(log_group)
+    app.cli.add_command(credits_group)
 
 
 # -- db -------------------------------------------------------------------------------------------
@@ -165,6 +168,62 @@ def staff_create(
         raise click.ClickException(f"{error.code}: {error.params or error.fields}") from error
     session.commit()
     click.echo(f"created user {user.id} ({username}) with role {role}")
+
+
+# -- credits --------------------------------------------------------------------------------------
+@click.group("credits", help="Agricultural sink credits.")
+def credits_group() -> None:
+    pass
+
+
+@credits_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "json"]),
+    default=None,
+    help="The file's form; by default its extension.",
+)
+@with_appcontext
+def credits_import(file: Path, file_format: str | None) -> None:
+    """Import FILE; a refused file imports nothing and lists every bad row (exit 1)."""
+    from ledger.credit_files import IMPORT_BYTES_MAX
+    from ledger.credits import CreditError, import_file
+
+    chosen = file_format or file.suffix.lower().lstrip(".")
+    if chosen not in ("csv", "json"):
+        raise click.BadParameter("say --format csv or --format json", param_hint="--format")
+    if file.stat().st_size > IMPORT_BYTES_MAX:
+        raise click.ClickException(f"{file}: larger than {IMPORT_BYTES_MAX} bytes")
+    session = get_session()
+    try:
+        result = import_file(
+            session,
+            content=file.read_bytes(),
+            file_format=chosen,
+            filename=file.name,
+            now=utcnow(),
+        )
+    except CreditError as error:
+        session.rollback()
+        for problem in error.problems or []:
+            click.echo(
+                f"{file.name}: {problem.row}: {problem.field or '-'}: {problem.reason}", err=True
+            )
+        if not error.problems:
+            click.echo(f"{file.name}: {error.code}: {error.detail}", err=True)
+        raise click.ClickException(
+            f"{file.name} not imported: {len(error.problems) or 1} problems"
+        ) from error
+    session.commit()
+    if result.import_id is None:
+        click.echo(f"{file.name}: nothing new ({result.batches_unchanged} batches stored already)")
+    else:
+        click.echo(
+            f"{file.name}: import {result.import_id} ({result.outcome.value}): "
+            f"{result.batches_created} batches created, {result.batches_unchanged} unchanged"
+        )
 
 
 # -- ledger ---------------------------------------------------------------------------------------
