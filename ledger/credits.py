@@ -848,3 +848,20 @@ def allocations_of(session: Session, target_type: str, target_id: str) -> list[M
             }
         )
     return result
+
+
+def farm_link(
+    session: Session, *, project_external_id: str, farm_code: str, organisation_id: int
+) -> CreditFarm:
+    """Link a project's farm to the farm (or cooperative) registered with the service, so its
+    share of each batch can earn it points."""
+    farm = session.scalars(
+        sa.select(CreditFarm)
+        .join(CreditProject, CreditProject.id == CreditFarm.project_id)
+        .where(CreditProject.external_id == project_external_id, CreditFarm.code == farm_code)
+    ).first()
+    if farm is None:
+        raise CreditError(CreditErrorCode.BATCH_NOT_FOUND, f"farm {farm_code}", field="farm_code")
+    farm.organisation_id = organisation_id
+    session.flush()
+    return farm

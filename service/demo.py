@@ -1,4 +1,4 @@
-"""Demo parties for the three pilot areas. Seeding twice changes nothing.
+"""Demo parties and sink credits for the three pilot areas. Seeding twice changes nothing.
 
 Every demo staff account signs in with ``DEMO_PASSWORD``; this data is for a laptop, never for a
 server anyone else can reach.
@@ -6,9 +6,14 @@ server anyone else can reach.
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ledger import credits
+from ledger.credit_models import CreditBatch, CreditRetirement
 from service.auth.passwords import password_hash
 from service.db import utcnow
 from service.parties import services as parties
@@ -53,6 +58,35 @@ DEMO_ORGANISATIONS = (
 )
 DEMO_PLATFORM_STAFF = (("operator", "operator"), ("certifier", "certifier"), ("auditor", "auditor"))
 
+#: The registry files of the three pilot projects (``examples/credits`` in the repository).
+DEMO_CREDIT_FILES = ("qingpu.json", "wujiang.csv", "jiashan.json")
+DEMO_CREDITS_PATH = Path(__file__).resolve().parents[1] / "examples" / "credits"
+#: (project, farm code in the registry file, staff username of the registered farm)
+DEMO_FARM_LINKS = (
+    ("YRDCI-QP-2023-001", "QP-LT-02", "lianta_coop"),
+    ("YRDCI-QP-2023-001", "QP-JX-03", "lu_farm"),
+    ("YRDCI-WJ-2023-002", "WJ-ZZ-02", "shen_farm"),
+    ("YRDCI-JS-2024-003", "JS-YZ-01", "yaozhuang_coop"),
+    ("YRDCI-JS-2024-003", "JS-XT-02", "zhou_farm"),
+)
+#: (reference, beneficiary, purpose, retired on, [(batch's first serial, tonnes)])
+DEMO_RETIREMENTS = (
+    (
+        "YRDCI-R-2026-0001",
+        "青浦练塘大米有限公司",
+        "练塘大米碳中和标签 2026 年第一批",
+        date(2026, 10, 15),
+        [(1_000_001, 300)],
+    ),
+    (
+        "YRDCI-R-2026-0002",
+        "吴江同里米业有限公司",
+        "同里香粳米碳中和标签",
+        date(2026, 10, 28),
+        [(2_000_001, 150), (3_000_001, 60)],
+    ),
+)
+
 
 def seed(session: Session, *, hash_profile: str = "default") -> list[str]:
     """Create the demo platform staff and organisations; return one line per demo login."""
@@ -81,7 +115,58 @@ def seed(session: Session, *, hash_profile: str = "default") -> list[str]:
         _staff(session, username=username, role=role, organisation=organisation, hashed=hashed)
         lines.append(f"{role:<17} {username} / {DEMO_PASSWORD}  ({name})")
     session.flush()
+    lines.extend(_credits(session))
     return lines
+
+
+def _credits(session: Session) -> list[str]:
+    """Import the pilot projects' credit files and record two retirements (both idempotent)."""
+    now = utcnow()
+    for name in DEMO_CREDIT_FILES:
+        path = DEMO_CREDITS_PATH / name
+        if not path.exists():
+            return [f"credits: {path} not found; no demo credits"]
+        credits.import_file(
+            session,
+            content=path.read_bytes(),
+            file_format=path.suffix.lstrip("."),
+            filename=name,
+            now=now,
+        )
+    for project, farm_code, username in DEMO_FARM_LINKS:
+        user = session.scalars(sa.select(User).where(User.username == username)).one()
+        organisation_id = next(
+            m.organisation_id for m in user.memberships if m.role == "farm_staff"
+        )
+        credits.farm_link(
+            session,
+            project_external_id=project,
+            farm_code=farm_code,
+            organisation_id=organisation_id,
+        )
+    for reference, beneficiary, purpose, retired_on, lines in DEMO_RETIREMENTS:
+        credits.retire(
+            session,
+            registry_code="YRD-CI",
+            registry_reference=reference,
+            beneficiary=beneficiary,
+            purpose=purpose,
+            retired_on=retired_on,
+            lines=[
+                credits.RetirementLine(_batch_at(session, serial), tonnes)
+                for serial, tonnes in lines
+            ],
+            now=now,
+        )
+    batches = session.scalar(sa.select(sa.func.count()).select_from(CreditBatch))
+    retired = session.scalar(sa.select(sa.func.sum(CreditRetirement.quantity_t))) or 0
+    return [f"credits: 3 pilot projects, {batches} batches, {retired} t retired"]
+
+
+def _batch_at(session: Session, serial_start: int) -> int:
+    return session.scalars(
+        sa.select(CreditBatch.id).where(CreditBatch.serial_start == serial_start)
+    ).one()
 
 
 def _staff(

@@ -499,3 +499,19 @@ def test_what_backs_a_target(session, now, retired):
     backing = credits.allocations_of(session, "label_lot", "L1")
     assert [b["quantity_g"] for b in backing] == [3 * T]
     assert backing[0]["parts"][0].serial_start == 3_000_001
+
+
+def test_imports_retirements_and_allocations_become_log_leaves(
+    session, now, retired, signer, origin
+):
+    from ledger.tlog import leaf_proof, log_sequence, proof_verify
+
+    allocation = credits.allocate(
+        session, key="log", target_type="label_lot", target_id="L9", quantity_g=5, now=now
+    )
+    log_sequence(session, signer=signer, origin=origin, now=now)
+    kinds = session.scalars(sa.text("SELECT kind FROM tlog_leaves WHERE kind LIKE 'credits.%'"))
+    assert sorted(set(kinds)) == ["credits.allocation", "credits.import", "credits.retirement"]
+    bundle = leaf_proof(session, kind="credits.allocation", source_id=str(allocation.allocation_id))
+    assert json.loads(bundle["leaf_data"])["parts"][0][3] == 5
+    proof_verify(bundle, verifier=signer.verifier(), origin=origin)

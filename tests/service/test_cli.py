@@ -88,9 +88,15 @@ def test_demo_seed_is_idempotent_and_its_logins_work(app, session, client):
     runner = app.test_cli_runner()
     first = runner.invoke(args=["demo", "seed"])
     assert first.exit_code == 0, first.output
-    counts = {
-        table: count_rows(session, table) for table in ("users", "organisations", "memberships")
-    }
+    tables = (
+        "users",
+        "organisations",
+        "memberships",
+        "credit_batches",
+        "credit_retirements",
+        "ledger_entries",
+    )
+    counts = {table: count_rows(session, table) for table in tables}
     second = runner.invoke(args=["demo", "seed"])
     assert second.exit_code == 0
     assert {table: count_rows(session, table) for table in counts} == counts
@@ -104,6 +110,13 @@ def test_demo_seed_is_idempotent_and_its_logins_work(app, session, client):
         )
     )
     assert regions == {"310118", "320509", "330421"}
+    # The three pilot projects' credits, two retirements, and farms linked to their owners.
+    assert (counts["credit_batches"], counts["credit_retirements"]) == (6, 2)
+    assert "credits: 3 pilot projects, 6 batches, 510 t retired" in first.output
+    linked = session.scalar(sa.text("SELECT count(*) FROM credit_farms WHERE organisation_id > 0"))
+    assert linked == 5
+    verified = runner.invoke(args=["ledger", "verify"])
+    assert verified.exit_code == 0, verified.output
     for username, _ in DEMO_PLATFORM_STAFF:
         response = client.post(
             "/api/v1/auth/password", json={"username": username, "password": DEMO_PASSWORD}
