@@ -167,8 +167,20 @@ def _bad_batch(**changes):
     return document
 
 
+def _repeated_batch():
+    document = qingpu_document()
+    batches = document["projects"][0]["batches"]
+    batches.append(dict(batches[0]))
+    return document
+
+
 REJECTED = [
     # (what is wrong, document, expected (row, field, words in the reason))
+    (
+        "a batch repeated within the file",
+        _repeated_batch(),
+        ("projects[0].batches[2]", "serial_start", "repeats serials 1000001–1001850"),
+    ),
     (
         "serials overlap within the file",
         _bad_batch(serial_start=1_001_800, serial_end=1_001_900, quantity_t=101),
