@@ -1,5 +1,6 @@
 """Every model module, imported once so ``metadata`` is complete (for Alembic and tests)."""
 
+from labels import models as labels_models  # noqa: F401
 from ledger import credit_models  # noqa: F401
 from ledger import models as ledger_models  # noqa: F401
 from service.auth import models as auth_models  # noqa: F401
