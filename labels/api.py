@@ -1,21 +1,32 @@
-"""Products over HTTP, for enterprise staff (their own) and operators (all)."""
+"""Products, footprints, benchmarks and label certification over HTTP: enterprise staff see and
+change their own, certifiers decide, operators set benchmarks."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from labels import services
-from labels.models import Product
+from labels import certification, services
+from labels.models import Benchmark, Footprint, Label, LabelTransition, Product
 from labels.schemas import (
+    BenchmarkCreateSchema,
+    BenchmarkSchema,
+    FootprintCreateSchema,
+    FootprintSchema,
+    LabelCreateSchema,
+    LabelDetailSchema,
+    LabelQuerySchema,
+    LabelSchema,
     ProductCreateSchema,
     ProductQuerySchema,
     ProductSchema,
     ProductUpdateSchema,
+    TransitionCreateSchema,
 )
 from service.auth.authz import authenticated, requires
 from service.config import PAGE_SIZE_MAX
-from service.db import get_session
+from service.db import get_session, utcnow
 from service.pagination import paginate
 
 blp = Blueprint(
@@ -72,3 +83,162 @@ class ProductItem(MethodView):
         return services.product_update(
             session, principal=principal, product=product, changes=changes
         )
+
+
+# -- footprints -----------------------------------------------------------------------------------
+@blp.route("/<id:product_id>/footprints")
+class ProductFootprints(MethodView):
+    @blp.response(200, FootprintSchema(many=True))
+    @requires(*STAFF_ROLES)
+    def get(self, product_id: int):
+        """The product's footprints, newest first."""
+        session = get_session()
+        product = services.product_for_reader(session, authenticated(), product_id)
+        return session.scalars(
+            sa.select(Footprint)
+            .where(Footprint.product_id == product.id)
+            .order_by(Footprint.id.desc())
+        ).all()
+
+    @blp.arguments(FootprintCreateSchema)
+    @blp.response(201, FootprintSchema)
+    @requires("enterprise_staff", "operator")
+    def post(self, body: dict, product_id: int):
+        """Add a footprint: ``declared`` from a verifier's report, or ``computed`` by the rice
+        calculator from ``activity`` (farm and mill data; see ``labels.formulas``)."""
+        session = get_session()
+        principal = authenticated()
+        product = services.product_for_reader(session, principal, product_id)
+        if body["method"] == "computed":
+            return certification.footprint_compute(
+                session,
+                principal=principal,
+                product=product,
+                activity=body["activity"],
+                values=body,
+                now=utcnow(),
+            )
+        return certification.footprint_declare(
+            session, principal=principal, product=product, values=body, now=utcnow()
+        )
+
+
+# -- benchmarks and labels ------------------------------------------------------------------------
+labels_blp = Blueprint(
+    "labels",
+    __name__,
+    url_prefix="/api/v1/labels",
+    description="Label applications, certification and category benchmarks.",
+)
+
+
+@labels_blp.route("/benchmarks")
+class Benchmarks(MethodView):
+    @labels_blp.response(200, BenchmarkSchema(many=True))
+    @requires(*STAFF_ROLES)
+    def get(self):
+        """Low-carbon benchmarks per category, with their sources."""
+        return (
+            get_session()
+            .scalars(sa.select(Benchmark).order_by(Benchmark.category, Benchmark.valid_from))
+            .all()
+        )
+
+    @labels_blp.arguments(BenchmarkCreateSchema)
+    @labels_blp.response(201, BenchmarkSchema)
+    @requires("operator")
+    def post(self, body: dict):
+        """Set a category's benchmark from a date on (operators)."""
+        return certification.benchmark_set(
+            get_session(), user_id=authenticated().user_id, now=utcnow(), **body
+        )
+
+
+@labels_blp.route("")
+class Labels(MethodView):
+    @labels_blp.arguments(LabelQuerySchema, location="query")
+    @labels_blp.response(200, LabelSchema(many=True))
+    @labels_blp.paginate(page_size=PAGE_SIZE_DEFAULT, max_page_size=PAGE_SIZE_MAX)
+    @requires(*STAFF_ROLES)
+    def get(self, query: dict, pagination_parameters):
+        """Label applications: the caller's enterprises', or all for platform staff."""
+        principal = authenticated()
+        statement = sa.select(Label).join(Product, Product.id == Label.product_id)
+        if not principal.is_platform_staff:
+            statement = statement.where(
+                Product.organisation_id.in_(principal.organisation_ids("enterprise_staff"))
+            )
+        for name in ("status", "product_id"):
+            if name in query:
+                statement = statement.where(getattr(Label, name) == query[name])
+        return paginate(get_session(), statement.order_by(Label.id), pagination_parameters)
+
+    @labels_blp.arguments(LabelCreateSchema)
+    @labels_blp.response(201, LabelDetailSchema)
+    @requires("enterprise_staff", "operator")
+    def post(self, body: dict):
+        """Apply for a label scheme on one of a product's footprints."""
+        session = get_session()
+        principal = authenticated()
+        product = services.product_for_reader(session, principal, body["product_id"])
+        label = certification.label_apply(
+            session,
+            principal=principal,
+            product=product,
+            footprint_id=body["footprint_id"],
+            scheme=body["scheme"],
+            now=utcnow(),
+        )
+        return _detail(session, label)
+
+
+@labels_blp.route("/<id:label_id>")
+class LabelItem(MethodView):
+    @labels_blp.response(200, LabelDetailSchema)
+    @requires(*STAFF_ROLES)
+    def get(self, label_id: int):
+        """A label with its footprint in full, every transition and its wording."""
+        session = get_session()
+        return _detail(session, certification.label_for_reader(session, authenticated(), label_id))
+
+
+@labels_blp.route("/<id:label_id>/transitions")
+class LabelTransitions(MethodView):
+    @labels_blp.arguments(TransitionCreateSchema)
+    @labels_blp.response(200, LabelDetailSchema)
+    @requires("certifier")
+    def post(self, body: dict, label_id: int):
+        """Move a label along the workflow (certifiers): review, certify (with ``valid_until``),
+        reject, suspend, reinstate or revoke; rejecting, suspending and revoking need a reason."""
+        session = get_session()
+        principal = authenticated()
+        label = certification.label_for_reader(session, principal, label_id)
+        certification.label_transition(
+            session,
+            label=label,
+            to_status=body["to_status"],
+            actor=principal,
+            reason=body["reason"],
+            valid_until=body.get("valid_until"),
+            now=utcnow(),
+        )
+        return _detail(session, label)
+
+
+def _detail(session, label: Label) -> dict:
+    footprint = session.get(Footprint, label.footprint_id)
+    benchmark = session.get(Benchmark, label.benchmark_id) if label.benchmark_id else None
+    transitions = session.scalars(
+        sa.select(LabelTransition)
+        .where(LabelTransition.label_id == label.id)
+        .order_by(LabelTransition.id)
+    ).all()
+    wording = None
+    if label.scheme != "low_carbon" or benchmark is not None:
+        wording = certification.label_wording(label, footprint, benchmark)
+    return {
+        **{column.key: getattr(label, column.key) for column in Label.__table__.columns},
+        "footprint": footprint,
+        "transitions": transitions,
+        "wording": wording,
+    }

@@ -1,14 +1,19 @@
-"""Labels: enterprises' products (and, as later parts land, footprints, certifications, lots and
-unit codes)."""
+"""Labels: enterprises' products, their footprints, category benchmarks, and label applications
+with every certification transition."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.orm import Base, utcnow
+from service.orm import Base, ExactDecimal, utcnow
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 #: Product categories; low-carbon benchmarks are set per category.
 PRODUCT_CATEGORIES = ("milled_rice", "brown_rice", "glutinous_rice", "rice_flour", "other")
@@ -41,3 +46,134 @@ class Product(Base):
         sa.CheckConstraint(_in("declared_unit", DECLARED_UNITS), name="declared_unit_known"),
         sa.CheckConstraint("net_content_g > 0", name="net_content_positive"),
     )
+
+
+FOOTPRINT_METHODS = ("declared", "computed")
+BOUNDARIES = ("cradle_to_gate", "cradle_to_grave", "farm_gate")
+GWP_SET_NAMES = ("AR5", "AR6")
+LABEL_SCHEMES = ("footprint", "low_carbon", "carbon_neutral")
+LABEL_STATUSES = (
+    "submitted",
+    "under_review",
+    "certified",
+    "rejected",
+    "suspended",
+    "revoked",
+    "expired",
+)
+KG = ExactDecimal(14, 4)
+
+
+class Footprint(Base):
+    """A product's carbon footprint per declared unit: declared with a verifier's report, or
+    computed by the rice calculator from activity data. Never changed; a new one replaces it."""
+
+    __tablename__ = "footprints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id"), index=True)
+    method: Mapped[str] = mapped_column(sa.String(16))
+    kg_per_unit: Mapped[Decimal] = mapped_column(KG)
+    kg_per_kg: Mapped[Decimal] = mapped_column(KG)
+    low_kg_per_unit: Mapped[Decimal] = mapped_column(KG)
+    high_kg_per_unit: Mapped[Decimal] = mapped_column(KG)
+    declared_unit: Mapped[str] = mapped_column(sa.String(8))
+    boundary: Mapped[str] = mapped_column(sa.String(32))
+    gwp_set: Mapped[str] = mapped_column(sa.String(8))
+    period_start: Mapped[date]
+    period_end: Mapped[date]
+    #: kg CO2e per kg of product, by stage.
+    breakdown: Mapped[dict[str, Any]] = mapped_column(JSON)
+    data_quality: Mapped[dict[str, Any]] = mapped_column(JSON)
+    verifier: Mapped[str] = mapped_column(sa.String(200), default="")
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: For computed footprints: the activity data, the factors used and the table's version.
+    calculation: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("method", FOOTPRINT_METHODS), name="method_known"),
+        sa.CheckConstraint(_in("boundary", BOUNDARIES), name="boundary_known"),
+        sa.CheckConstraint(_in("gwp_set", GWP_SET_NAMES), name="gwp_set_known"),
+        # Cast: SQLite keeps exact decimals as text, which would compare as strings.
+        sa.CheckConstraint(
+            "CAST(kg_per_unit AS REAL) > 0 AND CAST(kg_per_kg AS REAL) > 0", name="positive"
+        ),
+        sa.CheckConstraint(
+            "CAST(low_kg_per_unit AS REAL) <= CAST(kg_per_unit AS REAL) "
+            "AND CAST(kg_per_unit AS REAL) <= CAST(high_kg_per_unit AS REAL)",
+            name="in_range",
+        ),
+        sa.CheckConstraint("period_start <= period_end", name="period_ordered"),
+    )
+
+
+class Benchmark(Base):
+    """A category's low-carbon benchmark, kg CO2e per kg, with where it comes from."""
+
+    __tablename__ = "label_benchmarks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(sa.String(32), index=True)
+    kg_per_kg: Mapped[Decimal] = mapped_column(KG)
+    source: Mapped[str] = mapped_column(sa.String(500))
+    valid_from: Mapped[date]
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("category", PRODUCT_CATEGORIES), name="category_known"),
+        sa.CheckConstraint("CAST(kg_per_kg AS REAL) > 0", name="positive"),
+        sa.UniqueConstraint("category", "valid_from"),
+    )
+
+
+class Label(Base):
+    """An application for a label scheme on a product's footprint, and its certification."""
+
+    __tablename__ = "labels"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id"), index=True)
+    footprint_id: Mapped[int] = mapped_column(sa.ForeignKey("footprints.id"))
+    scheme: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(16), default="submitted")
+    benchmark_id: Mapped[int | None] = mapped_column(sa.ForeignKey("label_benchmarks.id"))
+    certificate_number: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
+    valid_from: Mapped[date | None]
+    valid_until: Mapped[date | None]
+    reason: Mapped[str] = mapped_column(sa.String(500), default="")
+    submitted_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("scheme", LABEL_SCHEMES), name="scheme_known"),
+        sa.CheckConstraint(_in("status", LABEL_STATUSES), name="status_known"),
+        sa.CheckConstraint(
+            "(certificate_number IS NULL) = (valid_from IS NULL) "
+            "AND (valid_from IS NULL) = (valid_until IS NULL)",
+            name="certificate_complete",
+        ),
+        sa.CheckConstraint("valid_from IS NULL OR valid_from < valid_until", name="valid_window"),
+        sa.CheckConstraint(
+            "scheme <> 'low_carbon' OR status IN ('submitted', 'under_review', 'rejected') "
+            "OR benchmark_id IS NOT NULL",
+            name="low_carbon_has_benchmark",
+        ),
+    )
+
+
+class LabelTransition(Base):
+    """One status change of a label: who, when, why. Never changed."""
+
+    __tablename__ = "label_transitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label_id: Mapped[int] = mapped_column(sa.ForeignKey("labels.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(sa.String(16))
+    to_status: Mapped[str] = mapped_column(sa.String(16))
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(sa.String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from labels.models import DECLARED_UNITS, PRODUCT_CATEGORIES
+from labels.models import (
+    BOUNDARIES,
+    DECLARED_UNITS,
+    FOOTPRINT_METHODS,
+    GWP_SET_NAMES,
+    LABEL_SCHEMES,
+    LABEL_STATUSES,
+    PRODUCT_CATEGORIES,
+)
 from labels.services import NET_CONTENT_MAX_G
 from service.schemas import BodySchema
 
@@ -50,3 +58,165 @@ class ProductCreateSchema(ProductUpdateSchema):
 class ProductQuerySchema(Schema):
     organisation_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
     category = fields.String(validate=validate.OneOf(PRODUCT_CATEGORIES))
+
+
+def _positive(value):
+    if value <= 0:
+        raise ValidationError("Must be greater than 0.")
+
+
+def _non_negative(value):
+    if value < 0:
+        raise ValidationError("Must be greater than or equal to 0.")
+
+
+def _entries(low: int, high: int):
+    def check(value):
+        if not low <= len(value) <= high:
+            raise ValidationError(f"Length must be between {low} and {high}.")
+
+    return check
+
+
+class DecimalString(fields.Decimal):
+    """A decimal given as a JSON string or number, rendered as a string (exact)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(places=4, as_string=True, allow_nan=False, **kwargs)
+
+
+class ReportSchema(BodySchema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    number = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    issued_on = fields.Date(required=True)
+
+
+class FootprintCreateSchema(BodySchema):
+    method = fields.String(required=True, validate=validate.OneOf(FOOTPRINT_METHODS))
+    period_start = fields.Date(required=True)
+    period_end = fields.Date(required=True)
+    # declared
+    kg_per_unit = DecimalString(validate=_positive)
+    low_kg_per_unit = DecimalString(validate=_non_negative)
+    high_kg_per_unit = DecimalString(validate=_non_negative)
+    boundary = fields.String(validate=validate.OneOf(BOUNDARIES))
+    gwp_set = fields.String(validate=validate.OneOf(GWP_SET_NAMES))
+    breakdown = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=40)),
+        values=DecimalString(validate=_non_negative),
+        validate=_entries(1, 20),
+    )
+    data_quality = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=40)),
+        values=fields.Raw(),
+        validate=_entries(0, 20),
+    )
+    verifier = fields.String(validate=validate.Length(min=1, max=200))
+    report = fields.Nested(ReportSchema)
+    # computed
+    activity = fields.Dict(
+        keys=fields.String(validate=validate.Length(max=40)),
+        values=fields.Raw(),
+        metadata={"description": "Farm and mill activity data for the rice calculator."},
+    )
+
+    @validates_schema
+    def _method_fields(self, data, **_kwargs):
+        if data["method"] == "declared":
+            required = ("kg_per_unit", "boundary", "gwp_set", "breakdown", "verifier", "report")
+            missing = {
+                name: ["Missing data for required field."]
+                for name in (*required, "data_quality")
+                if name not in data
+            }
+            if missing:
+                raise ValidationError(missing)
+        elif "activity" not in data:
+            raise ValidationError({"activity": ["Missing data for required field."]})
+
+
+class FootprintSchema(Schema):
+    id = fields.Integer()
+    product_id = fields.Integer()
+    method = fields.String()
+    kg_per_unit = DecimalString()
+    kg_per_kg = DecimalString()
+    low_kg_per_unit = DecimalString()
+    high_kg_per_unit = DecimalString()
+    declared_unit = fields.String()
+    boundary = fields.String()
+    gwp_set = fields.String()
+    period_start = fields.Date()
+    period_end = fields.Date()
+    breakdown = fields.Dict(keys=fields.String(), values=fields.String())
+    data_quality = fields.Dict()
+    verifier = fields.String()
+    report = fields.Dict()
+    calculation = fields.Dict()
+    created_at = fields.DateTime()
+
+
+class BenchmarkCreateSchema(BodySchema):
+    category = fields.String(required=True, validate=validate.OneOf(PRODUCT_CATEGORIES))
+    kg_per_kg = DecimalString(required=True, validate=_positive)
+    source = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    valid_from = fields.Date(required=True)
+
+
+class BenchmarkSchema(Schema):
+    id = fields.Integer()
+    category = fields.String()
+    kg_per_kg = DecimalString()
+    source = fields.String()
+    valid_from = fields.Date()
+
+
+class LabelCreateSchema(BodySchema):
+    product_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    footprint_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    scheme = fields.String(required=True, validate=validate.OneOf(LABEL_SCHEMES))
+
+
+class TransitionCreateSchema(BodySchema):
+    to_status = fields.String(required=True, validate=validate.OneOf(LABEL_STATUSES))
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+    valid_until = fields.Date()
+
+
+class TransitionSchema(Schema):
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    actor_id = fields.Integer(allow_none=True)
+    reason = fields.String()
+    created_at = fields.DateTime()
+
+
+class WordingSchema(Schema):
+    zh = fields.String(data_key="zh-CN")
+    en = fields.String()
+
+
+class LabelSchema(Schema):
+    id = fields.Integer()
+    product_id = fields.Integer()
+    footprint_id = fields.Integer()
+    scheme = fields.String()
+    status = fields.String()
+    certificate_number = fields.String(allow_none=True)
+    valid_from = fields.Date(allow_none=True)
+    valid_until = fields.Date(allow_none=True)
+    reason = fields.String()
+    benchmark_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class LabelDetailSchema(LabelSchema):
+    footprint = fields.Nested(FootprintSchema)
+    transitions = fields.List(fields.Nested(TransitionSchema))
+    wording = fields.Nested(WordingSchema, allow_none=True)
+
+
+class LabelQuerySchema(Schema):
+    status = fields.String(validate=validate.OneOf(LABEL_STATUSES))
+    product_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))

@@ -59,6 +59,7 @@ class TanhuiApi(Api):
 
 def register_blueprints(app: Flask) -> None:
     from labels.api import blp as products_blp
+    from labels.api import labels_blp
     from service.auth.api import blp as auth_blp
     from service.auth.api import me_blp
     from service.credits.api import blp as credits_blp
@@ -86,7 +87,15 @@ def register_blueprints(app: Flask) -> None:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
-    for blueprint in (ops_blp, auth_blp, me_blp, organisations_blp, credits_blp, products_blp):
+    for blueprint in (
+        ops_blp,
+        auth_blp,
+        me_blp,
+        organisations_blp,
+        credits_blp,
+        products_blp,
+        labels_blp,
+    ):
         api.register_blueprint(blueprint)
     app.extensions["tanhui.api"] = api
     extensions.apply_rate_limits(app)

@@ -189,6 +189,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "entry_not_found": {"en": "No such entry.", "zh-CN": "分录不存在。"},
     "already_reversed": {"en": "The entry was already reversed.", "zh-CN": "该分录已被冲正。"},
     "batch_too_large": {"en": "Too many entries in one batch.", "zh-CN": "单批分录过多。"},
+    "gtin_taken": {
+        "en": "Another product has this GTIN.",
+        "zh-CN": "该 GTIN 已属于其他产品。",
+    },
+    "label_transition_refused": {
+        "en": "A label cannot go from {from} to {to}.",
+        "zh-CN": "标签状态不能从 {from} 变为 {to}。",
+    },
+    "label_benchmark_not_met": {
+        "en": "The footprint does not beat the category benchmark: {detail}.",
+        "zh-CN": "碳足迹未低于品类基准：{detail}。",
+    },
     "credit_import_rejected": {
         "en": "The credit file was not imported: {count} problems, listed by row and field.",
         "zh-CN": "碳汇文件未导入：共 {count} 处问题，已按行和字段列出。",

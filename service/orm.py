@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,6 +53,35 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """Decimals stored exactly: ``NUMERIC(precision, scale)`` on PostgreSQL, text on SQLite (which
+    has no decimal type and would round through a float). Values are quantized to ``scale``."""
+
+    impl = sa.Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int = 14, scale: int = 4) -> None:
+        super().__init__()
+        self.precision, self.scale = precision, scale
+        self.quantum = Decimal(1).scaleb(-scale)
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(self.precision + 2))
+        return dialect.type_descriptor(sa.Numeric(self.precision, self.scale))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Any) -> Any:
+        if value is None:
+            return None
+        exact = Decimal(value).quantize(self.quantum)
+        return str(exact) if dialect.name == "sqlite" else exact
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(value).quantize(self.quantum)
 
 
 class Base(DeclarativeBase):
