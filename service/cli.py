@@ -14,6 +14,7 @@
     tanhui log verify-proof FILE check one leaf's proof offline
     tanhui log key               print the log's public key
     tanhui credits import FILE   import a registry's credit file (CSV or JSON), all or nothing
+    tanhui labels expire         expire certified labels whose validity has ended
 
 Later packages add their commands to the same group.
 """
@@ -66,6 +67,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(ledger_group)
     app.cli.add_command(log_group)
     app.cli.add_command(credits_group)
+    app.cli.add_command(labels_group)
 
 
 # -- db -------------------------------------------------------------------------------------------
@@ -224,6 +226,24 @@ def credits_import(file: Path, file_format: str | None) -> None:
             f"{file.name}: import {result.import_id} ({result.outcome.value}): "
             f"{result.batches_created} batches created, {result.batches_unchanged} unchanged"
         )
+
+
+# -- labels ---------------------------------------------------------------------------------------
+@click.group("labels", help="Carbon labels.")
+def labels_group() -> None:
+    pass
+
+
+@labels_group.command("expire")
+@with_appcontext
+def labels_expire_command() -> None:
+    """Expire certified and suspended labels past their validity (run it daily from cron)."""
+    from labels.certification import labels_expire
+
+    session = get_session()
+    count = labels_expire(session, now=utcnow())
+    session.commit()
+    click.echo(f"{count} labels expired")
 
 
 # -- ledger ---------------------------------------------------------------------------------------

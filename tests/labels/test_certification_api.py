@@ -333,3 +333,11 @@ def test_other_enterprises_see_no_label(
         json={"product_id": product["id"], "footprint_id": footprint["id"], "scheme": "footprint"},
     )
     assert response.status_code == 404
+
+
+def test_the_expiry_command(app, client, enterprise, product, footprint, certifier, session):
+    label = apply(client, enterprise, product, footprint, "footprint")
+    move(client, certifier, label, "under_review")
+    move(client, certifier, label, "certified")
+    result = app.test_cli_runner().invoke(args=["labels", "expire"])
+    assert (result.exit_code, result.output.strip()) == (0, "0 labels expired")
