@@ -4,11 +4,12 @@ change their own, certifiers decide, operators set benchmarks."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from labels import certification, services
-from labels.models import Benchmark, Footprint, Label, LabelTransition, Product
+from labels import certification, lots, services
+from labels.models import Benchmark, Footprint, Label, LabelTransition, Product, UnitRevocation
 from labels.schemas import (
     BenchmarkCreateSchema,
     BenchmarkSchema,
@@ -18,10 +19,17 @@ from labels.schemas import (
     LabelDetailSchema,
     LabelQuerySchema,
     LabelSchema,
+    LotCreateSchema,
+    LotSchema,
+    OfflinePaymentSchema,
     ProductCreateSchema,
     ProductQuerySchema,
     ProductSchema,
     ProductUpdateSchema,
+    QuoteQuerySchema,
+    QuoteSchema,
+    RevocationCreateSchema,
+    RevocationSchema,
     TransitionCreateSchema,
 )
 from service.auth.authz import authenticated, requires
@@ -242,3 +250,124 @@ def _detail(session, label: Label) -> dict:
         "transitions": transitions,
         "wording": wording,
     }
+
+
+# -- lots -----------------------------------------------------------------------------------------
+lots_blp = Blueprint(
+    "lots",
+    __name__,
+    url_prefix="/api/v1/lots",
+    description="Lots of labelled units: quote, order, payment, issuance and revocation.",
+)
+
+
+def _pricing() -> lots.Pricing:
+    config = current_app.config
+    return lots.Pricing(config["LABEL_PRICE_PER_TONNE_FEN"], config["LABEL_SERVICE_FEE_FEN"])
+
+
+@lots_blp.route("/quote")
+class LotQuote(MethodView):
+    @lots_blp.arguments(QuoteQuerySchema, location="query")
+    @lots_blp.response(200, QuoteSchema)
+    @requires("enterprise_staff", "operator")
+    def get(self, query: dict):
+        """What a lot of ``units`` would need in retired credits, and cost."""
+        session = get_session()
+        label = certification.label_for_reader(session, authenticated(), query["label_id"])
+        footprint = session.get(Footprint, label.footprint_id)
+        return lots.quote(label, footprint, query["units"], _pricing())
+
+
+@lots_blp.route("")
+class Lots(MethodView):
+    @lots_blp.arguments(LotCreateSchema)
+    @lots_blp.response(201, LotSchema)
+    @requires("enterprise_staff", "operator")
+    def post(self, body: dict):
+        """Order a lot of a certified label: quoted, and its credits held until payment."""
+        session = get_session()
+        principal = authenticated()
+        label = certification.label_for_reader(session, principal, body["label_id"])
+        return lots.lot_order(
+            session,
+            principal=principal,
+            label=label,
+            lot_number=body["lot_number"],
+            units=body["units"],
+            pricing=_pricing(),
+            key_id=current_app.config["UNIT_CODE_KEY_ID"],
+            now=utcnow(),
+        )
+
+
+@lots_blp.route("/<id:lot_id>")
+class LotItem(MethodView):
+    @lots_blp.response(200, LotSchema)
+    @requires(*STAFF_ROLES)
+    def get(self, lot_id: int):
+        """One lot."""
+        return lots.lot_for_reader(get_session(), authenticated(), lot_id)
+
+
+@lots_blp.route("/<id:lot_id>/cancel")
+class LotCancel(MethodView):
+    @lots_blp.response(200, LotSchema)
+    @requires("enterprise_staff", "operator")
+    def post(self, lot_id: int):
+        """Cancel before payment; the held credits are released."""
+        session = get_session()
+        lot = lots.lot_for_reader(session, authenticated(), lot_id)
+        return lots.lot_cancel(session, lot=lot, now=utcnow())
+
+
+@lots_blp.route("/<id:lot_id>/offline-payment")
+class LotOfflinePayment(MethodView):
+    @lots_blp.arguments(OfflinePaymentSchema)
+    @lots_blp.response(200, LotSchema)
+    @requires("operator")
+    def post(self, body: dict, lot_id: int):
+        """Confirm a bank transfer (operators): the lot is paid, backed and issued."""
+        session = get_session()
+        lot = lots.lot_for_reader(session, authenticated(), lot_id)
+        return lots.lot_payment_confirm(
+            session,
+            lot=lot,
+            provider="offline",
+            reference=body["reference"],
+            amount_fen=body["amount_fen"],
+            now=utcnow(),
+        )
+
+
+@lots_blp.route("/<id:lot_id>/revocations")
+class LotRevocations(MethodView):
+    @lots_blp.response(200, RevocationSchema(many=True))
+    @requires(*STAFF_ROLES)
+    def get(self, lot_id: int):
+        """The lot's revoked unit ranges."""
+        session = get_session()
+        lot = lots.lot_for_reader(session, authenticated(), lot_id)
+        return session.scalars(
+            sa.select(UnitRevocation)
+            .where(UnitRevocation.lot_id == lot.id)
+            .order_by(UnitRevocation.id)
+        ).all()
+
+    @lots_blp.arguments(RevocationCreateSchema)
+    @lots_blp.response(201, RevocationSchema)
+    @requires("enterprise_staff", "operator", "certifier")
+    def post(self, body: dict, lot_id: int):
+        """Revoke units by index range (one unit: the same index twice)."""
+        session = get_session()
+        principal = authenticated()
+        lot = lots.lot_for_reader(session, principal, lot_id)
+        return lots.units_revoke(
+            session,
+            lot=lot,
+            index_start=body["index_start"],
+            index_end=body["index_end"],
+            reason=body["reason"],
+            user_id=principal.user_id,
+            now=utcnow(),
+        )

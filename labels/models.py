@@ -177,3 +177,74 @@ class LabelTransition(Base):
     actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
     reason: Mapped[str] = mapped_column(sa.String(500), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+LOT_STATUSES = ("reserved", "paid", "issued", "cancelled")
+PAYMENT_PROVIDERS = ("offline", "wechatpay")
+
+
+class LabelLot(Base):
+    """An order of N units of a certified label under a lot number, and its codes.
+
+    ``grams_required`` is N × the footprint per unit in grams (rounded up) for a carbon-neutral
+    label, and 0 otherwise; the price snapshot is taken when the lot is ordered."""
+
+    __tablename__ = "label_lots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label_id: Mapped[int] = mapped_column(sa.ForeignKey("labels.id"), index=True)
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id"))
+    lot_number: Mapped[str] = mapped_column(sa.String(20))
+    units: Mapped[int] = mapped_column(sa.BigInteger)
+    grams_per_unit: Mapped[int] = mapped_column(sa.BigInteger)
+    grams_required: Mapped[int] = mapped_column(sa.BigInteger)
+    price_per_tonne_fen: Mapped[int] = mapped_column(sa.BigInteger)
+    service_fee_fen: Mapped[int] = mapped_column(sa.BigInteger)
+    amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    hold_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    allocation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("credit_allocations.id"))
+    key_id: Mapped[str] = mapped_column(sa.String(1))
+    payment_provider: Mapped[str | None] = mapped_column(sa.String(16))
+    payment_reference: Mapped[str | None] = mapped_column(sa.String(64))
+    ordered_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    paid_at: Mapped[datetime | None]
+    issued_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        sa.UniqueConstraint("product_id", "lot_number"),
+        sa.CheckConstraint(_in("status", LOT_STATUSES), name="status_known"),
+        sa.CheckConstraint("units > 0", name="units_positive"),
+        sa.CheckConstraint("grams_required = units * grams_per_unit", name="grams_add_up"),
+        sa.CheckConstraint(
+            "amount_fen >= service_fee_fen AND service_fee_fen >= 0", name="amount_covers_fee"
+        ),
+        sa.CheckConstraint(
+            "payment_provider IS NULL OR " + _in("payment_provider", PAYMENT_PROVIDERS),
+            name="payment_provider_known",
+        ),
+        sa.CheckConstraint(
+            "status <> 'issued' OR grams_required = 0 OR allocation_id IS NOT NULL",
+            name="issued_lots_are_backed",
+        ),
+    )
+
+
+class UnitRevocation(Base):
+    """Units of a lot revoked, as an index range (one unit: start = end). Never changed."""
+
+    __tablename__ = "unit_revocations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_id: Mapped[int] = mapped_column(sa.ForeignKey("label_lots.id"), index=True)
+    index_start: Mapped[int] = mapped_column(sa.BigInteger)
+    index_end: Mapped[int] = mapped_column(sa.BigInteger)
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    revoked_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        sa.CheckConstraint("0 <= index_start AND index_start <= index_end", name="range_ordered"),
+    )

@@ -220,3 +220,64 @@ class LabelDetailSchema(LabelSchema):
 class LabelQuerySchema(Schema):
     status = fields.String(validate=validate.OneOf(LABEL_STATUSES))
     product_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+
+
+class QuoteQuerySchema(Schema):
+    label_id = fields.Integer(required=True, validate=validate.Range(min=1, max=2**31 - 1))
+    units = fields.Integer(required=True, validate=validate.Range(min=1, max=10_000_000))
+
+
+class QuoteSchema(Schema):
+    units = fields.Integer()
+    grams_per_unit = fields.Integer(metadata={"description": "Retired credits per unit, grams."})
+    grams_required = fields.Integer()
+    price_per_tonne_fen = fields.Integer()
+    service_fee_fen = fields.Integer()
+    amount_fen = fields.Integer()
+
+
+class LotCreateSchema(BodySchema):
+    label_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    lot_number = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    units = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=10_000_000)
+    )
+
+
+class LotSchema(QuoteSchema):
+    id = fields.Integer()
+    label_id = fields.Integer()
+    product_id = fields.Integer()
+    lot_number = fields.String()
+    status = fields.String()
+    allocation_id = fields.Integer(allow_none=True)
+    payment_provider = fields.String(allow_none=True)
+    payment_reference = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    paid_at = fields.DateTime(allow_none=True)
+    issued_at = fields.DateTime(allow_none=True)
+    cancelled_at = fields.DateTime(allow_none=True)
+
+
+class OfflinePaymentSchema(BodySchema):
+    reference = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "The bank transfer's reference."},
+    )
+    amount_fen = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class RevocationCreateSchema(BodySchema):
+    index_start = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    index_end = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class RevocationSchema(Schema):
+    id = fields.Integer()
+    lot_id = fields.Integer()
+    index_start = fields.Integer()
+    index_end = fields.Integer()
+    reason = fields.String()
+    created_at = fields.DateTime()

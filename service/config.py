@@ -65,6 +65,12 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
     "TLOG_ORIGIN": "tanhui.local/log",
+    # Label lots: the price of retired credits and the service fee, in fen.
+    "LABEL_PRICE_PER_TONNE_FEN": 8_000,
+    "LABEL_SERVICE_FEE_FEN": 20_000,
+    # Unit-code master keys, "A:<64 hex>,B:<64 hex>"; the last is used for new lots. Unset: one
+    # key "A" derived from SECRET_KEY.
+    "UNIT_CODE_KEYS": "",
 }
 
 #: Environment variables read as integers or floats.
@@ -74,6 +80,8 @@ _INTEGERS = {
     "PASSWORD_MAX_FAILURES",
     "PASSWORD_LOCKOUT_S",
     "MAX_CONTENT_LENGTH",
+    "LABEL_PRICE_PER_TONNE_FEN",
+    "LABEL_SERVICE_FEE_FEN",
 }
 _FLOATS = {"WECHAT_HTTP_TIMEOUT_S"}
 _STRINGS = set(DEFAULTS) - _INTEGERS - _FLOATS | {"DATABASE_URL", "REDIS_URL", *SECRET_NAMES}
@@ -123,6 +131,9 @@ def load_config(
             for name in SECRET_NAMES:
                 config[name] = config.get(name) or generated[name]
 
+    config["UNIT_CODE_MASTER_KEYS"], config["UNIT_CODE_KEY_ID"] = unit_code_keys(
+        config["UNIT_CODE_KEYS"], config["SECRET_KEY"]
+    )
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["DATABASE_URL"])
     config["DATABASE_URL"] = config["SQLALCHEMY_DATABASE_URI"]
     config.setdefault("REDIS_URL", None)
@@ -136,6 +147,28 @@ def load_config(
             f"but TLOG_ORIGIN is {config['TLOG_ORIGIN']!r}"
         )
     return config
+
+
+def unit_code_keys(setting: str, secret_key: str) -> tuple[dict[str, bytes], str]:
+    """Parse ``UNIT_CODE_KEYS`` into master keys by id and the id new lots use (the last)."""
+    import hashlib
+
+    if not setting.strip():
+        derived = hashlib.sha256(b"tanhui unit-code master key A|" + secret_key.encode()).digest()
+        return {"A": derived}, "A"
+    keys: dict[str, bytes] = {}
+    for item in setting.split(","):
+        key_id, _, value = item.strip().partition(":")
+        try:
+            key = bytes.fromhex(value)
+        except ValueError:
+            key = b""
+        if len(key_id) != 1 or not ("A" <= key_id <= "Z" or "2" <= key_id <= "7") or len(key) < 32:
+            raise ConfigError(
+                "UNIT_CODE_KEYS: each key is <id>:<at least 64 hex digits>, the id one of A-Z, 2-7"
+            )
+        keys[key_id] = key
+    return keys, key_id
 
 
 def normalise_database_url(url: str) -> str:
