@@ -4,12 +4,22 @@ change their own, certifiers decide, operators set benchmarks."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Response, current_app, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
 
-from labels import certification, lots, services
-from labels.models import Benchmark, Footprint, Label, LabelTransition, Product, UnitRevocation
+from labels import certification, exports, lots, services
+from labels.codes import LotKey, serial_for, serials
+from labels.models import (
+    Benchmark,
+    Footprint,
+    Label,
+    LabelLot,
+    LabelTransition,
+    Product,
+    UnitRevocation,
+)
 from labels.schemas import (
     BenchmarkCreateSchema,
     BenchmarkSchema,
@@ -35,6 +45,7 @@ from labels.schemas import (
 from service.auth.authz import authenticated, requires
 from service.config import PAGE_SIZE_MAX
 from service.db import get_session, utcnow
+from service.exceptions import NotFound
 from service.pagination import paginate
 
 blp = Blueprint(
@@ -371,3 +382,96 @@ class LotRevocations(MethodView):
             user_id=principal.user_id,
             now=utcnow(),
         )
+
+
+# -- code exports ---------------------------------------------------------------------------------
+class SheetQuerySchema(Schema):
+    start = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    count = fields.Integer(
+        load_default=100, validate=validate.Range(min=1, max=exports.SHEET_CODES_MAX)
+    )
+
+
+def _issued(lot_id: int) -> tuple[LabelLot, Product, LotKey]:
+    session = get_session()
+    lot = lots.lot_for_reader(session, authenticated(), lot_id)
+    if lot.status != "issued":
+        raise lots.LotStateConflict(params={"status": lot.status})
+    product = session.get(Product, lot.product_id)
+    return lot, product, lots.lot_key_of(lot, product, current_app.config["UNIT_CODE_MASTER_KEYS"])
+
+
+def _base_url() -> str:
+    return current_app.config["PUBLIC_BASE_URL"]
+
+
+def _unit_uri(lot_id: int, index: int) -> str:
+    lot, product, key = _issued(lot_id)
+    if not 0 <= index < lot.units:
+        raise NotFound()
+    return exports.digital_link(_base_url(), product.gtin, lot.lot_number, serial_for(key, index))
+
+
+@lots_blp.route("/<id:lot_id>/codes.csv")
+class LotCodesCsv(MethodView):
+    @lots_blp.response(200, content_type="text/csv", description="index,serial,uri per unit.")
+    @requires("enterprise_staff", "operator")
+    def get(self, lot_id: int):
+        """Every unit's GS1 Digital Link URI, streamed, for variable-data printers."""
+        lot, _, key = _issued(lot_id)
+        return Response(
+            stream_with_context(exports.csv_chunks(_base_url(), key)),
+            mimetype="text/csv",
+            headers={
+                "Content-Disposition": f'attachment; filename="lot-{lot.id}-{lot.lot_number}.csv"'
+            },
+        )
+
+
+@lots_blp.route("/<id:lot_id>/qr.svg")
+class LotQrSvg(MethodView):
+    @lots_blp.response(200, content_type="image/svg+xml", description="The lot-level code.")
+    @requires("enterprise_staff", "operator")
+    def get(self, lot_id: int):
+        """The lot-level code: one code for the whole batch."""
+        lot, product, _ = _issued(lot_id)
+        uri = exports.digital_link(_base_url(), product.gtin, lot.lot_number)
+        return Response(exports.qr_svg(uri, lot.lot_number), mimetype="image/svg+xml")
+
+
+@lots_blp.route("/<id:lot_id>/units/<int:index>/qr.svg")
+class UnitQrSvg(MethodView):
+    @lots_blp.response(200, content_type="image/svg+xml", description="One unit's code.")
+    @requires("enterprise_staff", "operator")
+    def get(self, lot_id: int, index: int):
+        """One unit's code as SVG."""
+        uri = _unit_uri(lot_id, index)
+        return Response(exports.qr_svg(uri, uri.rsplit("/", 1)[1]), mimetype="image/svg+xml")
+
+
+@lots_blp.route("/<id:lot_id>/units/<int:index>/qr.png")
+class UnitQrPng(MethodView):
+    @lots_blp.response(200, content_type="image/png", description="One unit's code.")
+    @requires("enterprise_staff", "operator")
+    def get(self, lot_id: int, index: int):
+        """One unit's code as PNG."""
+        return Response(exports.qr_png(_unit_uri(lot_id, index)), mimetype="image/png")
+
+
+@lots_blp.route("/<id:lot_id>/sheet.svg")
+class LotSheetSvg(MethodView):
+    @lots_blp.arguments(SheetQuerySchema, location="query")
+    @lots_blp.response(200, content_type="image/svg+xml", description="A grid of unit codes.")
+    @requires("enterprise_staff", "operator")
+    def get(self, query: dict, lot_id: int):
+        """A printable sheet of ``count`` unit codes from ``start`` (at most 500), streamed."""
+        lot, product, key = _issued(lot_id)
+        start = query["start"]
+        stop = min(start + query["count"], lot.units)
+        if start >= stop:
+            raise NotFound()
+        items = [
+            (exports.digital_link(_base_url(), product.gtin, lot.lot_number, serial), serial)
+            for serial in serials(key, start, stop)
+        ]
+        return Response(stream_with_context(exports.sheet_svg(items)), mimetype="image/svg+xml")
