@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from labels import certification, exports, lots, services
-from labels.codes import LotKey, serial_for, serials
+from labels.codes import LotKey, scene_for, serial_for, serials
 from labels.models import (
     Benchmark,
     Footprint,
@@ -46,6 +46,7 @@ from service.auth.authz import authenticated, requires
 from service.config import PAGE_SIZE_MAX
 from service.db import get_session, utcnow
 from service.exceptions import NotFound
+from service.extensions import wechat_client
 from service.pagination import paginate
 
 blp = Blueprint(
@@ -475,3 +476,21 @@ class LotSheetSvg(MethodView):
             for serial in serials(key, start, stop)
         ]
         return Response(stream_with_context(exports.sheet_svg(items)), mimetype="image/svg+xml")
+
+
+@lots_blp.route("/<id:lot_id>/units/<int:index>/wxacode")
+class UnitMiniProgramCode(MethodView):
+    @lots_blp.response(200, content_type="image/png", description="WeChat's mini-program code.")
+    @requires("enterprise_staff", "operator")
+    def get(self, lot_id: int, index: int):
+        """One unit's WeChat mini-program code (``getwxacodeunlimit``): it opens the scan page
+        with scene ``{lot id}.{serial}``."""
+        lot, _, key = _issued(lot_id)
+        if not 0 <= index < lot.units:
+            raise NotFound()
+        image = wechat_client().unlimited_code(
+            scene_for(lot.id, serial_for(key, index)),
+            page=current_app.config["WECHAT_SCAN_PAGE"],
+        )
+        mimetype = "image/jpeg" if image[:3] == b"\xff\xd8\xff" else "image/png"
+        return Response(image, mimetype=mimetype)

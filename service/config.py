@@ -71,6 +71,8 @@ DEFAULTS: dict[str, Any] = {
     # Unit-code master keys, "A:<64 hex>,B:<64 hex>"; the last is used for new lots. Unset: one
     # key "A" derived from SECRET_KEY.
     "UNIT_CODE_KEYS": "",
+    # The mini-program page a printed mini-program code opens (it reads the unit from ``scene``).
+    "WECHAT_SCAN_PAGE": "pages/scan/index",
 }
 
 #: Environment variables read as integers or floats.

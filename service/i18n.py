@@ -189,6 +189,22 @@ MESSAGES: dict[str, dict[str, str]] = {
     "entry_not_found": {"en": "No such entry.", "zh-CN": "分录不存在。"},
     "already_reversed": {"en": "The entry was already reversed.", "zh-CN": "该分录已被冲正。"},
     "batch_too_large": {"en": "Too many entries in one batch.", "zh-CN": "单批分录过多。"},
+    "wechat_scene_invalid": {
+        "en": "WeChat refused the mini-program code's scene.",
+        "zh-CN": "微信拒绝了小程序码的 scene 参数。",
+    },
+    "wechat_page_invalid": {
+        "en": "The mini-program page is not published.",
+        "zh-CN": "小程序页面未发布。",
+    },
+    "lot_state_conflict": {
+        "en": "The lot is {status}; that cannot be done now.",
+        "zh-CN": "该批次当前状态为 {status}，无法执行此操作。",
+    },
+    "label_not_certified": {
+        "en": "The label is not certified (it is {status}).",
+        "zh-CN": "该标签未获认证（当前状态：{status}）。",
+    },
     "gtin_taken": {
         "en": "Another product has this GTIN.",
         "zh-CN": "该 GTIN 已属于其他产品。",

@@ -1,7 +1,8 @@
 """The WeChat mini-program server API, as an adapter.
 
-Only three calls are needed here: ``jscode2session`` (sign-in), ``stable_token`` (the server-side
-access token) and ``getuserphonenumber`` (phone binding). The base URL is configurable so tests run
+The calls needed here: ``jscode2session`` (sign-in), ``stable_token`` (the server-side access
+token), ``getuserphonenumber`` (phone binding) and ``getwxacodeunlimit`` (mini-program codes for
+printed units). The base URL is configurable so tests run
 a local server that speaks the same protocol.
 
 The access token is fetched in one place for all workers: it lives in the shared store (Redis in
@@ -40,6 +41,18 @@ PHONE_ERRORS: dict[int, tuple[str, int, int | None]] = {
     40029: ("wechat_phone_code_invalid", 400, None),
     -1: ("wechat_busy", 503, 2),
 }
+WXACODE_ERRORS: dict[int, tuple[str, int, int | None]] = {
+    40169: ("wechat_scene_invalid", 400, None),
+    41030: ("wechat_page_invalid", 400, None),
+    45009: ("wechat_rate_limited", 429, 60),
+    -1: ("wechat_busy", 503, 2),
+}
+#: ``getwxacodeunlimit``: the scene is at most 32 characters of this set.
+SCENE_MAX_CHARS = 32
+SCENE_CHARACTERS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$&'()*+,/:;=?@-._~"
+)
+WXACODE_WIDTH_PX = 430
 #: Errcodes that mean this server's appid, secret or IP are wrong: our fault, not the user's.
 CREDENTIAL_ERRCODES = frozenset({40001, 40002, 40013, 40125, 40164, 41002, 41004, 40243})
 ACCESS_TOKEN_INVALID_ERRCODES = frozenset({40001, 40014, 42001})
@@ -144,6 +157,55 @@ class WeChatClient:
             country_code=str(info.get("countryCode", "")),
             watermark_appid=str(watermark.get("appid", "")),
         )
+
+    # -- mini-program codes ------------------------------------------------------------------
+    def unlimited_code(
+        self, scene: str, *, page: str, width_px: int = WXACODE_WIDTH_PX, check_path: bool = True
+    ) -> bytes:
+        """A mini-program code (``getwxacodeunlimit``) opening ``page`` with ``scene``: image bytes.
+
+        WeChat answers an image on success and JSON with an ``errcode`` on failure."""
+        if not 0 < len(scene) <= SCENE_MAX_CHARS or not set(scene) <= SCENE_CHARACTERS:
+            raise WeChatError("wechat_scene_invalid", 400, field="scene")
+        body = {"scene": scene, "page": page, "width": width_px, "check_path": check_path}
+        for attempt in range(2):
+            token = self.access_token(force_refresh=attempt > 0)
+            response = self._request("POST", "/wxa/getwxacodeunlimit", token, body)
+            if response.headers.get("Content-Type", "").startswith("image/"):
+                return response.content
+            try:
+                payload = json.loads(response.text)
+            except ValueError as error:
+                raise WeChatError("wechat_unavailable", 502) from error
+            if not isinstance(payload, dict):
+                raise WeChatError("wechat_unavailable", 502)
+            if payload.get("errcode") in ACCESS_TOKEN_INVALID_ERRCODES and attempt == 0:
+                if self.store.get(self._token_key) == token:
+                    self.store.delete(self._token_key)
+                continue
+            self._raise_for_errcode(payload, WXACODE_ERRORS, field="scene")
+            raise WeChatError("wechat_unavailable", 502)
+        raise WeChatError("wechat_unavailable", 502)
+
+    def _request(
+        self, method: str, path: str, token: str, json_body: dict[str, Any]
+    ) -> requests.Response:
+        try:
+            response = self.http.request(
+                method,
+                self.base_url + path,
+                params={"access_token": token},
+                data=json.dumps(json_body),
+                headers={"Content-Type": "application/json"},
+                timeout=self.timeout_s,
+            )
+        except requests.Timeout as error:
+            raise WeChatError("wechat_unavailable", 504) from error
+        except requests.RequestException as error:
+            raise WeChatError("wechat_unavailable", 502) from error
+        if response.status_code != 200:
+            raise WeChatError("wechat_unavailable", 502)
+        return response
 
     # -- the shared access token --------------------------------------------------------------
     @property

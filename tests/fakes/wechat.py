@@ -34,10 +34,13 @@ class FakeWeChat:
         self.content_type = "text/plain"  # WeChat labels its JSON text/plain
         self.token_delay_s = 0.0  # widen the window in which workers could race to refresh
         self._lock = threading.Lock()
+        self.pages = {"pages/scan/index"}  # the mini-program's published pages
+        self.codes_made: list[dict[str, Any]] = []
         for path, handler in (
             ("/sns/jscode2session", self._jscode2session),
             ("/cgi-bin/stable_token", self._stable_token),
             ("/wxa/business/getuserphonenumber", self._phone_number),
+            ("/wxa/getwxacodeunlimit", self._unlimited_code),
         ):
             httpserver.expect_request(path).respond_with_handler(handler)
 
@@ -140,3 +143,29 @@ class FakeWeChat:
                 },
             }
         )
+
+    def _unlimited_code(self, request: Request) -> Response:
+        error = self._queued_error("/wxa/getwxacodeunlimit")
+        if error:
+            return self._answer(error)
+        if request.args.get("access_token") != self.access_token:
+            return self._answer({"errcode": 40001, "errmsg": "invalid credential"})
+        body = json.loads(request.get_data() or b"{}")
+        scene = body.get("scene", "")
+        if not 0 < len(scene) <= 32:
+            return self._answer({"errcode": 40169, "errmsg": "invalid length for scene"})
+        if body.get("check_path", True) and body.get("page") not in self.pages:
+            return self._answer({"errcode": 41030, "errmsg": "invalid page"})
+        self.codes_made.append(body)
+        # A real "sun code" is a JPEG or PNG; any image stands in for it here.
+        return Response(_tiny_png(), status=200, content_type="image/png")
+
+
+def _tiny_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", (43, 43), 1).save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -294,3 +294,29 @@ def test_an_issued_lot_exports_its_codes(app, client, staff, certified, operator
     )
     assert sheet.status_code == 200 and sheet.get_data(as_text=True).count("<path") == 10
     assert client.get(f"/api/v1/lots/{lot['id']}/qr.svg", headers=headers).status_code == 200
+
+
+def test_a_unit_gets_a_mini_program_code_through_the_wechat_adapter(
+    client, staff, certified, operator, fake_wechat
+):
+    _, headers = staff
+    lot = order(client, headers, certified("footprint"), 10).get_json()
+    client.post(
+        f"/api/v1/lots/{lot['id']}/offline-payment",
+        headers=operator,
+        json={"reference": "BOC-4", "amount_fen": 20_000},
+    )
+    response = client.get(f"/api/v1/lots/{lot['id']}/units/3/wxacode", headers=headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.data[:8] == b"\x89PNG\r\n\x1a\n"
+    (made,) = fake_wechat.codes_made
+    assert made["page"] == "pages/scan/index"
+    assert made["scene"].split(".")[0] and len(made["scene"]) <= 32
+
+    fake_wechat.pages.clear()
+    refused = client.get(f"/api/v1/lots/{lot['id']}/units/3/wxacode", headers=headers)
+    assert (refused.status_code, refused.get_json()["code"]) == (400, "wechat_page_invalid")
+    fake_wechat.expire_access_token()
+    fake_wechat.pages.add("pages/scan/index")
+    again = client.get(f"/api/v1/lots/{lot['id']}/units/4/wxacode", headers=headers)
+    assert again.status_code == 200  # the stale token was refreshed once
