@@ -3,8 +3,10 @@ change their own, certifiers decide, operators set benchmarks."""
 
 from __future__ import annotations
 
+import logging
+
 import sqlalchemy as sa
-from flask import Response, current_app, stream_with_context
+from flask import Response, current_app, jsonify, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -45,10 +47,13 @@ from labels.schemas import (
 from service.auth.authz import authenticated, requires
 from service.config import PAGE_SIZE_MAX
 from service.db import get_session, utcnow
-from service.exceptions import NotFound
-from service.extensions import wechat_client
+from service.exceptions import NotFound, ValidationFailed
+from service.extensions import wechat_client, wechatpay_client
 from service.pagination import paginate
+from service.parties.models import WeChatIdentity
+from service.wechatpay import NotificationRejected
 
+log = logging.getLogger("tanhui.labels")
 blp = Blueprint(
     "products",
     __name__,
@@ -494,3 +499,108 @@ class UnitMiniProgramCode(MethodView):
         )
         mimetype = "image/jpeg" if image[:3] == b"\xff\xd8\xff" else "image/png"
         return Response(image, mimetype=mimetype)
+
+
+# -- WeChat Pay -----------------------------------------------------------------------------------
+NOTIFY_PATH = "/api/v1/payments/wechatpay/notify"
+OUT_TRADE_NO_PREFIX = "TH-LOT-"
+
+
+class PayParametersSchema(Schema):
+    appId = fields.String()  # noqa: N815 - wx.requestPayment's names
+    timeStamp = fields.String()  # noqa: N815
+    nonceStr = fields.String()  # noqa: N815
+    package = fields.String()
+    signType = fields.String()  # noqa: N815
+    paySign = fields.String()  # noqa: N815
+
+
+@lots_blp.route("/<id:lot_id>/wechatpay")
+class LotWeChatPay(MethodView):
+    @lots_blp.response(200, PayParametersSchema)
+    @requires("enterprise_staff")
+    def post(self, lot_id: int):
+        """Start paying a reserved lot with WeChat Pay (JSAPI, in the mini-program): the answer
+        goes straight to ``wx.requestPayment``. The lot is issued when WeChat Pay notifies."""
+        session = get_session()
+        principal = authenticated()
+        lot = lots.lot_for_reader(session, principal, lot_id)
+        if lot.status != "reserved":
+            raise lots.LotStateConflict(params={"status": lot.status})
+        client = wechatpay_client()
+        openid = session.scalar(
+            sa.select(WeChatIdentity.openid).where(
+                WeChatIdentity.user_id == principal.user_id,
+                WeChatIdentity.appid == current_app.config["WECHAT_APPID"],
+            )
+        )
+        if openid is None:
+            raise ValidationFailed.field(
+                "payer", "Sign in through the mini-program to pay with WeChat Pay."
+            )
+        now_s = int(utcnow().timestamp())
+        prepay_id = client.jsapi_prepay(
+            out_trade_no=f"{OUT_TRADE_NO_PREFIX}{lot.id}",
+            description=f"碳标签批次 {lot.lot_number}",
+            amount_fen=lot.amount_fen,
+            openid=openid,
+            notify_url=current_app.config["PUBLIC_BASE_URL"].rstrip("/") + NOTIFY_PATH,
+            now_s=now_s,
+        )
+        return client.jsapi_pay_parameters(prepay_id, now_s=now_s)
+
+
+payments_blp = Blueprint(
+    "payments",
+    __name__,
+    url_prefix="/api/v1/payments",
+    description="Notifications from payment providers.",
+)
+
+
+@payments_blp.route("/wechatpay/notify")
+class WeChatPayNotify(MethodView):
+    @payments_blp.response(204)
+    @payments_blp.alt_response(401, description="The notification did not verify.")
+    def post(self):
+        """WeChat Pay's payment notification (API v3). Verified (platform signature, timestamp
+        window) and decrypted; a successful payment of a reserved lot issues it. Repeats, other
+        states and notifications of lots that moved on change nothing and are acknowledged;
+        a failure answers WeChat Pay's own shape ``{"code": "FAIL", "message": …}``."""
+        client = wechatpay_client()
+        try:
+            transaction = client.notification_open(
+                request.headers, request.get_data(as_text=True), now_s=int(utcnow().timestamp())
+            )
+        except NotificationRejected as error:
+            log.warning("wechat pay notification rejected", extra={"why": str(error)})
+            return jsonify({"code": "FAIL", "message": str(error)}), 401
+        out_trade_no = str(transaction.get("out_trade_no", ""))
+        reference = str(transaction.get("transaction_id", ""))[:64]
+        total = (transaction.get("amount") or {}).get("total")
+        session = get_session()
+        lot = None
+        if out_trade_no.startswith(OUT_TRADE_NO_PREFIX) and out_trade_no[7:].isdigit():
+            lot = session.get(LabelLot, int(out_trade_no[7:]))
+        facts = {"out_trade_no": out_trade_no, "transaction_id": reference}
+        if lot is None:
+            log.error("wechat pay notified an unknown order", extra=facts)
+        elif transaction.get("trade_state") != "SUCCESS":
+            log.info("wechat pay notified a non-success state", extra=facts)
+        elif lot.status == "reserved" and total == lot.amount_fen:
+            lots.lot_payment_confirm(
+                session,
+                lot=lot,
+                provider="wechatpay",
+                reference=reference,
+                amount_fen=total,
+                now=utcnow(),
+            )
+        elif lot.payment_reference == reference:
+            pass  # a repeat
+        else:
+            log.error(
+                "wechat pay payment needs an operator (refund?)",
+                extra={**facts, "lot_status": lot.status, "total": total},
+            )
+        return ""

@@ -73,6 +73,14 @@ DEFAULTS: dict[str, Any] = {
     "UNIT_CODE_KEYS": "",
     # The mini-program page a printed mini-program code opens (it reads the unit from ``scene``).
     "WECHAT_SCAN_PAGE": "pages/scan/index",
+    # WeChat Pay API v3 (JSAPI). Unset: lots are paid by offline transfer only.
+    "WECHATPAY_MCHID": "",
+    "WECHATPAY_MERCHANT_SERIAL": "",
+    "WECHATPAY_PRIVATE_KEY": "",
+    "WECHATPAY_APIV3_KEY": "",
+    "WECHATPAY_PLATFORM_SERIAL": "",
+    "WECHATPAY_PLATFORM_PUBLIC_KEY": "",
+    "WECHATPAY_API_BASE_URL": "https://api.mch.weixin.qq.com",
 }
 
 #: Environment variables read as integers or floats.

@@ -15,7 +15,9 @@ from flask_limiter import Limiter
 
 from service.auth.wechat import WeChatClient
 from service.config import WECHAT_TOKEN_REFRESH_MARGIN_S
+from service.exceptions import ServiceError
 from service.store import MemoryStore, RedisStore, SharedStore
+from service.wechatpay import WeChatPayClient, WeChatPayConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -77,6 +79,40 @@ def apply_rate_limits(app: Flask) -> None:
             app.view_functions[endpoint] = limiter.limit(
                 lambda setting=setting: current_app.config[setting]
             )(view)
+
+
+def wechatpay_client(app: Flask | None = None) -> WeChatPayClient:
+    """The app's WeChat Pay adapter; raises ``wechatpay_not_configured`` when it is not set up."""
+    app = app or current_app
+    client = app.extensions.get("tanhui.wechatpay")
+    if client is None:
+        config = app.config
+        names = (
+            "WECHATPAY_MCHID",
+            "WECHATPAY_MERCHANT_SERIAL",
+            "WECHATPAY_PRIVATE_KEY",
+            "WECHATPAY_APIV3_KEY",
+            "WECHATPAY_PLATFORM_SERIAL",
+            "WECHATPAY_PLATFORM_PUBLIC_KEY",
+            "WECHAT_APPID",
+        )
+        if not all(config.get(name) for name in names):
+            raise ServiceError(code="wechatpay_not_configured", status=503)
+        client = WeChatPayClient(
+            WeChatPayConfig(
+                mchid=config["WECHATPAY_MCHID"],
+                appid=config["WECHAT_APPID"],
+                merchant_serial=config["WECHATPAY_MERCHANT_SERIAL"],
+                merchant_private_key_pem=config["WECHATPAY_PRIVATE_KEY"],
+                apiv3_key=config["WECHATPAY_APIV3_KEY"],
+                platform_serial=config["WECHATPAY_PLATFORM_SERIAL"],
+                platform_public_key_pem=config["WECHATPAY_PLATFORM_PUBLIC_KEY"],
+                base_url=config["WECHATPAY_API_BASE_URL"],
+                timeout_s=config["WECHAT_HTTP_TIMEOUT_S"],
+            )
+        )
+        app.extensions["tanhui.wechatpay"] = client
+    return client
 
 
 def shared_store(app: Flask | None = None) -> SharedStore:

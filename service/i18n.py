@@ -205,6 +205,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The label is not certified (it is {status}).",
         "zh-CN": "该标签未获认证（当前状态：{status}）。",
     },
+    "wechatpay_not_configured": {
+        "en": "WeChat Pay is not set up on this server; pay by bank transfer.",
+        "zh-CN": "本服务未配置微信支付，请使用银行转账。",
+    },
+    "wechatpay_unavailable": {
+        "en": "WeChat Pay could not be reached; try again shortly.",
+        "zh-CN": "暂时无法连接微信支付，请稍后重试。",
+    },
     "gtin_taken": {
         "en": "Another product has this GTIN.",
         "zh-CN": "该 GTIN 已属于其他产品。",
