@@ -218,7 +218,9 @@ def lot_payment_confirm(
     now: datetime,
 ) -> LabelLot:
     """Record the lot's payment, then back and issue it. A repeat of the same payment changes
-    nothing; a payment of another amount, or after cancellation, is refused."""
+    nothing; a payment of another amount, or after cancellation, is refused. The lot's row is
+    locked first, so notifications delivered twice at once settle once."""
+    session.refresh(lot, with_for_update=True)
     if lot.status in ("paid", "issued"):
         if (lot.payment_provider, lot.payment_reference) == (provider, reference):
             return lot

@@ -212,5 +212,7 @@ class WeChatPayClient:
             raise NotificationRejected("resource is not a transaction")
         if transaction.get("mchid") != self.config.mchid:
             raise NotificationRejected("another merchant's transaction")
+        if transaction.get("appid") != self.config.appid:
+            raise NotificationRejected("another app's transaction")
         transaction["event_type"] = envelope.get("event_type")
         return transaction

@@ -128,12 +128,13 @@ class FakeWeChatPay:
         transaction_id: str | None = None,
         timestamp: int | None = None,
         mchid: str = MCHID,
+        appid: str | None = None,
     ) -> tuple[dict[str, str], str]:
         """The headers and body WeChat Pay would POST to the order's ``notify_url``."""
         order = self.orders[out_trade_no]
         transaction = {
             "mchid": mchid,
-            "appid": self.appid,
+            "appid": appid or self.appid,
             "out_trade_no": out_trade_no,
             "transaction_id": transaction_id or "4200000" + secrets.token_hex(10),
             "trade_type": "JSAPI",

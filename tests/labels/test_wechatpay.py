@@ -105,8 +105,9 @@ def test_out_of_order_and_foreign_notifications_change_nothing(
         headers, body = fake_pay.notification(out_trade_no, **kwargs)
         assert notify(client, headers, body).status_code == 204
         assert lot_status(client, wechat_staff, reserved)["status"] == "reserved"
-    headers, body = fake_pay.notification(out_trade_no, mchid="1900000000")
-    assert notify(client, headers, body).status_code == 401
+    for foreign in ({"mchid": "1900000000"}, {"appid": "wx00000000000000ff"}):
+        headers, body = fake_pay.notification(out_trade_no, **foreign)
+        assert notify(client, headers, body).status_code == 401
     # A success after the enterprise cancelled is acknowledged and changes nothing.
     client.post(f"/api/v1/lots/{reserved['id']}/cancel", headers=wechat_staff)
     headers, body = fake_pay.notification(out_trade_no)
