@@ -248,3 +248,26 @@ class UnitRevocation(Base):
     __table_args__ = (
         sa.CheckConstraint("0 <= index_start AND index_start <= index_end", name="range_ordered"),
     )
+
+
+class UnitScan(Base):
+    """How often a unit (or, with ``unit_index`` −1, a lot-level code) was resolved: a row appears
+    on the first scan, so unscanned units cost nothing."""
+
+    __tablename__ = "unit_scans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_id: Mapped[int] = mapped_column(sa.ForeignKey("label_lots.id"))
+    unit_index: Mapped[int] = mapped_column(sa.BigInteger)
+    scan_count: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    first_scan_at: Mapped[datetime]
+    last_scan_at: Mapped[datetime]
+    #: GB/T 2260 province prefixes (two digits) the code was scanned from, as clients said.
+    provinces: Mapped[list[str]] = mapped_column(JSON, default=list)
+    last_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    __table_args__ = (
+        sa.UniqueConstraint("lot_id", "unit_index"),
+        sa.CheckConstraint("unit_index >= -1", name="unit_index_known"),
+        sa.CheckConstraint("scan_count >= 0", name="scan_count_non_negative"),
+    )

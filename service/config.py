@@ -73,6 +73,8 @@ DEFAULTS: dict[str, Any] = {
     "UNIT_CODE_KEYS": "",
     # The mini-program page a printed mini-program code opens (it reads the unit from ``scene``).
     "WECHAT_SCAN_PAGE": "pages/scan/index",
+    # A code scanned more often than this shows a warning on its page.
+    "RESOLVER_SCAN_WARNING_COUNT": 20,
     # WeChat Pay API v3 (JSAPI). Unset: lots are paid by offline transfer only.
     "WECHATPAY_MCHID": "",
     "WECHATPAY_MERCHANT_SERIAL": "",
@@ -92,6 +94,7 @@ _INTEGERS = {
     "MAX_CONTENT_LENGTH",
     "LABEL_PRICE_PER_TONNE_FEN",
     "LABEL_SERVICE_FEE_FEN",
+    "RESOLVER_SCAN_WARNING_COUNT",
 }
 _FLOATS = {"WECHAT_HTTP_TIMEOUT_S"}
 _STRINGS = set(DEFAULTS) - _INTEGERS - _FLOATS | {"DATABASE_URL", "REDIS_URL", *SECRET_NAMES}

@@ -3,7 +3,8 @@
 ``Base`` (in ``service.orm``) carries the constraint naming convention so migrations name
 constraints the same on SQLite and PostgreSQL. Each request (or CLI command) gets one session from
 :func:`get_session`; domain code receives it as its first argument, flushes when it needs ids, and
-never commits. The request layer commits once, after a successful write request (see
+never commits. The request layer commits once, after a successful write request (or a read that
+counts something and sets ``g.commit_read``, like a code scan; see
 :func:`init_app`), and rolls back otherwise.
 """
 
@@ -38,7 +39,7 @@ def init_app(app: Flask, on_commit_error: Callable[[Exception], Response]) -> No
         if session is None:
             return response
         keep = response.status_code < 400 or g.get("persist_on_error", False)
-        if request.method in WRITE_METHODS and keep:
+        if (request.method in WRITE_METHODS or g.get("commit_read", False)) and keep:
             try:
                 session.commit()
             except Exception as error:  # noqa: BLE001 - mapped to the one error shape

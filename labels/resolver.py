@@ -1,0 +1,273 @@
+"""What a scanned code resolves to: the product, its enterprise, footprint and label with its live
+status, and for a carbon-neutral label the retired credits behind the unit with their proof.
+
+Pure reads plus the scan count. A serial that fails its MAC is *forged*; a GTIN or lot the
+service never issued is *unknown*; both are answered, never raised past the view. The record is
+a JSON-ready dict; the HTML page, the mini-program and the linkset are views of it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from labels import certification
+from labels.codes import CodeInvalid, serial_verify
+from labels.gtin import normalise_gtin
+from labels.lots import lot_key_of, unit_revoked
+from labels.models import Benchmark, Footprint, Label, LabelLot, Product, UnitScan
+from ledger import credits
+from ledger.credit_models import (
+    CreditBatch,
+    CreditBatchShare,
+    CreditFarm,
+    CreditProject,
+    CreditRetirement,
+    CreditSerialRange,
+)
+from ledger.tlog import leaf_proof
+from service.parties.models import Organisation
+
+#: A code scanned more often than this shows a warning.
+SCAN_WARNING_COUNT = 20
+LOT_LEVEL_INDEX = -1
+
+
+class Outcome(enum.StrEnum):
+    GENUINE = "genuine"
+    REVOKED = "revoked"
+    FORGED = "forged"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    outcome: Outcome
+    record: dict[str, Any]
+
+
+def _decimal(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def resolve(
+    session: Session,
+    *,
+    gtin: str,
+    lot_number: str,
+    serial: str | None,
+    master_keys: dict[str, bytes],
+    now: datetime,
+    region_code: str | None = None,
+    user_id: int | None = None,
+    warning_count: int = SCAN_WARNING_COUNT,
+    count_scan: bool = True,
+) -> Resolution:
+    """Resolve a Digital Link's GTIN, lot and (for a unit) serial, and count the scan."""
+    try:
+        gtin = normalise_gtin(gtin)
+    except ValueError:
+        return Resolution(Outcome.UNKNOWN, {"outcome": Outcome.UNKNOWN.value})
+    found = session.execute(
+        sa.select(LabelLot, Product)
+        .join(Product, Product.id == LabelLot.product_id)
+        .where(Product.gtin == gtin, LabelLot.lot_number == lot_number)
+    ).first()
+    if found is None or found[0].status != "issued":
+        return Resolution(Outcome.UNKNOWN, {"outcome": Outcome.UNKNOWN.value})
+    lot, product = found
+    index = LOT_LEVEL_INDEX
+    revoked = False
+    if serial is not None:
+        try:
+            index = serial_verify(lot_key_of(lot, product, master_keys), serial)
+        except CodeInvalid:
+            return Resolution(Outcome.FORGED, {"outcome": Outcome.FORGED.value})
+        revoked = unit_revoked(session, lot, index)
+    record = lot_record(session, lot, product)
+    scans = _scan(session, lot, index, now, region_code, user_id) if count_scan else None
+    label_status = record["label"]["status"]
+    outcome = Outcome.REVOKED if revoked or label_status == "revoked" else Outcome.GENUINE
+    warnings = []
+    if scans is not None:
+        if scans["count"] > warning_count:
+            warnings.append("scanned_often")
+        if len(scans["provinces"]) > 1:
+            warnings.append("scanned_far_apart")
+    record.update(
+        {
+            "outcome": outcome.value,
+            "unit": None
+            if serial is None
+            else {"serial": serial, "index": index, "revoked": revoked},
+            "scans": scans,
+            "warnings": warnings,
+        }
+    )
+    return Resolution(outcome, record)
+
+
+def lot_record(session: Session, lot: LabelLot, product: Product) -> dict[str, Any]:
+    """Everything about a lot that does not depend on the unit: cacheable as a whole."""
+    label = session.get(Label, lot.label_id)
+    footprint = session.get(Footprint, label.footprint_id)
+    enterprise = session.get(Organisation, product.organisation_id)
+    benchmark = session.get(Benchmark, label.benchmark_id) if label.benchmark_id else None
+    wording = None
+    if label.scheme != "low_carbon" or benchmark is not None:
+        wording = certification.label_wording(label, footprint, benchmark)
+    return {
+        "product": {
+            "gtin": product.gtin,
+            "name": product.name,
+            "name_en": product.name_en,
+            "category": product.category,
+            "net_content_g": product.net_content_g,
+        },
+        "enterprise": {
+            "name": enterprise.name,
+            "uscc": enterprise.uscc,
+            "region_code": enterprise.region_code,
+        },
+        "lot": {"lot_number": lot.lot_number, "units": lot.units, "issued_at": lot.issued_at},
+        "footprint": {
+            "kg_per_unit": _decimal(footprint.kg_per_unit),
+            "kg_per_kg": _decimal(footprint.kg_per_kg),
+            "low_kg_per_unit": _decimal(footprint.low_kg_per_unit),
+            "high_kg_per_unit": _decimal(footprint.high_kg_per_unit),
+            "declared_unit": footprint.declared_unit,
+            "boundary": footprint.boundary,
+            "gwp_set": footprint.gwp_set,
+            "method": footprint.method,
+            "period_start": footprint.period_start,
+            "period_end": footprint.period_end,
+            "breakdown_kg_per_kg": footprint.breakdown,
+            "verifier": footprint.verifier,
+        },
+        "label": {
+            "scheme": label.scheme,
+            "status": _live_status(label),
+            "certificate_number": label.certificate_number,
+            "valid_from": label.valid_from,
+            "valid_until": label.valid_until,
+            "benchmark": None
+            if benchmark is None
+            else {"kg_per_kg": _decimal(benchmark.kg_per_kg), "source": benchmark.source},
+            "wording": None if wording is None else {"zh-CN": wording.zh, "en": wording.en},
+        },
+        "backing": _backing(session, lot) if lot.grams_required else None,
+    }
+
+
+def _live_status(label: Label) -> str:
+    return label.status
+
+
+def _backing(session: Session, lot: LabelLot) -> dict[str, Any]:
+    allocations = credits.allocations_of(session, "label_lot", str(lot.id))
+    parts = [part for allocation in allocations for part in allocation["parts"]]
+    retirements = []
+    for retirement_id in dict.fromkeys(part.retirement_id for part in parts):
+        retirement = session.get(CreditRetirement, retirement_id)
+        ranges = [part for part in parts if part.retirement_id == retirement_id]
+        batch_rows = session.execute(
+            sa.select(CreditBatch, CreditProject)
+            .join(CreditProject, CreditProject.id == CreditBatch.project_id)
+            .where(
+                CreditBatch.id.in_(
+                    sa.select(CreditSerialRange.batch_id).where(
+                        CreditSerialRange.id.in_([part.range_id for part in ranges])
+                    )
+                )
+            )
+            .order_by(CreditBatch.id)
+        ).all()
+        projects = {}
+        for batch, project in batch_rows:
+            farms = session.execute(
+                sa.select(CreditFarm.name, CreditBatchShare.share_ppm)
+                .join(CreditFarm, CreditFarm.id == CreditBatchShare.farm_id)
+                .where(CreditBatchShare.batch_id == batch.id)
+                .order_by(CreditFarm.code)
+            ).all()
+            projects[batch.id] = {
+                "project": project.name,
+                "project_id": project.external_id,
+                "methodology": project.methodology,
+                "region_code": project.region_code,
+                "vintage": batch.vintage,
+                "farms": [{"name": name, "share_ppm": ppm} for name, ppm in farms],
+            }
+        retirements.append(
+            {
+                "registry_reference": retirement.registry_reference,
+                "retired_on": retirement.retired_on,
+                "beneficiary": retirement.beneficiary,
+                "ranges": [
+                    {
+                        "serial_start": part.serial_start,
+                        "serial_end": part.serial_end,
+                        "grams": part.quantity_g,
+                    }
+                    for part in ranges
+                ],  # fmt: skip
+                "batches": list(projects.values()),
+            }
+        )
+    proof = None
+    if allocations:
+        proof = leaf_proof(
+            session, kind="credits.allocation", source_id=str(allocations[0]["allocation_id"])
+        )
+    return {
+        "grams_per_unit": lot.grams_per_unit,
+        "grams_allocated": sum(allocation["quantity_g"] for allocation in allocations),
+        "allocation_id": allocations[0]["allocation_id"] if allocations else None,
+        "retirements": retirements,
+        "proof": proof,
+    }
+
+
+def _scan(
+    session: Session,
+    lot: LabelLot,
+    index: int,
+    now: datetime,
+    region_code: str | None,
+    user_id: int | None,
+) -> dict[str, Any]:
+    """Count a scan (the embedded profile writes it at once)."""
+    scan = session.scalars(
+        sa.select(UnitScan)
+        .where(UnitScan.lot_id == lot.id, UnitScan.unit_index == index)
+        .with_for_update()
+    ).first()
+    if scan is None:
+        scan = UnitScan(
+            lot_id=lot.id,
+            unit_index=index,
+            scan_count=0,
+            first_scan_at=now,
+            last_scan_at=now,
+            provinces=[],
+        )
+        session.add(scan)
+    scan.scan_count += 1
+    scan.last_scan_at = now
+    province = (region_code or "")[:2]
+    if len(province) == 2 and province.isdigit() and province not in scan.provinces:
+        scan.provinces = [*scan.provinces, province]
+    if user_id is not None:
+        scan.last_user_id = user_id
+    session.flush()
+    return {
+        "count": scan.scan_count,
+        "first_scan_at": scan.first_scan_at,
+        "provinces": list(scan.provinces),
+    }

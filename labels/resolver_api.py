@@ -1,0 +1,232 @@
+"""The GS1 Digital Link resolver: the path printed in every QR code, for phone browsers (HTML,
+zh-CN by default, en on request), mini-programs (JSON, or a WeChat ``scene``) and GS1 clients
+(``?linkType=all`` as an RFC 9264 linkset; a single link type as a 307 to its target).
+
+Forged and unknown codes get a page (or JSON) that says so, with 404; a revoked unit or label is
+shown as revoked, never as genuine.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from flask import Response, current_app, g, jsonify, redirect, render_template, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from labels.resolver import Outcome, Resolution, resolve
+from service.auth.authz import current_principal
+from service.db import get_session, utcnow
+from service.exceptions import ServiceError
+
+blp = Blueprint(
+    "resolver",
+    __name__,
+    description="GS1 Digital Link resolution of printed codes.",
+    template_folder="templates",
+)
+LINK_TYPES = {
+    "gs1:pip": ("https://gs1.org/voc/pip", "", "产品信息", "Product information"),
+    "gs1:certificationInfo": (
+        "https://gs1.org/voc/certificationInfo",
+        "#certification",
+        "标签认证",
+        "Label certification",
+    ),
+    "gs1:sustainabilityInfo": (
+        "https://gs1.org/voc/sustainabilityInfo",
+        "#footprint",
+        "碳足迹",
+        "Carbon footprint",
+    ),
+    "gs1:traceability": (
+        "https://gs1.org/voc/traceability",
+        "#backing",
+        "碳汇来源",
+        "Credits behind this product",
+    ),
+}
+LINKSET_TYPE = "application/linkset+json"
+LANGUAGES = ("zh-CN", "en")
+
+
+class ResolveQuerySchema(Schema):
+    linkType = fields.String(validate=validate.Length(max=64))  # noqa: N815 - GS1's name
+    lang = fields.String(validate=validate.OneOf(LANGUAGES))
+    region = fields.String(
+        validate=validate.Regexp(r"^\d{6}$"),
+        metadata={"description": "The scanner's GB/T 2260 region code, when the client knows it."},
+    )
+
+
+class SceneQuerySchema(Schema):
+    scene = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    region = fields.String(validate=validate.Regexp(r"^\d{6}$"))
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _json_ready(getattr(value, name)) for name in value.__dataclass_fields__}
+    return value
+
+
+def _language(query: dict) -> str:
+    if "lang" in query:
+        return query["lang"]
+    return (
+        request.accept_languages.best_match(["zh-CN", "zh", "en"], default="zh-CN")
+        .replace("zh", "zh-CN")
+        .replace("zh-CN-CN", "zh-CN")
+    )
+
+
+def _user_id() -> int | None:
+    try:
+        principal = current_principal(optional=True)
+    except ServiceError:
+        return None
+    return principal.user_id if principal else None
+
+
+def _resolve(gtin: str, lot: str, serial: str | None, region: str | None) -> Resolution:
+    g.commit_read = True  # the scan count is written even though this is a GET
+    return resolve(
+        get_session(),
+        gtin=gtin,
+        lot_number=lot,
+        serial=serial,
+        master_keys=current_app.config["UNIT_CODE_MASTER_KEYS"],
+        now=utcnow(),
+        region_code=region,
+        user_id=_user_id(),
+        warning_count=current_app.config["RESOLVER_SCAN_WARNING_COUNT"],
+    )
+
+
+def _linkset(anchor: str, resolution: Resolution) -> Response:
+    links: dict[str, Any] = {"anchor": anchor}
+    for _name, (relation, fragment, title_zh, title_en) in LINK_TYPES.items():
+        links[relation] = [
+            {
+                "href": anchor + fragment,
+                "title": title_zh,
+                "hreflang": ["zh-CN"],
+                "type": "text/html",
+            },
+            {
+                "href": anchor + "?lang=en" + fragment,
+                "title": title_en,
+                "hreflang": ["en"],
+                "type": "text/html",
+            },
+        ]
+    links["https://gs1.org/voc/defaultLink"] = [{"href": anchor, "type": "text/html"}]
+    response = jsonify({"linkset": [links]})
+    response.mimetype = LINKSET_TYPE
+    return response
+
+
+def _answer(anchor: str, resolution: Resolution, query: dict) -> Response:
+    status = 404 if resolution.outcome in (Outcome.FORGED, Outcome.UNKNOWN) else 200
+    link_type = query.get("linkType")
+    if link_type == "all" or (request.accept_mimetypes.best == LINKSET_TYPE and status == 200):
+        if status == 404:
+            return _not_found_json(resolution)
+        return _linkset(anchor, resolution)
+    if link_type and status == 200:
+        _, fragment, _, _ = LINK_TYPES.get(link_type, LINK_TYPES["gs1:pip"])
+        return redirect(anchor + fragment, code=307)
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"], "text/html")
+    if (
+        best == "application/json"
+        and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
+    ):
+        response = jsonify(_json_ready(resolution.record))
+        response.status_code = status
+        return response
+    language = _language(query)
+    html = render_template(
+        "resolver.html",
+        record=_json_ready(resolution.record),
+        outcome=resolution.outcome.value,
+        lang=language,
+        anchor=anchor,
+    )
+    response = Response(html, status=status, mimetype="text/html")
+    response.headers["Content-Language"] = language
+    response.headers["Vary"] = "Accept, Accept-Language"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _not_found_json(resolution: Resolution) -> Response:
+    response = jsonify(resolution.record)
+    response.status_code = 404
+    return response
+
+
+def _anchor(path: str) -> str:
+    return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
+
+
+@blp.route(
+    "/01/<string(length=14):gtin>/10/<string(maxlength=20):lot>/21/<string(maxlength=20):serial>"
+)
+class UnitLink(MethodView):
+    @blp.arguments(ResolveQuerySchema, location="query")
+    @blp.response(200, description="The unit's page, record or linkset (by Accept and linkType).")
+    @blp.alt_response(307, description="A single link type's target.")
+    @blp.alt_response(404, description="A forged or unknown code.")
+    def get(self, query: dict, gtin: str, lot: str, serial: str):
+        """Resolve a unit's code: HTML for people, JSON for mini-programs, a linkset for GS1."""
+        resolution = _resolve(gtin, lot, serial, query.get("region"))
+        return _answer(_anchor(f"/01/{gtin}/10/{lot}/21/{serial}"), resolution, query)
+
+
+@blp.route("/01/<string(length=14):gtin>/10/<string(maxlength=20):lot>")
+class LotLink(MethodView):
+    @blp.arguments(ResolveQuerySchema, location="query")
+    @blp.response(200, description="The lot's page, record or linkset.")
+    @blp.alt_response(307, description="A single link type's target.")
+    @blp.alt_response(404, description="An unknown lot.")
+    def get(self, query: dict, gtin: str, lot: str):
+        """Resolve a lot-level code."""
+        resolution = _resolve(gtin, lot, None, query.get("region"))
+        return _answer(_anchor(f"/01/{gtin}/10/{lot}"), resolution, query)
+
+
+@blp.route("/api/v1/scan")
+class Scene(MethodView):
+    @blp.arguments(SceneQuerySchema, location="query")
+    @blp.response(200, description="The same record the Digital Link gives, as JSON.")
+    @blp.alt_response(404, description="A forged or unknown code.")
+    def get(self, query: dict):
+        """Resolve a WeChat mini-program code's ``scene`` (``{lot id}.{serial}``)."""
+        from labels.codes import ALPHABET
+        from labels.models import LabelLot, Product
+
+        lot_text, _, serial = query["scene"].partition(".")
+        session = get_session()
+        lot = None
+        if lot_text and all(character in ALPHABET for character in lot_text):
+            number = 0
+            for character in lot_text:
+                number = number * 32 + ALPHABET.index(character)
+            lot = session.get(LabelLot, number) if number < 2**31 else None
+        if lot is None or not serial:
+            return _not_found_json(Resolution(Outcome.UNKNOWN, {"outcome": "unknown"}))
+        product = session.get(Product, lot.product_id)
+        resolution = _resolve(product.gtin, lot.lot_number, serial, query.get("region"))
+        response = jsonify(_json_ready(resolution.record))
+        response.status_code = (
+            404 if resolution.outcome in (Outcome.FORGED, Outcome.UNKNOWN) else 200
+        )
+        return response

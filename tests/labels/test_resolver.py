@@ -1,0 +1,165 @@
+"""The resolver, worked through: a carbon-neutral lot is issued, and its printed codes are
+scanned by phones (HTML), mini-programs (JSON, scene) and GS1 clients (linkset), genuine, forged,
+unknown and revoked; the backing credits come with a proof that verifies offline."""
+
+import base64
+from datetime import UTC, datetime
+
+import pytest
+
+from labels.codes import scene_for, serial_for
+from labels.lots import lot_key_of
+from labels.models import LabelLot, Product
+from ledger.note import parse_signer_key
+from ledger.tlog import LogError, log_sequence, proof_verify
+from tests.conftest import TEST_LOG_KEY, TEST_LOG_ORIGIN
+from tests.labels.conftest import order
+
+JSON = {"Accept": "application/json"}
+
+
+@pytest.fixture()
+def issued(app, client, staff, certified, operator, session, retired_tonne):
+    """An issued carbon-neutral lot of 100 bags; returns (lot, path of unit 7, key)."""
+    _, headers = staff
+    lot = order(client, headers, certified(), 100).get_json()
+    paid = client.post(
+        f"/api/v1/lots/{lot['id']}/offline-payment",
+        headers=operator,
+        json={"reference": "ICBC-9", "amount_fen": lot["amount_fen"]},
+    )
+    assert paid.get_json()["status"] == "issued"
+    row = session.get(LabelLot, lot["id"])
+    key = lot_key_of(row, session.get(Product, row.product_id), app.config["UNIT_CODE_MASTER_KEYS"])
+    return lot, f"/01/06901234567892/10/LT2026A/21/{serial_for(key, 7)}", key
+
+
+def test_a_mini_program_gets_the_whole_record(client, issued):
+    _, path, _ = issued
+    body = client.get(path, headers=JSON).get_json()
+    assert body["outcome"] == "genuine"
+    assert body["product"]["gtin"] == "06901234567892"
+    assert body["footprint"]["kg_per_unit"] == "6.25"
+    assert body["label"]["scheme"] == "carbon_neutral" and body["label"]["status"] == "certified"
+    assert body["unit"]["index"] == 7
+    backing = body["backing"]
+    assert (backing["grams_per_unit"], backing["grams_allocated"]) == (6_250, 625_000)
+    (retirement,) = backing["retirements"]
+    assert retirement["registry_reference"] == "R-LOTS"
+    assert retirement["batches"][0]["vintage"] == 2024
+    assert retirement["batches"][0]["methodology"].startswith("稻田间歇灌溉")
+    assert len(retirement["batches"][0]["farms"]) == 4
+    assert retirement["ranges"][0]["serial_start"] == 1_000_001
+    assert body["scans"]["count"] == 1
+    assert client.get(path, headers=JSON).get_json()["scans"]["count"] == 2
+
+
+def test_a_phone_gets_a_page_in_chinese_or_english(client, issued):
+    _, path, _ = issued
+    page = client.get(path)
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    text = page.get_data(as_text=True)
+    assert "正品 · 标签有效" in text and "练塘香粳米 5kg" in text
+    assert "抵消不是减排" in text and "R-LOTS" in text
+    english = client.get(path, headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert "Genuine · label valid" in english.get_data(as_text=True)
+    assert english.headers["Content-Language"] == "en"
+    assert "Genuine" in client.get(path + "?lang=en").get_data(as_text=True)
+
+
+def test_gs1_clients_get_a_linkset_or_a_redirect(client, issued, app):
+    _, path, _ = issued
+    linkset = client.get(path, query_string={"linkType": "all"})
+    assert linkset.mimetype == "application/linkset+json"
+    (links,) = linkset.get_json()["linkset"]
+    anchor = app.config["PUBLIC_BASE_URL"] + path
+    assert links["anchor"] == anchor
+    assert links["https://gs1.org/voc/certificationInfo"][0]["href"] == anchor + "#certification"
+    assert {"https://gs1.org/voc/pip", "https://gs1.org/voc/traceability"} <= set(links)
+    one = client.get(path, query_string={"linkType": "gs1:sustainabilityInfo"})
+    assert one.status_code == 307 and one.headers["Location"] == anchor + "#footprint"
+
+
+def test_forged_and_unknown_codes_get_a_clear_answer(client, issued):
+    _, path, _ = issued
+    serial = path.rsplit("/", 1)[1]
+    forged = path[: -len(serial)] + serial[:-1] + ("B" if serial[-1] == "A" else "A")
+    page = client.get(forged)
+    assert page.status_code == 404 and "此码无效" in page.get_data(as_text=True)
+    assert client.get(forged, headers=JSON).get_json() == {"outcome": "forged"}
+    unknown = "/01/06901234567892/10/NOPE/21/" + serial
+    assert client.get(unknown, headers=JSON).status_code == 404
+    assert "未找到此码" in client.get(unknown).get_data(as_text=True)
+    assert client.get("/01/06901234567891/10/LT2026A/21/" + serial).status_code == 404
+    for odd in ("/01/0690123456789/10/X/21/Y", "/01/06901234567892/10/LT2026A/21/" + "A" * 21):
+        assert client.get(odd).status_code == 404
+
+
+def test_revoked_units_and_suspended_labels_are_shown_prominently(
+    client, issued, staff, certifier, session
+):
+    lot, path, key = issued
+    _, headers = staff
+    client.post(
+        f"/api/v1/lots/{lot['id']}/revocations",
+        headers=headers,
+        json={"index_start": 7, "index_end": 7, "reason": "退货"},
+    )
+    assert client.get(path, headers=JSON).get_json()["outcome"] == "revoked"
+    assert "已撤销" in client.get(path).get_data(as_text=True)
+    other = path.rsplit("/", 1)[0] + "/" + serial_for(key, 8)
+    label_id = session.get(LabelLot, lot["id"]).label_id
+    client.post(
+        f"/api/v1/labels/{label_id}/transitions",
+        headers=certifier,
+        json={"to_status": "suspended", "reason": "复核"},
+    )
+    assert client.get(other, headers=JSON).get_json()["label"]["status"] == "suspended"
+    assert "已暂停" in client.get(other).get_data(as_text=True)
+
+
+def test_many_or_far_apart_scans_warn(make_app, issued):
+    client = make_app(RESOLVER_SCAN_WARNING_COUNT=2).test_client()
+    _, path, _ = issued
+    bodies = [
+        client.get(path, headers=JSON, query_string={"region": region}).get_json()
+        for region in ("310118", "310118", "330421")
+    ]
+    assert bodies[0]["warnings"] == [] and bodies[1]["warnings"] == []
+    assert set(bodies[2]["warnings"]) == {"scanned_often", "scanned_far_apart"}
+    assert bodies[2]["scans"]["provinces"] == ["31", "33"]
+
+
+def test_a_mini_program_scene_resolves_to_the_same_record(client, issued):
+    lot, path, _ = issued
+    serial = path.rsplit("/", 1)[1]
+    body = client.get("/api/v1/scan", query_string={"scene": scene_for(lot["id"], serial)})
+    assert body.status_code == 200 and body.get_json()["unit"]["serial"] == serial
+    assert client.get("/api/v1/scan", query_string={"scene": "ZZZZ.AAAA"}).status_code == 404
+
+
+def test_the_lot_level_code(client, issued):
+    body = client.get("/01/06901234567892/10/LT2026A", headers=JSON).get_json()
+    assert body["outcome"] == "genuine" and body["unit"] is None
+
+
+def test_the_backing_proof_verifies_offline_and_tampering_fails(client, issued, session):
+    _, path, _ = issued
+    assert client.get(path, headers=JSON).get_json()["backing"]["proof"] is None  # not sequenced
+    signer = parse_signer_key(TEST_LOG_KEY)
+    log_sequence(session, signer=signer, origin=TEST_LOG_ORIGIN, now=datetime.now(UTC))
+    proof = client.get(path, headers=JSON).get_json()["backing"]["proof"]
+    verified = proof_verify(proof, verifier=signer.verifier(), origin=TEST_LOG_ORIGIN)
+    assert '"type":"credits.allocation"' in verified.data
+    first = base64.b64decode(proof["inclusion_path"][0]) if proof["inclusion_path"] else b""
+    tampered = [
+        {**proof, "leaf_data": proof["leaf_data"].replace("625000", "625001")},
+        {**proof, "leaf_index": proof["leaf_index"] + 1},
+        {**proof, "checkpoint": proof["checkpoint"].replace("\n\n", "\n\n ", 1)},
+    ]
+    if first:
+        flipped = base64.b64encode(bytes([first[0] ^ 1]) + first[1:]).decode()
+        tampered.append({**proof, "inclusion_path": [flipped, *proof["inclusion_path"][1:]]})
+    for bundle in tampered:
+        with pytest.raises(LogError):
+            proof_verify(bundle, verifier=signer.verifier(), origin=TEST_LOG_ORIGIN)
