@@ -116,6 +116,7 @@ def seed(session: Session, *, hash_profile: str = "default") -> list[str]:
         lines.append(f"{role:<17} {username} / {DEMO_PASSWORD}  ({name})")
     session.flush()
     lines.extend(_credits(session))
+    lines.extend(_labels(session))
     return lines
 
 
@@ -161,6 +162,119 @@ def _credits(session: Session) -> list[str]:
     batches = session.scalar(sa.select(sa.func.count()).select_from(CreditBatch))
     retired = session.scalar(sa.select(sa.func.sum(CreditRetirement.quantity_t))) or 0
     return [f"credits: 3 pilot projects, {batches} batches, {retired} t retired"]
+
+
+DEMO_GTIN = "06901234567892"
+DEMO_LOT = "LT2026A"
+DEMO_LOT_UNITS = 1_000
+
+
+def _labels(session: Session) -> list[str]:
+    """Lianta's 5 kg fragrant japonica: a declared footprint, a certified carbon-neutral label and
+    an issued lot of 1,000 bags backed by retired Qingpu credits (idempotent)."""
+    from flask import current_app
+
+    from labels import certification, lots
+    from labels.codes import serial_for
+    from labels.models import Footprint, Label, LabelLot, Product
+    from service.parties.services import principal_for
+
+    now = utcnow()
+    staff = session.scalars(sa.select(User).where(User.username == "lianta")).one()
+    certifier = session.scalars(sa.select(User).where(User.username == "certifier")).one()
+    principal = principal_for(staff)
+    organisation_id = next(m.organisation_id for m in staff.memberships)
+    product = session.scalars(sa.select(Product).where(Product.gtin == DEMO_GTIN)).first()
+    if product is None:
+        from labels import services as products
+
+        product = products.product_create(
+            session,
+            principal=principal,
+            organisation_id=organisation_id,
+            values={
+                "gtin": DEMO_GTIN,
+                "name": "练塘香粳米 5kg",
+                "name_en": "Lianta fragrant japonica rice, 5 kg",
+                "category": "milled_rice",
+                "declared_unit": "unit",
+                "net_content_g": 5000,
+            },
+        )
+    footprint = session.scalars(
+        sa.select(Footprint).where(Footprint.product_id == product.id)
+    ).first()
+    if footprint is None:
+        footprint = certification.footprint_declare(
+            session,
+            principal=principal,
+            product=product,
+            values={
+                "kg_per_unit": "6.25",
+                "low_kg_per_unit": "5.6",
+                "high_kg_per_unit": "7.1",
+                "boundary": "cradle_to_gate",
+                "gwp_set": "AR5",
+                "period_start": date(2025, 5, 1),
+                "period_end": date(2025, 10, 31),
+                "breakdown": {
+                    "paddy_ch4": "0.70",
+                    "fertiliser": "0.30",
+                    "drying_milling": "0.15",
+                    "packaging_transport": "0.10",
+                },
+                "data_quality": {"primary_data_percent": 80},
+                "verifier": "上海某认证有限公司（演示）",
+                "report": {"title": "练塘香粳米碳足迹核查报告", "number": "DEMO-CFP-2025-01",
+                           "issued_on": "2025-12-01"},
+            },
+            now=now,
+        )  # fmt: skip
+    label = session.scalars(sa.select(Label).where(Label.product_id == product.id)).first()
+    if label is None:
+        label = certification.label_apply(
+            session,
+            principal=principal,
+            product=product,
+            footprint_id=footprint.id,
+            scheme="carbon_neutral",
+            now=now,
+        )
+        for status in ("under_review", "certified"):
+            certification.label_transition(
+                session, label=label, to_status=status, actor=principal_for(certifier), now=now
+            )
+    lot = session.scalars(sa.select(LabelLot).where(LabelLot.product_id == product.id)).first()
+    config = current_app.config
+    if lot is None:
+        lot = lots.lot_order(
+            session,
+            principal=principal,
+            label=label,
+            lot_number=DEMO_LOT,
+            units=DEMO_LOT_UNITS,
+            pricing=lots.Pricing(
+                config["LABEL_PRICE_PER_TONNE_FEN"], config["LABEL_SERVICE_FEE_FEN"]
+            ),
+            key_id=config["UNIT_CODE_KEY_ID"],
+            now=now,
+        )
+        # The demo operator confirms the bank transfer.
+        lots.lot_payment_confirm(
+            session,
+            lot=lot,
+            provider="offline",
+            reference="DEMO-BANK-0001",
+            amount_fen=lot.amount_fen,
+            now=now,
+        )
+    key = lots.lot_key_of(lot, product, config["UNIT_CODE_MASTER_KEYS"])
+    base = config["PUBLIC_BASE_URL"].rstrip("/")
+    return [
+        f"label: {product.name}, {label.scheme} {label.certificate_number}, lot {lot.lot_number} "
+        f"of {lot.units} units ({lot.status})",
+        f"scan page: {base}/01/{product.gtin}/10/{lot.lot_number}/21/{serial_for(key, 0)}",
+    ]
 
 
 def _batch_at(session: Session, serial_start: int) -> int:

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from urllib.parse import urlparse
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -113,6 +114,15 @@ def test_demo_seed_is_idempotent_and_its_logins_work(app, session, client):
     # The three pilot projects' credits, two retirements, and farms linked to their owners.
     assert (counts["credit_batches"], counts["credit_retirements"]) == (6, 2)
     assert "credits: 3 pilot projects, 6 batches, 510 t retired" in first.output
+    assert (
+        "carbon_neutral TH-" in first.output
+        and "lot LT2026A of 1000 units (issued)" in first.output
+    )
+    scan = next(line for line in first.output.splitlines() if line.startswith("scan page: "))
+    path = urlparse(scan.removeprefix("scan page: ")).path
+    assert (
+        client.get(path, headers={"Accept": "application/json"}).get_json()["outcome"] == "genuine"
+    )
     linked = session.scalar(sa.text("SELECT count(*) FROM credit_farms WHERE organisation_id > 0"))
     assert linked == 5
     verified = runner.invoke(args=["ledger", "verify"])
