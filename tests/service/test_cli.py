@@ -3,8 +3,8 @@
 import os
 import subprocess
 import sys
-from urllib.parse import urlparse
 from pathlib import Path
+from urllib.parse import urlparse
 
 import sqlalchemy as sa
 
