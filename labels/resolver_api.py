@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, g, jsonify, redirect, render_template, request
 from flask.views import MethodView
@@ -49,6 +50,7 @@ LINK_TYPES = {
     ),
 }
 LINKSET_TYPE = "application/linkset+json"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 LANGUAGES = ("zh-CN", "en")
 
 
@@ -153,9 +155,13 @@ def _answer(anchor: str, resolution: Resolution, query: dict) -> Response:
         response.status_code = status
         return response
     language = _language(query)
+    record = _json_ready(resolution.record)
+    if record.get("scans"):
+        first = resolution.record["scans"]["first_scan_at"]
+        record["scans"]["first_scan_local"] = first.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
     html = render_template(
         "resolver.html",
-        record=_json_ready(resolution.record),
+        record=record,
         outcome=resolution.outcome.value,
         lang=language,
         anchor=anchor,

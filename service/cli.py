@@ -116,6 +116,12 @@ def demo_seed() -> None:
     session = get_session()
     report = seed(session, hash_profile=current_app.config.get("PASSWORD_HASH_PROFILE", "default"))
     session.commit()
+    # Sequence what the seed wrote, so the demo's scan pages carry their proofs at once.
+    while log_sequence(
+        session, signer=log_signer(), origin=current_app.config["TLOG_ORIGIN"], now=utcnow()
+    ):
+        session.commit()
+    session.commit()
     for line in report:
         click.echo(line)
 
