@@ -120,9 +120,9 @@ def test_demo_seed_is_idempotent_and_its_logins_work(app, session, client):
     )
     scan = next(line for line in first.output.splitlines() if line.startswith("scan page: "))
     path = urlparse(scan.removeprefix("scan page: ")).path
-    assert (
-        client.get(path, headers={"Accept": "application/json"}).get_json()["outcome"] == "genuine"
-    )
+    scanned = client.get(path, headers={"Accept": "application/json"}).get_json()
+    assert scanned["outcome"] == "genuine"
+    assert scanned["backing"]["proof"]["tree_size"] > scanned["backing"]["proof"]["leaf_index"]
     linked = session.scalar(sa.text("SELECT count(*) FROM credit_farms WHERE organisation_id > 0"))
     assert linked == 5
     verified = runner.invoke(args=["ledger", "verify"])
