@@ -21,6 +21,7 @@ from labels.resolver import Outcome, Resolution, resolve
 from service.auth.authz import current_principal
 from service.db import get_session, utcnow
 from service.exceptions import ServiceError
+from service.extensions import rate_limited
 
 blp = Blueprint(
     "resolver",
@@ -187,6 +188,8 @@ def _anchor(path: str) -> str:
     "/01/<string(length=14):gtin>/10/<string(maxlength=20):lot>/21/<string(maxlength=20):serial>"
 )
 class UnitLink(MethodView):
+    decorators = [rate_limited("RATELIMIT_RESOLVER")]
+
     @blp.arguments(ResolveQuerySchema, location="query")
     @blp.response(200, description="The unit's page, record or linkset (by Accept and linkType).")
     @blp.alt_response(307, description="A single link type's target.")
@@ -199,6 +202,8 @@ class UnitLink(MethodView):
 
 @blp.route("/01/<string(length=14):gtin>/10/<string(maxlength=20):lot>")
 class LotLink(MethodView):
+    decorators = [rate_limited("RATELIMIT_RESOLVER")]
+
     @blp.arguments(ResolveQuerySchema, location="query")
     @blp.response(200, description="The lot's page, record or linkset.")
     @blp.alt_response(307, description="A single link type's target.")
@@ -211,6 +216,8 @@ class LotLink(MethodView):
 
 @blp.route("/api/v1/scan")
 class Scene(MethodView):
+    decorators = [rate_limited("RATELIMIT_RESOLVER")]
+
     @blp.arguments(SceneQuerySchema, location="query")
     @blp.response(200, description="The same record the Digital Link gives, as JSON.")
     @blp.alt_response(404, description="A forged or unknown code.")

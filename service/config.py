@@ -58,6 +58,8 @@ DEFAULTS: dict[str, Any] = {
     "WECHAT_HTTP_TIMEOUT_S": WECHAT_HTTP_TIMEOUT_S,
     "RATELIMIT_SIGN_IN": "10 per minute;100 per hour",
     "RATELIMIT_DEFAULT": "600 per minute",
+    # Per client address on code resolution: far above a shopper's or a shop clerk's pace.
+    "RATELIMIT_RESOLVER": "240 per minute",
     "RATELIMIT_KEY_PREFIX": "tanhui",
     # A moving window counts the last minute wherever it falls: no burst at a window's edge.
     "RATELIMIT_STRATEGY": "moving-window",

@@ -163,3 +163,13 @@ def test_the_backing_proof_verifies_offline_and_tampering_fails(client, issued, 
     for bundle in tampered:
         with pytest.raises(LogError):
             proof_verify(bundle, verifier=signer.verifier(), origin=TEST_LOG_ORIGIN)
+
+
+def test_resolution_is_rate_limited_per_client_beyond_normal_use(make_app, issued, app):
+    assert app.config["RATELIMIT_RESOLVER"] == "240 per minute"
+    client = make_app(RATELIMIT_RESOLVER="3 per minute").test_client()
+    _, path, _ = issued
+    answers = [client.get(path, headers=JSON).status_code for _ in range(4)]
+    assert answers == [200, 200, 200, 429]
+    other = client.get(path, headers=JSON, environ_overrides={"REMOTE_ADDR": "10.0.0.9"})
+    assert other.status_code == 200
