@@ -9,8 +9,9 @@ a JSON-ready dict; the HTML page, the mini-program and the linkset are views of 
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -36,6 +37,9 @@ from service.parties.models import Organisation
 
 #: A code scanned more often than this shows a warning.
 SCAN_WARNING_COUNT = 20
+#: How long a lot record stays cached (status changes replace it at once; this bounds the rest,
+#: an enterprise renaming itself, say).
+LOT_RECORD_TTL_S = 300
 LOT_LEVEL_INDEX = -1
 
 
@@ -68,6 +72,7 @@ def resolve(
     user_id: int | None = None,
     warning_count: int = SCAN_WARNING_COUNT,
     count_scan: bool = True,
+    cache: Any | None = None,
 ) -> Resolution:
     """Resolve a Digital Link's GTIN, lot and (for a unit) serial, and count the scan."""
     try:
@@ -90,7 +95,15 @@ def resolve(
         except CodeInvalid:
             return Resolution(Outcome.FORGED, {"outcome": Outcome.FORGED.value})
         revoked = unit_revoked(session, lot, index)
-    record = lot_record(session, lot, product)
+    record = cached_lot_record(session, lot, product, cache)
+    if record["backing"] is not None:
+        # Not cached with the rest: it appears once the sequencer has logged the allocation.
+        allocation_id = record["backing"]["allocation_id"]
+        record["backing"]["proof"] = (
+            None
+            if allocation_id is None
+            else leaf_proof(session, kind="credits.allocation", source_id=str(allocation_id))
+        )
     scans = _scan(session, lot, index, now, region_code, user_id) if count_scan else None
     label_status = record["label"]["status"]
     outcome = Outcome.REVOKED if revoked or label_status == "revoked" else Outcome.GENUINE
@@ -111,6 +124,37 @@ def resolve(
         }
     )
     return Resolution(outcome, record)
+
+
+def cached_lot_record(
+    session: Session, lot: LabelLot, product: Product, cache: Any | None
+) -> dict[str, Any]:
+    """The lot record, from ``cache`` (``get``/``set`` of text with a TTL) when it holds the
+    version for the label's current status: any certification move changes the key, so the next
+    scan after a suspension or revocation never sees the old record."""
+    if cache is None:
+        return lot_record(session, lot, product)
+    label = session.get(Label, lot.label_id)
+    key = f"resolver:lot:{lot.id}:{label.status}:{label.updated_at.timestamp():.6f}"
+    cached = cache.get(key)
+    if cached is not None:
+        return json.loads(cached)
+    record = json_ready(lot_record(session, lot, product))
+    cache.set(key, json.dumps(record, ensure_ascii=False), LOT_RECORD_TTL_S)
+    return json.loads(json.dumps(record))
+
+
+def json_ready(value: Any) -> Any:
+    """Dates as ISO text, dataclasses as dicts: what JSON, the cache and templates take."""
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(item) for item in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: json_ready(getattr(value, name)) for name in value.__dataclass_fields__}
+    return value
 
 
 def lot_record(session: Session, lot: LabelLot, product: Product) -> dict[str, Any]:
@@ -220,17 +264,11 @@ def _backing(session: Session, lot: LabelLot) -> dict[str, Any]:
                 "batches": list(projects.values()),
             }
         )
-    proof = None
-    if allocations:
-        proof = leaf_proof(
-            session, kind="credits.allocation", source_id=str(allocations[0]["allocation_id"])
-        )
     return {
         "grams_per_unit": lot.grams_per_unit,
         "grams_allocated": sum(allocation["quantity_g"] for allocation in allocations),
         "allocation_id": allocations[0]["allocation_id"] if allocations else None,
         "retirements": retirements,
-        "proof": proof,
     }
 
 

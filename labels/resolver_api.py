@@ -8,7 +8,6 @@ shown as revoked, never as genuine.
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,11 +16,11 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from labels.resolver import Outcome, Resolution, resolve
+from labels.resolver import Outcome, Resolution, json_ready, resolve
 from service.auth.authz import current_principal
 from service.db import get_session, utcnow
 from service.exceptions import ServiceError
-from service.extensions import rate_limited
+from service.extensions import rate_limited, shared_store
 
 blp = Blueprint(
     "resolver",
@@ -52,6 +51,10 @@ LINK_TYPES = {
 }
 LINKSET_TYPE = "application/linkset+json"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: A unit's page changes with every scan (its count), so caches must revalidate it; a linkset
+#: names only links and may be kept a while.
+PAGE_CACHE_CONTROL = "private, no-cache"
+LINKSET_MAX_AGE_S = 300
 LANGUAGES = ("zh-CN", "en")
 
 
@@ -69,16 +72,7 @@ class SceneQuerySchema(Schema):
     region = fields.String(validate=validate.Regexp(r"^\d{6}$"))
 
 
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _json_ready(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(item) for item in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if hasattr(value, "__dataclass_fields__"):
-        return {name: _json_ready(getattr(value, name)) for name in value.__dataclass_fields__}
-    return value
+_json_ready = json_ready
 
 
 def _language(query: dict) -> str:
@@ -111,6 +105,7 @@ def _resolve(gtin: str, lot: str, serial: str | None, region: str | None) -> Res
         region_code=region,
         user_id=_user_id(),
         warning_count=current_app.config["RESOLVER_SCAN_WARNING_COUNT"],
+        cache=shared_store(),
     )
 
 
@@ -134,7 +129,14 @@ def _linkset(anchor: str, resolution: Resolution) -> Response:
     links["https://gs1.org/voc/defaultLink"] = [{"href": anchor, "type": "text/html"}]
     response = jsonify({"linkset": [links]})
     response.mimetype = LINKSET_TYPE
-    return response
+    response.headers["Cache-Control"] = f"public, max-age={LINKSET_MAX_AGE_S}"
+    return _conditional(response)
+
+
+def _conditional(response: Response) -> Response:
+    """An ETag over the body, and 304 when the client holds it already."""
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 def _answer(anchor: str, resolution: Resolution, query: dict) -> Response:
@@ -154,7 +156,9 @@ def _answer(anchor: str, resolution: Resolution, query: dict) -> Response:
     ):
         response = jsonify(_json_ready(resolution.record))
         response.status_code = status
-        return response
+        response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
+        response.headers["Vary"] = "Accept"
+        return _conditional(response) if status == 200 else response
     language = _language(query)
     record = _json_ready(resolution.record)
     if record.get("scans"):
@@ -170,8 +174,8 @@ def _answer(anchor: str, resolution: Resolution, query: dict) -> Response:
     response = Response(html, status=status, mimetype="text/html")
     response.headers["Content-Language"] = language
     response.headers["Vary"] = "Accept, Accept-Language"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
+    return _conditional(response) if status == 200 else response
 
 
 def _not_found_json(resolution: Resolution) -> Response:

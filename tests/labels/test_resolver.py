@@ -6,6 +6,7 @@ import base64
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from labels.codes import scene_for, serial_for
 from labels.lots import lot_key_of
@@ -173,3 +174,38 @@ def test_resolution_is_rate_limited_per_client_beyond_normal_use(make_app, issue
     assert answers == [200, 200, 200, 429]
     other = client.get(path, headers=JSON, environ_overrides={"REMOTE_ADDR": "10.0.0.9"})
     assert other.status_code == 200
+
+
+def test_lot_data_is_cached_until_the_label_moves(client, issued, session, certifier):
+    lot, path, _ = issued
+    assert client.get(path, headers=JSON).get_json()["enterprise"]["name"] != "改名后的公司"
+    row = session.get(LabelLot, lot["id"])
+    enterprise_id = session.get(Product, row.product_id).organisation_id
+    session.execute(
+        sa.text("UPDATE organisations SET name = '改名后的公司' WHERE id = :id"),
+        {"id": enterprise_id},
+    )
+    # Served from the cache: the rename is not seen yet (it would be within the TTL).
+    assert client.get(path, headers=JSON).get_json()["enterprise"]["name"] != "改名后的公司"
+    client.post(
+        f"/api/v1/labels/{row.label_id}/transitions",
+        headers=certifier,
+        json={"to_status": "suspended", "reason": "复核"},
+    )
+    # Any certification move replaces the cached record: the next scan sees it all.
+    body = client.get(path, headers=JSON).get_json()
+    assert (body["label"]["status"], body["enterprise"]["name"]) == ("suspended", "改名后的公司")
+
+
+def test_pages_carry_etags_and_cache_control(client, issued):
+    _, path, _ = issued
+    page = client.get(path)
+    assert page.headers["Cache-Control"] == "private, no-cache" and page.headers["ETag"]
+    linkset = client.get(path, query_string={"linkType": "all"})
+    assert linkset.headers["Cache-Control"] == "public, max-age=300"
+    again = client.get(
+        path,
+        query_string={"linkType": "all"},
+        headers={"If-None-Match": linkset.headers["ETag"]},
+    )
+    assert again.status_code == 304
