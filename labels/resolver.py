@@ -73,6 +73,7 @@ def resolve(
     warning_count: int = SCAN_WARNING_COUNT,
     count_scan: bool = True,
     cache: Any | None = None,
+    counter: Any | None = None,
 ) -> Resolution:
     """Resolve a Digital Link's GTIN, lot and (for a unit) serial, and count the scan."""
     try:
@@ -104,7 +105,19 @@ def resolve(
             if allocation_id is None
             else leaf_proof(session, kind="credits.allocation", source_id=str(allocation_id))
         )
-    scans = _scan(session, lot, index, now, region_code, user_id) if count_scan else None
+    scans = None
+    if count_scan and counter is not None:
+        province = (region_code or "")[:2]
+        scans = counter.record(
+            session,
+            lot_id=lot.id,
+            index=index,
+            now=now,
+            province=province if len(province) == 2 and province.isdigit() else None,
+            user_id=user_id,
+        )
+    elif count_scan:
+        scans = _scan(session, lot, index, now, region_code, user_id)
     label_status = record["label"]["status"]
     outcome = Outcome.REVOKED if revoked or label_status == "revoked" else Outcome.GENUINE
     warnings = []

@@ -17,10 +17,11 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from labels.resolver import Outcome, Resolution, json_ready, resolve
+from labels.scans import RedisScanCounter
 from service.auth.authz import current_principal
 from service.db import get_session, utcnow
 from service.exceptions import ServiceError
-from service.extensions import rate_limited, shared_store
+from service.extensions import rate_limited, redis_client, shared_store
 
 blp = Blueprint(
     "resolver",
@@ -93,8 +94,18 @@ def _user_id() -> int | None:
     return principal.user_id if principal else None
 
 
+def scan_counter() -> RedisScanCounter | None:
+    """Redis counters in production (flushed by ``tanhui scans flush``); ``None`` embedded."""
+    client = redis_client()
+    if client is None:
+        return None
+    return RedisScanCounter(client, current_app.config["CACHE_KEY_PREFIX"])
+
+
 def _resolve(gtin: str, lot: str, serial: str | None, region: str | None) -> Resolution:
-    g.commit_read = True  # the scan count is written even though this is a GET
+    counter = scan_counter()
+    # Embedded, the scan count is written at once, even though this is a GET.
+    g.commit_read = counter is None
     return resolve(
         get_session(),
         gtin=gtin,
@@ -106,6 +117,7 @@ def _resolve(gtin: str, lot: str, serial: str | None, region: str | None) -> Res
         user_id=_user_id(),
         warning_count=current_app.config["RESOLVER_SCAN_WARNING_COUNT"],
         cache=shared_store(),
+        counter=counter,
     )
 
 

@@ -15,6 +15,8 @@
     tanhui log key               print the log's public key
     tanhui credits import FILE   import a registry's credit file (CSV or JSON), all or nothing
     tanhui labels expire         expire certified labels whose validity has ended
+    tanhui scans flush [--follow]
+                                 write scan counts kept in Redis to the database (production)
 
 Later packages add their commands to the same group.
 """
@@ -68,6 +70,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(log_group)
     app.cli.add_command(credits_group)
     app.cli.add_command(labels_group)
+    app.cli.add_command(scans_group)
 
 
 # -- db -------------------------------------------------------------------------------------------
@@ -250,6 +253,41 @@ def labels_expire_command() -> None:
     count = labels_expire(session, now=utcnow())
     session.commit()
     click.echo(f"{count} labels expired")
+
+
+# -- scans ----------------------------------------------------------------------------------------
+@click.group("scans", help="Scan counts.")
+def scans_group() -> None:
+    pass
+
+
+@scans_group.command("flush")
+@click.option("--follow", is_flag=True, help="Keep flushing every --interval seconds.")
+@click.option("--interval", type=float, default=5.0, show_default=True)
+@with_appcontext
+def scans_flush_command(follow: bool, interval: float) -> None:
+    """Write the scan counts kept in Redis to the database (the production profile)."""
+    from labels.resolver_api import scan_counter
+
+    counter = scan_counter()
+    if counter is None:
+        click.echo("the embedded profile writes scans at once; nothing to flush")
+        return
+    from labels.scans import FLUSH_BATCH_MAX
+
+    session = get_session()
+    while True:
+        total = 0
+        while True:
+            flushed = counter.flush(session)
+            session.commit()
+            total += flushed
+            if flushed < FLUSH_BATCH_MAX:
+                break
+        click.echo(f"{total} scan counts flushed")
+        if not follow:
+            return
+        time.sleep(interval)
 
 
 # -- ledger ---------------------------------------------------------------------------------------

@@ -209,3 +209,25 @@ def test_pages_carry_etags_and_cache_control(client, issued):
         headers={"If-None-Match": linkset.headers["ETag"]},
     )
     assert again.status_code == 304
+
+
+def test_in_production_scans_go_to_redis_and_are_flushed_in_batches(
+    app, client, issued, session, backend
+):
+    if backend.profile != "production":
+        result = app.test_cli_runner().invoke(args=["scans", "flush"])
+        assert "writes scans at once" in result.output
+        return
+    _, path, key = issued
+    for _ in range(3):
+        client.get(path, headers=JSON, query_string={"region": "310118"})
+    client.get(path.rsplit("/", 1)[0] + "/" + serial_for(key, 9), headers=JSON)
+    count = sa.text("SELECT count(*) FROM unit_scans")
+    assert session.scalar(count) == 0  # nothing written while resolving
+    result = app.test_cli_runner().invoke(args=["scans", "flush"])
+    assert result.exit_code == 0 and "2 scan counts flushed" in result.output
+    rows = dict(session.execute(sa.text("SELECT unit_index, scan_count FROM unit_scans")).all())
+    assert rows == {7: 3, 9: 1}
+    again = app.test_cli_runner().invoke(args=["scans", "flush"])
+    assert "0 scan counts flushed" in again.output
+    assert client.get(path, headers=JSON).get_json()["scans"]["count"] == 4
