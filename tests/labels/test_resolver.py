@@ -3,6 +3,7 @@ scanned by phones (HTML), mini-programs (JSON, scene) and GS1 clients (linkset),
 unknown and revoked; the backing credits come with a proof that verifies offline."""
 
 import base64
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -231,3 +232,18 @@ def test_in_production_scans_go_to_redis_and_are_flushed_in_batches(
     again = app.test_cli_runner().invoke(args=["scans", "flush"])
     assert "0 scan counts flushed" in again.output
     assert client.get(path, headers=JSON).get_json()["scans"]["count"] == 4
+
+
+def test_a_scanned_proof_is_checked_offline_with_the_cli(app, client, issued, session, tmp_path):
+    _, path, _ = issued
+    signer = parse_signer_key(TEST_LOG_KEY)
+    log_sequence(session, signer=signer, origin=TEST_LOG_ORIGIN, now=datetime.now(UTC))
+    proof = client.get(path, headers=JSON).get_json()["backing"]["proof"]
+    bundle = tmp_path / "proof.json"
+    bundle.write_text(json.dumps(proof))
+    # The server's own public key by default; anyone else passes --key (``tanhui log key``).
+    arguments = ["log", "verify-proof", str(bundle), "--origin", TEST_LOG_ORIGIN]
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=arguments).exit_code == 0
+    bundle.write_text(json.dumps({**proof, "leaf_data": proof["leaf_data"] + " "}))
+    assert runner.invoke(args=arguments).exit_code != 0
