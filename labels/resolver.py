@@ -40,6 +40,7 @@ SCAN_WARNING_COUNT = 20
 #: How long a lot record stays cached (status changes replace it at once; this bounds the rest,
 #: an enterprise renaming itself, say).
 LOT_RECORD_TTL_S = 300
+PROOF_TTL_S = 60
 LOT_LEVEL_INDEX = -1
 
 
@@ -100,11 +101,7 @@ def resolve(
     if record["backing"] is not None:
         # Not cached with the rest: it appears once the sequencer has logged the allocation.
         allocation_id = record["backing"]["allocation_id"]
-        record["backing"]["proof"] = (
-            None
-            if allocation_id is None
-            else leaf_proof(session, kind="credits.allocation", source_id=str(allocation_id))
-        )
+        record["backing"]["proof"] = _proof(session, allocation_id, cache)
     scans = None
     if count_scan and counter is not None:
         province = (region_code or "")[:2]
@@ -137,6 +134,22 @@ def resolve(
         }
     )
     return Resolution(outcome, record)
+
+
+def _proof(session: Session, allocation_id: int | None, cache: Any | None) -> Any:
+    """The allocation's inclusion proof against the latest checkpoint. Cached briefly once it
+    exists: a proof against a checkpoint a minute old verifies just as well."""
+    if allocation_id is None:
+        return None
+    key = f"resolver:proof:{allocation_id}"
+    if cache is not None:
+        cached = cache.get(key)
+        if cached is not None:
+            return json.loads(cached)
+    proof = leaf_proof(session, kind="credits.allocation", source_id=str(allocation_id))
+    if proof is not None and cache is not None:
+        cache.set(key, json.dumps(proof), PROOF_TTL_S)
+    return proof
 
 
 def cached_lot_record(
