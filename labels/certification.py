@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from labels.formulas import InputInvalid, activity_from_mapping, rice_footprint
 from labels.models import Benchmark, Footprint, Label, LabelTransition, Product
+from labels.services import product_for_reader
 from ledger.tlog import log_append
 from service.exceptions import Forbidden, NotFound, ServiceError, ValidationFailed
 from service.parties.services import Principal
@@ -369,16 +370,11 @@ def labels_expire(session: Session, *, now: datetime) -> int:
 
 
 def label_for_reader(session: Session, principal: Principal, label_id: int) -> Label:
+    """The label, or ``NotFound`` when it does not exist or its product is out of sight."""
     label = session.get(Label, label_id)
     if label is None:
         raise NotFound()
-    product = session.get(Product, label.product_id)
-    assert product is not None
-    if not (
-        principal.is_platform_staff
-        or product.organisation_id in principal.organisation_ids("enterprise_staff")
-    ):
-        raise NotFound()
+    product_for_reader(session, principal, label.product_id)
     return label
 
 

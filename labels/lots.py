@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from labels.codes import UNITS_PER_LOT_MAX, CodeInvalid, LotKey, lot_key, serial_verify
 from labels.models import Footprint, Label, LabelLot, Product, UnitRevocation
+from labels.services import product_for_reader
 from ledger import credits
 from ledger import services as ledger
 from ledger.errors import ErrorCode, LedgerError
@@ -287,16 +288,11 @@ def _issue(session: Session, lot: LabelLot, now: datetime) -> None:
 
 
 def lot_for_reader(session: Session, principal: Principal, lot_id: int) -> LabelLot:
+    """The lot, or ``NotFound`` when it does not exist or its product is out of sight."""
     lot = session.get(LabelLot, lot_id)
     if lot is None:
         raise NotFound()
-    product = session.get(Product, lot.product_id)
-    assert product is not None
-    if not (
-        principal.is_platform_staff
-        or product.organisation_id in principal.organisation_ids("enterprise_staff")
-    ):
-        raise NotFound()
+    product_for_reader(session, principal, lot.product_id)
     return lot
 
 

@@ -35,8 +35,30 @@ from ledger.errors import ErrorCode, LedgerError
 _ID_PLACEHOLDER = 0
 _INSUFFICIENT = re.compile(r"ledger: insufficient funds on accounts \{([0-9,]+)\}")
 
-ONE_STATEMENT = sa.text(
-    """
+#: Shared by both statements: lock the stored balances in ascending id order, then update those
+#: whose available balance suffices; ``refused`` raises for any that did not.
+_BALANCES = """
+    locked AS MATERIALIZED (
+        SELECT id FROM ledger_accounts
+        WHERE id = ANY(ARRAY(SELECT id FROM deltas))
+        ORDER BY id
+        FOR NO KEY UPDATE
+    ),
+    updated AS (
+        UPDATE ledger_accounts AS a SET balance = a.balance + deltas.delta
+        FROM deltas
+        WHERE a.id = ANY(ARRAY(SELECT id FROM locked))
+          AND a.id = deltas.id
+          AND (deltas.delta >= 0 OR a.balance + deltas.delta - a.reserved >= 0)
+        RETURNING a.id
+    )
+"""
+_REFUSED = """
+        (SELECT ledger_insufficient(array_agg(id)) FROM deltas
+         WHERE id NOT IN (SELECT id FROM updated) HAVING count(*) > 0) AS refused
+"""
+
+_ONE_HEAD = """
     WITH input AS (
         SELECT * FROM jsonb_to_recordset(CAST(:entries AS jsonb)) AS i(
             key text, kind text, request jsonb, hold_id bigint, reverses bigint,
@@ -73,34 +95,19 @@ ONE_STATEMENT = sa.text(
         WHERE legs.stored
         GROUP BY legs.account_id
     ),
-    locked AS MATERIALIZED (
-        SELECT id FROM ledger_accounts
-        WHERE id = ANY(ARRAY(SELECT id FROM deltas))
-        ORDER BY id
-        FOR NO KEY UPDATE
-    ),
-    updated AS (
-        UPDATE ledger_accounts AS a SET balance = a.balance + deltas.delta
-        FROM deltas
-        WHERE a.id = ANY(ARRAY(SELECT id FROM locked))
-          AND a.id = deltas.id
-          AND (deltas.delta >= 0 OR a.balance + deltas.delta - a.reserved >= 0)
-        RETURNING a.id
-    )
-    SELECT
+    """
+_ONE_TAIL = """    SELECT
         (SELECT coalesce(json_agg(json_build_array(idempotency_key, id)), '[]') FROM e)
             AS inserted,
-        (SELECT ledger_insufficient(array_agg(id)) FROM deltas
-         WHERE id NOT IN (SELECT id FROM updated) HAVING count(*) > 0) AS refused
-    """
-)
+"""
+ONE_STATEMENT = sa.text("".join((_ONE_HEAD, _BALANCES, _ONE_TAIL, _REFUSED)))
 
 
 #: The same statement in the driver's own parameter style.
 DRIVER_STATEMENT = re.sub(r":(entries|legs|now)\b", r"%(\1)s", ONE_STATEMENT.text)
 
 #: One entry: the same rows, the same locks in the same order, the same refusal.
-SINGLE_STATEMENT = """
+_SINGLE_HEAD = """
     WITH e AS (
         INSERT INTO ledger_entries
             (idempotency_key, kind, request, hold_id, reverses_entry_id, created_at)
@@ -130,25 +137,11 @@ SINGLE_STATEMENT = """
         FROM e, unnest(CAST(%(delta_ids)s AS bigint[]), CAST(%(deltas)s AS bigint[]))
             AS d(id, delta)
     ),
-    locked AS MATERIALIZED (
-        SELECT id FROM ledger_accounts
-        WHERE id = ANY(ARRAY(SELECT id FROM deltas))
-        ORDER BY id
-        FOR NO KEY UPDATE
-    ),
-    updated AS (
-        UPDATE ledger_accounts AS a SET balance = a.balance + deltas.delta
-        FROM deltas
-        WHERE a.id = ANY(ARRAY(SELECT id FROM locked))
-          AND a.id = deltas.id
-          AND (deltas.delta >= 0 OR a.balance + deltas.delta - a.reserved >= 0)
-        RETURNING a.id
-    )
-    SELECT
+    """
+_SINGLE_TAIL = """    SELECT
         (SELECT id FROM e) AS inserted,
-        (SELECT ledger_insufficient(array_agg(id)) FROM deltas
-         WHERE id NOT IN (SELECT id FROM updated) HAVING count(*) > 0) AS refused
 """
+SINGLE_STATEMENT = "".join((_SINGLE_HEAD, _BALANCES, _SINGLE_TAIL, _REFUSED))
 
 
 def leaf_template(request: Any, accounts: Mapping[str, Any], now: datetime) -> tuple[str, str]:

@@ -13,20 +13,9 @@ from tests.conftest import count_rows
 
 
 @pytest.fixture()
-def enterprise(make_organisation, make_staff, sign_in, bearer):
-    organisation = make_organisation("enterprise")
-    user = make_staff(role="enterprise_staff", organisation=organisation)
-    return organisation, bearer(sign_in(user.username))
-
-
-@pytest.fixture()
-def certifier(make_staff, sign_in, bearer):
-    return bearer(sign_in(make_staff(role="certifier").username))
-
-
-@pytest.fixture()
-def operator(make_staff, sign_in, bearer):
-    return bearer(sign_in(make_staff(role="operator").username))
+def enterprise(staff):
+    """(organisation, headers) of an approved enterprise's staff member (``staff``)."""
+    return staff
 
 
 @pytest.fixture()
