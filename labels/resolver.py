@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -236,6 +236,14 @@ def lot_record(session: Session, lot: LabelLot, product: Product) -> dict[str, A
 
 
 def _live_status(label: Label) -> str:
+    """The status to show now: a certificate past its validity is expired even before the
+    nightly ``tanhui labels expire`` has recorded it."""
+    if (
+        label.status in ("certified", "suspended")
+        and label.valid_until is not None
+        and label.valid_until <= datetime.now(UTC).date()
+    ):
+        return "expired"
     return label.status
 
 

@@ -4,14 +4,14 @@ unknown and revoked; the backing credits come with a proof that verifies offline
 
 import base64
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from labels.codes import scene_for, serial_for
 from labels.lots import lot_key_of
-from labels.models import LabelLot, Product
+from labels.models import Label, LabelLot, Product
 from ledger.note import parse_signer_key
 from ledger.tlog import LogError, log_sequence, proof_verify
 from tests.conftest import TEST_LOG_KEY, TEST_LOG_ORIGIN
@@ -247,3 +247,14 @@ def test_a_scanned_proof_is_checked_offline_with_the_cli(app, client, issued, se
     assert runner.invoke(args=arguments).exit_code == 0
     bundle.write_text(json.dumps({**proof, "leaf_data": proof["leaf_data"] + " "}))
     assert runner.invoke(args=arguments).exit_code != 0
+
+
+def test_a_certificate_past_its_validity_shows_expired_before_the_job_runs(client, issued, session):
+    lot, path, _ = issued
+    label = session.get(Label, session.get(LabelLot, lot["id"]).label_id)
+    # The validity ends today; nothing has run to record it.
+    label.valid_from, label.valid_until = date.today() - timedelta(days=30), date.today()
+    label.updated_at = datetime.now(UTC)
+    session.flush()
+    assert client.get(path, headers=JSON).get_json()["label"]["status"] == "expired"
+    assert "已过期" in client.get(path).get_data(as_text=True)
