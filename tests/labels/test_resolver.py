@@ -258,3 +258,17 @@ def test_a_certificate_past_its_validity_shows_expired_before_the_job_runs(clien
     session.flush()
     assert client.get(path, headers=JSON).get_json()["label"]["status"] == "expired"
     assert "已过期" in client.get(path).get_data(as_text=True)
+
+
+def test_a_signed_in_scanner_is_recorded(client, issued, consumer_tokens, bearer, session, app):
+    _, path, _ = issued
+    tokens = consumer_tokens()
+    headers = {**JSON, **bearer(tokens)}
+    assert client.get(path, headers=headers).status_code == 200
+    user_id = client.get("/api/v1/me", headers=bearer(tokens)).get_json()["id"]
+    app.test_cli_runner().invoke(args=["scans", "flush"])  # production keeps counts in Redis
+    recorded = session.scalar(sa.text("SELECT last_user_id FROM unit_scans WHERE unit_index = 7"))
+    assert recorded == user_id
+    # A broken token does not stop the scan; it is counted without a user.
+    broken = client.get(path, headers={**JSON, "Authorization": "Bearer nonsense"})
+    assert broken.status_code == 200
