@@ -61,6 +61,7 @@ def register_blueprints(app: Flask) -> None:
     from labels.api import blp as products_blp
     from labels.api import labels_blp, lots_blp, payments_blp
     from labels.resolver_api import blp as resolver_blp
+    from points.api import blp as points_blp
     from service.auth.api import blp as auth_blp
     from service.auth.api import me_blp
     from service.credits.api import blp as credits_blp
@@ -99,6 +100,7 @@ def register_blueprints(app: Flask) -> None:
         lots_blp,
         payments_blp,
         resolver_blp,
+        points_blp,
     ):
         api.register_blueprint(blueprint)
     app.extensions["tanhui.api"] = api

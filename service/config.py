@@ -60,6 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_DEFAULT": "600 per minute",
     # Per client address on code resolution: far above a shopper's or a shop clerk's pace.
     "RATELIMIT_RESOLVER": "240 per minute",
+    "RATELIMIT_CLAIMS": "30 per minute",
     "RATELIMIT_KEY_PREFIX": "tanhui",
     # A moving window counts the last minute wherever it falls: no burst at a window's edge.
     "RATELIMIT_STRATEGY": "moving-window",

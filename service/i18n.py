@@ -213,6 +213,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "WeChat Pay could not be reached; try again shortly.",
         "zh-CN": "暂时无法连接微信支付，请稍后重试。",
     },
+    "claim_code_invalid": {
+        "en": "This code cannot be claimed: it is not a genuine unit code.",
+        "zh-CN": "此码无法领取积分：不是真实的产品码。",
+    },
+    "claim_code_revoked": {
+        "en": "This code's label is not valid ({status}); it earns no points.",
+        "zh-CN": "此码对应的标签无效（{status}），不能领取积分。",
+    },
+    "unit_already_claimed": {
+        "en": "This unit has been claimed already.",
+        "zh-CN": "该件产品的积分已被领取。",
+    },
+    "points_rule_missing": {
+        "en": "No points rule is in force for this yet.",
+        "zh-CN": "暂无适用的积分规则。",
+    },
     "gtin_taken": {
         "en": "Another product has this GTIN.",
         "zh-CN": "该 GTIN 已属于其他产品。",

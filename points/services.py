@@ -1,0 +1,323 @@
+"""Points: rules, earning under caps, and once-only unit claims. Functions take a session and
+never commit.
+
+Points are ledger amounts of asset ``POINT``: each party has an account with FIFO lots (every
+earning is a lot that expires after its rule's validity); they are issued from
+``platform:points:issued``. Points are rewards, never carbon claims.
+
+Caps are per party and per event type, over the calendar day and month in Asia/Shanghai; the
+party's account row is locked while its earnings in the window are summed, so concurrent earnings
+cannot together pass a cap. An earning beyond a cap is granted only up to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from labels.codes import CodeInvalid
+from labels.lots import unit_check
+from labels.models import Footprint, Label, LabelLot, Product
+from ledger import services as ledger
+from ledger.models import Account, Entry, Lot, Posting
+from points.models import EVENT_TYPES, PointRule, UnitClaim
+from service.exceptions import ServiceError, ValidationFailed
+
+ISSUER_ACCOUNT = "platform:points:issued"
+EXPIRING_WINDOW_DAYS = 30
+HISTORY_ROWS_MAX = 50
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+ENTRY_KIND_PREFIX = "points_"
+
+
+class PointsError(ServiceError):
+    status = 409
+
+
+def account_code(owner_type: str, owner_id: int) -> str:
+    return f"{owner_type}:{owner_id}:points"
+
+
+def account_open(session: Session, owner_type: str, owner_id: int) -> str:
+    ledger.account_open(
+        session, code=ISSUER_ACCOUNT, asset="POINT", owner_type="platform", allow_negative=True
+    )
+    code = account_code(owner_type, owner_id)
+    ledger.account_open(
+        session,
+        code=code,
+        asset="POINT",
+        owner_type=owner_type,
+        owner_id=owner_id,
+        uses_lots=True,
+    )
+    return code
+
+
+# -- rules ----------------------------------------------------------------------------------------
+def rule_publish(
+    session: Session, *, event_type: str, values: dict[str, Any], user_id: int | None, now: datetime
+) -> PointRule:
+    """Publish a new version of an event type's rule (the old versions stay as they were)."""
+    if event_type not in EVENT_TYPES:
+        raise ValidationFailed.field("event_type", f"Must be one of: {', '.join(EVENT_TYPES)}.")
+    latest = session.scalar(
+        sa.select(sa.func.max(PointRule.version)).where(PointRule.event_type == event_type)
+    )
+    rule = PointRule(
+        event_type=event_type,
+        version=(latest or 0) + 1,
+        formula=dict(values["formula"]),
+        cap_per_day=values.get("cap_per_day"),
+        cap_per_month=values.get("cap_per_month"),
+        validity_days=values["validity_days"],
+        valid_from=values.get("valid_from") or now,
+        valid_until=values.get("valid_until"),
+        created_by=user_id,
+        created_at=now,
+    )
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def rule_current(session: Session, event_type: str, now: datetime) -> PointRule | None:
+    """The newest version in force at ``now``."""
+    return session.scalars(
+        sa.select(PointRule)
+        .where(
+            PointRule.event_type == event_type,
+            PointRule.valid_from <= now,
+            sa.or_(PointRule.valid_until.is_(None), PointRule.valid_until > now),
+        )
+        .order_by(PointRule.version.desc())
+        .limit(1)
+    ).first()
+
+
+def points_for(rule: PointRule, *, kg_co2e: Decimal = Decimal(0), fen: int = 0) -> int:
+    """What the rule's formula gives, rounded down to whole points."""
+    formula = rule.formula
+    if formula["kind"] == "fixed":
+        return int(formula["points"])
+    if formula["kind"] == "per_kg_co2e":
+        value = kg_co2e * Decimal(str(formula["points_per_kg"]))
+    else:
+        value = Decimal(fen) * Decimal(str(formula["points_per_100_fen"])) / 100
+    return int(value.to_integral_value(rounding=ROUND_FLOOR))
+
+
+# -- earning --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Earning:
+    points: int
+    requested: int
+    capped_by: str | None
+    entry_id: int | None
+
+
+def _window_start(now: datetime, unit: str) -> datetime:
+    local = now.astimezone(SHANGHAI)
+    start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    if unit == "month":
+        start = start.replace(day=1)
+    return start
+
+
+def earn(
+    session: Session,
+    *,
+    account: str,
+    rule: PointRule,
+    points: int,
+    key: str,
+    now: datetime,
+    metadata: dict[str, Any] | None = None,
+) -> Earning:
+    """Credit ``points`` under ``rule`` (capped), as a lot expiring after the rule's validity."""
+    kind = ENTRY_KIND_PREFIX + rule.event_type
+    account_id = session.execute(
+        sa.select(Account.id).where(Account.code == account).with_for_update()
+    ).scalar_one()
+    granted, capped_by = points, None
+    for unit, cap in (("day", rule.cap_per_day), ("month", rule.cap_per_month)):
+        if cap is None:
+            continue
+        earned = session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(Posting.amount), 0))
+            .join(Entry, Entry.id == Posting.entry_id)
+            .where(
+                Posting.account_id == account_id,
+                Entry.kind == kind,
+                Entry.created_at >= _window_start(now, unit),
+                Posting.amount > 0,
+            )
+        )
+        room = max(cap - int(earned), 0)
+        if granted > room:
+            granted, capped_by = room, f"cap_per_{unit}"
+    if granted <= 0:
+        return Earning(0, points, capped_by, None)
+    result = ledger.entry_post(
+        session,
+        ledger.EntryRequest(
+            key=key,
+            kind=kind,
+            postings=[
+                ledger.PostingRequest(ISSUER_ACCOUNT, -granted),
+                ledger.PostingRequest(
+                    account,
+                    granted,
+                    expires_at=now + timedelta(days=rule.validity_days),
+                    provenance={"rule_id": rule.id, "version": rule.version},
+                ),
+            ],
+            metadata={"rule_id": rule.id, "rule_version": rule.version, **(metadata or {})},
+        ),
+        now=now,
+    )
+    return Earning(granted, points, capped_by, result.entry_id)
+
+
+# -- claims ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClaimResult:
+    claim: UnitClaim
+    created: bool
+    capped_by: str | None
+
+
+def claim_unit(
+    session: Session,
+    *,
+    user_id: int,
+    gtin: str,
+    lot_number: str,
+    serial: str,
+    key: str,
+    master_keys: dict[str, bytes],
+    now: datetime,
+) -> ClaimResult:
+    """Claim a scanned unit for the user: once per unit, ever; a retry with the same key returns
+    the original claim."""
+    existing = session.scalars(sa.select(UnitClaim).where(UnitClaim.idempotency_key == key)).first()
+    found = session.execute(
+        sa.select(LabelLot, Product)
+        .join(Product, Product.id == LabelLot.product_id)
+        .where(Product.gtin == gtin, LabelLot.lot_number == lot_number)
+    ).first()
+    if found is None:
+        raise PointsError(code="claim_code_invalid", status=422, fields={"code": ["Unknown code."]})
+    lot, product = found
+    try:
+        index, revoked = unit_check(session, lot, product, serial, master_keys)
+    except CodeInvalid:
+        raise PointsError(
+            code="claim_code_invalid", status=422, fields={"code": ["Not a genuine code."]}
+        ) from None
+    if existing is not None:
+        if (existing.lot_id, existing.unit_index, existing.user_id) != (lot.id, index, user_id):
+            raise PointsError(code="idempotency_conflict", fields={"code": ["Another claim."]})
+        return ClaimResult(existing, False, None)
+    label = session.get(Label, lot.label_id)
+    if revoked or label.status != "certified":
+        raise PointsError(code="claim_code_revoked", params={"status": label.status})
+    rule = rule_current(session, "unit_claim", now)
+    if rule is None:
+        raise PointsError(code="points_rule_missing", status=503)
+    footprint = session.get(Footprint, label.footprint_id)
+    points = points_for(rule, kg_co2e=footprint.kg_per_unit)
+    claim = UnitClaim(
+        lot_id=lot.id,
+        unit_index=index,
+        user_id=user_id,
+        rule_id=rule.id,
+        points=0,
+        idempotency_key=key,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(claim)
+            session.flush()
+    except IntegrityError:
+        raise PointsError(code="unit_already_claimed") from None
+    account = account_open(session, "user", user_id)
+    earning = earn(
+        session,
+        account=account,
+        rule=rule,
+        points=points,
+        key=f"claim:{claim.id}",
+        now=now,
+        metadata={"lot_id": lot.id, "unit_index": index},
+    )
+    claim.points, claim.entry_id = earning.points, earning.entry_id
+    session.flush()
+    return ClaimResult(claim, True, earning.capped_by)
+
+
+# -- what a party sees ----------------------------------------------------------------------------
+def summary(session: Session, owner_type: str, owner_id: int, now: datetime) -> dict[str, Any]:
+    """Balance, lifetime earned and spent, points expiring within 30 days, recent history."""
+    code = account_code(owner_type, owner_id)
+    account = session.scalars(sa.select(Account).where(Account.code == code)).first()
+    if account is None:
+        return {"balance": 0, "available": 0, "lifetime_earned": 0, "lifetime_spent": 0,
+                "lifetime_expired": 0, "expiring_30d": 0, "history": []}  # fmt: skip
+    postings = (
+        sa.select(Posting.amount, Entry.kind)
+        .join(Entry, Entry.id == Posting.entry_id)
+        .where(Posting.account_id == account.id)
+        .subquery()
+    )
+    earned, spent, expired = session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(sa.case((postings.c.amount > 0, postings.c.amount))), 0),
+            sa.func.coalesce(
+                sa.func.sum(
+                    sa.case(
+                        (
+                            sa.and_(postings.c.amount < 0, postings.c.kind != "expiry"),
+                            -postings.c.amount,
+                        )
+                    )
+                ),
+                0,
+            ),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((postings.c.kind == "expiry", -postings.c.amount))), 0
+            ),
+        )
+    ).one()
+    expiring = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Lot.remaining), 0)).where(
+            Lot.account_id == account.id,
+            Lot.remaining > 0,
+            Lot.expires_at > now,
+            Lot.expires_at <= now + timedelta(days=EXPIRING_WINDOW_DAYS),
+        )
+    )
+    history = session.execute(
+        sa.select(Entry.kind, Posting.amount, Entry.created_at)
+        .join(Entry, Entry.id == Posting.entry_id)
+        .where(Posting.account_id == account.id)
+        .order_by(Posting.id.desc())
+        .limit(HISTORY_ROWS_MAX)
+    ).all()
+    return {
+        "balance": account.balance,
+        "available": account.balance - account.reserved,
+        "lifetime_earned": int(earned),
+        "lifetime_spent": int(spent),
+        "lifetime_expired": int(expired),
+        "expiring_30d": int(expiring),
+        "history": [{"kind": kind, "points": amount, "at": at} for kind, amount, at in history],
+    }

@@ -1,0 +1,94 @@
+"""Fifty consumers claim the same unit at once on PostgreSQL, each in its own transaction on its
+own connection: exactly one wins, the others are told it is taken, and the ledger verifies."""
+
+import threading
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
+
+from labels.codes import serial_for
+from labels.lots import lot_key_of
+from labels.models import LabelLot, Product
+from ledger.retry import in_transaction
+from ledger.verify import ledger_verify
+from points import services as points
+from points.services import PointsError
+from service.app import create_app
+from service.orm import create_engine
+from service.parties.services import consumer_create
+
+CLAIMERS = 50
+
+
+def test_fifty_parallel_claims_of_one_unit_pay_once(server_config, scratch_database_url):
+    app = create_app({**server_config, "DATABASE_URL": scratch_database_url})
+    assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    engine = create_engine(scratch_database_url, pool_size=CLAIMERS + 2)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    now = datetime.now(UTC)
+    try:
+
+        def setup(session):
+            points.rule_publish(
+                session,
+                event_type="unit_claim",
+                values={"formula": {"kind": "fixed", "points": 10}, "validity_days": 365},
+                user_id=None,
+                now=now,
+            )
+            lot = session.scalars(sa.select(LabelLot)).one()
+            product = session.get(Product, lot.product_id)
+            key = lot_key_of(lot, product, app.config["UNIT_CODE_MASTER_KEYS"])
+            users = [consumer_create(session).id for _ in range(CLAIMERS)]
+            return product.gtin, lot.lot_number, serial_for(key, 42), users
+
+        gtin, lot_number, serial, users = in_transaction(factory, setup)
+        barrier = threading.Barrier(CLAIMERS)
+        outcomes, failures = [], []
+        guard = threading.Lock()
+
+        def claimer(user_id):
+            try:
+                barrier.wait()
+                try:
+                    result = in_transaction(
+                        factory,
+                        lambda session: points.claim_unit(
+                            session,
+                            user_id=user_id,
+                            gtin=gtin,
+                            lot_number=lot_number,
+                            serial=serial,
+                            key=f"user:{user_id}:scan",
+                            master_keys=app.config["UNIT_CODE_MASTER_KEYS"],
+                            now=now,
+                        ),
+                    )
+                    outcome = ("won", result.claim.points)
+                except PointsError as error:
+                    outcome = ("refused", error.code)
+                with guard:
+                    outcomes.append(outcome)
+            except BaseException as error:  # noqa: BLE001 - reported below
+                failures.append(error)
+
+        threads = [threading.Thread(target=claimer, args=(user,)) for user in users]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+
+        assert not failures, failures
+        assert outcomes.count(("won", 10)) == 1
+        assert outcomes.count(("refused", "unit_already_claimed")) == CLAIMERS - 1
+        with factory() as session:
+            assert session.scalar(sa.text("SELECT count(*) FROM unit_claims")) == 1
+            issued = session.scalar(
+                sa.text("SELECT count(*) FROM ledger_entries WHERE kind = 'points_unit_claim'")
+            )
+            assert issued == 1
+            report = ledger_verify(session)
+            assert report.ok, report.problems
+    finally:
+        engine.dispose()
