@@ -297,6 +297,12 @@ def summary(session: Session, owner_type: str, owner_id: int, now: datetime) -> 
             ),
         )
     ).one()
+    # Lots past their expiry count for nothing, even before the expiry job has posted them.
+    lapsed = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Lot.remaining), 0)).where(
+            Lot.account_id == account.id, Lot.remaining > 0, Lot.expires_at <= now
+        )
+    )
     expiring = session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(Lot.remaining), 0)).where(
             Lot.account_id == account.id,
@@ -313,8 +319,8 @@ def summary(session: Session, owner_type: str, owner_id: int, now: datetime) -> 
         .limit(HISTORY_ROWS_MAX)
     ).all()
     return {
-        "balance": account.balance,
-        "available": account.balance - account.reserved,
+        "balance": account.balance - int(lapsed),
+        "available": max(account.balance - account.reserved - int(lapsed), 0),
         "lifetime_earned": int(earned),
         "lifetime_spent": int(spent),
         "lifetime_expired": int(expired),
