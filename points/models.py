@@ -74,3 +74,18 @@ class UnitClaim(Base):
         sa.UniqueConstraint("lot_id", "unit_index"),
         sa.CheckConstraint("points >= 0", name="points_non_negative"),
     )
+
+
+class FarmDistribution(Base):
+    """A label lot's allocation whose farm shares have been paid out in points (once)."""
+
+    __tablename__ = "farm_distributions"
+
+    allocation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("credit_allocations.id"), primary_key=True
+    )
+    rule_id: Mapped[int] = mapped_column(sa.ForeignKey("point_rules.id"))
+    points: Mapped[int] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (sa.CheckConstraint("points >= 0", name="points_non_negative"),)

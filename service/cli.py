@@ -15,6 +15,7 @@
     tanhui log key               print the log's public key
     tanhui credits import FILE   import a registry's credit file (CSV or JSON), all or nothing
     tanhui labels expire         expire certified labels whose validity has ended
+    tanhui points distribute     pay farms their shares of new label-lot allocations in points
     tanhui scans flush [--follow]
                                  write scan counts kept in Redis to the database (production)
 
@@ -71,6 +72,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(credits_group)
     app.cli.add_command(labels_group)
     app.cli.add_command(scans_group)
+    app.cli.add_command(points_group)
 
 
 # -- db -------------------------------------------------------------------------------------------
@@ -253,6 +255,29 @@ def labels_expire_command() -> None:
     count = labels_expire(session, now=utcnow())
     session.commit()
     click.echo(f"{count} labels expired")
+
+
+# -- points ---------------------------------------------------------------------------------------
+@click.group("points", help="Carbon points.")
+def points_group() -> None:
+    pass
+
+
+@points_group.command("distribute")
+@with_appcontext
+def points_distribute_command() -> None:
+    """Pay farms their shares of label-lot allocations not yet distributed (run it from cron)."""
+    from points.farms import ALLOCATIONS_PER_RUN_MAX, distribute_pending
+
+    session = get_session()
+    total = 0
+    while True:
+        done = distribute_pending(session, now=utcnow())
+        session.commit()
+        total += done
+        if done < ALLOCATIONS_PER_RUN_MAX:
+            break
+    click.echo(f"{total} allocations distributed to their farms")
 
 
 # -- scans ----------------------------------------------------------------------------------------

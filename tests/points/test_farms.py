@@ -1,0 +1,92 @@
+"""Farm benefit-sharing: a label lot's allocation draws on Qingpu's batch, and the batch's farms
+earn points pro rata to their shares, exactly, once."""
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger import credits
+from ledger import services as ledger
+from points import farms
+from points import services as points
+
+EXAMPLES = Path(__file__).parents[2] / "examples" / "credits"
+NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+
+
+def test_the_split_loses_no_point_and_follows_the_largest_remainders():
+    # 7 points at 40 / 35 / 25 %: 2.8, 2.45, 1.75 → 2, 2, 1, and the 2 left over go to the
+    # largest fractions (0.8 and 0.75).
+    assert farms.split(7, [(5, 400_000), (6, 350_000), (9, 250_000)]) == {5: 3, 6: 2, 9: 2}
+    assert farms.split(10, [(1, 333_334), (2, 333_333), (3, 333_333)]) == {1: 4, 2: 3, 3: 3}
+    with pytest.raises(ValueError):
+        farms.split(1, [(1, 999_999)])
+
+
+@given(
+    total=st.integers(min_value=0, max_value=10**9),
+    parts=st.lists(st.integers(min_value=1, max_value=1000), min_size=1, max_size=30),
+)
+def test_any_split_adds_up_exactly(total, parts):
+    scale = sum(parts)
+    ppm = [part * 1_000_000 // scale for part in parts]
+    ppm[0] += 1_000_000 - sum(ppm)
+    if ppm[0] <= 0:
+        return
+    shares = list(zip(range(1, len(ppm) + 1), ppm, strict=True))
+    result = farms.split(total, shares)
+    assert sum(result.values()) == total
+    for farm, share in shares:  # nobody is more than one point from their exact share
+        assert abs(result[farm] - total * share / 1_000_000) < 1
+
+
+@pytest.fixture()
+def allocation(session, make_organisation):
+    """Qingpu imported, QP-LT-01 linked to a registered farm, 1 t retired, 250 kg allocated."""
+    credits.import_file(
+        session, content=(EXAMPLES / "qingpu.json").read_bytes(), file_format="json", now=NOW
+    )
+    farm = make_organisation("farm", uscc=None)
+    credits.farm_link(
+        session, project_external_id="YRDCI-QP-2023-001", farm_code="QP-LT-01",
+        organisation_id=farm.id,
+    )  # fmt: skip
+    batch = session.scalar(sa.text("SELECT id FROM credit_batches WHERE vintage = 2024"))
+    credits.retire(
+        session,
+        registry_code="YRD-CI",
+        registry_reference="R-FARMS",
+        beneficiary="某米业",
+        purpose="碳中和标签",
+        retired_on=date(2026, 11, 1),
+        lines=[credits.RetirementLine(batch, 1)],
+        now=NOW,
+    )
+    result = credits.allocate(
+        session, key="lot-9", target_type="label_lot", target_id="9", quantity_g=250_003, now=NOW
+    )
+    points.rule_publish(
+        session,
+        event_type="farm_share",
+        values={"formula": {"kind": "per_kg_co2e", "points_per_kg": "2"}, "validity_days": 730},
+        user_id=None,
+        now=NOW,
+    )
+    return result.allocation_id, farm
+
+
+def test_farms_earn_their_shares_of_an_allocation_once(session, allocation):
+    allocation_id, farm = allocation
+    paid = farms.distribute(session, allocation_id=allocation_id, now=NOW)
+    # 250.003 kg × 2 points per kg = 500.006 → 500 points, split 31.5 / 27.25 / 22.75 / 18.5 %.
+    assert paid == 500
+    linked = ledger.balance_of(session, points.account_code("organisation", farm.id)).balance
+    assert linked == 158  # 157.5, and it has the largest remainder among the halves
+    unlinked = ledger.balance_of(session, farms.UNLINKED_ACCOUNT).balance
+    assert linked + unlinked == 500
+    assert farms.distribute(session, allocation_id=allocation_id, now=NOW) == 0
+    assert farms.distribute_pending(session, now=NOW) == 0
