@@ -15,6 +15,7 @@ from ledger.verify import ledger_verify
 from points import services as points
 from points.services import PointsError
 from service.app import create_app
+from service.db import database
 from service.orm import create_engine
 from service.parties.services import consumer_create
 
@@ -92,3 +93,4 @@ def test_fifty_parallel_claims_of_one_unit_pay_once(server_config, scratch_datab
             assert report.ok, report.problems
     finally:
         engine.dispose()
+        database(app).engine.dispose()
