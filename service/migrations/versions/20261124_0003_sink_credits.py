@@ -14,6 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from service.migrations.triggers import make_immutable, make_mutable
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -31,34 +33,13 @@ RECORD_TABLES = (
 
 
 def _create_triggers() -> None:
-    postgresql = op.get_bind().dialect.name == "postgresql"
     for table in RECORD_TABLES:
-        if postgresql:
-            op.execute(
-                f"CREATE TRIGGER {table}_immutable BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()"
-            )
-            op.execute(
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()"
-            )
-        else:
-            for operation in ("UPDATE", "DELETE"):
-                op.execute(
-                    f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, 'ledger rows are immutable: {operation} on {table}'); END"
-                )
+        make_immutable(table)
 
 
 def _drop_triggers() -> None:
-    postgresql = op.get_bind().dialect.name == "postgresql"
     for table in RECORD_TABLES:
-        if postgresql:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_immutable ON {table}")
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
-        else:
-            for operation in ("update", "delete"):
-                op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{operation}")
+        make_mutable(table)
 
 
 def upgrade() -> None:

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from service.migrations.triggers import make_immutable, make_mutable
+
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
@@ -24,29 +26,13 @@ RECORD_TABLES = ("footprints", "label_transitions")
 
 
 def _create_triggers() -> None:
-    postgresql_database = op.get_bind().dialect.name == "postgresql"
     for table in RECORD_TABLES:
-        if postgresql_database:
-            op.execute(
-                f"CREATE TRIGGER {table}_immutable BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()"
-            )
-        else:
-            for operation in ("UPDATE", "DELETE"):
-                op.execute(
-                    f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
-                    f"BEGIN SELECT RAISE(ABORT, 'records are immutable: {operation} on {table}'); END"
-                )
+        make_immutable(table)
 
 
 def _drop_triggers() -> None:
-    postgresql_database = op.get_bind().dialect.name == "postgresql"
     for table in RECORD_TABLES:
-        if postgresql_database:
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_immutable ON {table}")
-        else:
-            for operation in ("update", "delete"):
-                op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{operation}")
+        make_mutable(table)
 
 
 def upgrade() -> None:

@@ -10,32 +10,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from service.migrations.triggers import make_immutable, make_mutable
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
-
-
-def _immutable(table: str) -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"CREATE TRIGGER {table}_immutable BEFORE UPDATE OR DELETE ON {table} "
-            "FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()"
-        )
-    else:
-        for operation in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{operation.lower()} BEFORE {operation} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, 'records are immutable: {operation} on {table}'); END"
-            )
-
-
-def _mutable(table: str) -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"DROP TRIGGER IF EXISTS {table}_immutable ON {table}")
-    else:
-        for operation in ("update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_{operation}")
 
 
 def upgrade() -> None:
@@ -127,11 +107,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("unit_revocations", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_unit_revocations_lot_id"), ["lot_id"], unique=False)
-    _immutable("unit_revocations")
+    make_immutable("unit_revocations")
 
 
 def downgrade() -> None:
-    _mutable("unit_revocations")
+    make_mutable("unit_revocations")
     with op.batch_alter_table("unit_revocations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_unit_revocations_lot_id"))
 
