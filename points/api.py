@@ -172,3 +172,21 @@ class Mine(MethodView):
     def get(self):
         """The caller's points: balance, lifetime earned and spent, expiring soon, history."""
         return services.summary(get_session(), "user", authenticated().user_id, utcnow())
+
+
+class LiabilitySchema(Schema):
+    as_of = fields.DateTime()
+    outstanding_by_party_type = fields.Dict(keys=fields.String(), values=fields.Integer())
+    outstanding_total = fields.Integer()
+    expiry_schedule = fields.List(fields.Dict())
+    by_month = fields.List(fields.Dict())
+
+
+@blp.route("/liability")
+class Liability(MethodView):
+    @blp.response(200, LiabilitySchema)
+    @requires("operator", "auditor")
+    def get(self):
+        """Points outstanding by party type, their expiry schedule, and points earned, spent and
+        expired per month (Asia/Shanghai months)."""
+        return services.liability(get_session(), utcnow())

@@ -327,3 +327,50 @@ def summary(session: Session, owner_type: str, owner_id: int, now: datetime) -> 
         "expiring_30d": int(expiring),
         "history": [{"kind": kind, "points": amount, "at": at} for kind, amount, at in history],
     }
+
+
+# -- liability ------------------------------------------------------------------------------------
+def liability(session: Session, now: datetime) -> dict[str, Any]:
+    """What the platform owes in points: outstanding by party type, when it expires (by month,
+    Shanghai), and points earned, spent and expired per month."""
+    outstanding = dict(
+        session.execute(
+            sa.select(Account.owner_type, sa.func.coalesce(sa.func.sum(Account.balance), 0))
+            .where(Account.asset == "POINT", Account.allow_negative.is_(False))
+            .where(Account.code != ledger.EXPIRY_SINKS["POINT"])
+            .group_by(Account.owner_type)
+            .order_by(Account.owner_type)
+        ).all()
+    )
+    schedule: dict[str, int] = {}
+    for expires_at, remaining in session.execute(
+        sa.select(Lot.expires_at, Lot.remaining)
+        .join(Account, Account.id == Lot.account_id)
+        .where(Account.asset == "POINT", Lot.remaining > 0, Lot.expires_at.is_not(None))
+        .order_by(Lot.expires_at)
+    ):
+        month = expires_at.astimezone(SHANGHAI).strftime("%Y-%m")
+        schedule[month] = schedule.get(month, 0) + int(remaining)
+    months: dict[str, dict[str, int]] = {}
+    rows = session.execute(
+        sa.select(Entry.created_at, Entry.kind, Posting.amount)
+        .join(Entry, Entry.id == Posting.entry_id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(Account.asset == "POINT", Account.allow_negative.is_(False), Account.uses_lots)
+    )
+    for created_at, kind, amount in rows:
+        month = created_at.astimezone(SHANGHAI).strftime("%Y-%m")
+        bucket = months.setdefault(month, {"earned": 0, "spent": 0, "expired": 0})
+        if kind == "expiry":
+            bucket["expired"] += -amount
+        elif amount > 0:
+            bucket["earned"] += amount
+        else:
+            bucket["spent"] += -amount
+    return {
+        "as_of": now,
+        "outstanding_by_party_type": {key: int(value) for key, value in outstanding.items()},
+        "outstanding_total": sum(int(value) for value in outstanding.values()),
+        "expiry_schedule": [{"month": m, "points": p} for m, p in sorted(schedule.items())],
+        "by_month": [{"month": m, **v} for m, v in sorted(months.items())],
+    }

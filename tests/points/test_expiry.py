@@ -71,3 +71,18 @@ def test_monthly_caps_count_the_calendar_month_in_shanghai(session, rule):
     # 16:00 UTC is midnight in Shanghai: February, a new month.
     february = datetime(2026, 1, 31, 16, 0, tzinfo=UTC)
     assert grant(session, rule, 8, 100, february, "m3").points == 100
+
+
+def test_the_liability_report(session, rule):
+    grant(session, rule, 7, 100, T0, "l1")  # expires 2026-03-11
+    grant(session, rule, 8, 40, T0 + 25 * DAY, "l2")  # expires 2026-04-05
+    sinks = ledger.expiry_sinks_open(session)
+    ledger.lots_expire(session, now=T0 + 60 * DAY, sink_for_asset=sinks)
+    report = points.liability(session, T0 + 61 * DAY)
+    assert report["outstanding_by_party_type"] == {"user": 40}
+    assert report["expiry_schedule"] == [{"month": "2026-04", "points": 40}]
+    assert report["by_month"] == [
+        {"month": "2026-01", "earned": 100, "spent": 0, "expired": 0},
+        {"month": "2026-02", "earned": 40, "spent": 0, "expired": 0},
+        {"month": "2026-03", "earned": 0, "spent": 0, "expired": 100},
+    ]
