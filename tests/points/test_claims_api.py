@@ -140,3 +140,14 @@ def test_claims_need_a_key_and_a_consumer(
         json={"code": lot_codes(20)},
     )
     assert staff_claim.status_code == 403
+
+
+def test_auditors_read_the_liability(
+    client, consumer_tokens, bearer, lot_codes, rule, make_staff, sign_in
+):
+    alice = consumer_tokens()
+    claim(client, alice, bearer, lot_codes(30), "liab")
+    auditor = bearer(sign_in(make_staff(role="auditor").username))
+    report = client.get("/api/v1/points/liability", headers=auditor).get_json()
+    assert report["outstanding_by_party_type"] == {"user": 10}
+    assert client.get("/api/v1/points/liability", headers=bearer(alice)).status_code == 403
