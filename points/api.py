@@ -125,7 +125,11 @@ def _digital_link(code: str) -> tuple[str, str, str]:
 
 @blp.route("/claims")
 class Claims(MethodView):
-    decorators = [rate_limited("RATELIMIT_CLAIMS")]
+    decorators = [
+        rate_limited("RATELIMIT_CLAIMS"),
+        rate_limited("RATELIMIT_CLAIMS_PER_USER", per="user"),
+        rate_limited("RATELIMIT_CLAIMS_PER_DEVICE", per="device"),
+    ]
 
     @blp.arguments(ClaimCreateSchema)
     @blp.response(201, ClaimSchema)

@@ -61,6 +61,8 @@ DEFAULTS: dict[str, Any] = {
     # Per client address on code resolution: far above a shopper's or a shop clerk's pace.
     "RATELIMIT_RESOLVER": "240 per minute",
     "RATELIMIT_CLAIMS": "30 per minute",
+    "RATELIMIT_CLAIMS_PER_USER": "20 per minute;200 per day",
+    "RATELIMIT_CLAIMS_PER_DEVICE": "20 per minute;200 per day",
     "RATELIMIT_KEY_PREFIX": "tanhui",
     # A moving window counts the last minute wherever it falls: no burst at a window's edge.
     "RATELIMIT_STRATEGY": "moving-window",

@@ -27,15 +27,48 @@ RATE_LIMIT_SETTING_ATTRIBUTE = "_tanhui_rate_limit_setting"
 RATE_LIMIT_EXEMPT_ATTRIBUTE = "_tanhui_rate_limit_exempt"
 
 
+DEVICE_HEADER = "X-Device-Id"
+DEVICE_ID_MAX_CHARS = 64
+
+
 def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def rate_limited(setting: str) -> Callable[[F], F]:
-    """Limit a view by the app setting ``setting`` (e.g. ``RATELIMIT_SIGN_IN``), per client."""
+def signed_in_user() -> str:
+    """The signed-in user, for limits per user (anonymous callers share their address's)."""
+    from service.auth.authz import current_principal
+    from service.exceptions import ServiceError
+
+    try:
+        principal = current_principal(optional=True)
+    except ServiceError:
+        principal = None
+    return f"user:{principal.user_id}" if principal else f"address:{client_address()}"
+
+
+def client_device() -> str:
+    """The device the mini-program names in ``X-Device-Id``, else the client address."""
+    device = request.headers.get(DEVICE_HEADER, "")[:DEVICE_ID_MAX_CHARS]
+    return f"device:{device}" if device else f"address:{client_address()}"
+
+
+RATE_LIMIT_KEYS: dict[str, Callable[[], str]] = {
+    "address": client_address,
+    "user": signed_in_user,
+    "device": client_device,
+}
+
+
+def rate_limited(setting: str, *, per: str = "address") -> Callable[[F], F]:
+    """Limit a view by the app setting ``setting`` (e.g. ``RATELIMIT_SIGN_IN``), per client
+    address, signed-in user or device; marks stack, and every one applies."""
+    if per not in RATE_LIMIT_KEYS:
+        raise ValueError(f"per is one of {', '.join(RATE_LIMIT_KEYS)}")
 
     def mark(view: F) -> F:
-        setattr(view, RATE_LIMIT_SETTING_ATTRIBUTE, setting)
+        marks = [*getattr(view, RATE_LIMIT_SETTING_ATTRIBUTE, []), (setting, per)]
+        setattr(view, RATE_LIMIT_SETTING_ATTRIBUTE, marks)
         return view
 
     return mark
@@ -74,11 +107,13 @@ def apply_rate_limits(app: Flask) -> None:
         if getattr(view, RATE_LIMIT_EXEMPT_ATTRIBUTE, False):
             app.view_functions[endpoint] = limiter.exempt(view)
             continue
-        setting = getattr(view, RATE_LIMIT_SETTING_ATTRIBUTE, None)
-        if setting is not None:
-            app.view_functions[endpoint] = limiter.limit(
-                lambda setting=setting: current_app.config[setting]
+        for setting, per in getattr(view, RATE_LIMIT_SETTING_ATTRIBUTE, []):
+            view = limiter.limit(
+                lambda setting=setting: current_app.config[setting],
+                key_func=RATE_LIMIT_KEYS[per],
+                scope=f"{endpoint}:{per}",
             )(view)
+            app.view_functions[endpoint] = view
 
 
 def wechatpay_client(app: Flask | None = None) -> WeChatPayClient:

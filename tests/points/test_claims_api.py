@@ -151,3 +151,29 @@ def test_auditors_read_the_liability(
     report = client.get("/api/v1/points/liability", headers=auditor).get_json()
     assert report["outstanding_by_party_type"] == {"user": 10}
     assert client.get("/api/v1/points/liability", headers=bearer(alice)).status_code == 403
+
+
+def test_claims_are_rate_limited_per_user_and_per_device(
+    make_app, consumer_tokens, bearer, lot_codes, rule
+):
+    client = make_app(
+        RATELIMIT_CLAIMS="100 per minute",
+        RATELIMIT_CLAIMS_PER_USER="2 per minute",
+        RATELIMIT_CLAIMS_PER_DEVICE="3 per minute",
+    ).test_client()
+    alice, bob = consumer_tokens(), consumer_tokens()
+
+    def attempt(tokens, index, address, device):
+        return client.post(
+            "/api/v1/points/claims",
+            headers={**bearer(tokens), "Idempotency-Key": f"r{index}", "X-Device-Id": device},
+            json={"code": lot_codes(40 + index)},
+            environ_overrides={"REMOTE_ADDR": address},
+        ).status_code
+
+    # One user hopping addresses and devices is still one user: the third claim waits.
+    assert [attempt(alice, i, f"10.0.0.{i}", f"phone-{i}") for i in range(3)] == [201, 201, 429]
+    # One device shared by users is still one device: its fourth claim waits.
+    assert attempt(bob, 10, "10.0.1.1", "phone-0") == 201  # phone-0's second
+    assert attempt(bob, 11, "10.0.1.2", "phone-0") == 201  # phone-0's third (bob's second)
+    assert attempt(consumer_tokens(), 12, "10.0.1.3", "phone-0") == 429
