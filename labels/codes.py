@@ -101,6 +101,17 @@ def _mac(key: bytes, message: bytes) -> str:
     return base64.b32encode(digest).decode("ascii")
 
 
+def base32_value(text: str) -> int:
+    """The number a text of the alphabet writes (the inverse of unit indexes and lot ids);
+    ``ValueError`` for any other character."""
+    value = 0
+    for character in text:
+        if character not in _VALUE:
+            raise ValueError("not a character of the alphabet")
+        value = value * 32 + _VALUE[character]
+    return value
+
+
 def serial_for(lot: LotKey, index: int) -> str:
     """The serial of unit ``index`` (0-based) of the lot."""
     if not 0 <= index < lot.units:
@@ -128,9 +139,7 @@ def serial_verify(lot: LotKey, serial: str) -> int:
     expected = _mac(lot.key, _context(lot) + (key_id + index_text).encode("ascii"))
     if not hmac.compare_digest(expected, mac):
         raise CodeInvalid("mac")
-    index = 0
-    for character in index_text:
-        index = index * 32 + _VALUE[character]
+    index = base32_value(index_text)
     if index >= lot.units:
         raise CodeInvalid("index")
     return index

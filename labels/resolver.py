@@ -103,18 +103,14 @@ def resolve(
         allocation_id = record["backing"]["allocation_id"]
         record["backing"]["proof"] = _proof(session, allocation_id, cache)
     scans = None
+    province = (region_code or "")[:2]
+    province = province if len(province) == 2 and province.isdigit() else None
     if count_scan and counter is not None:
-        province = (region_code or "")[:2]
         scans = counter.record(
-            session,
-            lot_id=lot.id,
-            index=index,
-            now=now,
-            province=province if len(province) == 2 and province.isdigit() else None,
-            user_id=user_id,
+            session, lot_id=lot.id, index=index, now=now, province=province, user_id=user_id
         )
     elif count_scan:
-        scans = _scan(session, lot, index, now, region_code, user_id)
+        scans = _scan(session, lot, index, now, province, user_id)
     label_status = record["label"]["status"]
     outcome = Outcome.REVOKED if revoked or label_status == "revoked" else Outcome.GENUINE
     warnings = []
@@ -167,7 +163,7 @@ def cached_lot_record(
         return json.loads(cached)
     record = json_ready(lot_record(session, lot, product))
     cache.set(key, json.dumps(record, ensure_ascii=False), LOT_RECORD_TTL_S)
-    return json.loads(json.dumps(record))
+    return record
 
 
 def json_ready(value: Any) -> Any:
@@ -311,7 +307,7 @@ def _scan(
     lot: LabelLot,
     index: int,
     now: datetime,
-    region_code: str | None,
+    province: str | None,
     user_id: int | None,
 ) -> dict[str, Any]:
     """Count a scan (the embedded profile writes it at once)."""
@@ -332,8 +328,7 @@ def _scan(
         session.add(scan)
     scan.scan_count += 1
     scan.last_scan_at = now
-    province = (region_code or "")[:2]
-    if len(province) == 2 and province.isdigit() and province not in scan.provinces:
+    if province is not None and province not in scan.provinces:
         scan.provinces = [*scan.provinces, province]
     if user_id is not None:
         scan.last_user_id = user_id

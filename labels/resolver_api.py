@@ -16,6 +16,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from labels.codes import base32_value
+from labels.models import LabelLot, Product
 from labels.resolver import Outcome, Resolution, json_ready, resolve
 from labels.scans import RedisScanCounter
 from service.auth.authz import current_principal
@@ -71,9 +73,6 @@ class ResolveQuerySchema(Schema):
 class SceneQuerySchema(Schema):
     scene = fields.String(required=True, validate=validate.Length(min=1, max=32))
     region = fields.String(validate=validate.Regexp(r"^\d{6}$"))
-
-
-_json_ready = json_ready
 
 
 def _language(query: dict) -> str:
@@ -166,13 +165,13 @@ def _answer(anchor: str, resolution: Resolution, query: dict) -> Response:
         best == "application/json"
         and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
     ):
-        response = jsonify(_json_ready(resolution.record))
+        response = jsonify(json_ready(resolution.record))
         response.status_code = status
         response.headers["Cache-Control"] = PAGE_CACHE_CONTROL
         response.headers["Vary"] = "Accept"
         return _conditional(response) if status == 200 else response
     language = _language(query)
-    record = _json_ready(resolution.record)
+    record = json_ready(resolution.record)
     if record.get("scans"):
         first = resolution.record["scans"]["first_scan_at"]
         record["scans"]["first_scan_local"] = first.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
@@ -239,22 +238,18 @@ class Scene(MethodView):
     @blp.alt_response(404, description="A forged or unknown code.")
     def get(self, query: dict):
         """Resolve a WeChat mini-program code's ``scene`` (``{lot id}.{serial}``)."""
-        from labels.codes import ALPHABET
-        from labels.models import LabelLot, Product
-
         lot_text, _, serial = query["scene"].partition(".")
         session = get_session()
-        lot = None
-        if lot_text and all(character in ALPHABET for character in lot_text):
+        try:
+            number = base32_value(lot_text)
+        except ValueError:
             number = 0
-            for character in lot_text:
-                number = number * 32 + ALPHABET.index(character)
-            lot = session.get(LabelLot, number) if number < 2**31 else None
+        lot = session.get(LabelLot, number) if 0 < number < 2**31 else None
         if lot is None or not serial:
             return _not_found_json(Resolution(Outcome.UNKNOWN, {"outcome": "unknown"}))
         product = session.get(Product, lot.product_id)
         resolution = _resolve(product.gtin, lot.lot_number, serial, query.get("region"))
-        response = jsonify(_json_ready(resolution.record))
+        response = jsonify(json_ready(resolution.record))
         response.status_code = (
             404 if resolution.outcome in (Outcome.FORGED, Outcome.UNKNOWN) else 200
         )
