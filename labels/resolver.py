@@ -24,14 +24,7 @@ from labels.gtin import normalise_gtin
 from labels.lots import lot_key_of, unit_revoked
 from labels.models import Benchmark, Footprint, Label, LabelLot, Product, UnitScan
 from ledger import credits
-from ledger.credit_models import (
-    CreditBatch,
-    CreditBatchShare,
-    CreditFarm,
-    CreditProject,
-    CreditRetirement,
-    CreditSerialRange,
-)
+from ledger.credit_disclosure import backing_retirements
 from ledger.tlog import leaf_proof
 from service.parties.models import Organisation
 
@@ -246,59 +239,11 @@ def _live_status(label: Label) -> str:
 def _backing(session: Session, lot: LabelLot) -> dict[str, Any]:
     allocations = credits.allocations_of(session, "label_lot", str(lot.id))
     parts = [part for allocation in allocations for part in allocation["parts"]]
-    retirements = []
-    for retirement_id in dict.fromkeys(part.retirement_id for part in parts):
-        retirement = session.get(CreditRetirement, retirement_id)
-        ranges = [part for part in parts if part.retirement_id == retirement_id]
-        batch_rows = session.execute(
-            sa.select(CreditBatch, CreditProject)
-            .join(CreditProject, CreditProject.id == CreditBatch.project_id)
-            .where(
-                CreditBatch.id.in_(
-                    sa.select(CreditSerialRange.batch_id).where(
-                        CreditSerialRange.id.in_([part.range_id for part in ranges])
-                    )
-                )
-            )
-            .order_by(CreditBatch.id)
-        ).all()
-        projects = {}
-        for batch, project in batch_rows:
-            farms = session.execute(
-                sa.select(CreditFarm.name, CreditBatchShare.share_ppm)
-                .join(CreditFarm, CreditFarm.id == CreditBatchShare.farm_id)
-                .where(CreditBatchShare.batch_id == batch.id)
-                .order_by(CreditFarm.code)
-            ).all()
-            projects[batch.id] = {
-                "project": project.name,
-                "project_id": project.external_id,
-                "methodology": project.methodology,
-                "region_code": project.region_code,
-                "vintage": batch.vintage,
-                "farms": [{"name": name, "share_ppm": ppm} for name, ppm in farms],
-            }
-        retirements.append(
-            {
-                "registry_reference": retirement.registry_reference,
-                "retired_on": retirement.retired_on,
-                "beneficiary": retirement.beneficiary,
-                "ranges": [
-                    {
-                        "serial_start": part.serial_start,
-                        "serial_end": part.serial_end,
-                        "grams": part.quantity_g,
-                    }
-                    for part in ranges
-                ],  # fmt: skip
-                "batches": list(projects.values()),
-            }
-        )
     return {
         "grams_per_unit": lot.grams_per_unit,
         "grams_allocated": sum(allocation["quantity_g"] for allocation in allocations),
         "allocation_id": allocations[0]["allocation_id"] if allocations else None,
-        "retirements": retirements,
+        "retirements": backing_retirements(session, parts),
     }
 
 

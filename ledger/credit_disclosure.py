@@ -5,7 +5,7 @@ retirement the grams allocated and to what. Read-only queries; the open-data exp
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -281,3 +281,57 @@ def export_rows(session: Session) -> Iterator[dict[str, Any]]:
         if len(rows) < EXPORT_CHUNK_ROWS:
             return
         offset += EXPORT_CHUNK_ROWS
+
+
+def backing_retirements(session: Session, parts: Sequence[Any]) -> list[dict[str, Any]]:
+    """What an allocation's parts draw on, by retirement: the registry reference, the serial
+    ranges and grams, and each batch's project, methodology, vintage and farms."""
+    retirements = []
+    for retirement_id in dict.fromkeys(part.retirement_id for part in parts):
+        retirement = session.get(CreditRetirement, retirement_id)
+        ranges = [part for part in parts if part.retirement_id == retirement_id]
+        batch_rows = session.execute(
+            sa.select(CreditBatch, CreditProject)
+            .join(CreditProject, CreditProject.id == CreditBatch.project_id)
+            .where(
+                CreditBatch.id.in_(
+                    sa.select(CreditSerialRange.batch_id).where(
+                        CreditSerialRange.id.in_([part.range_id for part in ranges])
+                    )
+                )
+            )
+            .order_by(CreditBatch.id)
+        ).all()
+        projects = {}
+        for batch, project in batch_rows:
+            farms = session.execute(
+                sa.select(CreditFarm.name, CreditBatchShare.share_ppm)
+                .join(CreditFarm, CreditFarm.id == CreditBatchShare.farm_id)
+                .where(CreditBatchShare.batch_id == batch.id)
+                .order_by(CreditFarm.code)
+            ).all()
+            projects[batch.id] = {
+                "project": project.name,
+                "project_id": project.external_id,
+                "methodology": project.methodology,
+                "region_code": project.region_code,
+                "vintage": batch.vintage,
+                "farms": [{"name": name, "share_ppm": ppm} for name, ppm in farms],
+            }
+        retirements.append(
+            {
+                "registry_reference": retirement.registry_reference,
+                "retired_on": retirement.retired_on,
+                "beneficiary": retirement.beneficiary,
+                "ranges": [
+                    {
+                        "serial_start": part.serial_start,
+                        "serial_end": part.serial_end,
+                        "grams": part.quantity_g,
+                    }
+                    for part in ranges
+                ],  # fmt: skip
+                "batches": list(projects.values()),
+            }
+        )
+    return retirements

@@ -35,6 +35,9 @@ KEY_MAX_LENGTH_CHARS = 128
 KIND_MAX_LENGTH_CHARS = 32
 POSTINGS_PER_ENTRY_MAX = 64
 ENTRIES_PER_BATCH_MAX = 5_000
+#: Above this many accounts, an entry batch locks its balances in one statement and credits them
+#: in one batched UPDATE (a distribution); below it, each balance is one statement.
+BALANCES_ONE_BY_ONE_MAX = 16
 #: Largest amount one posting may move: exact in JSON numbers, and 9 Gt in grams.
 AMOUNT_MAX = 2**53
 METADATA_MAX_BYTES = 4096
@@ -402,24 +405,65 @@ def _apply(
                 deltas[info.id] += posting.amount
     _balances_apply(session, deltas, accounts)
 
-    results = []
-    offset = 0
-    for request, entry_id in zip(requests, entry_ids, strict=True):
-        uses: list[LotUse] = []
-        if lots_needed:
+    # Lots: every credit to a lot account opens a lot (written in two batched statements);
+    # debits then draw on lots, FIFO by expiry, under the balance locks taken above.
+    uses: list[list[LotUse]] = [[] for _ in requests]
+    if lots_needed:
+        fills, draws = [], []
+        offset = 0
+        for index, (request, entry_id) in enumerate(zip(requests, entry_ids, strict=True)):
             for position, posting in enumerate(request.postings):
                 info = accounts[posting.account]
                 if info.uses_lots:
-                    posting_id = posting_ids[offset + position]
-                    uses.extend(
-                        _lots_move(session, info, posting, position, posting_id, entry_id, now)
-                    )
-        offset += len(request.postings)
-        postings = tuple((p.account, p.amount) for p in request.postings)
-        results.append(
-            EntryResult(Outcome.CREATED, entry_id, request.key, request.kind, postings, tuple(uses))
+                    item = (index, position, posting, posting_ids[offset + position], entry_id)
+                    (fills if posting.amount > 0 else draws).append(item)
+            offset += len(request.postings)
+        if fills:
+            lot_ids = (
+                connection.execute(
+                    statements.lot_insert_returning,
+                    [
+                        {
+                            "account_id": accounts[posting.account].id,
+                            "entry_id": entry_id,
+                            "asset": accounts[posting.account].asset,
+                            "amount_initial": posting.amount,
+                            "remaining": posting.amount,
+                            "expires_at": posting.expires_at,
+                            "provenance": dict(posting.provenance or {}),
+                            "created_at": now,
+                        }
+                        for _, _, posting, _, entry_id in fills
+                    ],
+                )
+                .scalars()
+                .all()
+            )
+            connection.execute(
+                statements.movement_insert,
+                [
+                    {"posting_id": posting_id, "lot_id": lot_id, "amount": posting.amount}
+                    for (_, _, posting, posting_id, _), lot_id in zip(fills, lot_ids, strict=True)
+                ],
+            )
+            for (index, position, posting, _, _), lot_id in zip(fills, lot_ids, strict=True):
+                uses[index].append(LotUse(position, lot_id, posting.amount))
+        for index, position, posting, posting_id, _ in draws:
+            info = accounts[posting.account]
+            uses[index].extend(_lots_draw(session, info, posting, position, posting_id, now))
+        for index_uses in uses:
+            index_uses.sort(key=lambda use: use.posting_index)
+    return [
+        EntryResult(
+            Outcome.CREATED,
+            entry_id,
+            request.key,
+            request.kind,
+            tuple((p.account, p.amount) for p in request.postings),
+            tuple(uses[index]),
         )
-    return results
+        for index, (request, entry_id) in enumerate(zip(requests, entry_ids, strict=True))
+    ]
 
 
 def entry_leaf_data(
@@ -453,43 +497,39 @@ def _balances_apply(
     codes = {info.id: info.code for info in accounts.values()}
     connection = session.connection()
     statements = _statements(session)
+    if len(deltas) > BALANCES_ONE_BY_ONE_MAX:
+        # A distribution: lock every row in id order in one statement, credit in one batch,
+        # and check each debit alone.
+        connection.execute(
+            sa.select(Account.id)
+            .where(Account.id.in_(sorted(deltas)))
+            .order_by(Account.id)
+            .with_for_update()
+        ).all()
+        credits = [
+            {"account": account_id, "delta": delta}
+            for account_id, delta in sorted(deltas.items())
+            if delta >= 0
+        ]
+        if credits:
+            connection.execute(statements.balance_credit_many, credits)
+        deltas = {account_id: delta for account_id, delta in deltas.items() if delta < 0}
     for account_id, delta in sorted(deltas.items()):
         statement = statements.balance_debit if delta < 0 else statements.balance_credit
         if connection.execute(statement, {"account": account_id, "delta": delta}).first() is None:
             raise LedgerError(ErrorCode.INSUFFICIENT_FUNDS, codes[account_id], field="amount")
 
 
-def _lots_move(
+def _lots_draw(
     session: Session,
     info: AccountInfo,
     posting: PostingRequest,
     position: int,
     posting_id: int,
-    entry_id: int,
     now: datetime,
 ) -> list[LotUse]:
-    """Fill a new lot for a credit, or draw a debit from lots (pinned, or FIFO by expiry)."""
-    if posting.amount > 0:
-        lot_id = session.scalar(
-            sa.insert(Lot)
-            .values(
-                account_id=info.id,
-                entry_id=entry_id,
-                asset=info.asset,
-                amount_initial=posting.amount,
-                remaining=posting.amount,
-                expires_at=posting.expires_at,
-                provenance=dict(posting.provenance or {}),
-                created_at=now,
-            )
-            .returning(Lot.id)
-        )
-        session.execute(
-            sa.insert(LotMovement).values(
-                posting_id=posting_id, lot_id=lot_id, amount=posting.amount
-            )
-        )
-        return [LotUse(position, lot_id, posting.amount)]
+    """Draw a debit from the account's lots: the pinned one, or FIFO by expiry (lots past their
+    expiry are not drawn on)."""
     needed = -posting.amount
     query = sa.select(Lot.id, Lot.remaining).where(Lot.account_id == info.id, Lot.remaining > 0)
     if posting.lot_id is not None:
@@ -531,7 +571,10 @@ class _Statements:
     posting_insert_returning: Any
     pending_insert: Any
     balance_credit: Any
+    balance_credit_many: Any
     balance_debit: Any
+    lot_insert_returning: Any
+    movement_insert: Any
 
 
 def _build_statements(dialect: str) -> _Statements:
@@ -555,7 +598,14 @@ def _build_statements(dialect: str) -> _Statements:
         ),
         pending_insert=sa.insert(LogPending.__table__),
         balance_credit=credit,
+        balance_credit_many=sa.update(accounts)
+        .where(accounts.c.id == sa.bindparam("account", type_=sa.BigInteger))
+        .values(balance=accounts.c.balance + delta),
         balance_debit=credit.where(accounts.c.balance + delta - accounts.c.reserved >= 0),
+        lot_insert_returning=sa.insert(Lot.__table__).returning(
+            Lot.__table__.c.id, sort_by_parameter_order=True
+        ),
+        movement_insert=sa.insert(LotMovement.__table__),
     )
 
 
