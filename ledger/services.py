@@ -156,6 +156,49 @@ def account_open(
     return _info(account)
 
 
+ACCOUNTS_OPENED_PER_STATEMENT_MAX = 5_000
+
+
+def accounts_open_many(
+    session: Session,
+    *,
+    owners: Mapping[str, int],
+    asset: str,
+    owner_type: str,
+    uses_lots: bool = False,
+) -> None:
+    """Open many accounts of one kind at once (``owners``: code → owner id), as ``account_open``
+    does one: an existing account must have the same terms."""
+    if asset not in ASSETS:
+        raise LedgerError(ErrorCode.ASSET_MISMATCH, f"unknown asset {asset}", field="asset")
+    codes = sorted(owners)
+    for start in range(0, len(codes), ACCOUNTS_OPENED_PER_STATEMENT_MAX):
+        chunk = codes[start : start + ACCOUNTS_OPENED_PER_STATEMENT_MAX]
+        if any(not code or len(code) > 128 for code in chunk):
+            raise LedgerError(ErrorCode.ENTRY_INVALID, "account code length", field="code")
+        rows = [
+            {"code": code, "asset": asset, "owner_type": owner_type, "owner_id": owners[code],
+             "allow_negative": False, "uses_lots": uses_lots}
+            for code in chunk
+        ]  # fmt: skip
+        session.execute(
+            _insert(session, Account).values(rows).on_conflict_do_nothing(index_elements=["code"])
+        )
+        conflicting = session.scalars(
+            sa.select(Account.code).where(
+                Account.code.in_(chunk),
+                sa.or_(
+                    Account.asset != asset,
+                    Account.owner_type != owner_type,
+                    Account.allow_negative.is_(True),
+                    Account.uses_lots.is_not(uses_lots),
+                ),
+            )
+        ).first()
+        if conflicting is not None:
+            raise LedgerError(ErrorCode.ACCOUNT_CONFLICT, f"{conflicting} has other terms")
+
+
 def _info(account: Account) -> AccountInfo:
     return AccountInfo(
         account.id, account.code, account.asset, account.allow_negative, account.uses_lots

@@ -68,10 +68,17 @@ def distribute(session: Session, *, allocation_id: int, now: datetime) -> int:
     ledger.account_open(
         session, code=UNLINKED_ACCOUNT, asset="POINT", owner_type="platform", uses_lots=True
     )
-    paid = 0
+    ledger.account_open(
+        session,
+        code=points.ISSUER_ACCOUNT,
+        asset="POINT",
+        owner_type="platform",
+        allow_negative=True,
+    )
+    awards: list[points.Award] = []
+    organisations: set[int] = set()
     for batch_id, grams in drawn:
-        kg = Decimal(int(grams)) / 1000
-        batch_points = points.points_for(rule, kg_co2e=kg)
+        batch_points = points.points_for(rule, kg_co2e=Decimal(int(grams)) / 1000)
         shares = session.execute(
             sa.select(
                 CreditBatchShare.farm_id, CreditBatchShare.share_ppm, CreditFarm.organisation_id
@@ -85,21 +92,31 @@ def distribute(session: Session, *, allocation_id: int, now: datetime) -> int:
             if amount == 0:
                 continue
             organisation = owners[farm]
-            account = (
-                points.account_open(session, "organisation", organisation)
-                if organisation is not None
-                else UNLINKED_ACCOUNT
+            if organisation is not None:
+                organisations.add(organisation)
+            awards.append(
+                points.Award(
+                    account=points.account_code("organisation", organisation)
+                    if organisation is not None
+                    else UNLINKED_ACCOUNT,
+                    points=amount,
+                    key=f"farm_share:{allocation_id}:{batch_id}:{farm}",
+                    metadata={
+                        "allocation_id": allocation_id,
+                        "batch_id": batch_id,
+                        "farm_id": farm,
+                    },  # fmt: skip
+                )
             )
-            earning = points.earn(
-                session,
-                account=account,
-                rule=rule,
-                points=amount,
-                key=f"farm_share:{allocation_id}:{batch_id}:{farm}",
-                now=now,
-                metadata={"allocation_id": allocation_id, "batch_id": batch_id, "farm_id": farm},
-            )
-            paid += earning.points
+    ledger.accounts_open_many(
+        session,
+        owners={points.account_code("organisation", o): o for o in organisations},
+        asset="POINT",
+        owner_type="organisation",
+        uses_lots=True,
+    )
+    earnings = points.earn_many(session, rule=rule, awards=awards, now=now)
+    paid = sum(earning.points for earning in earnings)
     session.add(FarmDistribution(allocation_id=allocation_id, rule_id=rule.id, points=paid,
                                  created_at=now))  # fmt: skip
     session.flush()

@@ -12,6 +12,7 @@ cannot together pass a cap. An earning beyond a cap is granted only up to it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -29,10 +30,19 @@ from ledger import services as ledger
 from ledger.models import Account, Entry, Lot, Posting
 from points.models import EVENT_TYPES, PointRule, UnitClaim
 from service.exceptions import ServiceError, ValidationFailed
+from service.parties.models import Organisation, User
 
 ISSUER_ACCOUNT = "platform:points:issued"
 EXPIRING_WINDOW_DAYS = 30
 HISTORY_ROWS_MAX = 50
+GRANT_POINTS_MAX = 1_000_000
+#: The field each formula kind needs.
+FORMULA_FIELDS = {
+    "fixed": "points",
+    "per_kg_co2e": "points_per_kg",
+    "per_fen": "points_per_100_fen",
+    "per_mu": "points_per_mu",
+}
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ENTRY_KIND_PREFIX = "points_"
 
@@ -68,13 +78,17 @@ def rule_publish(
     """Publish a new version of an event type's rule (the old versions stay as they were)."""
     if event_type not in EVENT_TYPES:
         raise ValidationFailed.field("event_type", f"Must be one of: {', '.join(EVENT_TYPES)}.")
+    formula = values["formula"]
+    needed = FORMULA_FIELDS[formula["kind"]]
+    if formula.get(needed) is None:
+        raise ValidationFailed.field(f"formula.{needed}", "Missing data for required field.")
     latest = session.scalar(
         sa.select(sa.func.max(PointRule.version)).where(PointRule.event_type == event_type)
     )
     rule = PointRule(
         event_type=event_type,
         version=(latest or 0) + 1,
-        formula=dict(values["formula"]),
+        formula={"kind": formula["kind"], needed: formula[needed]},
         cap_per_day=values.get("cap_per_day"),
         cap_per_month=values.get("cap_per_month"),
         validity_days=values["validity_days"],
@@ -102,13 +116,17 @@ def rule_current(session: Session, event_type: str, now: datetime) -> PointRule 
     ).first()
 
 
-def points_for(rule: PointRule, *, kg_co2e: Decimal = Decimal(0), fen: int = 0) -> int:
+def points_for(
+    rule: PointRule, *, kg_co2e: Decimal = Decimal(0), fen: int = 0, mu: Decimal = Decimal(0)
+) -> int:
     """What the rule's formula gives, rounded down to whole points."""
     formula = rule.formula
     if formula["kind"] == "fixed":
         return int(formula["points"])
     if formula["kind"] == "per_kg_co2e":
         value = kg_co2e * Decimal(str(formula["points_per_kg"]))
+    elif formula["kind"] == "per_mu":
+        value = mu * Decimal(str(formula["points_per_mu"]))
     else:
         value = Decimal(fen) * Decimal(str(formula["points_per_100_fen"])) / 100
     return int(value.to_integral_value(rounding=ROUND_FLOOR))
@@ -131,6 +149,135 @@ def _window_start(now: datetime, unit: str) -> datetime:
     return start
 
 
+@dataclass(frozen=True)
+class Award:
+    """One party's earning in a batch: ``points`` to ``account`` under the entry key ``key``."""
+
+    account: str
+    points: int
+    key: str
+    metadata: dict[str, Any] | None = None
+
+
+#: Accounts whose window earnings one query sums (a bound on its parameters).
+ACCOUNTS_PER_QUERY_MAX = 5_000
+
+
+def _earned_in_window(
+    session: Session, account_ids: list[int], kind: str, since: datetime
+) -> dict[int, int]:
+    earned: dict[int, int] = {}
+    for start in range(0, len(account_ids), ACCOUNTS_PER_QUERY_MAX):
+        chunk = account_ids[start : start + ACCOUNTS_PER_QUERY_MAX]
+        earned.update(
+            session.execute(
+                sa.select(Posting.account_id, sa.func.sum(Posting.amount))
+                .join(Entry, Entry.id == Posting.entry_id)
+                .where(
+                    Posting.account_id.in_(chunk),
+                    Entry.kind == kind,
+                    Entry.created_at >= since,
+                    Posting.amount > 0,
+                )
+                .group_by(Posting.account_id)
+            ).all()
+        )
+    return {account_id: int(total) for account_id, total in earned.items()}
+
+
+def earn_many(
+    session: Session, *, rule: PointRule, awards: Sequence[Award], now: datetime
+) -> list[Earning]:
+    """Credit each award under ``rule``, capped per party, as lots expiring after the rule's
+    validity: the batch path (farm distributions) and, with one award, the single one.
+
+    The parties' account rows are locked in id order first, so concurrent earnings of one party
+    cannot together pass a cap; awards to one account in the batch count against its caps in
+    order. Entries go to the ledger in batches of ``ledger.ENTRIES_PER_BATCH_MAX``.
+    """
+    kind = ENTRY_KIND_PREFIX + rule.event_type
+    codes = sorted({award.account for award in awards})
+    ids: dict[str, int] = {}
+    if len(codes) <= ACCOUNTS_PER_QUERY_MAX:  # resolve and lock in one statement
+        ids.update(
+            (code, account_id)
+            for account_id, code in session.execute(
+                sa.select(Account.id, Account.code)
+                .where(Account.code.in_(codes))
+                .order_by(Account.id)
+                .with_for_update()
+            )
+        )
+    else:
+        for start in range(0, len(codes), ACCOUNTS_PER_QUERY_MAX):
+            chunk = codes[start : start + ACCOUNTS_PER_QUERY_MAX]
+            ids.update(
+                (code, account_id)
+                for account_id, code in session.execute(
+                    sa.select(Account.id, Account.code).where(Account.code.in_(chunk))
+                )
+            )
+        locked = sorted(ids.values())
+        for start in range(0, len(locked), ACCOUNTS_PER_QUERY_MAX):
+            chunk = locked[start : start + ACCOUNTS_PER_QUERY_MAX]
+            session.execute(
+                sa.select(Account.id)
+                .where(Account.id.in_(chunk))
+                .order_by(Account.id)
+                .with_for_update()
+            ).all()
+    ordered = sorted(ids.values())
+    rooms: dict[str, dict[int, int]] = {}
+    for unit, cap in (("day", rule.cap_per_day), ("month", rule.cap_per_month)):
+        if cap is not None:
+            earned = _earned_in_window(session, ordered, kind, _window_start(now, unit))
+            rooms[unit] = {account_id: max(cap - earned.get(account_id, 0), 0)
+                           for account_id in ordered}  # fmt: skip
+    results: list[Earning] = []
+    requests: list[ledger.EntryRequest] = []
+    expires_at = now + timedelta(days=rule.validity_days)
+    for award in awards:
+        account_id = ids[award.account]
+        granted, capped_by = award.points, None
+        for unit, room in rooms.items():
+            if granted > room[account_id]:
+                granted, capped_by = room[account_id], f"cap_per_{unit}"
+        for room in rooms.values():
+            room[account_id] -= granted
+        results.append(Earning(granted, award.points, capped_by, None))
+        if granted <= 0:
+            continue
+        requests.append(
+            ledger.EntryRequest(
+                key=award.key,
+                kind=kind,
+                postings=[
+                    ledger.PostingRequest(ISSUER_ACCOUNT, -granted),
+                    ledger.PostingRequest(
+                        award.account,
+                        granted,
+                        expires_at=expires_at,
+                        provenance={"rule_id": rule.id, "version": rule.version},
+                    ),
+                ],
+                metadata={
+                    "rule_id": rule.id,
+                    "rule_version": rule.version,
+                    **(award.metadata or {}),
+                },
+            )
+        )
+    entry_ids: dict[str, int] = {}
+    for start in range(0, len(requests), ledger.ENTRIES_PER_BATCH_MAX):
+        batch = requests[start : start + ledger.ENTRIES_PER_BATCH_MAX]
+        for result in ledger.entries_post(session, batch, now=now):
+            entry_ids[result.key] = result.entry_id
+    return [
+        Earning(earning.points, earning.requested, earning.capped_by, entry_ids.get(award.key))
+        for award, earning in zip(awards, results, strict=True)
+    ]
+
+
 def earn(
     session: Session,
     *,
@@ -141,49 +288,58 @@ def earn(
     now: datetime,
     metadata: dict[str, Any] | None = None,
 ) -> Earning:
-    """Credit ``points`` under ``rule`` (capped), as a lot expiring after the rule's validity."""
-    kind = ENTRY_KIND_PREFIX + rule.event_type
-    account_id = session.execute(
-        sa.select(Account.id).where(Account.code == account).with_for_update()
-    ).scalar_one()
-    granted, capped_by = points, None
-    for unit, cap in (("day", rule.cap_per_day), ("month", rule.cap_per_month)):
-        if cap is None:
-            continue
-        earned = session.scalar(
-            sa.select(sa.func.coalesce(sa.func.sum(Posting.amount), 0))
-            .join(Entry, Entry.id == Posting.entry_id)
-            .where(
-                Posting.account_id == account_id,
-                Entry.kind == kind,
-                Entry.created_at >= _window_start(now, unit),
-                Posting.amount > 0,
+    """Credit ``points`` to one party under ``rule`` (capped); see ``earn_many``."""
+    return earn_many(session, rule=rule, awards=[Award(account, points, key, metadata)], now=now)[0]
+
+
+def grant(
+    session: Session,
+    *,
+    owner_type: str,
+    owner_id: int,
+    points: int | None,
+    reason: str,
+    key: str,
+    user_id: int,
+    now: datetime,
+) -> Earning:
+    """An operator's grant under the ``operator_grant`` rule: ``points``, or the rule's formula
+    when not given; the rule's caps and validity apply. A repeated key grants nothing more."""
+    rule = rule_current(session, "operator_grant", now)
+    if rule is None:
+        raise PointsError(code="points_rule_missing", status=503)
+    if owner_type == "user":
+        exists = session.get(User, owner_id)
+    else:
+        exists = session.get(Organisation, owner_id)
+    if exists is None:
+        raise ValidationFailed.field("owner_id", "No such party.")
+    account = account_open(session, owner_type, owner_id)
+    entry_key = f"grant:{key}"
+    earlier = session.scalars(sa.select(Entry).where(Entry.idempotency_key == entry_key)).first()
+    if earlier is not None:
+        metadata = earlier.request["metadata"]
+        if (metadata.get("owner"), metadata.get("reason")) != (f"{owner_type}:{owner_id}", reason):
+            raise PointsError(
+                code="idempotency_conflict", fields={"Idempotency-Key": ["Used for another grant."]}
             )
-        )
-        room = max(cap - int(earned), 0)
-        if granted > room:
-            granted, capped_by = room, f"cap_per_{unit}"
-    if granted <= 0:
-        return Earning(0, points, capped_by, None)
-    result = ledger.entry_post(
+        granted = sum(p["amount"] for p in earlier.request["postings"] if p["amount"] > 0)
+        return Earning(granted, metadata.get("requested", granted), None, earlier.id)
+    requested = points if points is not None else points_for(rule)
+    return earn(
         session,
-        ledger.EntryRequest(
-            key=key,
-            kind=kind,
-            postings=[
-                ledger.PostingRequest(ISSUER_ACCOUNT, -granted),
-                ledger.PostingRequest(
-                    account,
-                    granted,
-                    expires_at=now + timedelta(days=rule.validity_days),
-                    provenance={"rule_id": rule.id, "version": rule.version},
-                ),
-            ],
-            metadata={"rule_id": rule.id, "rule_version": rule.version, **(metadata or {})},
-        ),
+        account=account,
+        rule=rule,
+        points=requested,
+        key=entry_key,
         now=now,
+        metadata={
+            "owner": f"{owner_type}:{owner_id}",
+            "reason": reason,
+            "requested": requested,
+            "granted_by": user_id,
+        },  # fmt: skip
     )
-    return Earning(granted, points, capped_by, result.entry_id)
 
 
 # -- claims ---------------------------------------------------------------------------------------
@@ -204,6 +360,7 @@ def claim_unit(
     key: str,
     master_keys: dict[str, bytes],
     now: datetime,
+    region_code: str | None = None,
 ) -> ClaimResult:
     """Claim a scanned unit for the user: once per unit, ever; a retry with the same key returns
     the original claim."""
@@ -241,6 +398,7 @@ def claim_unit(
         rule_id=rule.id,
         points=0,
         idempotency_key=key,
+        region_code=region_code,
         created_at=now,
     )
     try:
@@ -265,6 +423,20 @@ def claim_unit(
 
 
 # -- what a party sees ----------------------------------------------------------------------------
+def available_of(session: Session, account_id: int, now: datetime) -> int:
+    """Spendable points: the balance less holds, counting lots past their expiry as gone (the
+    expiry job may not have posted them yet). Read under the account's row lock to spend."""
+    balance, reserved = session.execute(
+        sa.select(Account.balance, Account.reserved).where(Account.id == account_id)
+    ).one()
+    lapsed = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Lot.remaining), 0)).where(
+            Lot.account_id == account_id, Lot.remaining > 0, Lot.expires_at <= now
+        )
+    )
+    return int(balance) - int(reserved) - int(lapsed)
+
+
 def summary(session: Session, owner_type: str, owner_id: int, now: datetime) -> dict[str, Any]:
     """Balance, lifetime earned and spent, points expiring within 30 days, recent history."""
     code = account_code(owner_type, owner_id)

@@ -15,7 +15,9 @@
     tanhui log key               print the log's public key
     tanhui credits import FILE   import a registry's credit file (CSV or JSON), all or nothing
     tanhui labels expire         expire certified labels whose validity has ended
-    tanhui points distribute     pay farms their shares of new label-lot allocations in points
+    tanhui points distribute     pay farms their shares of new label-lot allocations, and
+                                 enterprises their label-purchase points
+    tanhui points flag           flag suspicious claim patterns for operators
     tanhui scans flush [--follow]
                                  write scan counts kept in Redis to the database (production)
 
@@ -268,16 +270,41 @@ def points_group() -> None:
 def points_distribute_command() -> None:
     """Pay farms their shares of label-lot allocations not yet distributed (run it from cron)."""
     from points.farms import ALLOCATIONS_PER_RUN_MAX, distribute_pending
+    from points.purchases import LOTS_PER_RUN_MAX, reward_pending
 
     session = get_session()
-    total = 0
+    total = rewarded = 0
     while True:
         done = distribute_pending(session, now=utcnow())
         session.commit()
         total += done
         if done < ALLOCATIONS_PER_RUN_MAX:
             break
+    while True:
+        done = reward_pending(session, now=utcnow())
+        session.commit()
+        rewarded += done
+        if done < LOTS_PER_RUN_MAX:
+            break
     click.echo(f"{total} allocations distributed to their farms")
+    click.echo(f"{rewarded} paid label lots rewarded with points")
+
+
+@points_group.command("flag")
+@with_appcontext
+def points_flag_command() -> None:
+    """Flag suspicious claim patterns of the last day for operators (run it every minute)."""
+    from points.flags import flags_scan
+
+    session = get_session()
+    created = flags_scan(
+        session,
+        now=utcnow(),
+        provinces_max=current_app.config["POINTS_FLAG_PROVINCES_PER_DAY"],
+        per_minute_max=current_app.config["POINTS_FLAG_CLAIMS_PER_MINUTE"],
+    )
+    session.commit()
+    click.echo(f"{created} new flags")
 
 
 # -- scans ----------------------------------------------------------------------------------------

@@ -80,6 +80,11 @@ DEFAULTS: dict[str, Any] = {
     "WECHAT_SCAN_PAGE": "pages/scan/index",
     # A code scanned more often than this shows a warning on its page.
     "RESOLVER_SCAN_WARNING_COUNT": 20,
+    # Farm payouts: fen paid per 100 points (100 = one fen a point).
+    "POINTS_PAYOUT_FEN_PER_100_POINTS": 100,
+    # Claim flags for operators: provinces one user claims from in a day; claims in a minute.
+    "POINTS_FLAG_PROVINCES_PER_DAY": 3,
+    "POINTS_FLAG_CLAIMS_PER_MINUTE": 10,
     # WeChat Pay API v3 (JSAPI). Unset: lots are paid by offline transfer only.
     "WECHATPAY_MCHID": "",
     "WECHATPAY_MERCHANT_SERIAL": "",
@@ -100,6 +105,9 @@ _INTEGERS = {
     "LABEL_PRICE_PER_TONNE_FEN",
     "LABEL_SERVICE_FEE_FEN",
     "RESOLVER_SCAN_WARNING_COUNT",
+    "POINTS_PAYOUT_FEN_PER_100_POINTS",
+    "POINTS_FLAG_PROVINCES_PER_DAY",
+    "POINTS_FLAG_CLAIMS_PER_MINUTE",
 }
 _FLOATS = {"WECHAT_HTTP_TIMEOUT_S"}
 _STRINGS = set(DEFAULTS) - _INTEGERS - _FLOATS | {"DATABASE_URL", "REDIS_URL", *SECRET_NAMES}

@@ -229,6 +229,54 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "No points rule is in force for this yet.",
         "zh-CN": "暂无适用的积分规则。",
     },
+    "practice_duplicate": {
+        "en": "This plot already has a record of this practice for the season.",
+        "zh-CN": "该地块本季已登记过这项措施。",
+    },
+    "practice_decided": {
+        "en": "The record has been decided already ({status}).",
+        "zh-CN": "该记录已审核（{status}）。",
+    },
+    "item_code_taken": {
+        "en": "Another catalogue item has this code.",
+        "zh-CN": "该编码已被其他兑换商品使用。",
+    },
+    "item_unavailable": {
+        "en": "This item is not available now.",
+        "zh-CN": "该商品暂不可兑换。",
+    },
+    "item_not_for_party": {
+        "en": "This item is for {audience} accounts only.",
+        "zh-CN": "该商品仅限 {audience} 账户兑换。",
+    },
+    "redemption_limit_reached": {
+        "en": "At most {limit} of this item per account; {ordered} ordered already.",
+        "zh-CN": "每个账户最多兑换 {limit} 件，已兑换 {ordered} 件。",
+    },
+    "points_insufficient": {
+        "en": "Not enough points.",
+        "zh-CN": "积分不足。",
+    },
+    "out_of_stock": {
+        "en": "Not enough in stock.",
+        "zh-CN": "库存不足。",
+    },
+    "order_state_conflict": {
+        "en": "The order is {status}; that cannot be done now.",
+        "zh-CN": "该订单当前状态为 {status}，无法执行此操作。",
+    },
+    "payout_state_conflict": {
+        "en": "The payout is {status}; that cannot be done now.",
+        "zh-CN": "该兑付申请当前状态为 {status}，无法执行此操作。",
+    },
+    "payouts_none_to_export": {
+        "en": "No approved payouts are waiting for this method.",
+        "zh-CN": "没有待导出的已批准兑付。",
+    },
+    "flag_resolved": {
+        "en": "The flag has been closed already ({status}).",
+        "zh-CN": "该异常标记已处理（{status}）。",
+    },
     "gtin_taken": {
         "en": "Another product has this GTIN.",
         "zh-CN": "该 GTIN 已属于其他产品。",
@@ -312,6 +360,19 @@ _FIELD_MESSAGES: list[tuple[re.Pattern[str], str]] = [
         (r"Must be greater than or equal to (?P<min>\S+)\.", "须大于等于 {min}。"),
         (r"Must be less than or equal to (?P<max>\S+)\.", "须小于等于 {max}。"),
         (r"Must be one of: (?P<choices>.+)\.", "须为以下之一：{choices}。"),
+        (r"Must be between (?P<low>\S+) and (?P<high>\S+)\.", "须在 {low} 到 {high} 之间。"),
+        (r"Must be a multiple of (?P<n>\d+)\.", "须为 {n} 的整数倍。"),
+        (r"At least (?P<n>\d+)\.", "至少为 {n}。"),
+        (r"At most (?P<n>\d+) more\.", "最多还能兑换 {n} 件。"),
+        (r"Not enough points\.", "积分不足。"),
+        (r"Not enough in stock\.", "库存不足。"),
+        (r"Must be an approved farm or cooperative\.", "须为已审核的农场或合作社。"),
+        (r"Must be an approved farm or enterprise\.", "须为已审核的农场或企业。"),
+        (r"Must drain more than the baseline\.", "须比基线排水更多。"),
+        (r"Must be below the baseline rate\.", "须低于基线施氮量。"),
+        (r"Required for bank transfers\.", "银行转账必填。"),
+        (r"Required for staff orders\.", "机构兑换必填。"),
+        (r"No such party\.", "对象不存在。"),
         (r"Not a valid unified social credit code\.", "不是有效的统一社会信用代码。"),
         (r"Not a known GB/T 2260 region code\.", "不是已知的 GB/T 2260 行政区划代码。"),
         (r"Required for (?P<kind>\w+) organisations\.", "{kind} 类组织必须填写。"),

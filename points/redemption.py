@@ -1,0 +1,383 @@
+"""The catalogue and redemption: items points buy, orders that hold points and reserve stock until
+they are fulfilled or cancelled, and personal offsets. Functions take a session and never commit.
+
+Order placement, in a fixed order so concurrent orders neither oversell nor deadlock:
+
+1. the ordering party's points account row is locked: one party's orders take turns, so its
+   per-party limit and its balance are read and used in one step;
+2. the item's stock is taken by ``UPDATE … SET stock_available = stock_available - q WHERE
+   stock_available >= q`` (the row lock serialises buyers of one item; the database also refuses
+   a negative stock);
+3. the points are held (``ledger.hold_create``) for ``platform:points:redeemed``.
+
+Fulfilment posts the hold (the points leave the party's lots, first-expiring first); cancellation
+voids it and returns the stock. A personal offset is fulfilled at once: retired credits are
+allocated to it (``credits.allocate``, target ``personal_offset``), a certificate number is
+issued, and the certificate is entered in the transparency log. Points buy the offset; the claim
+rests on the retired credits alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ledger import credits
+from ledger import services as ledger
+from ledger.credit_disclosure import backing_retirements
+from ledger.models import Account
+from ledger.tlog import leaf_proof, log_append
+from points import services as points
+from points.models import CatalogueItem, RedemptionOrder
+from service.exceptions import NotFound, ValidationFailed
+from service.parties.models import Organisation
+from service.parties.services import Principal
+
+REDEEMED_ACCOUNT = "platform:points:redeemed"
+ORDER_QUANTITY_MAX = 100
+CERTIFICATE_PREFIX = "TH-PO"
+AUDIENCE_BY_KIND = {"farm": "farm", "cooperative": "farm", "enterprise": "enterprise"}
+STAFF_ROLES = ("enterprise_staff", "farm_staff")
+
+
+class RedemptionError(points.PointsError):
+    status = 409
+
+
+@dataclass(frozen=True)
+class Party:
+    """Who an order is for: a consumer (``user``) or an organisation."""
+
+    owner_type: str
+    owner_id: int
+    audience: str
+
+
+def party_for(session: Session, principal: Principal, organisation_id: int | None) -> Party:
+    """The consumer themself, or an organisation the principal works for."""
+    if organisation_id is None:
+        if not principal.has_any_role(("consumer",)):
+            raise ValidationFailed.field("organisation_id", "Required for staff orders.")
+        return Party("user", principal.user_id, "consumer")
+    organisation = session.get(Organisation, organisation_id)
+    if organisation is None or organisation_id not in principal.organisation_ids(*STAFF_ROLES):
+        raise NotFound()
+    if organisation.status != "approved" or organisation.kind not in AUDIENCE_BY_KIND:
+        raise ValidationFailed.field("organisation_id", "Must be an approved farm or enterprise.")
+    return Party("organisation", organisation_id, AUDIENCE_BY_KIND[organisation.kind])
+
+
+# -- the catalogue --------------------------------------------------------------------------------
+def item_create(session: Session, *, values: dict[str, Any], now: datetime) -> CatalogueItem:
+    if (values["kind"] == "personal_offset") != (values.get("offset_g_per_unit") is not None):
+        raise ValidationFailed.field(
+            "offset_g_per_unit", "Required for personal offsets, and only for them."
+        )
+    if session.scalar(sa.select(CatalogueItem.id).where(CatalogueItem.code == values["code"])):
+        raise RedemptionError(code="item_code_taken", fields={"code": ["Already in use."]})
+    item = CatalogueItem(
+        **{key: value for key, value in values.items() if key != "stock"},
+        stock_total=values["stock"],
+        stock_available=values["stock"],
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(item)
+    session.flush()
+    return item
+
+
+def item_update(
+    session: Session, *, item_id: int, values: dict[str, Any], now: datetime
+) -> CatalogueItem:
+    """Change an item's terms (orders already placed keep theirs); ``stock_added`` adds to both
+    the total and what is left, atomically."""
+    item = session.get(CatalogueItem, item_id)
+    if item is None:
+        raise NotFound()
+    added = values.pop("stock_added", 0)
+    if added:
+        session.execute(
+            sa.update(CatalogueItem)
+            .where(CatalogueItem.id == item_id)
+            .values(
+                stock_total=CatalogueItem.stock_total + added,
+                stock_available=CatalogueItem.stock_available + added,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    for key, value in values.items():
+        setattr(item, key, value)
+    item.updated_at = now
+    session.flush()
+    session.refresh(item)
+    return item
+
+
+def items_for(session: Session, audience: str | None) -> list[CatalogueItem]:
+    query = sa.select(CatalogueItem).where(CatalogueItem.active).order_by(CatalogueItem.id)
+    if audience is not None:
+        query = query.where(CatalogueItem.audience == audience)
+    return list(session.scalars(query))
+
+
+# -- orders ---------------------------------------------------------------------------------------
+def order_place(
+    session: Session,
+    *,
+    party: Party,
+    item_id: int,
+    quantity: int,
+    key: str,
+    user_id: int,
+    now: datetime,
+    holder_name: str = "",
+) -> tuple[RedemptionOrder, bool]:
+    """Order ``quantity`` of an item for ``party``; returns (order, created). A repeated key
+    answers the original order; the key with another order is refused."""
+    if not 0 < quantity <= ORDER_QUANTITY_MAX:
+        raise ValidationFailed.field("quantity", f"Must be between 1 and {ORDER_QUANTITY_MAX}.")
+    scoped_key = f"{party.owner_type}:{party.owner_id}:{key}"
+    account = points.account_open(session, party.owner_type, party.owner_id)
+    ledger.account_open(session, code=REDEEMED_ACCOUNT, asset="POINT", owner_type="platform")
+    account_id = session.execute(
+        sa.select(Account.id).where(Account.code == account).with_for_update()
+    ).scalar_one()
+    existing = session.scalars(
+        sa.select(RedemptionOrder)
+        .where(RedemptionOrder.idempotency_key == scoped_key)
+        .execution_options(populate_existing=True)
+    ).first()
+    if existing is not None:
+        if (existing.item_id, existing.quantity) != (item_id, quantity):
+            raise RedemptionError(
+                code="idempotency_conflict", fields={"Idempotency-Key": ["Used for another order."]}
+            )
+        return existing, False
+    item = session.get(CatalogueItem, item_id)
+    if item is None:
+        raise NotFound()
+    if not item.active:
+        raise RedemptionError(code="item_unavailable")
+    if item.audience != party.audience:
+        raise RedemptionError(
+            code="item_not_for_party", status=403, params={"audience": item.audience}
+        )
+    if item.per_party_limit is not None:
+        ordered = session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(RedemptionOrder.quantity), 0)).where(
+                RedemptionOrder.item_id == item.id,
+                RedemptionOrder.owner_type == party.owner_type,
+                RedemptionOrder.owner_id == party.owner_id,
+                RedemptionOrder.status != "cancelled",
+            )
+        )
+        if int(ordered) + quantity > item.per_party_limit:
+            raise RedemptionError(
+                code="redemption_limit_reached",
+                params={"limit": item.per_party_limit, "ordered": int(ordered)},
+                fields={"quantity": [f"At most {item.per_party_limit - int(ordered)} more."]},
+            )
+    price = item.price_points * quantity
+    if points.available_of(session, account_id, now) < price:
+        raise RedemptionError(
+            code="points_insufficient", fields={"quantity": ["Not enough points."]}
+        )
+    taken = session.execute(
+        sa.update(CatalogueItem)
+        .where(CatalogueItem.id == item.id, CatalogueItem.stock_available >= quantity)
+        .values(stock_available=CatalogueItem.stock_available - quantity)
+        .returning(CatalogueItem.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if taken is None:
+        raise RedemptionError(code="out_of_stock", fields={"quantity": ["Not enough in stock."]})
+    hold = ledger.hold_create(
+        session,
+        key=f"redeem:{scoped_key}",
+        account=account,
+        destination=REDEEMED_ACCOUNT,
+        amount=price,
+        now=now,
+        metadata={"item_id": item.id, "quantity": quantity},
+    )
+    order = RedemptionOrder(
+        item_id=item.id,
+        owner_type=party.owner_type,
+        owner_id=party.owner_id,
+        quantity=quantity,
+        points=price,
+        hold_id=hold.hold_id,
+        status="reserved",
+        idempotency_key=scoped_key,
+        holder_name=holder_name,
+        created_by=user_id,
+        created_at=now,
+    )
+    session.add(order)
+    session.flush()
+    if item.kind == "personal_offset":
+        _offset(session, order, item, now)
+    return order, True
+
+
+def _lock(session: Session, order_id: int) -> RedemptionOrder:
+    order = session.scalars(
+        sa.select(RedemptionOrder)
+        .where(RedemptionOrder.id == order_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if order is None:
+        raise NotFound()
+    return order
+
+
+def _post(session: Session, order: RedemptionOrder, user_id: int | None, now: datetime) -> None:
+    result = ledger.hold_post(
+        session,
+        hold_id=order.hold_id,
+        key=f"redeem:{order.id}:post",
+        kind="points_redeem",
+        now=now,
+        metadata={"order_id": order.id},
+    )
+    order.status, order.entry_id = "fulfilled", result.entry_id
+    order.resolved_by, order.resolved_at = user_id, now
+
+
+def order_fulfil(
+    session: Session, *, order_id: int, user_id: int, now: datetime
+) -> RedemptionOrder:
+    """The goods went out: the held points are spent. Fulfilling twice changes nothing."""
+    order = _lock(session, order_id)
+    if order.status == "fulfilled":
+        return order
+    if order.status != "reserved":
+        raise RedemptionError(code="order_state_conflict", params={"status": order.status})
+    _post(session, order, user_id, now)
+    session.flush()
+    return order
+
+
+def order_cancel(
+    session: Session, *, order_id: int, principal: Principal, note: str, now: datetime
+) -> RedemptionOrder:
+    """Release the points and return the stock (the owner or an operator). Twice is once."""
+    order = _lock(session, order_id)
+    if not _may_see(principal, order):
+        raise NotFound()
+    if order.status == "cancelled":
+        return order
+    if order.status != "reserved":
+        raise RedemptionError(code="order_state_conflict", params={"status": order.status})
+    ledger.hold_void(session, hold_id=order.hold_id, now=now)
+    session.execute(
+        sa.update(CatalogueItem)
+        .where(CatalogueItem.id == order.item_id)
+        .values(stock_available=CatalogueItem.stock_available + order.quantity)
+        .execution_options(synchronize_session=False)
+    )
+    order.status, order.note = "cancelled", note
+    order.resolved_by, order.resolved_at = principal.user_id, now
+    session.flush()
+    return order
+
+
+def _may_see(principal: Principal, order: RedemptionOrder) -> bool:
+    if principal.has_any_role(("operator", "auditor")):
+        return True
+    if order.owner_type == "user":
+        return order.owner_id == principal.user_id
+    return order.owner_id in principal.organisation_ids(*STAFF_ROLES)
+
+
+def order_for_reader(session: Session, principal: Principal, order_id: int) -> RedemptionOrder:
+    order = session.get(RedemptionOrder, order_id)
+    if order is None or not _may_see(principal, order):
+        raise NotFound()
+    return order
+
+
+def orders_visible(principal: Principal, status: str | None = None) -> sa.Select:
+    """Operators and auditors see every order; others their own and their organisations'."""
+    query = sa.select(RedemptionOrder).order_by(RedemptionOrder.id.desc())
+    if not principal.has_any_role(("operator", "auditor")):
+        mine = RedemptionOrder.owner_type == "user", RedemptionOrder.owner_id == principal.user_id
+        theirs = (
+            RedemptionOrder.owner_type == "organisation",
+            RedemptionOrder.owner_id.in_(principal.organisation_ids(*STAFF_ROLES)),
+        )
+        query = query.where(sa.or_(sa.and_(*mine), sa.and_(*theirs)))
+    if status is not None:
+        query = query.where(RedemptionOrder.status == status)
+    return query
+
+
+# -- personal offsets -----------------------------------------------------------------------------
+def certificate_number(order: RedemptionOrder) -> str:
+    return f"{CERTIFICATE_PREFIX}-{order.created_at.year}-{order.id:07d}"
+
+
+def _offset(session: Session, order: RedemptionOrder, item: CatalogueItem, now: datetime) -> None:
+    grams = item.offset_g_per_unit * order.quantity
+    allocation = credits.allocate(
+        session,
+        key=f"offset:{order.id}",
+        target_type="personal_offset",
+        target_id=f"order:{order.id}",
+        quantity_g=grams,
+        now=now,
+    )
+    _post(session, order, None, now)
+    order.allocation_id = allocation.allocation_id
+    order.certificate_number = certificate_number(order)
+    session.flush()
+    log_append(
+        session,
+        kind="points.personal_offset",
+        source_id=order.certificate_number,
+        data={
+            "certificate": order.certificate_number,
+            "order_id": order.id,
+            "holder_name": order.holder_name,
+            "allocation_id": allocation.allocation_id,
+            "quantity_g": grams,
+            "points": order.points,
+            "parts": [
+                [p.retirement_id, p.serial_start, p.serial_end, p.quantity_g]
+                for p in allocation.parts
+            ],
+            "at": now.isoformat(),
+        },
+        now=now,
+    )
+
+
+def certificate(session: Session, number: str) -> dict[str, Any]:
+    """A personal offset's certificate: what was offset, by which retired credits, and the
+    certificate's place in the transparency log (once sequenced)."""
+    order = session.scalars(
+        sa.select(RedemptionOrder).where(RedemptionOrder.certificate_number == number)
+    ).first()
+    if order is None:
+        raise NotFound()
+    allocations = credits.allocations_of(session, "personal_offset", f"order:{order.id}")
+    parts = [part for allocation in allocations for part in allocation["parts"]]
+    return {
+        "certificate_number": number,
+        "holder_name": order.holder_name,
+        "quantity_g": sum(allocation["quantity_g"] for allocation in allocations),
+        "points": order.points,
+        "issued_at": order.created_at,
+        "retirements": backing_retirements(session, parts),
+        "log": leaf_proof(session, kind="points.personal_offset", source_id=number),
+        "statement": (
+            "This certificate records retired sink credits allocated to one person's offset. "
+            "The points paid for it are a reward currency and make no claim of their own."
+        ),
+    }
