@@ -576,7 +576,7 @@ class CertificateSchema(Schema):
     holder_name = fields.String()
     quantity_g = fields.Integer()
     points = fields.Integer()
-    issued_at = fields.DateTime()
+    issued_at = fields.String(metadata={"description": "ISO 8601, UTC."})
     retirements = fields.List(fields.Dict())
     log = fields.Dict(allow_none=True)
     statement = fields.String()

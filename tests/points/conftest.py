@@ -1,4 +1,50 @@
-"""Points tests reuse the label fixtures: an enterprise, a certifier, an operator, certified
-labels and issued lots."""
+"""Points tests reuse the label fixtures (an enterprise, a certifier, an operator, certified
+labels and issued lots) and add a farm with its staff and an operator who grants points."""
+
+import itertools
+
+import pytest
 
 from tests.labels.conftest import certified, certifier, operator, retired_tonne, staff  # noqa: F401
+
+GRANT_RULE = {
+    "event_type": "operator_grant",
+    "formula": {"kind": "fixed", "points": 100},
+    "validity_days": 365,
+}
+
+
+@pytest.fixture()
+def farm(make_organisation, make_staff, sign_in, bearer):
+    """An approved farm in Qingpu (310118) and the headers of one of its staff."""
+    organisation = make_organisation("farm", uscc=None, name="练塘镇东厍村家庭农场")
+    user = make_staff(role="farm_staff", organisation=organisation)
+    return organisation, bearer(sign_in(user.username))
+
+
+@pytest.fixture()
+def give(client, operator):  # noqa: F811
+    """Grant points to a consumer (their token response) or an organisation, under an
+    operator_grant rule without caps."""
+    response = client.post("/api/v1/points/rules", headers=operator, json=GRANT_RULE)
+    assert response.status_code == 201, response.get_json()
+    keys = itertools.count(1)
+
+    def do(party, points):
+        owner = (
+            ("user", party["user"]["id"]) if isinstance(party, dict) else ("organisation", party.id)
+        )
+        response = client.post(
+            "/api/v1/points/grants",
+            headers={**operator, "Idempotency-Key": f"give-{next(keys)}"},
+            json={
+                "owner_type": owner[0],
+                "owner_id": owner[1],
+                "points": points,
+                "reason": "test",
+            },  # fmt: skip
+        )
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    return do
