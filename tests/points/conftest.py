@@ -5,7 +5,17 @@ import itertools
 
 import pytest
 
-from tests.labels.conftest import certified, certifier, operator, retired_tonne, staff  # noqa: F401
+from labels.codes import serial_for
+from labels.lots import lot_key_of
+from labels.models import LabelLot, Product
+from tests.labels.conftest import (  # noqa: F401
+    certified,
+    certifier,
+    operator,
+    order,
+    retired_tonne,
+    staff,
+)
 
 GRANT_RULE = {
     "event_type": "operator_grant",
@@ -48,3 +58,24 @@ def give(client, operator):  # noqa: F811
         return response.get_json()
 
     return do
+
+
+@pytest.fixture()
+def lot_codes(app, client, staff, certified, operator, session):  # noqa: F811
+    """An issued footprint-label lot of 100 bags; returns a function giving unit i's URI."""
+    _, headers = staff
+    lot = order(client, headers, certified("footprint"), 100).get_json()
+    client.post(
+        f"/api/v1/lots/{lot['id']}/offline-payment",
+        headers=operator,
+        json={"reference": "BOC-77", "amount_fen": lot["amount_fen"]},
+    )
+    row = session.get(LabelLot, lot["id"])
+    key = lot_key_of(row, session.get(Product, row.product_id), app.config["UNIT_CODE_MASTER_KEYS"])
+    base = app.config["PUBLIC_BASE_URL"]
+
+    def uri(index):
+        return f"{base}/01/06901234567892/10/LT2026A/21/{serial_for(key, index)}"
+
+    uri.lot = lot
+    return uri

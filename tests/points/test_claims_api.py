@@ -5,12 +5,8 @@ pay nothing."""
 import pytest
 import sqlalchemy as sa
 
-from labels.codes import serial_for
-from labels.lots import lot_key_of
-from labels.models import LabelLot, Product
 from points.models import PointRule, UnitClaim
 from tests.conftest import count_rows
-from tests.labels.conftest import order
 
 RULE = {
     "event_type": "unit_claim",
@@ -18,27 +14,6 @@ RULE = {
     "cap_per_day": 25,
     "validity_days": 365,
 }
-
-
-@pytest.fixture()
-def lot_codes(app, client, staff, certified, operator, session):
-    """An issued footprint-label lot of 100 bags; returns a function giving unit i's URI."""
-    _, headers = staff
-    lot = order(client, headers, certified("footprint"), 100).get_json()
-    client.post(
-        f"/api/v1/lots/{lot['id']}/offline-payment",
-        headers=operator,
-        json={"reference": "BOC-77", "amount_fen": lot["amount_fen"]},
-    )
-    row = session.get(LabelLot, lot["id"])
-    key = lot_key_of(row, session.get(Product, row.product_id), app.config["UNIT_CODE_MASTER_KEYS"])
-    base = app.config["PUBLIC_BASE_URL"]
-
-    def uri(index):
-        return f"{base}/01/06901234567892/10/LT2026A/21/{serial_for(key, index)}"
-
-    uri.lot = lot
-    return uri
 
 
 @pytest.fixture()
