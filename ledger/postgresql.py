@@ -1,17 +1,20 @@
 """Posting entries on PostgreSQL in one statement.
 
-For entries that touch no lot accounts (the hot path: transfers, issuance, distributions), one
-data-modifying ``WITH`` statement claims the idempotency keys, inserts the postings and the log
-rows, locks the stored balances in ascending id order (``FOR NO KEY UPDATE``, so other writers'
-foreign-key checks on those accounts do not wait) and updates them only where the available
-balance suffices. It writes exactly the rows the portable path in ``ledger.services`` writes; the
-test suite runs both against the same requests and compares the rows.
+For entries that touch no lot accounts (the hot path: transfers, issuance, distributions), and
+batches whose lot-account legs only open lots (a credit per lot account and entry: a points
+distribution), one data-modifying ``WITH`` statement claims the idempotency keys, inserts the
+postings, the lots with their movements and the log rows, locks the stored balances in ascending
+id order (``FOR NO KEY UPDATE``, so other writers' foreign-key checks on those accounts do not
+wait) and updates them only where the available balance suffices. It writes exactly the rows the
+portable path in ``ledger.services`` writes; the test suite runs both against the same requests
+and compares the rows.
 
-It answers the (key, id) pairs it inserted. When an available balance does not suffice, the
-statement itself fails (``ledger_insufficient`` raises), so it writes nothing; that makes it
-atomic on its own, and a connection in autocommit mode can post an entry in one round trip
-without holding any lock between round trips. Either way the caller's transaction is then
-aborted and must be rolled back (or a savepoint released), as after any ``LedgerError``.
+It answers the (key, id) pairs it inserted and, for a batch, the (entry, account, lot) it
+opened. When an available balance does not suffice, the statement itself fails
+(``ledger_insufficient`` raises), so it writes nothing; that makes it atomic on its own, and a
+connection in autocommit mode can post an entry in one round trip without holding any lock
+between round trips. Either way the caller's transaction is then aborted and must be rolled back
+(or a savepoint released), as after any ``LedgerError``.
 
 A single entry (a transfer, a hold's settlement, a reversal) takes a leaner statement of the same
 shape: scalar and array parameters instead of JSON records, and deltas summed by the caller, which
@@ -74,7 +77,8 @@ _ONE_HEAD = """
     ),
     legs AS (
         SELECT * FROM jsonb_to_recordset(CAST(:legs AS jsonb)) AS l(
-            key text, account_id bigint, asset text, amount bigint, stored boolean, n int
+            key text, account_id bigint, asset text, amount bigint, stored boolean, n int,
+            lot boolean, expires_at timestamptz, provenance jsonb
         )
     ),
     posted AS (
@@ -82,6 +86,23 @@ _ONE_HEAD = """
         SELECT e.id, legs.account_id, legs.asset, legs.amount
         FROM legs JOIN e ON e.idempotency_key = legs.key
         ORDER BY legs.n
+        RETURNING id, entry_id, account_id
+    ),
+    lotted AS (
+        INSERT INTO ledger_lots
+            (account_id, entry_id, asset, amount_initial, remaining, expires_at, provenance,
+             created_at)
+        SELECT legs.account_id, e.id, legs.asset, legs.amount, legs.amount, legs.expires_at,
+               coalesce(legs.provenance, '{}'::jsonb), :now
+        FROM legs JOIN e ON e.idempotency_key = legs.key
+        WHERE legs.lot
+        ORDER BY legs.n
+        RETURNING id, entry_id, account_id, amount_initial
+    ),
+    moved AS (
+        INSERT INTO ledger_lot_movements (posting_id, lot_id, amount)
+        SELECT p.id, l.id, l.amount_initial
+        FROM lotted l JOIN posted p ON p.entry_id = l.entry_id AND p.account_id = l.account_id
     ),
     logged AS (
         INSERT INTO tlog_pending (kind, source_id, data, created_at)
@@ -99,6 +120,8 @@ _ONE_HEAD = """
 _ONE_TAIL = """    SELECT
         (SELECT coalesce(json_agg(json_build_array(idempotency_key, id)), '[]') FROM e)
             AS inserted,
+        (SELECT coalesce(json_agg(json_build_array(entry_id, account_id, id)), '[]')
+         FROM lotted) AS lots,
 """
 ONE_STATEMENT = sa.text("".join((_ONE_HEAD, _BALANCES, _ONE_TAIL, _REFUSED)))
 
@@ -162,8 +185,9 @@ def post_in_one_statement(
     now: datetime,
     hold_ids: Mapping[str, int],
     reverses: Mapping[str, int],
-) -> dict[str, int]:
-    """Post ``requests``; return the ids of the entries it inserted, by key."""
+) -> tuple[dict[str, int], dict[tuple[int, int], int]]:
+    """Post ``requests``; return the ids of the entries it inserted, by key, and the lots it
+    opened, by (entry id, account id)."""
     if len(requests) == 1:
         statement, parameters = _single(
             requests[0], canonical[0], accounts, now, hold_ids, reverses
@@ -177,7 +201,8 @@ def post_in_one_statement(
     try:
         with driver.cursor() as cursor:
             cursor.execute(statement, parameters)
-            inserted = cursor.fetchone()[0]
+            row = cursor.fetchone()
+            inserted = row[0]
     except psycopg.errors.CheckViolation as error:
         match = _INSUFFICIENT.match(error.diag.message_primary or "")
         if match is None:
@@ -186,8 +211,9 @@ def post_in_one_statement(
         codes = sorted(info.code for info in accounts.values() if info.id in refused)
         raise LedgerError(ErrorCode.INSUFFICIENT_FUNDS, ", ".join(codes), field="amount") from None
     if len(requests) == 1:
-        return {} if inserted is None else {requests[0].key: inserted}
-    return {key: entry_id for key, entry_id in inserted}
+        return ({} if inserted is None else {requests[0].key: inserted}), {}
+    lots = {(entry_id, account_id): lot_id for entry_id, account_id, lot_id in row[1]}
+    return {key: entry_id for key, entry_id in inserted}, lots
 
 
 def _single(
@@ -262,6 +288,9 @@ def _batch(
                     "amount": posting.amount,
                     "stored": not info.allow_negative,
                     "n": len(legs),
+                    "lot": info.uses_lots,
+                    "expires_at": posting.expires_at.isoformat() if posting.expires_at else None,
+                    "provenance": dict(posting.provenance) if posting.provenance else None,
                 }
             )
     return {"entries": json.dumps(entries), "legs": json.dumps(legs), "now": now}

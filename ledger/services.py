@@ -122,6 +122,17 @@ class Balance:
         return self.balance - self.reserved
 
 
+def among(session: Session, column: Any, values: Iterable[Any]) -> Any:
+    """``column IN values``: on PostgreSQL as ``= ANY(array)`` with one parameter, which stays
+    cheap for thousands of values (an IN list renders a placeholder each)."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == sa.any_(
+            sa.bindparam(None, values, type_=postgresql.ARRAY(column.type), expanding=False)
+        )
+    return column.in_(values)
+
+
 # -- accounts -------------------------------------------------------------------------------------
 def account_open(
     session: Session,
@@ -172,21 +183,35 @@ def accounts_open_many(
     if asset not in ASSETS:
         raise LedgerError(ErrorCode.ASSET_MISMATCH, f"unknown asset {asset}", field="asset")
     codes = sorted(owners)
+    if any(not code or len(code) > 128 for code in codes):
+        raise LedgerError(ErrorCode.ENTRY_INVALID, "account code length", field="code")
+    postgresql_bind = session.get_bind().dialect.name == "postgresql"
     for start in range(0, len(codes), ACCOUNTS_OPENED_PER_STATEMENT_MAX):
         chunk = codes[start : start + ACCOUNTS_OPENED_PER_STATEMENT_MAX]
-        if any(not code or len(code) > 128 for code in chunk):
-            raise LedgerError(ErrorCode.ENTRY_INVALID, "account code length", field="code")
-        rows = [
-            {"code": code, "asset": asset, "owner_type": owner_type, "owner_id": owners[code],
-             "allow_negative": False, "uses_lots": uses_lots}
-            for code in chunk
-        ]  # fmt: skip
-        session.execute(
-            _insert(session, Account).values(rows).on_conflict_do_nothing(index_elements=["code"])
-        )
+        if postgresql_bind:
+            # Arrays in one statement: a multi-row VALUES list would cost the client more to
+            # build than the server to run.
+            session.execute(
+                sa.text(
+                    "INSERT INTO ledger_accounts (code, asset, owner_type, owner_id, "
+                    "allow_negative, uses_lots, balance, reserved, created_at) "
+                    "SELECT c, :asset, :owner_type, o, false, :uses_lots, 0, 0, now() "
+                    "FROM unnest(CAST(:codes AS text[]), CAST(:owners AS bigint[])) AS t(c, o) "
+                    "ON CONFLICT (code) DO NOTHING"
+                ),
+                {"asset": asset, "owner_type": owner_type, "uses_lots": uses_lots,
+                 "codes": chunk, "owners": [owners[code] for code in chunk]},
+            )  # fmt: skip
+        else:
+            session.execute(
+                _insert(session, Account).on_conflict_do_nothing(index_elements=["code"]),
+                [{"code": code, "asset": asset, "owner_type": owner_type,
+                  "owner_id": owners[code], "allow_negative": False, "uses_lots": uses_lots}
+                 for code in chunk],
+            )  # fmt: skip
         conflicting = session.scalars(
             sa.select(Account.code).where(
-                Account.code.in_(chunk),
+                among(session, Account.code, chunk),
                 sa.or_(
                     Account.asset != asset,
                     Account.owner_type != owner_type,
@@ -216,7 +241,8 @@ def accounts_resolve(session: Session, codes: Iterable[str]) -> dict[str, Accoun
     cache: dict[str, AccountInfo] = session.info.setdefault(_ACCOUNT_CACHE, {})
     missing = {code for code in codes if code not in cache}
     if missing:
-        for account in session.scalars(sa.select(Account).where(Account.code.in_(missing))):
+        found = sa.select(Account).where(among(session, Account.code, missing))
+        for account in session.scalars(found):
             cache[account.code] = _info(account)
         unknown = missing - cache.keys()
         if unknown:
@@ -277,10 +303,11 @@ def entries_post(
     one_statement = (
         not portable
         and session.get_bind().dialect.name == "postgresql"
-        and not any(accounts[p.account].uses_lots for request in requests for p in request.postings)
+        and _one_statement_fits(requests, accounts)
     )
+    opened: dict[tuple[int, int], int] = {}
     if one_statement:
-        inserted = post_in_one_statement(
+        inserted, opened = post_in_one_statement(
             session, requests, canonical, accounts, now, hold_ids, reverses
         )
     else:
@@ -308,9 +335,15 @@ def entries_post(
     if one_statement:
         for index in fresh:
             request = requests[index]
+            entry_id = inserted[request.key]
             postings = tuple((p.account, p.amount) for p in request.postings)
+            uses = tuple(
+                LotUse(position, opened[(entry_id, accounts[p.account].id)], p.amount)
+                for position, p in enumerate(request.postings)
+                if accounts[p.account].uses_lots
+            )
             results[index] = EntryResult(
-                Outcome.CREATED, inserted[request.key], request.key, request.kind, postings
+                Outcome.CREATED, entry_id, request.key, request.kind, postings, uses
             )
     elif fresh:
         posted = _apply(
@@ -323,6 +356,24 @@ def entries_post(
         for index, result in zip(fresh, posted, strict=True):
             results[index] = result
     return [result for result in results if result is not None]
+
+
+def _one_statement_fits(
+    requests: Sequence[EntryRequest], accounts: Mapping[str, AccountInfo]
+) -> bool:
+    """Whether PostgreSQL's one statement can post the batch: no lot accounts, or (for a batch)
+    lot-account legs that each open a lot, one per account and entry."""
+    for request in requests:
+        lot_accounts = [p for p in request.postings if accounts[p.account].uses_lots]
+        if not lot_accounts:
+            continue
+        if len(requests) == 1:
+            return False
+        if any(p.amount <= 0 or p.lot_id is not None for p in lot_accounts):
+            return False
+        if len({p.account for p in lot_accounts}) != len(lot_accounts):
+            return False
+    return True
 
 
 def entry_check(request: EntryRequest, accounts: Mapping[str, AccountInfo]) -> dict[str, Any]:
@@ -545,7 +596,7 @@ def _balances_apply(
         # and check each debit alone.
         connection.execute(
             sa.select(Account.id)
-            .where(Account.id.in_(sorted(deltas)))
+            .where(among(session, Account.id, sorted(deltas)))
             .order_by(Account.id)
             .with_for_update()
         ).all()

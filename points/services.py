@@ -174,7 +174,7 @@ def _earned_in_window(
                 sa.select(Posting.account_id, sa.func.sum(Posting.amount))
                 .join(Entry, Entry.id == Posting.entry_id)
                 .where(
-                    Posting.account_id.in_(chunk),
+                    ledger.among(session, Posting.account_id, chunk),
                     Entry.kind == kind,
                     Entry.created_at >= since,
                     Posting.amount > 0,
@@ -203,7 +203,7 @@ def earn_many(
             (code, account_id)
             for account_id, code in session.execute(
                 sa.select(Account.id, Account.code)
-                .where(Account.code.in_(codes))
+                .where(ledger.among(session, Account.code, codes))
                 .order_by(Account.id)
                 .with_for_update()
             )
@@ -214,7 +214,9 @@ def earn_many(
             ids.update(
                 (code, account_id)
                 for account_id, code in session.execute(
-                    sa.select(Account.id, Account.code).where(Account.code.in_(chunk))
+                    sa.select(Account.id, Account.code).where(
+                        ledger.among(session, Account.code, chunk)
+                    )
                 )
             )
         locked = sorted(ids.values())
@@ -222,7 +224,7 @@ def earn_many(
             chunk = locked[start : start + ACCOUNTS_PER_QUERY_MAX]
             session.execute(
                 sa.select(Account.id)
-                .where(Account.id.in_(chunk))
+                .where(ledger.among(session, Account.id, chunk))
                 .order_by(Account.id)
                 .with_for_update()
             ).all()

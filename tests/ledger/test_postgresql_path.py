@@ -2,6 +2,7 @@
 rows the portable path writes, and on its own it is atomic (autocommit)."""
 
 import json
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ledger import services as ledger
 from ledger.errors import ErrorCode, LedgerError, Outcome
-from ledger.models import Entry, LogPending, Posting
+from ledger.models import Entry, LogPending, Lot, LotMovement, Posting
 from service.orm import create_engine
 
 
@@ -68,6 +69,55 @@ def test_both_paths_write_the_same_rows(session, open_account, now):
     slow = ledger.entries_post(session, portable_batch, now=now, portable=True)
     assert [r.outcome for r in fast + slow] == [Outcome.CREATED] * 4
     assert rows_of(session, "one-") == rows_of(session, "two-")
+
+
+def test_a_batch_opening_lots_writes_the_same_rows_and_lots(session, open_account, now):
+    """A points distribution: each entry credits one lot account; the one statement opens the
+    lots (with their expiry and provenance) and movements the portable path opens."""
+    open_account("issuer", issuer=True)
+    for name in ("farm-1", "farm-2"):
+        open_account(name, lots=True)
+    expires = now + timedelta(days=730)
+
+    def batch(prefix):
+        return [
+            ledger.EntryRequest(
+                f"{prefix}{farm}-{n}",
+                "points_farm_share",
+                [ledger.PostingRequest("issuer", -amount),
+                 ledger.PostingRequest(farm, amount, expires_at=expires,
+                                       provenance={"rule_id": 1, "version": n})],
+            )
+            for n, (farm, amount) in enumerate([("farm-1", 3), ("farm-2", 5), ("farm-1", 7)])
+        ]  # fmt: skip
+
+    fast = ledger.entries_post(session, batch("one-"), now=now)
+    slow = ledger.entries_post(session, batch("two-"), now=now, portable=True)
+    assert [r.outcome for r in fast + slow] == [Outcome.CREATED] * 6
+    assert rows_of(session, "one-") == rows_of(session, "two-")
+    for results in (fast, slow):
+        lots = [
+            session.execute(
+                sa.select(Lot.account_id, Lot.amount_initial, Lot.remaining, Lot.expires_at,
+                          Lot.provenance, Lot.entry_id).where(Lot.id == result.lots[0].lot_id)
+            ).one()
+            for result in results
+        ]  # fmt: skip
+        assert [lot[1:5] for lot in lots] == [
+            (3, 3, expires, {"rule_id": 1, "version": 0}),
+            (5, 5, expires, {"rule_id": 1, "version": 1}),
+            (7, 7, expires, {"rule_id": 1, "version": 2}),
+        ]
+        assert [lot[5] for lot in lots] == [result.entry_id for result in results]
+        assert [r.lots[0].posting_index for r in results] == [1, 1, 1]
+        moved = session.scalar(
+            sa.select(sa.func.sum(LotMovement.amount)).where(
+                LotMovement.lot_id.in_([r.lots[0].lot_id for r in results])
+            )
+        )
+        assert moved == 15
+    assert [b.balance for b in balances(session, "farm-1", "farm-2")] == [20, 10]
+    assert ledger.entries_post(session, batch("one-"), now=now)[0].outcome is Outcome.EXISTS
 
 
 def test_a_single_entry_writes_the_same_rows_as_the_portable_path(session, open_account, now):
