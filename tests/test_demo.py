@@ -43,7 +43,7 @@ def demo(tmp_path_factory):
             try:
                 if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or a worker still booting
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("demo did not start:\n" + (instance / "demo.log").read_text())
