@@ -106,3 +106,34 @@ def timed_loop(barrier: Any, duration_s: float, step: Callable[[int], int]) -> i
 
 def report(result: dict[str, Any]) -> None:
     print(json.dumps(result, sort_keys=True))
+
+
+UNLIMITED = "100000000 per minute"
+
+
+def production_env(database_url: str, work: str, workers: int, **overrides: str) -> dict[str, str]:
+    """The environment of a production-profile server on a scratch database: fresh secrets and
+    keys, Redis at ``TEST_REDIS_URL`` under key prefixes of its own, rate limits lifted."""
+    import secrets
+
+    from ledger.note import generate_signer_key
+
+    return {
+        **os.environ,
+        "TANHUI_PROFILE": "production",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+        "TLOG_ORIGIN": "bench.tanhui/log",
+        "TLOG_SIGNING_KEY": generate_signer_key("bench.tanhui/log"),
+        "UNIT_CODE_KEYS": "A:" + secrets.token_hex(32),
+        "CACHE_KEY_PREFIX": f"bench-{secrets.token_hex(4)}",
+        "RATELIMIT_KEY_PREFIX": f"bench-{secrets.token_hex(4)}",
+        "RATELIMIT_DEFAULT": UNLIMITED,
+        "TANHUI_INSTANCE_PATH": work,
+        "WEB_CONCURRENCY": str(workers),
+        "LOG_LEVEL": "WARNING",
+        "PROMETHEUS_MULTIPROC_DIR": os.path.join(work, "metrics"),
+        **overrides,
+    }

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -38,7 +37,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench.common import report, scratch_database
+from bench.common import UNLIMITED, production_env, report, scratch_database
 from bench.resolver import BIN, ROOT, _free_port, _wait_ready, wrk
 
 PROJECTS = 10
@@ -327,35 +326,15 @@ def main() -> None:
     options = parser.parse_args()
     if shutil.which("wrk") is None and not options.skip_claims:
         sys.exit("wrk is needed: apt-get install wrk")
-    from ledger.note import generate_signer_key
-
-    redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-    unlimited = "100000000 per minute"
     with (
         scratch_database("tanhui_bench_points") as database_url,
         tempfile.TemporaryDirectory(prefix="tanhui-bench-") as work,
     ):
-        env = {
-            **os.environ,
-            "TANHUI_PROFILE": "production",
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "JWT_SECRET_KEY": secrets.token_urlsafe(48),
-            "TLOG_ORIGIN": "bench.tanhui/log",
-            "TLOG_SIGNING_KEY": generate_signer_key("bench.tanhui/log"),
-            "UNIT_CODE_KEYS": "A:" + secrets.token_hex(32),
-            "CACHE_KEY_PREFIX": f"bench-{secrets.token_hex(4)}",
-            "RATELIMIT_KEY_PREFIX": f"bench-{secrets.token_hex(4)}",
-            "RATELIMIT_DEFAULT": unlimited,
-            "RATELIMIT_CLAIMS": unlimited,
-            "RATELIMIT_CLAIMS_PER_USER": unlimited,
-            "RATELIMIT_CLAIMS_PER_DEVICE": unlimited,
-            "TANHUI_INSTANCE_PATH": work,
-            "WEB_CONCURRENCY": str(options.workers),
-            "LOG_LEVEL": "WARNING",
-            "PROMETHEUS_MULTIPROC_DIR": os.path.join(work, "metrics"),
-        }
+        env = production_env(
+            database_url, work, options.workers,
+            RATELIMIT_CLAIMS=UNLIMITED, RATELIMIT_CLAIMS_PER_USER=UNLIMITED,
+            RATELIMIT_CLAIMS_PER_DEVICE=UNLIMITED,
+        )  # fmt: skip
         seeded = subprocess.run(
             [str(BIN / "tanhui"), "demo", "seed"], env=env, capture_output=True, text=True
         )

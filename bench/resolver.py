@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import secrets
 import shutil
 import signal
 import socket
@@ -31,7 +30,7 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 
-from bench.common import report, scratch_database
+from bench.common import UNLIMITED, production_env, report, scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -98,35 +97,16 @@ def main() -> None:
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
-    from ledger.note import generate_signer_key
-
-    redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     with (
         scratch_database("tanhui_bench_resolver") as database_url,
         tempfile.TemporaryDirectory(prefix="tanhui-bench-") as work,
     ):
-        env = {
-            **os.environ,
-            "TANHUI_PROFILE": "production",
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "SECRET_KEY": secrets.token_urlsafe(48),
-            "JWT_SECRET_KEY": secrets.token_urlsafe(48),
-            "TLOG_ORIGIN": "bench.tanhui/log",
-            "TLOG_SIGNING_KEY": generate_signer_key("bench.tanhui/log"),
-            "UNIT_CODE_KEYS": "A:" + secrets.token_hex(32),
-            "CACHE_KEY_PREFIX": f"bench-{secrets.token_hex(4)}",
-            "RATELIMIT_KEY_PREFIX": f"bench-{secrets.token_hex(4)}",
-            "RATELIMIT_RESOLVER": "100000000 per minute",
-            "RATELIMIT_DEFAULT": "100000000 per minute",
-            "PUBLIC_BASE_URL": base,
-            "TANHUI_INSTANCE_PATH": work,
-            "WEB_CONCURRENCY": str(options.workers),
-            "LOG_LEVEL": "WARNING",
-            "PROMETHEUS_MULTIPROC_DIR": os.path.join(work, "metrics"),
-        }
+        env = production_env(
+            database_url, work, options.workers,
+            RATELIMIT_RESOLVER=UNLIMITED, PUBLIC_BASE_URL=base,
+        )  # fmt: skip
         seeded = subprocess.run(
             [str(BIN / "tanhui"), "demo", "seed"], env=env, capture_output=True, text=True
         )

@@ -21,8 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from points.models import FLAG_STATUSES, PointFlag, UnitClaim
-from points.services import SHANGHAI, PointsError
-from service.exceptions import NotFound, ValidationFailed
+from points.services import SHANGHAI, PointsError, locked
+from service.exceptions import ValidationFailed
 
 BURST_WINDOW = timedelta(seconds=60)
 SCAN_WINDOW = timedelta(days=1)
@@ -104,11 +104,7 @@ def flag_resolve(
     """An operator closes a flag: ``dismissed`` (nothing wrong) or ``confirmed`` (abuse)."""
     if status not in FLAG_STATUSES[1:]:
         raise ValidationFailed.field("status", f"Must be one of: {', '.join(FLAG_STATUSES[1:])}.")
-    flag = session.scalars(
-        sa.select(PointFlag).where(PointFlag.id == flag_id).with_for_update()
-    ).one_or_none()
-    if flag is None:
-        raise NotFound()
+    flag = locked(session, PointFlag, flag_id)
     if flag.status == status:
         return flag
     if flag.status != "open":

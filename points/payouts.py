@@ -29,7 +29,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ledger import services as ledger
-from ledger.models import Account
 from points import services as points
 from points.models import FarmPayout, PayoutExport
 from service.exceptions import Forbidden, NotFound, ValidationFailed
@@ -107,9 +106,7 @@ def payout_request(
     scoped_key = f"organisation:{organisation_id}:{key}"
     account = points.account_open(session, "organisation", organisation_id)
     _accounts_open(session, organisation_id)
-    account_id = session.execute(
-        sa.select(Account.id).where(Account.code == account).with_for_update()
-    ).scalar_one()
+    account_id = points.account_lock(session, account)
     existing = session.scalars(
         sa.select(FarmPayout).where(FarmPayout.idempotency_key == scoped_key)
     ).first()
@@ -155,24 +152,12 @@ def payout_request(
     return payout, True
 
 
-def _lock(session: Session, payout_id: int) -> FarmPayout:
-    payout = session.scalars(
-        sa.select(FarmPayout)
-        .where(FarmPayout.id == payout_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if payout is None:
-        raise NotFound()
-    return payout
-
-
 def payout_decide(
     session: Session, *, payout_id: int, decision: str, note: str, user_id: int, now: datetime
 ) -> FarmPayout:
     """Approve (points spent, fen owed to the farm) or reject (points released). The same
     decision twice is once; the other is refused."""
-    payout = _lock(session, payout_id)
+    payout = points.locked(session, FarmPayout, payout_id)
     settled = {"approved": ("approved", "exported"), "rejected": ("rejected",)}[decision]
     if payout.status in settled:
         return payout

@@ -95,14 +95,7 @@ def practice_decide(
     decision again changes nothing; the other one is refused."""
     if decision not in DECISIONS:
         raise ValidationFailed.field("decision", f"Must be one of: {', '.join(DECISIONS)}.")
-    record = session.scalars(
-        sa.select(PracticeRecord)
-        .where(PracticeRecord.id == record_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if record is None:
-        raise NotFound()
+    record = points.locked(session, PracticeRecord, record_id)
     if record.status == decision:
         return record
     if record.status != "submitted":

@@ -29,7 +29,6 @@ from sqlalchemy.orm import Session
 from ledger import credits
 from ledger import services as ledger
 from ledger.credit_disclosure import backing_retirements
-from ledger.models import Account
 from ledger.tlog import leaf_proof, log_append
 from points import services as points
 from points.models import CatalogueItem, RedemptionOrder
@@ -144,9 +143,7 @@ def order_place(
     scoped_key = f"{party.owner_type}:{party.owner_id}:{key}"
     account = points.account_open(session, party.owner_type, party.owner_id)
     ledger.account_open(session, code=REDEEMED_ACCOUNT, asset="POINT", owner_type="platform")
-    account_id = session.execute(
-        sa.select(Account.id).where(Account.code == account).with_for_update()
-    ).scalar_one()
+    account_id = points.account_lock(session, account)
     existing = session.scalars(
         sa.select(RedemptionOrder)
         .where(RedemptionOrder.idempotency_key == scoped_key)
@@ -225,18 +222,6 @@ def order_place(
     return order, True
 
 
-def _lock(session: Session, order_id: int) -> RedemptionOrder:
-    order = session.scalars(
-        sa.select(RedemptionOrder)
-        .where(RedemptionOrder.id == order_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if order is None:
-        raise NotFound()
-    return order
-
-
 def _post(session: Session, order: RedemptionOrder, user_id: int | None, now: datetime) -> None:
     result = ledger.hold_post(
         session,
@@ -254,7 +239,7 @@ def order_fulfil(
     session: Session, *, order_id: int, user_id: int, now: datetime
 ) -> RedemptionOrder:
     """The goods went out: the held points are spent. Fulfilling twice changes nothing."""
-    order = _lock(session, order_id)
+    order = points.locked(session, RedemptionOrder, order_id)
     if order.status == "fulfilled":
         return order
     if order.status != "reserved":
@@ -268,7 +253,7 @@ def order_cancel(
     session: Session, *, order_id: int, principal: Principal, note: str, now: datetime
 ) -> RedemptionOrder:
     """Release the points and return the stock (the owner or an operator). Twice is once."""
-    order = _lock(session, order_id)
+    order = points.locked(session, RedemptionOrder, order_id)
     if not _may_see(principal, order):
         raise NotFound()
     if order.status == "cancelled":

@@ -29,7 +29,7 @@ from labels.models import Footprint, Label, LabelLot, Product
 from ledger import services as ledger
 from ledger.models import Account, Entry, Lot, Posting
 from points.models import EVENT_TYPES, PointRule, UnitClaim
-from service.exceptions import ServiceError, ValidationFailed
+from service.exceptions import NotFound, ServiceError, ValidationFailed
 from service.parties.models import Organisation, User
 
 ISSUER_ACCOUNT = "platform:points:issued"
@@ -69,6 +69,26 @@ def account_open(session: Session, owner_type: str, owner_id: int) -> str:
         uses_lots=True,
     )
     return code
+
+
+def locked(session: Session, model: type[Any], row_id: int) -> Any:
+    """The row, locked for this transaction and read afresh; ``NotFound`` when there is none."""
+    row = session.scalars(
+        sa.select(model)
+        .where(model.id == row_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def account_lock(session: Session, code: str) -> int:
+    """Lock a party's points account row (its spending takes turns); returns its id."""
+    return session.execute(
+        sa.select(Account.id).where(Account.code == code).with_for_update()
+    ).scalar_one()
 
 
 # -- rules ----------------------------------------------------------------------------------------
