@@ -337,12 +337,12 @@ def units_revoke(
     return revocation
 
 
-def unit_revoked(session: Session, lot: LabelLot, index: int) -> bool:
+def unit_revoked(session: Session, lot_id: int, index: int) -> bool:
     return (
         session.scalar(
             sa.select(UnitRevocation.id)
             .where(
-                UnitRevocation.lot_id == lot.id,
+                UnitRevocation.lot_id == lot_id,
                 UnitRevocation.index_start <= index,
                 UnitRevocation.index_end >= index,
             )
@@ -359,4 +359,4 @@ def unit_check(
     if lot.status != "issued":
         raise CodeInvalid("lot not issued")
     index = serial_verify(lot_key_of(lot, product, master_keys), serial)
-    return index, unit_revoked(session, lot, index)
+    return index, unit_revoked(session, lot.id, index)

@@ -89,7 +89,7 @@ def resolve(
             index = serial_verify(lot_key_of(lot, product, master_keys), serial)
         except CodeInvalid:
             return Resolution(Outcome.FORGED, {"outcome": Outcome.FORGED.value})
-        revoked = unit_revoked(session, lot, index)
+        revoked = unit_revoked(session, lot.id, index)
     record = cached_lot_record(session, lot, product, cache)
     if record["backing"] is not None:
         # Not cached with the rest: it appears once the sequencer has logged the allocation.

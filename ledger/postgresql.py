@@ -16,9 +16,10 @@ connection in autocommit mode can post an entry in one round trip without holdin
 between round trips. Either way the caller's transaction is then aborted and must be rolled back
 (or a savepoint released), as after any ``LedgerError``.
 
-A single entry (a transfer, a hold's settlement, a reversal) takes a leaner statement of the same
-shape: scalar and array parameters instead of JSON records, and deltas summed by the caller, which
-spares the server the JSON parsing, sorts and joins a batch needs (``bench.ledger`` measures it).
+A single entry without lots (a transfer, a hold's settlement, a reversal) takes a leaner statement
+of the same shape: scalar and array parameters instead of JSON records, and deltas summed by the
+caller, which spares the server the JSON parsing, sorts and joins a batch needs (``bench.ledger``
+measures it).
 """
 
 from __future__ import annotations
@@ -188,7 +189,10 @@ def post_in_one_statement(
 ) -> tuple[dict[str, int], dict[tuple[int, int], int]]:
     """Post ``requests``; return the ids of the entries it inserted, by key, and the lots it
     opened, by (entry id, account id)."""
-    if len(requests) == 1:
+    single = len(requests) == 1 and not any(
+        accounts[posting.account].uses_lots for posting in requests[0].postings
+    )
+    if single:
         statement, parameters = _single(
             requests[0], canonical[0], accounts, now, hold_ids, reverses
         )
@@ -210,7 +214,7 @@ def post_in_one_statement(
         refused = {int(number) for number in match.group(1).split(",")}
         codes = sorted(info.code for info in accounts.values() if info.id in refused)
         raise LedgerError(ErrorCode.INSUFFICIENT_FUNDS, ", ".join(codes), field="amount") from None
-    if len(requests) == 1:
+    if single:
         return ({} if inserted is None else {requests[0].key: inserted}), {}
     lots = {(entry_id, account_id): lot_id for entry_id, account_id, lot_id in row[1]}
     return {key: entry_id for key, entry_id in inserted}, lots

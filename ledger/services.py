@@ -158,7 +158,7 @@ def account_open(
         "allow_negative": allow_negative,
         "uses_lots": uses_lots,
     }
-    statement = _insert(session, Account).values(code=code, **terms)
+    statement = insert_for(session, Account).values(code=code, **terms)
     session.execute(statement.on_conflict_do_nothing(index_elements=["code"]))
     account = session.scalars(sa.select(Account).where(Account.code == code)).one()
     for name, value in terms.items():
@@ -204,7 +204,7 @@ def accounts_open_many(
             )  # fmt: skip
         else:
             session.execute(
-                _insert(session, Account).on_conflict_do_nothing(index_elements=["code"]),
+                insert_for(session, Account).on_conflict_do_nothing(index_elements=["code"]),
                 [{"code": code, "asset": asset, "owner_type": owner_type,
                   "owner_id": owners[code], "allow_negative": False, "uses_lots": uses_lots}
                  for code in chunk],
@@ -230,6 +230,43 @@ def _info(account: Account) -> AccountInfo:
     )
 
 
+@dataclass(frozen=True)
+class AccountSpec:
+    """An account as ``account_open`` opens it."""
+
+    code: str
+    asset: str
+    owner_type: str
+    owner_id: int | None = None
+    allow_negative: bool = False
+    uses_lots: bool = False
+
+
+def accounts_ensure(session: Session, specs: Sequence[AccountSpec]) -> dict[str, AccountInfo]:
+    """Open each account unless it exists, as ``account_open`` would: one lookup when they all
+    exist already (the usual case on a hot path), and an existing one must have the same asset
+    and kind."""
+    found = _accounts_lookup(session, [spec.code for spec in specs])
+    result: dict[str, AccountInfo] = {}
+    for spec in specs:
+        info = found.get(spec.code)
+        if info is None:
+            info = account_open(
+                session, code=spec.code, asset=spec.asset, owner_type=spec.owner_type,
+                owner_id=spec.owner_id, allow_negative=spec.allow_negative,
+                uses_lots=spec.uses_lots,
+            )  # fmt: skip
+            session.info.setdefault(_ACCOUNT_CACHE, {})[spec.code] = info
+        else:
+            for name in ("asset", "allow_negative", "uses_lots"):
+                if getattr(info, name) != getattr(spec, name):
+                    raise LedgerError(
+                        ErrorCode.ACCOUNT_CONFLICT, f"{spec.code} has another {name}", field=name
+                    )
+        result[spec.code] = info
+    return result
+
+
 @sa.event.listens_for(Session, "after_soft_rollback")
 def _forget_accounts(session: Session, _previous: Any) -> None:
     """An account opened in a rolled-back transaction may not exist: forget every cached one."""
@@ -238,18 +275,26 @@ def _forget_accounts(session: Session, _previous: Any) -> None:
 
 def accounts_resolve(session: Session, codes: Iterable[str]) -> dict[str, AccountInfo]:
     """Look accounts up by code. Their terms never change, so the session remembers them."""
+    codes = list(codes)
+    found = _accounts_lookup(session, codes)
+    unknown = set(codes) - found.keys()
+    if unknown:
+        raise LedgerError(ErrorCode.ACCOUNT_NOT_FOUND, ", ".join(sorted(unknown)), field="account")
+    return {code: found[code] for code in codes}
+
+
+def _accounts_lookup(session: Session, codes: Iterable[str]) -> dict[str, AccountInfo]:
+    """The accounts among ``codes`` that exist, from the session's memory or one query."""
     cache: dict[str, AccountInfo] = session.info.setdefault(_ACCOUNT_CACHE, {})
     missing = {code for code in codes if code not in cache}
     if missing:
-        found = sa.select(Account).where(among(session, Account.code, missing))
-        for account in session.scalars(found):
-            cache[account.code] = _info(account)
-        unknown = missing - cache.keys()
-        if unknown:
-            raise LedgerError(
-                ErrorCode.ACCOUNT_NOT_FOUND, ", ".join(sorted(unknown)), field="account"
-            )
-    return {code: cache[code] for code in codes}
+        columns = (Account.id, Account.code, Account.asset, Account.allow_negative,
+                   Account.uses_lots)  # fmt: skip
+        for row in session.execute(
+            sa.select(*columns).where(among(session, Account.code, missing))
+        ):
+            cache[row[1]] = AccountInfo(*row)
+    return {code: cache[code] for code in codes if code in cache}
 
 
 def balance_of(session: Session, code: str) -> Balance:
@@ -285,9 +330,9 @@ def entries_post(
 ) -> list[EntryResult]:
     """Post many entries at once, all or nothing: the batch API for distributions.
 
-    On PostgreSQL, entries without lot accounts go through one statement
-    (``ledger.postgresql``); ``portable=True`` forces the multi-statement path every database
-    uses, which writes the same rows (the test suite compares them).
+    On PostgreSQL, entries without lot accounts, or whose lot-account legs only open lots, go
+    through one statement (``ledger.postgresql``); ``portable=True`` forces the multi-statement
+    path every database uses, which writes the same rows (the test suite compares them).
     """
     if len(requests) > ENTRIES_PER_BATCH_MAX:
         raise LedgerError(ErrorCode.BATCH_TOO_LARGE, f"at most {ENTRIES_PER_BATCH_MAX} entries")
@@ -361,14 +406,12 @@ def entries_post(
 def _one_statement_fits(
     requests: Sequence[EntryRequest], accounts: Mapping[str, AccountInfo]
 ) -> bool:
-    """Whether PostgreSQL's one statement can post the batch: no lot accounts, or (for a batch)
-    lot-account legs that each open a lot, one per account and entry."""
+    """Whether PostgreSQL's one statement can post the batch: no lot accounts, or lot-account
+    legs that each open a lot, one per account and entry (a points earning or distribution)."""
     for request in requests:
         lot_accounts = [p for p in request.postings if accounts[p.account].uses_lots]
         if not lot_accounts:
             continue
-        if len(requests) == 1:
-            return False
         if any(p.amount <= 0 or p.lot_id is not None for p in lot_accounts):
             return False
         if len({p.account for p in lot_accounts}) != len(lot_accounts):
@@ -710,7 +753,8 @@ def _statements(session: Session) -> _Statements:
     return _STATEMENTS[session.get_bind().dialect.name]
 
 
-def _insert(session: Session, model: type) -> Any:
+def insert_for(session: Session, model: Any) -> Any:
+    """An INSERT of the session's dialect (for ``on_conflict_do_nothing``)."""
     dialect = session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
@@ -815,7 +859,7 @@ def hold_create(
         "metadata": dict(metadata or {}),
     }
     hold_id = session.scalar(
-        _insert(session, Hold)
+        insert_for(session, Hold)
         .values(
             idempotency_key=key,
             request=canonical,

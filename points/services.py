@@ -20,12 +20,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from labels.codes import CodeInvalid
-from labels.lots import unit_check
-from labels.models import Footprint, Label, LabelLot, Product
+from labels.codes import CodeInvalid, lot_key, serial_verify
+from labels.lots import unit_revoked
+from labels.models import Footprint, Label, LabelLot, Product, UnitRevocation
 from ledger import services as ledger
 from ledger.models import Account, Entry, Lot, Posting
 from points.models import EVENT_TYPES, PointRule, UnitClaim
@@ -56,17 +55,14 @@ def account_code(owner_type: str, owner_id: int) -> str:
 
 
 def account_open(session: Session, owner_type: str, owner_id: int) -> str:
-    ledger.account_open(
-        session, code=ISSUER_ACCOUNT, asset="POINT", owner_type="platform", allow_negative=True
-    )
+    """Open the party's points account (and the issuer) unless open; returns its code."""
     code = account_code(owner_type, owner_id)
-    ledger.account_open(
+    ledger.accounts_ensure(
         session,
-        code=code,
-        asset="POINT",
-        owner_type=owner_type,
-        owner_id=owner_id,
-        uses_lots=True,
+        [
+            ledger.AccountSpec(ISSUER_ACCOUNT, "POINT", "platform", allow_negative=True),
+            ledger.AccountSpec(code, "POINT", owner_type, owner_id, uses_lots=True),
+        ],
     )
     return code
 
@@ -183,26 +179,33 @@ class Award:
 ACCOUNTS_PER_QUERY_MAX = 5_000
 
 
-def _earned_in_window(
-    session: Session, account_ids: list[int], kind: str, since: datetime
-) -> dict[int, int]:
-    earned: dict[int, int] = {}
-    for start in range(0, len(account_ids), ACCOUNTS_PER_QUERY_MAX):
-        chunk = account_ids[start : start + ACCOUNTS_PER_QUERY_MAX]
-        earned.update(
-            session.execute(
-                sa.select(Posting.account_id, sa.func.sum(Posting.amount))
-                .join(Entry, Entry.id == Posting.entry_id)
-                .where(
-                    ledger.among(session, Posting.account_id, chunk),
-                    Entry.kind == kind,
-                    Entry.created_at >= since,
-                    Posting.amount > 0,
-                )
-                .group_by(Posting.account_id)
-            ).all()
-        )
-    return {account_id: int(total) for account_id, total in earned.items()}
+def _earned_in_windows(
+    session: Session, account_ids: list[int], kind: str, starts: dict[str, datetime]
+) -> dict[str, dict[int, int]]:
+    """Points each account earned of ``kind`` since each window's start, all windows in one
+    query per chunk of accounts."""
+    earliest = min(starts.values())
+    sums = [
+        sa.func.sum(sa.case((Entry.created_at >= start, Posting.amount), else_=0))
+        for start in starts.values()
+    ]
+    earned: dict[str, dict[int, int]] = {unit: {} for unit in starts}
+    for first in range(0, len(account_ids), ACCOUNTS_PER_QUERY_MAX):
+        chunk = account_ids[first : first + ACCOUNTS_PER_QUERY_MAX]
+        for account_id, *totals in session.execute(
+            sa.select(Posting.account_id, *sums)
+            .join(Entry, Entry.id == Posting.entry_id)
+            .where(
+                ledger.among(session, Posting.account_id, chunk),
+                Entry.kind == kind,
+                Entry.created_at >= earliest,
+                Posting.amount > 0,
+            )
+            .group_by(Posting.account_id)
+        ):
+            for unit, total in zip(starts, totals, strict=True):
+                earned[unit][account_id] = int(total)
+    return earned
 
 
 def earn_many(
@@ -249,12 +252,15 @@ def earn_many(
                 .with_for_update()
             ).all()
     ordered = sorted(ids.values())
+    caps = {unit: cap for unit, cap in (("day", rule.cap_per_day), ("month", rule.cap_per_month))
+            if cap is not None}  # fmt: skip
     rooms: dict[str, dict[int, int]] = {}
-    for unit, cap in (("day", rule.cap_per_day), ("month", rule.cap_per_month)):
-        if cap is not None:
-            earned = _earned_in_window(session, ordered, kind, _window_start(now, unit))
-            rooms[unit] = {account_id: max(cap - earned.get(account_id, 0), 0)
-                           for account_id in ordered}  # fmt: skip
+    if caps:
+        starts = {unit: _window_start(now, unit) for unit in caps}
+        earned = _earned_in_windows(session, ordered, kind, starts)
+        rooms = {unit: {account_id: max(cap - earned[unit].get(account_id, 0), 0)
+                        for account_id in ordered}
+                 for unit, cap in caps.items()}  # fmt: skip
     results: list[Earning] = []
     requests: list[ledger.EntryRequest] = []
     expires_at = now + timedelta(days=rule.validity_days)
@@ -366,10 +372,29 @@ def grant(
 
 # -- claims ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Claim:
+    id: int
+    lot_id: int
+    unit_index: int
+    user_id: int
+    points: int
+    entry_id: int | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class ClaimResult:
-    claim: UnitClaim
+    claim: Claim
     created: bool
     capped_by: str | None
+
+
+_CLAIM_COLUMNS = (UnitClaim.id, UnitClaim.lot_id, UnitClaim.unit_index, UnitClaim.user_id,
+                  UnitClaim.points, UnitClaim.entry_id, UnitClaim.created_at)  # fmt: skip
+
+
+def _claim_unknown(message: str) -> PointsError:
+    return PointsError(code="claim_code_invalid", status=422, fields={"code": [message]})
 
 
 def claim_unit(
@@ -385,63 +410,88 @@ def claim_unit(
     region_code: str | None = None,
 ) -> ClaimResult:
     """Claim a scanned unit for the user: once per unit, ever; a retry with the same key returns
-    the original claim."""
-    existing = session.scalars(sa.select(UnitClaim).where(UnitClaim.idempotency_key == key)).first()
+    the original claim.
+
+    The hot path of the mini-program, so it is a few statements: the unit's lot, label and
+    footprint in one query; the rule in force; the claim row, inserted unless the unit or the key
+    is taken (the unique constraints decide between concurrent claimants); the earning; the
+    claim's points.
+    """
+    revocations = sa.exists().where(UnitRevocation.lot_id == LabelLot.id)
     found = session.execute(
-        sa.select(LabelLot, Product)
+        sa.select(LabelLot.id, LabelLot.status, LabelLot.key_id, LabelLot.units, Label.status,
+                  Footprint.kg_per_unit, revocations)
         .join(Product, Product.id == LabelLot.product_id)
+        .join(Label, Label.id == LabelLot.label_id)
+        .join(Footprint, Footprint.id == Label.footprint_id)
         .where(Product.gtin == gtin, LabelLot.lot_number == lot_number)
-    ).first()
+    ).first()  # fmt: skip
     if found is None:
-        raise PointsError(code="claim_code_invalid", status=422, fields={"code": ["Unknown code."]})
-    lot, product = found
+        raise _claim_unknown("Unknown code.")
+    lot_id, lot_status, key_id, units, label_status, kg_per_unit, has_revocations = found
     try:
-        index, revoked = unit_check(session, lot, product, serial, master_keys)
+        if lot_status != "issued":
+            raise CodeInvalid("lot not issued")
+        index = serial_verify(
+            lot_key(master_keys, key_id, gtin=gtin, lot=lot_number, units=units), serial
+        )
     except CodeInvalid:
-        raise PointsError(
-            code="claim_code_invalid", status=422, fields={"code": ["Not a genuine code."]}
-        ) from None
-    if existing is not None:
-        if (existing.lot_id, existing.unit_index, existing.user_id) != (lot.id, index, user_id):
-            raise PointsError(code="idempotency_conflict", fields={"code": ["Another claim."]})
-        return ClaimResult(existing, False, None)
-    label = session.get(Label, lot.label_id)
-    if revoked or label.status != "certified":
-        raise PointsError(code="claim_code_revoked", params={"status": label.status})
+        raise _claim_unknown("Not a genuine code.") from None
+    revoked = has_revocations and unit_revoked(session, lot_id, index)
+    if revoked or label_status != "certified":
+        if (replayed := _replay(session, key, lot_id, index, user_id)) is not None:
+            return replayed
+        raise PointsError(code="claim_code_revoked", params={"status": label_status})
     rule = rule_current(session, "unit_claim", now)
     if rule is None:
+        if (replayed := _replay(session, key, lot_id, index, user_id)) is not None:
+            return replayed
         raise PointsError(code="points_rule_missing", status=503)
-    footprint = session.get(Footprint, label.footprint_id)
-    points = points_for(rule, kg_co2e=footprint.kg_per_unit)
-    claim = UnitClaim(
-        lot_id=lot.id,
-        unit_index=index,
-        user_id=user_id,
-        rule_id=rule.id,
-        points=0,
-        idempotency_key=key,
-        region_code=region_code,
-        created_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(claim)
-            session.flush()
-    except IntegrityError:
-        raise PointsError(code="unit_already_claimed") from None
+    claims = UnitClaim.__table__
+    claim_id = session.execute(
+        ledger.insert_for(session, claims)
+        .values(lot_id=lot_id, unit_index=index, user_id=user_id, rule_id=rule.id, points=0,
+                idempotency_key=key, region_code=region_code, created_at=now)
+        .on_conflict_do_nothing()
+        .returning(claims.c.id)
+    ).scalar()  # fmt: skip
+    if claim_id is None:  # the key or the unit is taken
+        if (replayed := _replay(session, key, lot_id, index, user_id)) is not None:
+            return replayed
+        raise PointsError(code="unit_already_claimed")
     account = account_open(session, "user", user_id)
     earning = earn(
         session,
         account=account,
         rule=rule,
-        points=points,
-        key=f"claim:{claim.id}",
+        points=points_for(rule, kg_co2e=kg_per_unit),
+        key=f"claim:{claim_id}",
         now=now,
-        metadata={"lot_id": lot.id, "unit_index": index},
+        metadata={"lot_id": lot_id, "unit_index": index},
     )
-    claim.points, claim.entry_id = earning.points, earning.entry_id
-    session.flush()
+    session.execute(
+        sa.update(claims)
+        .where(claims.c.id == claim_id)
+        .values(points=earning.points, entry_id=earning.entry_id)
+    )
+    claim = Claim(claim_id, lot_id, index, user_id, earning.points, earning.entry_id, now)
     return ClaimResult(claim, True, earning.capped_by)
+
+
+def _replay(
+    session: Session, key: str, lot_id: int, index: int, user_id: int
+) -> ClaimResult | None:
+    """The original answer when ``key`` was used before (a conflict when it was used for another
+    claim); ``None`` when it was not."""
+    row = session.execute(
+        sa.select(*_CLAIM_COLUMNS).where(UnitClaim.idempotency_key == key)
+    ).first()
+    if row is None:
+        return None
+    existing = Claim(*row)
+    if (existing.lot_id, existing.unit_index, existing.user_id) != (lot_id, index, user_id):
+        raise PointsError(code="idempotency_conflict", fields={"code": ["Another claim."]})
+    return ClaimResult(existing, False, None)
 
 
 # -- what a party sees ----------------------------------------------------------------------------

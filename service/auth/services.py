@@ -30,8 +30,8 @@ from service.exceptions import (
     ValidationFailed,
 )
 from service.parties.identifiers import PHONE_MESSAGE, normalise_mobile
-from service.parties.models import User, WeChatIdentity
-from service.parties.services import Principal, consumer_create, principal_for, user_get
+from service.parties.models import Membership, User, WeChatIdentity
+from service.parties.services import Principal, consumer_create, user_get
 
 
 @dataclass(frozen=True)
@@ -301,17 +301,28 @@ def session_revoke(session: Session, *, session_id: str, reason: str, now: datet
 
 # -- every authenticated request -------------------------------------------------------------------
 def principal_load(session: Session, *, claims: AccessClaims, now: datetime) -> Principal:
-    """Turn verified claims into a principal, refusing revoked sessions and disabled users."""
-    row = session.execute(
-        sa.select(SignInSession.revoked_at, SignInSession.expires_at, SignInSession.user_id).where(
-            SignInSession.id == claims.session_id
+    """Turn verified claims into a principal, refusing revoked sessions and disabled users: one
+    query for the session, the user and their memberships (every authenticated request runs it)."""
+    rows = session.execute(
+        sa.select(
+            SignInSession.revoked_at,
+            SignInSession.expires_at,
+            SignInSession.user_id,
+            User.is_active,
+            Membership.role,
+            Membership.organisation_id,
         )
-    ).one_or_none()
-    if row is None or row.user_id != claims.user_id:
+        .join(User, User.id == SignInSession.user_id)
+        .outerjoin(Membership, Membership.user_id == User.id)
+        .where(SignInSession.id == claims.session_id)
+    ).all()
+    if not rows or rows[0].user_id != claims.user_id:
         raise AuthenticationFailed(code="token_invalid", headers=bearer_challenge())
-    if row.revoked_at is not None or row.expires_at <= now:
+    first = rows[0]
+    if first.revoked_at is not None or first.expires_at <= now or not first.is_active:
         raise AuthenticationFailed(code="session_revoked", headers=bearer_challenge())
-    user = session.get(User, claims.user_id)
-    if user is None or not user.is_active:
-        raise AuthenticationFailed(code="session_revoked", headers=bearer_challenge())
-    return principal_for(user, claims.session_id)
+    return Principal(
+        user_id=claims.user_id,
+        session_id=claims.session_id,
+        roles=frozenset((row.role, row.organisation_id) for row in rows if row.role is not None),
+    )

@@ -120,6 +120,40 @@ def test_a_batch_opening_lots_writes_the_same_rows_and_lots(session, open_accoun
     assert ledger.entries_post(session, batch("one-"), now=now)[0].outcome is Outcome.EXISTS
 
 
+def test_a_single_earning_opens_its_lot_in_the_one_statement(session, open_account, now):
+    """A claim's points: one entry crediting one lot account opens the same lot and movement
+    through the one statement as through the portable path."""
+    open_account("issuer", issuer=True)
+    open_account("consumer", lots=True)
+    expires = now + timedelta(days=365)
+    results = []
+    for prefix, portable in (("one-", False), ("two-", True)):
+        request = ledger.EntryRequest(
+            f"{prefix}claim",
+            "points_unit_claim",
+            [ledger.PostingRequest("issuer", -10),
+             ledger.PostingRequest("consumer", 10, expires_at=expires, provenance={"rule_id": 4})],
+            {"lot_id": 1, "unit_index": 7},
+        )  # fmt: skip
+        [result] = ledger.entries_post(session, [request], now=now, portable=portable)
+        results.append(result)
+    assert rows_of(session, "one-") == rows_of(session, "two-")
+    lots = [
+        session.execute(
+            sa.select(Lot.amount_initial, Lot.remaining, Lot.expires_at, Lot.provenance,
+                      Lot.entry_id).where(Lot.id == result.lots[0].lot_id)
+        ).one()
+        for result in results
+    ]  # fmt: skip
+    assert [lot[:4] for lot in lots] == [(10, 10, expires, {"rule_id": 4})] * 2
+    assert [lot[4] for lot in lots] == [result.entry_id for result in results]
+    assert [r.lots for r in results] == [
+        (ledger.LotUse(1, results[0].lots[0].lot_id, 10),),
+        (ledger.LotUse(1, results[1].lots[0].lot_id, 10),),
+    ]
+    assert ledger.balance_of(session, "consumer").balance == 20
+
+
 def test_a_single_entry_writes_the_same_rows_as_the_portable_path(session, open_account, now):
     """One entry at a time takes the lean statement; each of these is posted by both paths."""
     open_account("issuer", issuer=True)
@@ -213,16 +247,28 @@ def test_one_statement_is_atomic_on_its_own(scratch_database_url, now):
                 # The refused entry left nothing behind, and nothing needs rolling back.
                 assert own.scalar(sa.select(sa.func.count()).select_from(Entry)) == 1
                 assert ledger.balance_of(own, "a").balance == 5
+                # Opening a lot is one statement too; drawing on lots takes several, so it needs
+                # a transaction.
+                ledger.account_open(
+                    own, code="lots", asset="POINT", owner_type="user", uses_lots=True
+                )
+                funded = ledger.entry_post(
+                    own,
+                    ledger.EntryRequest(
+                        "auto-3",
+                        "fund",
+                        [ledger.PostingRequest("issuer", -5), ledger.PostingRequest("lots", 5)],
+                    ),
+                    now=now,
+                )
+                assert funded.lots[0].amount == 5
                 with pytest.raises(LedgerError) as error:
-                    ledger.account_open(
-                        own, code="lots", asset="POINT", owner_type="user", uses_lots=True
-                    )
                     ledger.entry_post(
                         own,
                         ledger.EntryRequest(
-                            "auto-3",
-                            "fund",
-                            [ledger.PostingRequest("issuer", -5), ledger.PostingRequest("lots", 5)],
+                            "auto-4",
+                            "spend",
+                            [ledger.PostingRequest("lots", -5), ledger.PostingRequest("issuer", 5)],
                         ),
                         now=now,
                     )
