@@ -24,7 +24,12 @@ ID_MAX = 2**31 - 1
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build an app from the environment, with ``config`` overriding single settings."""
     settings = load_config(overrides=config)
-    app = Flask("service", instance_path=settings["INSTANCE_PATH"], instance_relative_config=False)
+    app = Flask(
+        "service",
+        instance_path=settings["INSTANCE_PATH"],
+        instance_relative_config=False,
+        static_folder=None,  # the pages serve their own (admin/static)
+    )
     app.config.update(settings)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.url_map.converters["id"] = IdConverter
@@ -58,6 +63,7 @@ class TanhuiApi(Api):
 
 
 def register_blueprints(app: Flask) -> None:
+    from admin import web as pages
     from labels.api import blp as products_blp
     from labels.api import labels_blp, lots_blp, payments_blp
     from labels.resolver_api import blp as resolver_blp
@@ -104,6 +110,7 @@ def register_blueprints(app: Flask) -> None:
     ):
         api.register_blueprint(blueprint)
     app.extensions["tanhui.api"] = api
+    pages.init_app(app)
     extensions.apply_rate_limits(app)
 
 

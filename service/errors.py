@@ -78,8 +78,12 @@ def error_response(
         body["fields"] = [
             {**error, "message": field_message(error["message"], locale)} for error in field_errors
         ]
-    response = jsonify(body)
-    response.status_code = status
+    page = current_app.extensions.get("tanhui.error_page") if g.get("page") else None
+    if page is not None:  # a page, not the API: the same error as HTML
+        response = page(code, status, body["message"], body.get("fields", []))
+    else:
+        response = jsonify(body)
+        response.status_code = status
     response.headers["Content-Language"] = locale
     response.headers["Cache-Control"] = "no-store"
     for name, value in (headers or {}).items():

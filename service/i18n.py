@@ -54,6 +54,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh-CN": "登录失败次数过多，请在 {retry_after_s} 秒后重试。",
     },
     "account_disabled": {"en": "This account is disabled.", "zh-CN": "该账户已停用。"},
+    "csrf_failed": {
+        "en": "This form expired or did not come from this site; reload the page and try again.",
+        "zh-CN": "表单已过期或并非来自本站，请刷新页面后重试。",
+    },
     "forbidden": {
         "en": "You may not do this.",
         "zh-CN": "您无权执行此操作。",
@@ -280,6 +284,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "gtin_taken": {
         "en": "Another product has this GTIN.",
         "zh-CN": "该 GTIN 已属于其他产品。",
+    },
+    "publication_status_refused": {
+        "en": "A page cannot go from {from} to {to}.",
+        "zh-CN": "页面状态不能从 {from} 变为 {to}。",
     },
     "label_transition_refused": {
         "en": "A label cannot go from {from} to {to}.",

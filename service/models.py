@@ -1,5 +1,6 @@
 """Every model module, imported once so ``metadata`` is complete (for Alembic and tests)."""
 
+from admin import models as admin_models  # noqa: F401
 from labels import models as labels_models  # noqa: F401
 from ledger import credit_models  # noqa: F401
 from ledger import models as ledger_models  # noqa: F401

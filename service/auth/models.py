@@ -31,7 +31,7 @@ class SignInSession(Base):
     revoked_reason: Mapped[str | None] = mapped_column(sa.String(32))
 
     __table_args__ = (
-        sa.CheckConstraint("method IN ('wechat', 'password')", name="method_known"),
+        sa.CheckConstraint("method IN ('wechat', 'password', 'console')", name="method_known"),
         sa.CheckConstraint(
             "(revoked_at IS NULL) = (revoked_reason IS NULL)", name="revocation_has_reason"
         ),

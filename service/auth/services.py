@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -216,7 +216,27 @@ def sign_in_password(
     max_failures: int,
     lockout_s: int,
 ) -> SignIn:
-    """Staff sign-in. Failures count per account; at ``max_failures`` the account locks.
+    """Staff sign-in for tokens (see ``password_check``)."""
+    user = password_check(
+        session, username=username, password=password, now=now, max_failures=max_failures,
+        lockout_s=lockout_s,
+    )  # fmt: skip
+    return _session_open(
+        session, user=user, method="password", settings=settings, now=now, created=False
+    )
+
+
+def password_check(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    now: datetime,
+    max_failures: int,
+    lockout_s: int,
+) -> User:
+    """The staff user these credentials name. Failures count per account; at ``max_failures``
+    the account locks.
 
     The user row is locked for the update so concurrent guesses cannot each see a low count.
     """
@@ -239,9 +259,21 @@ def sign_in_password(
     _check_active(user)
     user.failed_sign_in_count = 0
     user.locked_until = None
-    return _session_open(
-        session, user=user, method="password", settings=settings, now=now, created=False
+    return user
+
+
+def browser_session_open(session: Session, *, user: User, now: datetime, ttl_s: int) -> str:
+    """A sign-in session for the web console (a cookie names it; no tokens); returns its id."""
+    sign_in_session = SignInSession(
+        id=uuid.uuid4().hex,
+        user_id=user.id,
+        method="console",
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl_s),
     )
+    session.add(sign_in_session)
+    session.flush()
+    return sign_in_session.id
 
 
 def _check_active(user: User) -> None:
@@ -301,8 +333,16 @@ def session_revoke(session: Session, *, session_id: str, reason: str, now: datet
 
 # -- every authenticated request -------------------------------------------------------------------
 def principal_load(session: Session, *, claims: AccessClaims, now: datetime) -> Principal:
-    """Turn verified claims into a principal, refusing revoked sessions and disabled users: one
-    query for the session, the user and their memberships (every authenticated request runs it)."""
+    """Turn verified claims into a principal (see ``session_principal``)."""
+    return session_principal(session, session_id=claims.session_id, user_id=claims.user_id, now=now)
+
+
+def session_principal(
+    session: Session, *, session_id: str, user_id: int, now: datetime
+) -> Principal:
+    """The principal of a sign-in session, refusing revoked or expired sessions and disabled
+    users: one query for the session, the user and their memberships (every authenticated
+    request runs it)."""
     rows = session.execute(
         sa.select(
             SignInSession.revoked_at,
@@ -314,15 +354,15 @@ def principal_load(session: Session, *, claims: AccessClaims, now: datetime) -> 
         )
         .join(User, User.id == SignInSession.user_id)
         .outerjoin(Membership, Membership.user_id == User.id)
-        .where(SignInSession.id == claims.session_id)
+        .where(SignInSession.id == session_id)
     ).all()
-    if not rows or rows[0].user_id != claims.user_id:
+    if not rows or rows[0].user_id != user_id:
         raise AuthenticationFailed(code="token_invalid", headers=bearer_challenge())
     first = rows[0]
     if first.revoked_at is not None or first.expires_at <= now or not first.is_active:
         raise AuthenticationFailed(code="session_revoked", headers=bearer_challenge())
     return Principal(
-        user_id=claims.user_id,
-        session_id=claims.session_id,
+        user_id=user_id,
+        session_id=session_id,
         roles=frozenset((row.role, row.organisation_id) for row in rows if row.role is not None),
     )

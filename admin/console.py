@@ -1,0 +1,294 @@
+"""The console at ``/admin`` for operators, certifiers and auditors.
+
+Each page is a thin view: it reads through selectors or the domain modules, and each form calls
+one service function through ``admin.web.form_action``; the request layer commits once. The
+rules stay where the API finds them: a certifier's decision here is ``label_transition`` as it
+is over the API.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import sqlalchemy as sa
+from flask import current_app, redirect, request, url_for
+from flask import session as cookie
+from werkzeug.wrappers import Response
+
+from admin.models import (
+    BODY_MAX_CHARS,
+    PUBLICATION_KINDS,
+    SLUG_MAX_CHARS,
+    TITLE_MAX_CHARS,
+    Publication,
+)
+from admin.web import (
+    choice,
+    form_action,
+    form_text,
+    page_principal,
+    page_requires,
+    paged,
+    pages_blueprint,
+    render,
+    safe_next,
+    search_text,
+    sign_in_remember,
+    t,
+)
+from labels import certification
+from labels.models import Footprint, Label, LabelTransition, Product
+from service.auth.services import browser_session_open, password_check, session_revoke
+from service.db import get_session, utcnow
+from service.exceptions import NotFound, ValidationFailed
+from service.extensions import rate_limited
+from service.parties.models import Organisation
+from service.parties.services import organisation_set_status
+
+blp = pages_blueprint("console", "/admin", console=True)
+STAFF_ROLES = ("operator", "certifier", "auditor")
+ORGANISATION_KINDS = ("enterprise", "farm", "cooperative")
+ORGANISATION_STATUSES = ("pending", "approved", "suspended")
+LABEL_STATUSES = ("submitted", "under_review", "certified", "rejected", "suspended", "revoked",
+                  "expired")  # fmt: skip
+REASON_MAX_CHARS = 500
+SLUG_PATTERN_TEXT = "a-z, 0-9 and -"
+
+
+# -- signing in -----------------------------------------------------------------------------------
+@blp.route("/login", methods=["GET", "POST"])
+@rate_limited("RATELIMIT_SIGN_IN")
+def sign_in() -> Response | str:
+    target = safe_next(request.values.get("next"), url_for("console.home"))
+    if request.method == "GET":
+        if page_principal() is not None:
+            return redirect(target)
+        return render("console/login.html", target=target)
+    config = current_app.config
+
+    def work() -> None:
+        session = get_session()
+        user = password_check(
+            session,
+            username=form_text("username", limit=64),
+            password=request.form.get("password", ""),
+            now=utcnow(),
+            max_failures=config["PASSWORD_MAX_FAILURES"],
+            lockout_s=config["PASSWORD_LOCKOUT_S"],
+        )
+        sign_in_remember(browser_session_open(session, user=user, now=utcnow(),
+                                              ttl_s=int(config["PERMANENT_SESSION_LIFETIME"]
+                                                        .total_seconds())), user.id)  # fmt: skip
+
+    back = url_for("console.sign_in", next=target)
+    return form_action(work, done=target, back=back, message=t("已登录。", "Signed in."))
+
+
+@blp.post("/logout")
+def sign_out() -> Response:
+    principal = page_principal()
+    if principal is not None and principal.session_id:
+        session_revoke(get_session(), session_id=principal.session_id, reason="signed_out",
+                       now=utcnow())  # fmt: skip
+    cookie.clear()
+    return redirect(url_for("console.sign_in"), code=303)
+
+
+@blp.get("/")
+@page_requires()
+def home() -> str:
+    session = get_session()
+    counts = {
+        "organisations_pending": session.scalar(
+            sa.select(sa.func.count()).select_from(Organisation)
+            .where(Organisation.status == "pending")
+        ),
+        "labels_waiting": session.scalar(
+            sa.select(sa.func.count()).select_from(Label)
+            .where(Label.status.in_(("submitted", "under_review")))
+        ),
+    }  # fmt: skip
+    return render("console/home.html", counts=counts)
+
+
+# -- organisations --------------------------------------------------------------------------------
+@blp.get("/organisations")
+@page_requires("operator", "auditor")
+def organisations() -> str:
+    status = choice("status", ORGANISATION_STATUSES)
+    kind = choice("kind", ORGANISATION_KINDS)
+    query = search_text()
+    statement = (
+        sa.select(Organisation)
+        .where(Organisation.kind != "platform")
+        .order_by(Organisation.id.desc())
+    )
+    if status:
+        statement = statement.where(Organisation.status == status)
+    if kind:
+        statement = statement.where(Organisation.kind == kind)
+    if query:
+        statement = statement.where(Organisation.name.contains(query, autoescape=True))
+    return render(
+        "console/organisations.html", page=paged(statement), status=status, kind=kind,
+        query=query, statuses=ORGANISATION_STATUSES, kinds=ORGANISATION_KINDS,
+    )  # fmt: skip
+
+
+@blp.post("/organisations/<id:organisation_id>/status")
+@page_requires("operator")
+def organisation_status(organisation_id: int) -> Response:
+    session = get_session()
+    organisation = session.get(Organisation, organisation_id)
+    if organisation is None:
+        raise NotFound()
+    status = request.form.get("status")
+    if status not in ("approved", "suspended"):
+        raise ValidationFailed.field("status", "Must be one of: approved, suspended.")
+    principal = page_principal()
+    assert principal is not None
+    back = safe_next(request.form.get("back"), url_for("console.organisations"))
+    return form_action(
+        lambda: organisation_set_status(
+            session, organisation=organisation, status=status, operator_id=principal.user_id,
+            now=utcnow(),
+        ),
+        done=back,
+        back=back,
+        message=t(f"“{organisation.name}”已{'批准' if status == 'approved' else '暂停'}。",
+                  f"{organisation.name} is now {status}."),
+    )  # fmt: skip
+
+
+# -- label applications ---------------------------------------------------------------------------
+@blp.get("/labels")
+@page_requires("certifier", "operator", "auditor")
+def labels() -> str:
+    status = choice("status", LABEL_STATUSES)
+    query = search_text()
+    statement = (
+        sa.select(Label, Product, Organisation)
+        .join(Product, Product.id == Label.product_id)
+        .join(Organisation, Organisation.id == Product.organisation_id)
+        .order_by(Label.id.desc())
+    )
+    if status:
+        statement = statement.where(Label.status == status)
+    if query:
+        statement = statement.where(
+            sa.or_(Product.name.contains(query, autoescape=True),
+                   Product.gtin.contains(query, autoescape=True),
+                   Organisation.name.contains(query, autoescape=True))
+        )  # fmt: skip
+    return render("console/labels.html", page=paged(statement, scalars=False), status=status,
+                  query=query, statuses=LABEL_STATUSES)  # fmt: skip
+
+
+@blp.get("/labels/<id:label_id>")
+@page_requires("certifier", "operator", "auditor")
+def label(label_id: int) -> str:
+    session = get_session()
+    found = session.execute(
+        sa.select(Label, Product, Organisation, Footprint)
+        .join(Product, Product.id == Label.product_id)
+        .join(Organisation, Organisation.id == Product.organisation_id)
+        .join(Footprint, Footprint.id == Label.footprint_id)
+        .where(Label.id == label_id)
+    ).first()
+    if found is None:
+        raise NotFound()
+    record, product, organisation, footprint = found
+    transitions = session.scalars(
+        sa.select(LabelTransition).where(LabelTransition.label_id == record.id)
+        .order_by(LabelTransition.id)
+    ).all()  # fmt: skip
+    moves = [to for (frm, to), role in certification.TRANSITIONS.items()
+             if frm == record.status and role is not None]  # fmt: skip
+    return render("console/label.html", label=record, product=product, organisation=organisation,
+                  footprint=footprint, transitions=transitions, moves=moves,
+                  reason_required=certification.REASON_REQUIRED)  # fmt: skip
+
+
+@blp.post("/labels/<id:label_id>/transitions")
+@page_requires("certifier")
+def label_decide(label_id: int) -> Response:
+    session = get_session()
+    record = session.get(Label, label_id)
+    if record is None:
+        raise NotFound()
+    to_status = request.form.get("to_status", "")
+    back = url_for("console.label", label_id=label_id)
+
+    def work() -> None:
+        valid_until = None
+        if request.form.get("valid_until"):
+            try:
+                valid_until = date.fromisoformat(request.form["valid_until"])
+            except ValueError:
+                raise ValidationFailed.field("valid_until", "Not a valid date.") from None
+        certification.label_transition(
+            session, label=record, to_status=to_status, actor=page_principal(), now=utcnow(),
+            reason=form_text("reason", limit=REASON_MAX_CHARS, required=False),
+            valid_until=valid_until,
+        )  # fmt: skip
+
+    return form_action(work, done=back, back=back,
+                       message=t("决定已记录。", "The decision is recorded."))  # fmt: skip
+
+
+# -- policies and announcements -------------------------------------------------------------------
+@blp.get("/publications")
+@page_requires("operator")
+def publications() -> str:
+    statement = sa.select(Publication).order_by(Publication.id.desc())
+    kind = choice("kind", PUBLICATION_KINDS)
+    if kind:
+        statement = statement.where(Publication.kind == kind)
+    return render("console/publications.html", page=paged(statement), kind=kind,
+                  kinds=PUBLICATION_KINDS)  # fmt: skip
+
+
+@blp.post("/publications")
+@page_requires("operator")
+def publication_create() -> Response:
+    from admin.publications import publication_create as create
+
+    principal = page_principal()
+    assert principal is not None
+    back = url_for("console.publications")
+
+    def work() -> None:
+        create(
+            get_session(),
+            kind=request.form.get("kind", ""),
+            slug=form_text("slug", limit=SLUG_MAX_CHARS),
+            title_zh=form_text("title_zh", limit=TITLE_MAX_CHARS),
+            title_en=form_text("title_en", limit=TITLE_MAX_CHARS),
+            body_zh=form_text("body_zh", limit=BODY_MAX_CHARS),
+            body_en=form_text("body_en", limit=BODY_MAX_CHARS),
+            publish=request.form.get("publish") == "1",
+            user_id=principal.user_id,
+            now=utcnow(),
+        )
+
+    return form_action(work, done=back, back=back, message=t("已保存。", "Saved."))
+
+
+@blp.post("/publications/<id:publication_id>/status")
+@page_requires("operator")
+def publication_status(publication_id: int) -> Response:
+    from admin.publications import publication_set_status
+
+    session = get_session()
+    publication = session.get(Publication, publication_id)
+    if publication is None:
+        raise NotFound()
+    back = url_for("console.publications")
+    return form_action(
+        lambda: publication_set_status(
+            session, publication=publication, status=request.form.get("status", ""), now=utcnow()
+        ),
+        done=back,
+        back=back,
+        message=t("状态已更新。", "Status updated."),
+    )

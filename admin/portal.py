@@ -1,0 +1,109 @@
+"""The public portal at ``/``: what the programme is, the label registry, the credit disclosure
+with its charts, the transparency log, and the policies and announcements operators publish.
+
+Everything here is public and read-only; the same facts are open data under ``/api/v1``.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import current_app
+
+from admin import selectors
+from admin.models import PUBLICATION_KINDS, Publication
+from admin.web import choice, paged, pages_blueprint, render, search_text, t
+from ledger import credit_disclosure as disclosure
+from ledger.credit_models import CreditRetirement
+from ledger.note import parse_signer_key
+from service.db import get_session
+from service.exceptions import NotFound
+
+blp = pages_blueprint("portal", None, console=False)
+LABEL_STATUSES = ("certified", "suspended", "revoked", "expired")
+HOME_NOTICES = 3
+
+
+@blp.get("/")
+def home() -> str:
+    session = get_session()
+    notices = session.scalars(selectors.publications().limit(HOME_NOTICES)).all()
+    return render("portal/home.html", numbers=selectors.headline(session), notices=notices)
+
+
+@blp.get("/labels")
+def labels() -> str:
+    query, status = search_text(), choice("status", LABEL_STATUSES)
+    page = paged(selectors.label_registry(query, status), scalars=False)
+    return render("portal/labels.html", page=page, query=query, status=status,
+                  statuses=LABEL_STATUSES)  # fmt: skip
+
+
+@blp.get("/credits")
+def credits() -> str:
+    session = get_session()
+    monthly = selectors.credits_by_month(session)
+    projects = selectors.credits_by_project(session)
+    page = paged(sa.select(CreditRetirement).order_by(CreditRetirement.id.desc()))
+    retirements = disclosure.retirement_views(session, page.rows, detailed=True)
+    monthly_chart = {
+        "type": "bar",
+        "labels": monthly["months"],
+        "unit": t("吨 CO₂e", "t CO₂e"),
+        "series": [
+            {"label": t("注销", "Retired"), "values": monthly["retired_t"]},
+            {"label": t("分配给标签与个人抵消", "Allocated"), "values": monthly["allocated_t"]},
+        ],
+    }
+    project_chart = {
+        "type": "bar",
+        "labels": [row["project"].name for row in projects],
+        "unit": t("吨 CO₂e", "t CO₂e"),
+        "series": [
+            {"label": t("签发", "Issued"), "values": [row["issued_t"] for row in projects]},
+            {"label": t("注销", "Retired"), "values": [row["retired_t"] for row in projects]},
+            {"label": t("已分配", "Allocated"),
+             "values": [round(row["allocated_g"] / 1_000_000, 3) for row in projects]},
+        ],
+    }  # fmt: skip
+    return render(
+        "portal/credits.html",
+        projects=projects,
+        page=page,
+        retirements=retirements,
+        monthly_chart=monthly_chart,
+        project_chart=project_chart,
+    )
+
+
+@blp.get("/log")
+def log() -> str:
+    config = current_app.config
+    verifier_key = parse_signer_key(config["TLOG_SIGNING_KEY"]).verifier_key
+    return render(
+        "portal/log.html",
+        state=selectors.log_state(get_session()),
+        origin=config["TLOG_ORIGIN"],
+        verifier_key=verifier_key,
+    )
+
+
+@blp.get("/notices")
+def notices() -> str:
+    kind = choice("kind", PUBLICATION_KINDS)
+    return render("portal/notices.html", page=paged(selectors.publications(kind)), kind=kind)
+
+
+@blp.get("/notices/<string(maxlength=64):slug>")
+def notice(slug: str) -> str:
+    publication = (
+        get_session()
+        .scalars(
+            sa.select(Publication).where(
+                Publication.slug == slug, Publication.status == "published"
+            )
+        )
+        .one_or_none()
+    )
+    if publication is None:
+        raise NotFound()
+    return render("portal/notice.html", publication=publication)

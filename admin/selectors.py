@@ -1,0 +1,159 @@
+"""Reads for the pages: headline numbers, monthly series for charts, searchable lists.
+
+Months are Asia/Shanghai calendar months, as every report of the service counts them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from admin.models import Publication
+from labels.models import Label, LabelLot, Product
+from ledger.credit_models import (
+    CreditAllocation,
+    CreditBatch,
+    CreditProject,
+    CreditRetirement,
+    CreditSerialRange,
+)
+from ledger.tlog import latest_checkpoint
+from service.parties.models import Organisation
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+GRAMS_PER_TONNE = 1_000_000
+#: Months a chart shows at most (the most recent).
+CHART_MONTHS_MAX = 24
+
+
+def month_of(moment: datetime | date) -> str:
+    if isinstance(moment, datetime):
+        moment = moment.astimezone(SHANGHAI)
+    return f"{moment.year:04d}-{moment.month:02d}"
+
+
+def headline(session: Session) -> dict[str, int]:
+    """The programme in numbers: tonnes issued, retired and allocated; labels and units."""
+    issued_t = session.scalar(sa.select(sa.func.coalesce(sa.func.sum(CreditBatch.quantity_t), 0)))
+    retired_t = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(CreditRetirement.quantity_t), 0))
+    )
+    allocated_g = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(CreditAllocation.quantity_g), 0))
+    )
+    labels = session.scalar(
+        sa.select(sa.func.count()).select_from(Label).where(Label.status == "certified")
+    )
+    units = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(LabelLot.units), 0)).where(
+            LabelLot.status == "issued"
+        )
+    )
+    projects = session.scalar(sa.select(sa.func.count()).select_from(CreditProject))
+    return {
+        "issued_t": int(issued_t),
+        "retired_t": int(retired_t),
+        "allocated_g": int(allocated_g),
+        "labels_certified": int(labels or 0),
+        "units_issued": int(units),
+        "projects": int(projects or 0),
+    }
+
+
+def credits_by_month(session: Session) -> dict[str, list[Any]]:
+    """Tonnes retired (by the registry's retirement date) and allocated, per month."""
+    retired: dict[str, float] = defaultdict(float)
+    allocated: dict[str, float] = defaultdict(float)
+    for retired_on, quantity_t in session.execute(
+        sa.select(CreditRetirement.retired_on, CreditRetirement.quantity_t)
+    ):
+        retired[month_of(retired_on)] += quantity_t
+    for created_at, quantity_g in session.execute(
+        sa.select(CreditAllocation.created_at, CreditAllocation.quantity_g)
+    ):
+        allocated[month_of(created_at)] += quantity_g / GRAMS_PER_TONNE
+    months = sorted(set(retired) | set(allocated))[-CHART_MONTHS_MAX:]
+    return {
+        "months": months,
+        "retired_t": [round(retired.get(month, 0), 3) for month in months],
+        "allocated_t": [round(allocated.get(month, 0), 3) for month in months],
+    }
+
+
+def credits_by_project(session: Session) -> list[dict[str, Any]]:
+    """Tonnes issued, retired and allocated per project (the disclosure's own totals)."""
+    from ledger.credit_disclosure import project_totals
+
+    projects = session.scalars(sa.select(CreditProject).order_by(CreditProject.id)).all()
+    totals = project_totals(session, [project.id for project in projects])
+    return [{"project": project, **totals[project.id]} for project in projects]
+
+
+def retired_ranges(session: Session, retirement_ids: list[int]) -> dict[int, list[Any]]:
+    ranges: dict[int, list[Any]] = defaultdict(list)
+    if retirement_ids:
+        for piece in session.scalars(
+            sa.select(CreditSerialRange)
+            .where(CreditSerialRange.retirement_id.in_(retirement_ids))
+            .order_by(CreditSerialRange.serial_start)
+        ):
+            ranges[piece.retirement_id].append(piece)
+    return ranges
+
+
+def label_registry(query: str, status: str | None) -> Any:
+    """Labels with their product and enterprise, newest first; ``query`` matches the product's
+    name, its GTIN, the enterprise or the certificate number."""
+    statement = (
+        sa.select(Label, Product, Organisation)
+        .join(Product, Product.id == Label.product_id)
+        .join(Organisation, Organisation.id == Product.organisation_id)
+        .where(Label.status.in_(("certified", "suspended", "revoked", "expired")))
+        .order_by(Label.id.desc())
+    )
+    if status:
+        statement = statement.where(Label.status == status)
+    if query:
+        pattern = f"%{_like_escaped(query)}%"
+        statement = statement.where(
+            sa.or_(
+                Product.name.ilike(pattern, escape="\\"),
+                Product.name_en.ilike(pattern, escape="\\"),
+                Product.gtin.like(pattern, escape="\\"),
+                Organisation.name.ilike(pattern, escape="\\"),
+                Label.certificate_number.ilike(pattern, escape="\\"),
+            )
+        )
+    return statement
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def publications(kind: str | None = None) -> Any:
+    statement = (
+        sa.select(Publication)
+        .where(Publication.status == "published")
+        .order_by(Publication.published_at.desc(), Publication.id.desc())
+    )
+    if kind:
+        statement = statement.where(Publication.kind == kind)
+    return statement
+
+
+def log_state(session: Session) -> dict[str, Any] | None:
+    checkpoint = latest_checkpoint(session)
+    if checkpoint is None:
+        return None
+    return {
+        "size": checkpoint.size,
+        "root_hash_hex": checkpoint.root_hash.hex(),
+        "note": checkpoint.note,
+        "created_at": checkpoint.created_at,
+    }
