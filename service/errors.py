@@ -67,7 +67,7 @@ def error_response(
     field_errors: list[dict[str, str]] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    locale = negotiate_locale(request.accept_languages) if request else "zh-CN"
+    locale = g.get("lang") or (negotiate_locale(request.accept_languages) if request else "zh-CN")
     body: dict[str, Any] = {
         "code": code,
         "status": status,

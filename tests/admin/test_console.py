@@ -1,0 +1,175 @@
+"""The console at /admin: a signed-in member of staff, CSRF on every form, roles, and forms
+that call the same services as the API."""
+
+import sqlalchemy as sa
+
+from labels.models import Label
+from service.auth.models import SignInSession
+from service.parties.models import Organisation, User
+
+
+def test_a_visitor_is_sent_to_sign_in_and_back(client):
+    response = client.get("/admin/organisations?status=pending")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/admin/login?next=")
+    assert response.headers["Location"] == "/admin/login?next=/admin/organisations?status%3Dpending"
+
+
+def test_signing_in_opens_a_console_session_and_signing_out_closes_it(
+    client, console_sign_in, csrf, session
+):
+    user = console_sign_in("operator")
+    page = client.get("/admin/")
+    assert page.status_code == 200
+    assert "概览" in page.get_data(as_text=True)
+    opened = session.scalars(sa.select(SignInSession).where(SignInSession.user_id == user.id)).one()
+    assert opened.method == "console"
+    with client.session_transaction() as cookie:
+        stolen = dict(cookie)
+    assert client.post("/admin/logout", data={"csrf_token": csrf()}).status_code == 303
+    session.expire_all()
+    assert session.get(SignInSession, opened.id).revoked_at is not None
+    # A copy of the old cookie opens nothing: the sign-in session is closed.
+    with client.session_transaction() as cookie:
+        cookie.update(stolen)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_a_wrong_password_says_so_and_counts_the_failure(client, make_staff, session):
+    user = make_staff(role="operator")
+    page = client.get("/admin/login?lang=en").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    response = client.post(
+        "/admin/login", data={"username": user.username, "password": "nope", "csrf_token": token},
+        follow_redirects=True,
+    )  # fmt: skip
+    assert "The username or password is wrong." in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(User, user.id).failed_sign_in_count == 1
+
+
+def test_a_form_without_the_csrf_token_changes_nothing(
+    client, console_sign_in, make_organisation, session
+):
+    console_sign_in("operator")
+    farm = make_organisation("farm", status="pending")
+    response = client.post(
+        f"/admin/organisations/{farm.id}/status", data={"status": "approved"},
+        headers={"Accept-Language": "en"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert response.mimetype == "text/html"
+    assert "表单已过期或并非来自本站" in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Organisation, farm.id).status == "pending"
+
+
+def test_an_operator_approves_a_farm(client, console_sign_in, csrf, make_organisation, session):
+    console_sign_in("operator")
+    farm = make_organisation("farm", name="练塘镇示范农场", status="pending")
+    listing = client.get("/admin/organisations?status=pending&kind=farm").get_data(as_text=True)
+    assert "练塘镇示范农场" in listing
+    response = client.post(
+        f"/admin/organisations/{farm.id}/status",
+        data={"status": "approved", "csrf_token": csrf(), "back": "/admin/organisations"},
+        follow_redirects=True,
+    )
+    assert "已批准" in response.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Organisation, farm.id).status == "approved"
+
+
+def test_an_auditor_sees_organisations_but_may_not_approve(
+    client, console_sign_in, csrf, make_organisation, session
+):
+    console_sign_in("auditor")
+    farm = make_organisation("farm", status="pending")
+    assert client.get("/admin/organisations").status_code == 200
+    response = client.post(
+        f"/admin/organisations/{farm.id}/status", data={"status": "approved", "csrf_token": csrf()}
+    )
+    assert response.status_code == 403
+    session.expire_all()
+    assert session.get(Organisation, farm.id).status == "pending"
+
+
+def test_the_next_page_never_leaves_the_site(client, make_staff):
+    user = make_staff(role="operator")
+    page = client.get("/admin/login?next=//evil.example/x").get_data(as_text=True)
+    assert 'name="next" value="/admin/"' in page
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    response = client.post(
+        "/admin/login",
+        data={"username": user.username, "password": "correct horse battery staple",
+              "csrf_token": token, "next": "https://evil.example/"},
+    )  # fmt: skip
+    assert response.headers["Location"] == "/admin/"
+
+
+def test_a_certifier_decides_with_the_footprint_in_front_of_them(
+    client, console_sign_in, csrf, certified, session
+):
+    """A label under review, certified from the console, then suspended with a reason."""
+    label = certified(decide=False)
+    console_sign_in("certifier")
+    listing = client.get("/admin/labels?status=submitted").get_data(as_text=True)
+    assert "练塘香粳米 5kg" in listing
+    for status in ("under_review", "certified"):
+        client.post(
+            f"/admin/labels/{label['id']}/transitions",
+            data={"to_status": status, "csrf_token": csrf()},
+        )
+    page = client.get(f"/admin/labels/{label['id']}").get_data(as_text=True)
+    assert "6.2500" in page and "paddy" in page and "primary_data_percent" in page
+    session.expire_all()
+    assert session.get(Label, label["id"]).status == "certified"
+    missing = client.post(
+        f"/admin/labels/{label['id']}/transitions?lang=en",
+        data={"to_status": "suspended", "csrf_token": csrf()}, follow_redirects=True,
+    )  # fmt: skip
+    assert "reason" in missing.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Label, label["id"]).status == "certified"
+    client.post(
+        f"/admin/labels/{label['id']}/transitions",
+        data={"to_status": "suspended", "reason": "复核核算边界", "csrf_token": csrf()},
+    )
+    session.expire_all()
+    assert session.get(Label, label["id"]).status == "suspended"
+
+
+def test_an_operator_publishes_and_withdraws_a_notice(client, console_sign_in, csrf, session):
+    from admin.models import Publication
+
+    console_sign_in("operator")
+    form = {"kind": "announcement", "slug": "pilot-2027", "title_zh": "2027 年试点安排",
+            "title_en": "The 2027 pilot", "body_zh": "第一段。\n\n第二段。", "body_en": "One.",
+            "csrf_token": csrf()}  # fmt: skip
+    client.post("/admin/publications", data=form)
+    assert client.get("/notices/pilot-2027").status_code == 404  # a draft until published
+    again = client.post("/admin/publications?lang=en", data=form, follow_redirects=True)
+    assert "Already used by another page." in again.get_data(as_text=True)
+    bad = client.post(
+        "/admin/publications?lang=en", data={**form, "slug": "Not A Slug"}, follow_redirects=True
+    )
+    assert "Use a-z, 0-9 and -" in bad.get_data(as_text=True)
+    publication = session.scalars(
+        sa.select(Publication).where(Publication.slug == "pilot-2027")
+    ).one()
+    client.post(f"/admin/publications/{publication.id}/status",
+                data={"status": "published", "csrf_token": csrf()})  # fmt: skip
+    assert "第二段。" in client.get("/notices/pilot-2027?lang=zh-CN").get_data(as_text=True)
+    client.post(f"/admin/publications/{publication.id}/status",
+                data={"status": "withdrawn", "csrf_token": csrf()})  # fmt: skip
+    assert client.get("/notices/pilot-2027").status_code == 404
+    refused = client.post(
+        f"/admin/publications/{publication.id}/status?lang=en",
+        data={"status": "draft", "csrf_token": csrf()}, follow_redirects=True,
+    )  # fmt: skip
+    assert "cannot go from withdrawn to draft" in refused.get_data(as_text=True)
+    assert session.scalar(sa.select(sa.func.count()).select_from(Publication)) == 1
+
+
+def test_a_certifier_may_not_publish(client, console_sign_in, csrf):
+    console_sign_in("certifier")
+    assert client.get("/admin/publications").status_code == 403
