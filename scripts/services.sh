@@ -1,8 +1,9 @@
 # Sourced by scripts/test.sh: find PostgreSQL and Redis on 127.0.0.1, or install and start them,
-# then export TEST_DATABASE_URL (a fresh database for this run) and TEST_REDIS_URL.
+# then export TEST_DATABASE_URL (a fresh database for this run) and TEST_REDIS_URL; find or
+# install Debian's chromium for the browser tests (TEST_CHROMIUM).
 #
-# Under CI=true a service that cannot be had is a hard failure; elsewhere the PostgreSQL/Redis
-# half of the suite is skipped, and pytest says why.
+# Under CI=true a service that cannot be had is a hard failure; elsewhere the tests that need it
+# are skipped, and pytest says why.
 
 PG_HOST=${PG_HOST:-127.0.0.1}
 PG_PORT=${PG_PORT:-5432}
@@ -76,8 +77,22 @@ ensure_redis() {
     return 1
 }
 
+# The browser tests drive Debian's chromium (Playwright's own downloads are not used), with CJK
+# fonts so screenshots show the Chinese pages as people see them.
+ensure_browser() {
+    local chromium=${TEST_CHROMIUM:-/usr/bin/chromium}
+    if [ ! -x "$chromium" ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+        _can_install || { _say "chromium or CJK fonts are missing and cannot be installed here"; return 1; }
+        _apt_install chromium fonts-noto-cjk || return 1
+    fi
+    export TEST_CHROMIUM="$chromium"
+}
+
 services_up() {
     local failed=""
+    if [ -z "${TEST_CHROMIUM:-}" ]; then
+        ensure_browser || failed="$failed chromium"
+    fi
     if [ -z "${TEST_DATABASE_URL:-}" ]; then
         if ensure_postgres; then
             TEST_DATABASE_NAME="tanhui_test_$(date +%Y%m%d%H%M%S)_$$"

@@ -117,6 +117,7 @@ def seed(session: Session, *, hash_profile: str = "default") -> list[str]:
     session.flush()
     lines.extend(_credits(session))
     lines.extend(_labels(session))
+    lines.extend(_application(session))
     return lines
 
 
@@ -275,6 +276,62 @@ def _labels(session: Session) -> list[str]:
         f"of {lot.units} units ({lot.status})",
         f"scan page: {base}/01/{product.gtin}/10/{lot.lot_number}/21/{serial_for(key, 0)}",
     ]
+
+
+DEMO_APPLICATION_GTIN = "06901234567908"
+
+
+def _application(session: Session) -> list[str]:
+    """Tongli's 2.5 kg soft rice: a computed footprint and a carbon-footprint label application
+    waiting for the certifier (idempotent)."""
+    from labels import certification
+    from labels import services as products
+    from labels.models import Footprint, Label, Product
+    from service.parties.services import principal_for
+
+    now = utcnow()
+    staff = session.scalars(sa.select(User).where(User.username == "tongli")).one()
+    principal = principal_for(staff)
+    product = session.scalars(
+        sa.select(Product).where(Product.gtin == DEMO_APPLICATION_GTIN)
+    ).first()
+    if product is None:
+        product = products.product_create(
+            session,
+            principal=principal,
+            organisation_id=next(m.organisation_id for m in staff.memberships),
+            values={"gtin": DEMO_APPLICATION_GTIN, "name": "同里香软米 2.5kg",
+                    "name_en": "Tongli soft rice, 2.5 kg", "category": "milled_rice",
+                    "declared_unit": "unit", "net_content_g": 2500},
+        )  # fmt: skip
+    footprint = session.scalars(
+        sa.select(Footprint).where(Footprint.product_id == product.id)
+    ).first()
+    if footprint is None:
+        footprint = certification.footprint_declare(
+            session,
+            principal=principal,
+            product=product,
+            values={
+                "kg_per_unit": "3.05", "low_kg_per_unit": "2.7", "high_kg_per_unit": "3.5",
+                "boundary": "cradle_to_gate", "gwp_set": "AR5",
+                "period_start": date(2025, 5, 1), "period_end": date(2025, 10, 31),
+                "breakdown": {"paddy_ch4": "0.74", "fertiliser": "0.26", "drying_milling": "0.13",
+                              "packaging_transport": "0.09"},
+                "data_quality": {"primary_data_percent": 75},
+                "verifier": "苏州某认证有限公司（演示）",
+                "report": {"title": "同里香软米碳足迹核查报告", "number": "DEMO-CFP-2025-02",
+                           "issued_on": "2025-12-10"},
+            },
+            now=now,
+        )  # fmt: skip
+    label = session.scalars(sa.select(Label).where(Label.product_id == product.id)).first()
+    if label is None:
+        label = certification.label_apply(
+            session, principal=principal, product=product, footprint_id=footprint.id,
+            scheme="footprint", now=now,
+        )  # fmt: skip
+    return [f"application: {product.name}, {label.scheme} label {label.status}"]
 
 
 def _batch_at(session: Session, serial_start: int) -> int:

@@ -1,58 +1,19 @@
 """The README's demo command serves the demo under gunicorn on a fresh instance folder."""
 
-import os
-import signal
-import socket
-import subprocess
-import time
-from pathlib import Path
-
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-STARTUP_TIMEOUT_S = 90
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from tests.live import DemoFailed, demo_server
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     instance = tmp_path_factory.mktemp("demo-instance")
-    port = free_port()
-    environment = {**os.environ, "TANHUI_INSTANCE_PATH": str(instance), "TANHUI_PORT": str(port)}
-    for name in ("DATABASE_URL", "REDIS_URL", "TANHUI_PROFILE", "PROMETHEUS_MULTIPROC_DIR"):
-        environment.pop(name, None)
-    log = (instance / "demo.log").open("w")
-    process = subprocess.Popen(
-        ["bash", "scripts/demo.sh"],
-        cwd=ROOT,
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
     try:
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:  # not listening yet, or a worker still booting
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("demo did not start:\n" + (instance / "demo.log").read_text())
-            time.sleep(0.3)
-        yield base, instance
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
-        log.close()
+        with demo_server(instance) as base:
+            yield base, instance
+    except DemoFailed as failure:
+        pytest.fail(str(failure))
 
 
 def test_the_demo_prints_where_to_go_and_who_to_be(demo):
