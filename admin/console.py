@@ -292,3 +292,192 @@ def publication_status(publication_id: int) -> Response:
         back=back,
         message=t("状态已更新。", "Status updated."),
     )
+
+
+# -- anomalies ------------------------------------------------------------------------------------
+FLAG_STATUSES = ("open", "dismissed", "confirmed")
+
+
+@blp.get("/anomalies")
+@page_requires("operator", "auditor")
+def anomalies() -> str:
+    """Suspicious codes (scanned too often, or from provinces far apart) and suspicious claims
+    (the points flags)."""
+    from labels.models import LabelLot, UnitScan
+    from points.flags import flags_query
+
+    view = choice("view", ("codes", "claims")) or "codes"
+    config = current_app.config
+    if view == "codes":
+        postgresql = get_session().get_bind().dialect.name == "postgresql"
+        length = sa.func.jsonb_array_length if postgresql else sa.func.json_array_length
+        provinces = length(UnitScan.provinces)
+        statement = (
+            sa.select(UnitScan, LabelLot, Product)
+            .join(LabelLot, LabelLot.id == UnitScan.lot_id)
+            .join(Product, Product.id == LabelLot.product_id)
+            .where(sa.or_(UnitScan.scan_count > config["RESOLVER_SCAN_WARNING_COUNT"],
+                          provinces > 1))
+            .order_by(UnitScan.last_scan_at.desc(), UnitScan.id.desc())
+        )  # fmt: skip
+        page = paged(statement, scalars=False)
+        return render("console/anomalies.html", view=view, page=page,
+                      warning_count=config["RESOLVER_SCAN_WARNING_COUNT"])  # fmt: skip
+    status = choice("status", FLAG_STATUSES)
+    return render("console/anomalies.html", view=view, page=paged(flags_query(status)),
+                  status=status, statuses=FLAG_STATUSES)  # fmt: skip
+
+
+@blp.post("/anomalies/flags/<id:flag_id>")
+@page_requires("operator")
+def flag_close(flag_id: int) -> Response:
+    from points.flags import flag_resolve
+
+    principal = page_principal()
+    assert principal is not None
+    back = url_for("console.anomalies", view="claims")
+    return form_action(
+        lambda: flag_resolve(
+            get_session(), flag_id=flag_id, status=request.form.get("status", ""),
+            note=form_text("note", limit=REASON_MAX_CHARS, required=False),
+            user_id=principal.user_id, now=utcnow(),
+        ),
+        done=back, back=back, message=t("已处理。", "Closed."),
+    )  # fmt: skip
+
+
+# -- audit ----------------------------------------------------------------------------------------
+ENTRY_KIND_MAX_CHARS = 32
+
+
+@blp.route("/audit", methods=["GET", "POST"])
+@page_requires("auditor", "operator")
+def audit() -> str:
+    """The ledger and log verification (run on request: it reads everything) and a search of
+    ledger entries by key, kind or account."""
+    from ledger.models import Account, Entry, Posting
+    from ledger.note import parse_signer_key
+    from ledger.tlog import log_verify
+    from ledger.verify import ledger_verify
+
+    session = get_session()
+    report = log_problems = None
+    if request.method == "POST":
+        verifier = parse_signer_key(current_app.config["TLOG_SIGNING_KEY"]).verifier()
+        origin = current_app.config["TLOG_ORIGIN"]
+        report = ledger_verify(session, verifier=verifier, origin=origin)
+        log_problems = log_verify(session, verifier=verifier, origin=origin)
+    key, account = search_text(), request.args.get("account", "").strip()[:128]
+    kind = request.args.get("kind", "").strip()[:ENTRY_KIND_MAX_CHARS]
+    statement = sa.select(Entry).order_by(Entry.id.desc())
+    if key:
+        statement = statement.where(Entry.idempotency_key.contains(key, autoescape=True))
+    if kind:
+        statement = statement.where(Entry.kind == kind)
+    if account:
+        statement = statement.where(
+            Entry.id.in_(
+                sa.select(Posting.entry_id)
+                .join(Account, Account.id == Posting.account_id)
+                .where(Account.code == account)
+            )
+        )
+    page = paged(statement)
+    postings: dict[int, list] = {}
+    if page.rows:
+        for posting, code in session.execute(
+            sa.select(Posting, Account.code)
+            .join(Account, Account.id == Posting.account_id)
+            .where(Posting.entry_id.in_([entry.id for entry in page.rows]))
+            .order_by(Posting.id)
+        ):
+            postings.setdefault(posting.entry_id, []).append((code, posting.asset, posting.amount))
+    kinds = session.scalars(sa.select(Entry.kind).distinct().order_by(Entry.kind)).all()
+    return render("console/audit.html", report=report, log_problems=log_problems, page=page,
+                  postings=postings, key=key, kind=kind, account=account, kinds=kinds)  # fmt: skip
+
+
+# -- credits --------------------------------------------------------------------------------------
+IMPORT_FORMATS = ("json", "csv")
+RETIREMENT_LINES_MAX = 20
+TEXT_FIELD_MAX_CHARS = 200
+
+
+@blp.route("/credits", methods=["GET", "POST"])
+@page_requires("operator")
+def credits_import() -> tuple[str, int] | str:
+    """Upload a registry file: every batch of it imported, or nothing and every bad row and
+    field listed (the row report)."""
+    from ledger import credits
+    from ledger.credit_models import CreditBatch, CreditImport, CreditProject
+
+    session = get_session()
+    result = problems = None
+    status = 200
+    if request.method == "POST":
+        upload = request.files.get("file")
+        name = (upload.filename or "") if upload else ""
+        file_format = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        if upload is None or not name:
+            raise ValidationFailed.field("file", "Missing data for required field.")
+        if file_format not in IMPORT_FORMATS:
+            raise ValidationFailed.field("file", "A .json or .csv file of the registry format.")
+        principal = page_principal()
+        assert principal is not None
+        try:
+            result = credits.import_file(
+                session, content=upload.read(), file_format=file_format, filename=name[:255],
+                imported_by=principal.user_id, now=utcnow(),
+            )  # fmt: skip
+        except credits.CreditError as error:
+            session.rollback()
+            problems, status = error.problems or [], error.status
+    imports = session.scalars(sa.select(CreditImport).order_by(CreditImport.id.desc()).limit(10))
+    batches = paged(
+        sa.select(CreditBatch, CreditProject)
+        .join(CreditProject, CreditProject.id == CreditBatch.project_id)
+        .order_by(CreditBatch.id.desc()),
+        scalars=False,
+    )
+    body = render("console/credits.html", result=result, problems=problems,
+                  imports=list(imports), page=batches)  # fmt: skip
+    return (body, status) if status != 200 else body
+
+
+@blp.post("/credits/retirements")
+@page_requires("operator")
+def retirement_record() -> Response:
+    """Record a retirement the registry made: a batch and whole tonnes per line."""
+    from ledger import credits
+
+    principal = page_principal()
+    assert principal is not None
+    back = url_for("console.credits_import")
+
+    def work() -> None:
+        lines = []
+        for number in range(RETIREMENT_LINES_MAX):
+            batch, tonnes = (request.form.get(f"batch_{number}", "").strip(),
+                             request.form.get(f"quantity_t_{number}", "").strip())  # fmt: skip
+            if not batch and not tonnes:
+                continue
+            if not (batch.isdigit() and tonnes.isdigit() and int(tonnes) > 0):
+                raise ValidationFailed.field(f"lines.{number}", "A batch and whole tonnes.")
+            lines.append(credits.RetirementLine(int(batch), int(tonnes)))
+        if not lines:
+            raise ValidationFailed.field("lines", "Missing data for required field.")
+        try:
+            retired_on = date.fromisoformat(request.form.get("retired_on", ""))
+        except ValueError:
+            raise ValidationFailed.field("retired_on", "Not a valid date.") from None
+        credits.retire(
+            get_session(),
+            registry_code=form_text("registry_code", limit=32),
+            registry_reference=form_text("registry_reference", limit=128),
+            beneficiary=form_text("beneficiary", limit=TEXT_FIELD_MAX_CHARS),
+            purpose=form_text("purpose", limit=500),
+            retired_on=retired_on, lines=lines, recorded_by=principal.user_id, now=utcnow(),
+        )  # fmt: skip
+
+    return form_action(work, done=url_for("portal.credits"), back=back,
+                       message=t("注销已记录。", "The retirement is recorded."))  # fmt: skip

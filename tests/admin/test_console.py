@@ -173,3 +173,139 @@ def test_an_operator_publishes_and_withdraws_a_notice(client, console_sign_in, c
 def test_a_certifier_may_not_publish(client, console_sign_in, csrf):
     console_sign_in("certifier")
     assert client.get("/admin/publications").status_code == 403
+
+
+def test_an_auditor_verifies_the_ledger_and_searches_entries(client, console_sign_in, csrf):
+    console_sign_in("auditor")
+    page = client.get("/admin/audit?lang=en").get_data(as_text=True)
+    assert "Verify now" in page
+    verified = client.post("/admin/audit", data={"csrf_token": csrf()}).get_data(as_text=True)
+    assert "Everything checks out." in verified
+    assert client.get("/admin/audit?q=100%25&kind=nothing&account=x").status_code == 200
+    forged = client.post("/admin/audit", data={"csrf_token": "forged"})
+    assert forged.status_code == 400
+
+
+def test_suspicious_claims_are_closed_by_an_operator(
+    client, console_sign_in, csrf, session, consumer_tokens
+):
+    from datetime import timedelta
+
+    from points.models import PointFlag
+    from service.db import utcnow
+
+    user_id = consumer_tokens()["user"]["id"]
+    flag = PointFlag(kind="claims_burst", user_id=user_id, details={"claims": 12},
+                     window_start=utcnow() - timedelta(hours=1))  # fmt: skip
+    session.add(flag)
+    session.commit()
+    console_sign_in("operator")
+    page = client.get("/admin/anomalies?view=claims&status=open").get_data(as_text=True)
+    assert "短时间大量领取" in page
+    assert client.get("/admin/anomalies").status_code == 200  # the codes view, empty
+    client.post(
+        f"/admin/anomalies/flags/{flag.id}",
+        data={"status": "dismissed", "note": "家庭共用手机", "csrf_token": csrf()},
+    )
+    session.expire_all()
+    closed = session.get(PointFlag, flag.id)
+    assert (closed.status, closed.resolution_note) == ("dismissed", "家庭共用手机")
+
+
+def test_an_operator_imports_a_file_and_sees_every_bad_row(client, console_sign_in, csrf, session):
+    """The Wujiang file imports; a copy with a broken quantity and share is refused whole, and
+    the row report names the line and the field."""
+    import io
+    from pathlib import Path
+
+    from ledger.credit_models import CreditBatch
+
+    console_sign_in("operator")
+    good = Path(__file__).resolve().parents[2] / "examples" / "credits" / "wujiang.csv"
+    content = good.read_bytes()
+    lines = content.decode().splitlines()
+    broken = "\n".join([lines[0], lines[1].replace(",1420,", ",-3,"), *lines[2:]]).encode()
+    refused = client.post(
+        "/admin/credits?lang=en",
+        data={"csrf_token": csrf(), "file": (io.BytesIO(broken), "wujiang.csv")},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 422
+    report = refused.get_data(as_text=True)
+    assert "The file was refused and nothing was imported." in report
+    assert "Row report" in report and "quantity_t" in report
+    assert session.scalar(sa.select(sa.func.count()).select_from(CreditBatch)) == 0
+    imported = client.post(
+        "/admin/credits?lang=en",
+        data={"csrf_token": csrf(), "file": (io.BytesIO(content), "wujiang.csv")},
+        content_type="multipart/form-data",
+    )
+    assert imported.status_code == 200
+    assert "new batches" in imported.get_data(as_text=True)
+    assert session.scalar(sa.select(sa.func.count()).select_from(CreditBatch)) >= 1
+    wrong_kind = client.post(
+        "/admin/credits?lang=en",
+        data={"csrf_token": csrf(), "file": (io.BytesIO(b"x"), "credits.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert wrong_kind.status_code == 422
+    assert "A .json or .csv file" in wrong_kind.get_data(as_text=True)
+
+
+def test_an_operator_records_a_retirement(client, console_sign_in, csrf, session):
+    import io
+    from pathlib import Path
+
+    from ledger.credit_models import CreditBatch, CreditRetirement
+
+    console_sign_in("operator")
+    content = (Path(__file__).resolve().parents[2] / "examples/credits/wujiang.csv").read_bytes()
+    client.post(
+        "/admin/credits",
+        data={"csrf_token": csrf(), "file": (io.BytesIO(content), "wujiang.csv")},
+        content_type="multipart/form-data",
+    )
+    batch = session.scalars(sa.select(CreditBatch).order_by(CreditBatch.id)).first()
+    form = {"csrf_token": csrf(), "registry_code": "YRD-CI", "registry_reference": "R-TEST-1",
+            "beneficiary": "吴江同里米业", "purpose": "碳中和标签", "retired_on": "2026-11-01",
+            "batch_0": str(batch.id), "quantity_t_0": "5"}  # fmt: skip
+    bad = client.post(
+        "/admin/credits/retirements?lang=en", data={**form, "quantity_t_0": "2.5"},
+        follow_redirects=True,
+    )  # fmt: skip
+    assert "A batch and whole tonnes." in bad.get_data(as_text=True)
+    done = client.post("/admin/credits/retirements", data=form)
+    assert done.headers["Location"] == "/credits"
+    retirement = session.scalars(sa.select(CreditRetirement)).one()
+    assert (retirement.quantity_t, retirement.registry_reference) == (5, "R-TEST-1")
+    assert "R-TEST-1" in client.get("/credits").get_data(as_text=True)
+
+
+def test_codes_scanned_too_often_or_far_apart_are_listed(
+    client, console_sign_in, session, certified, app
+):
+    """Unit 3 scanned 25 times, unit 4 from two provinces, unit 5 twice from one: the first two
+    are suspicious."""
+    from datetime import timedelta
+
+    from labels.models import LabelLot, UnitScan
+    from service.db import utcnow
+
+    label = certified()
+    now = utcnow()
+    lot = LabelLot(label_id=label["id"], product_id=label["product_id"], lot_number="SUSP1",
+                   units=10, grams_per_unit=0, grams_required=0, price_per_tonne_fen=0,
+                   service_fee_fen=0, amount_fen=0, status="issued", key_id="A",
+                   created_at=now)  # fmt: skip
+    session.add(lot)
+    session.flush()
+    for index, count, provinces in ((3, 25, ["31"]), (4, 2, ["31", "44"]), (5, 2, ["31"])):
+        session.add(UnitScan(lot_id=lot.id, unit_index=index, scan_count=count,
+                             first_scan_at=now - timedelta(days=1), last_scan_at=now,
+                             provinces=provinces))  # fmt: skip
+    session.commit()
+    console_sign_in("auditor")
+    page = client.get("/admin/anomalies?view=codes").get_data(as_text=True)
+    rows = page.split("<tbody>")[1].split("</tbody>")[0]
+    assert rows.count("<tr>") == 2
+    assert "31, 44" in rows and ">25<" in rows
