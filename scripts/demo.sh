@@ -15,6 +15,8 @@ cat <<MSG
 
 Tanhui demo, serving on http://$HOST:$PORT (Ctrl-C stops it)
 
+  Public portal     http://$HOST:$PORT/
+  Console           http://$HOST:$PORT/admin/   (operator, certifier or auditor below)
   Health            http://$HOST:$PORT/healthz
   Readiness         http://$HOST:$PORT/readyz
   API description   http://$HOST:$PORT/api/openapi.json
