@@ -16,6 +16,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Callable, Iterable
+from datetime import timedelta
 from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -283,10 +284,16 @@ def init_app(app: Flask) -> None:
     """Register the pages (portal, console, enterprise desk) and their static files."""
     from admin import console, portal
 
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_NAME", "tanhui_console")
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", CONSOLE_SESSION_TTL_S)
+    # Flask's defaults are set already, so these are assigned, not defaulted.
+    public_base_url = str(app.config.get("PUBLIC_BASE_URL") or "")
+    app.config.update(
+        SESSION_COOKIE_NAME="tanhui_console",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Secure wherever the service is served over HTTPS, as it is in production.
+        SESSION_COOKIE_SECURE=public_base_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=CONSOLE_SESSION_TTL_S),
+    )
     app.context_processor(lambda: _context() if g.get("page") else {})
     # Globals, not context, so imported macros see them too.
     app.jinja_env.globals.update(t=t, url_with=url_with, csrf_token=csrf_token)

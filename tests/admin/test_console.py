@@ -309,3 +309,10 @@ def test_codes_scanned_too_often_or_far_apart_are_listed(
     rows = page.split("<tbody>")[1].split("</tbody>")[0]
     assert rows.count("<tr>") == 2
     assert "31, 44" in rows and ">25<" in rows
+
+
+def test_the_console_cookie_is_http_only_and_secure_behind_https(make_app):
+    assert make_app().config["SESSION_COOKIE_HTTPONLY"] is True
+    assert make_app().config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert make_app(PUBLIC_BASE_URL="https://tanhui.example").config["SESSION_COOKIE_SECURE"]
+    assert not make_app(PUBLIC_BASE_URL="http://127.0.0.1:8000").config["SESSION_COOKIE_SECURE"]
