@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import date
 
 import sqlalchemy as sa
-from flask import current_app, redirect, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from flask import session as cookie
 from werkzeug.wrappers import Response
 
+from admin import publications as publishing
 from admin.models import (
     BODY_MAX_CHARS,
     PUBLICATION_KINDS,
@@ -30,29 +31,41 @@ from admin.web import (
     page_requires,
     paged,
     pages_blueprint,
-    render,
     safe_next,
     search_text,
     sign_in_remember,
     t,
 )
 from labels import certification
-from labels.models import Footprint, Label, LabelTransition, Product
+from labels.models import (
+    LABEL_STATUSES,
+    Footprint,
+    Label,
+    LabelLot,
+    LabelTransition,
+    Product,
+    UnitScan,
+)
+from ledger import credits
+from ledger.credit_models import CreditBatch, CreditImport, CreditProject
+from ledger.models import Account, Entry, Posting
+from ledger.tlog import log_verify
+from ledger.verify import ledger_verify
+from points.flags import flag_resolve, flags_query
+from points.models import FLAG_STATUSES
 from service.auth.services import browser_session_open, password_check, session_revoke
+from service.cli import log_signer
 from service.db import get_session, utcnow
 from service.exceptions import NotFound, ValidationFailed
 from service.extensions import rate_limited
-from service.parties.models import Organisation
+from service.parties.models import ORGANISATION_KINDS, ORGANISATION_STATUSES, Organisation
 from service.parties.services import organisation_set_status
 
 blp = pages_blueprint("console", "/admin", console=True)
 STAFF_ROLES = ("operator", "certifier", "auditor")
-ORGANISATION_KINDS = ("enterprise", "farm", "cooperative")
-ORGANISATION_STATUSES = ("pending", "approved", "suspended")
-LABEL_STATUSES = ("submitted", "under_review", "certified", "rejected", "suspended", "revoked",
-                  "expired")  # fmt: skip
+#: The kinds an operator approves (the platform is always approved).
+PARTY_KINDS = tuple(kind for kind in ORGANISATION_KINDS if kind != "platform")
 REASON_MAX_CHARS = 500
-SLUG_PATTERN_TEXT = "a-z, 0-9 and -"
 
 
 # -- signing in -----------------------------------------------------------------------------------
@@ -63,7 +76,7 @@ def sign_in() -> Response | str:
     if request.method == "GET":
         if page_principal() is not None:
             return redirect(target)
-        return render("console/login.html", target=target)
+        return render_template("console/login.html", target=target)
     config = current_app.config
 
     def work() -> None:
@@ -76,9 +89,9 @@ def sign_in() -> Response | str:
             max_failures=config["PASSWORD_MAX_FAILURES"],
             lockout_s=config["PASSWORD_LOCKOUT_S"],
         )
-        sign_in_remember(browser_session_open(session, user=user, now=utcnow(),
-                                              ttl_s=int(config["PERMANENT_SESSION_LIFETIME"]
-                                                        .total_seconds())), user.id)  # fmt: skip
+        lifetime_s = int(config["PERMANENT_SESSION_LIFETIME"].total_seconds())
+        session_id = browser_session_open(session, user=user, now=utcnow(), ttl_s=lifetime_s)
+        sign_in_remember(session_id, user.id)
 
     back = url_for("console.sign_in", next=target)
     return form_action(work, done=target, back=back, message=t("已登录。", "Signed in."))
@@ -108,7 +121,7 @@ def home() -> str:
             .where(Label.status.in_(("submitted", "under_review")))
         ),
     }  # fmt: skip
-    return render("console/home.html", counts=counts)
+    return render_template("console/home.html", counts=counts)
 
 
 # -- organisations --------------------------------------------------------------------------------
@@ -116,7 +129,7 @@ def home() -> str:
 @page_requires("operator", "auditor")
 def organisations() -> str:
     status = choice("status", ORGANISATION_STATUSES)
-    kind = choice("kind", ORGANISATION_KINDS)
+    kind = choice("kind", PARTY_KINDS)
     query = search_text()
     statement = (
         sa.select(Organisation)
@@ -129,10 +142,15 @@ def organisations() -> str:
         statement = statement.where(Organisation.kind == kind)
     if query:
         statement = statement.where(Organisation.name.contains(query, autoescape=True))
-    return render(
-        "console/organisations.html", page=paged(statement), status=status, kind=kind,
-        query=query, statuses=ORGANISATION_STATUSES, kinds=ORGANISATION_KINDS,
-    )  # fmt: skip
+    return render_template(
+        "console/organisations.html",
+        page=paged(statement),
+        status=status,
+        kind=kind,
+        query=query,
+        statuses=ORGANISATION_STATUSES,
+        kinds=PARTY_KINDS,
+    )
 
 
 @blp.post("/organisations/<id:organisation_id>/status")
@@ -180,8 +198,13 @@ def labels() -> str:
                    Product.gtin.contains(query, autoescape=True),
                    Organisation.name.contains(query, autoescape=True))
         )  # fmt: skip
-    return render("console/labels.html", page=paged(statement, scalars=False), status=status,
-                  query=query, statuses=LABEL_STATUSES)  # fmt: skip
+    return render_template(
+        "console/labels.html",
+        page=paged(statement, scalars=False),
+        status=status,
+        query=query,
+        statuses=LABEL_STATUSES,
+    )
 
 
 @blp.get("/labels/<id:label_id>")
@@ -204,9 +227,16 @@ def label(label_id: int) -> str:
     ).all()  # fmt: skip
     moves = [to for (frm, to), role in certification.TRANSITIONS.items()
              if frm == record.status and role is not None]  # fmt: skip
-    return render("console/label.html", label=record, product=product, organisation=organisation,
-                  footprint=footprint, transitions=transitions, moves=moves,
-                  reason_required=certification.REASON_REQUIRED)  # fmt: skip
+    return render_template(
+        "console/label.html",
+        label=record,
+        product=product,
+        organisation=organisation,
+        footprint=footprint,
+        transitions=transitions,
+        moves=moves,
+        reason_required=certification.REASON_REQUIRED,
+    )
 
 
 @blp.post("/labels/<id:label_id>/transitions")
@@ -244,21 +274,20 @@ def publications() -> str:
     kind = choice("kind", PUBLICATION_KINDS)
     if kind:
         statement = statement.where(Publication.kind == kind)
-    return render("console/publications.html", page=paged(statement), kind=kind,
-                  kinds=PUBLICATION_KINDS)  # fmt: skip
+    return render_template(
+        "console/publications.html", page=paged(statement), kind=kind, kinds=PUBLICATION_KINDS
+    )
 
 
 @blp.post("/publications")
 @page_requires("operator")
 def publication_create() -> Response:
-    from admin.publications import publication_create as create
-
     principal = page_principal()
     assert principal is not None
     back = url_for("console.publications")
 
     def work() -> None:
-        create(
+        publishing.publication_create(
             get_session(),
             kind=request.form.get("kind", ""),
             slug=form_text("slug", limit=SLUG_MAX_CHARS),
@@ -277,15 +306,13 @@ def publication_create() -> Response:
 @blp.post("/publications/<id:publication_id>/status")
 @page_requires("operator")
 def publication_status(publication_id: int) -> Response:
-    from admin.publications import publication_set_status
-
     session = get_session()
     publication = session.get(Publication, publication_id)
     if publication is None:
         raise NotFound()
     back = url_for("console.publications")
     return form_action(
-        lambda: publication_set_status(
+        lambda: publishing.publication_set_status(
             session, publication=publication, status=request.form.get("status", ""), now=utcnow()
         ),
         done=back,
@@ -295,7 +322,6 @@ def publication_status(publication_id: int) -> Response:
 
 
 # -- anomalies ------------------------------------------------------------------------------------
-FLAG_STATUSES = ("open", "dismissed", "confirmed")
 
 
 @blp.get("/anomalies")
@@ -303,9 +329,6 @@ FLAG_STATUSES = ("open", "dismissed", "confirmed")
 def anomalies() -> str:
     """Suspicious codes (scanned too often, or from provinces far apart) and suspicious claims
     (the points flags)."""
-    from labels.models import LabelLot, UnitScan
-    from points.flags import flags_query
-
     view = choice("view", ("codes", "claims")) or "codes"
     config = current_app.config
     if view == "codes":
@@ -321,18 +344,20 @@ def anomalies() -> str:
             .order_by(UnitScan.last_scan_at.desc(), UnitScan.id.desc())
         )  # fmt: skip
         page = paged(statement, scalars=False)
-        return render("console/anomalies.html", view=view, page=page,
-                      warning_count=config["RESOLVER_SCAN_WARNING_COUNT"])  # fmt: skip
+        return render_template(
+            "console/anomalies.html",
+            view=view,
+            page=page,
+            warning_count=config["RESOLVER_SCAN_WARNING_COUNT"],
+        )
     status = choice("status", FLAG_STATUSES)
-    return render("console/anomalies.html", view=view, page=paged(flags_query(status)),
+    return render_template("console/anomalies.html", view=view, page=paged(flags_query(status)),
                   status=status, statuses=FLAG_STATUSES)  # fmt: skip
 
 
 @blp.post("/anomalies/flags/<id:flag_id>")
 @page_requires("operator")
 def flag_close(flag_id: int) -> Response:
-    from points.flags import flag_resolve
-
     principal = page_principal()
     assert principal is not None
     back = url_for("console.anomalies", view="claims")
@@ -355,15 +380,10 @@ ENTRY_KIND_MAX_CHARS = 32
 def audit() -> str:
     """The ledger and log verification (run on request: it reads everything) and a search of
     ledger entries by key, kind or account."""
-    from ledger.models import Account, Entry, Posting
-    from ledger.note import parse_signer_key
-    from ledger.tlog import log_verify
-    from ledger.verify import ledger_verify
-
     session = get_session()
     report = log_problems = None
     if request.method == "POST":
-        verifier = parse_signer_key(current_app.config["TLOG_SIGNING_KEY"]).verifier()
+        verifier = log_signer().verifier()
         origin = current_app.config["TLOG_ORIGIN"]
         report = ledger_verify(session, verifier=verifier, origin=origin)
         log_problems = log_verify(session, verifier=verifier, origin=origin)
@@ -393,8 +413,17 @@ def audit() -> str:
         ):
             postings.setdefault(posting.entry_id, []).append((code, posting.asset, posting.amount))
     kinds = session.scalars(sa.select(Entry.kind).distinct().order_by(Entry.kind)).all()
-    return render("console/audit.html", report=report, log_problems=log_problems, page=page,
-                  postings=postings, key=key, kind=kind, account=account, kinds=kinds)  # fmt: skip
+    return render_template(
+        "console/audit.html",
+        report=report,
+        log_problems=log_problems,
+        page=page,
+        postings=postings,
+        key=key,
+        kind=kind,
+        account=account,
+        kinds=kinds,
+    )
 
 
 # -- credits --------------------------------------------------------------------------------------
@@ -408,9 +437,6 @@ TEXT_FIELD_MAX_CHARS = 200
 def credits_import() -> tuple[str, int] | str:
     """Upload a registry file: every batch of it imported, or nothing and every bad row and
     field listed (the row report)."""
-    from ledger import credits
-    from ledger.credit_models import CreditBatch, CreditImport, CreditProject
-
     session = get_session()
     result = problems = None
     status = 200
@@ -439,7 +465,7 @@ def credits_import() -> tuple[str, int] | str:
         .order_by(CreditBatch.id.desc()),
         scalars=False,
     )
-    body = render("console/credits.html", result=result, problems=problems,
+    body = render_template("console/credits.html", result=result, problems=problems,
                   imports=list(imports), page=batches)  # fmt: skip
     return (body, status) if status != 200 else body
 
@@ -448,8 +474,6 @@ def credits_import() -> tuple[str, int] | str:
 @page_requires("operator")
 def retirement_record() -> Response:
     """Record a retirement the registry made: a batch and whole tonnes per line."""
-    from ledger import credits
-
     principal = page_principal()
     assert principal is not None
     back = url_for("console.credits_import")

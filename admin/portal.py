@@ -7,14 +7,14 @@ Everything here is public and read-only; the same facts are open data under ``/a
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, render_template
 
 from admin import selectors
 from admin.models import PUBLICATION_KINDS, Publication
-from admin.web import choice, paged, pages_blueprint, render, search_text, t
+from admin.web import choice, paged, pages_blueprint, search_text, t
 from ledger import credit_disclosure as disclosure
 from ledger.credit_models import CreditRetirement
-from ledger.note import parse_signer_key
+from service.cli import log_signer
 from service.db import get_session
 from service.exceptions import NotFound
 
@@ -27,15 +27,16 @@ HOME_NOTICES = 3
 def home() -> str:
     session = get_session()
     notices = session.scalars(selectors.publications().limit(HOME_NOTICES)).all()
-    return render("portal/home.html", numbers=selectors.headline(session), notices=notices)
+    return render_template("portal/home.html", numbers=selectors.headline(session), notices=notices)
 
 
 @blp.get("/labels")
 def labels() -> str:
     query, status = search_text(), choice("status", LABEL_STATUSES)
     page = paged(selectors.label_registry(query, status), scalars=False)
-    return render("portal/labels.html", page=page, query=query, status=status,
-                  statuses=LABEL_STATUSES)  # fmt: skip
+    return render_template(
+        "portal/labels.html", page=page, query=query, status=status, statuses=LABEL_STATUSES
+    )
 
 
 @blp.get("/credits")
@@ -65,7 +66,7 @@ def credits() -> str:
              "values": [round(row["allocated_g"] / 1_000_000, 3) for row in projects]},
         ],
     }  # fmt: skip
-    return render(
+    return render_template(
         "portal/credits.html",
         projects=projects,
         page=page,
@@ -77,20 +78,20 @@ def credits() -> str:
 
 @blp.get("/log")
 def log() -> str:
-    config = current_app.config
-    verifier_key = parse_signer_key(config["TLOG_SIGNING_KEY"]).verifier_key
-    return render(
+    return render_template(
         "portal/log.html",
         state=selectors.log_state(get_session()),
-        origin=config["TLOG_ORIGIN"],
-        verifier_key=verifier_key,
+        origin=current_app.config["TLOG_ORIGIN"],
+        verifier_key=log_signer().verifier_key,
     )
 
 
 @blp.get("/notices")
 def notices() -> str:
     kind = choice("kind", PUBLICATION_KINDS)
-    return render("portal/notices.html", page=paged(selectors.publications(kind)), kind=kind)
+    return render_template(
+        "portal/notices.html", page=paged(selectors.publications(kind)), kind=kind
+    )
 
 
 @blp.get("/notices/<string(maxlength=64):slug>")
@@ -106,4 +107,4 @@ def notice(slug: str) -> str:
     )
     if publication is None:
         raise NotFound()
-    return render("portal/notice.html", publication=publication)
+    return render_template("portal/notice.html", publication=publication)

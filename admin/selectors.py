@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from admin.models import Publication
 from labels.models import Label, LabelLot, Product
+from ledger.credit_disclosure import project_totals
 from ledger.credit_models import (
     CreditAllocation,
     CreditBatch,
@@ -87,8 +88,6 @@ def credits_by_month(session: Session) -> dict[str, list[Any]]:
 
 def credits_by_project(session: Session) -> list[dict[str, Any]]:
     """Tonnes issued, retired and allocated per project (the disclosure's own totals)."""
-    from ledger.credit_disclosure import project_totals
-
     projects = session.scalars(sa.select(CreditProject).order_by(CreditProject.id)).all()
     totals = project_totals(session, [project.id for project in projects])
     return [{"project": project, **totals[project.id]} for project in projects]
@@ -119,21 +118,16 @@ def label_registry(query: str, status: str | None) -> Any:
     if status:
         statement = statement.where(Label.status == status)
     if query:
-        pattern = f"%{_like_escaped(query)}%"
         statement = statement.where(
             sa.or_(
-                Product.name.ilike(pattern, escape="\\"),
-                Product.name_en.ilike(pattern, escape="\\"),
-                Product.gtin.like(pattern, escape="\\"),
-                Organisation.name.ilike(pattern, escape="\\"),
-                Label.certificate_number.ilike(pattern, escape="\\"),
+                Product.name.icontains(query, autoescape=True),
+                Product.name_en.icontains(query, autoescape=True),
+                Product.gtin.contains(query, autoescape=True),
+                Organisation.name.icontains(query, autoescape=True),
+                Label.certificate_number.icontains(query, autoescape=True),
             )
         )
     return statement
-
-
-def _like_escaped(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def publications(kind: str | None = None) -> Any:

@@ -21,7 +21,6 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from flask import (
     Blueprint,
     Flask,
@@ -40,6 +39,7 @@ from service.auth.services import session_principal
 from service.db import get_session, utcnow
 from service.exceptions import AuthenticationFailed, ServiceError, ValidationFailed
 from service.i18n import error_message, field_message
+from service.pagination import PAGE_NUMBER_MAX, row_count
 from service.parties.services import Principal
 
 LANGUAGES = ("zh-CN", "en")
@@ -47,10 +47,8 @@ LANGUAGE_COOKIE = "lang"
 LANGUAGE_COOKIE_MAX_AGE_S = 365 * 24 * 3600
 CONSOLE_SESSION_TTL_S = 12 * 3600
 CSRF_FIELD = "csrf_token"
-#: Rows per page in every list, and the most a reader may ask for.
+#: Rows per page in every list.
 PAGE_ROWS = 20
-PAGE_ROWS_MAX = 100
-PAGE_NUMBER_MAX = 10_000
 SEARCH_MAX_CHARS = 64
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -226,11 +224,11 @@ def page_number() -> int:
 def paged(statement: Any, *, size: int = PAGE_ROWS, scalars: bool = True) -> Page:
     """The requested page of ``statement``'s rows, with the total count."""
     db = get_session()
-    total = db.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery()))
+    total = row_count(db, statement)
     number = page_number()
     limited = statement.limit(size).offset((number - 1) * size)
     rows = list(db.scalars(limited)) if scalars else list(db.execute(limited))
-    return Page(rows, number, int(total or 0), size)
+    return Page(rows, number, total, size)
 
 
 def search_text() -> str:
@@ -243,10 +241,6 @@ def choice(name: str, allowed: Iterable[str]) -> str | None:
 
 
 # -- rendering ------------------------------------------------------------------------------------
-def render(template: str, **context: Any) -> str:
-    return render_template(template, **context)
-
-
 def _context() -> dict[str, Any]:
     return {
         "lang": g.get("lang", "zh-CN"),

@@ -6,8 +6,9 @@ server anyone else can reach.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -177,60 +178,29 @@ def _labels(session: Session) -> list[str]:
 
     from labels import certification, lots
     from labels.codes import serial_for
-    from labels.models import Footprint, Label, LabelLot, Product
+    from labels.models import Label, LabelLot
     from service.parties.services import principal_for
 
     now = utcnow()
     staff = session.scalars(sa.select(User).where(User.username == "lianta")).one()
     certifier = session.scalars(sa.select(User).where(User.username == "certifier")).one()
     principal = principal_for(staff)
-    organisation_id = next(m.organisation_id for m in staff.memberships)
-    product = session.scalars(sa.select(Product).where(Product.gtin == DEMO_GTIN)).first()
-    if product is None:
-        from labels import services as products
-
-        product = products.product_create(
-            session,
-            principal=principal,
-            organisation_id=organisation_id,
-            values={
-                "gtin": DEMO_GTIN,
-                "name": "练塘香粳米 5kg",
-                "name_en": "Lianta fragrant japonica rice, 5 kg",
-                "category": "milled_rice",
-                "declared_unit": "unit",
-                "net_content_g": 5000,
-            },
-        )
-    footprint = session.scalars(
-        sa.select(Footprint).where(Footprint.product_id == product.id)
-    ).first()
-    if footprint is None:
-        footprint = certification.footprint_declare(
-            session,
-            principal=principal,
-            product=product,
-            values={
-                "kg_per_unit": "6.25",
-                "low_kg_per_unit": "5.6",
-                "high_kg_per_unit": "7.1",
-                "boundary": "cradle_to_gate",
-                "gwp_set": "AR5",
-                "period_start": date(2025, 5, 1),
-                "period_end": date(2025, 10, 31),
-                "breakdown": {
-                    "paddy_ch4": "0.70",
-                    "fertiliser": "0.30",
-                    "drying_milling": "0.15",
-                    "packaging_transport": "0.10",
-                },
-                "data_quality": {"primary_data_percent": 80},
-                "verifier": "上海某认证有限公司（演示）",
-                "report": {"title": "练塘香粳米碳足迹核查报告", "number": "DEMO-CFP-2025-01",
-                           "issued_on": "2025-12-01"},
-            },
-            now=now,
-        )  # fmt: skip
+    product, footprint = _product_with_footprint(
+        session,
+        staff,
+        product={"gtin": DEMO_GTIN, "name": "练塘香粳米 5kg",
+                 "name_en": "Lianta fragrant japonica rice, 5 kg", "net_content_g": 5000},
+        footprint={
+            "kg_per_unit": "6.25", "low_kg_per_unit": "5.6", "high_kg_per_unit": "7.1",
+            "breakdown": {"paddy_ch4": "0.70", "fertiliser": "0.30", "drying_milling": "0.15",
+                          "packaging_transport": "0.10"},
+            "data_quality": {"primary_data_percent": 80},
+            "verifier": "上海某认证有限公司（演示）",
+            "report": {"title": "练塘香粳米碳足迹核查报告", "number": "DEMO-CFP-2025-01",
+                       "issued_on": "2025-12-01"},
+        },
+        now=now,
+    )  # fmt: skip
     label = session.scalars(sa.select(Label).where(Label.product_id == product.id)).first()
     if label is None:
         label = certification.label_apply(
@@ -285,46 +255,28 @@ def _application(session: Session) -> list[str]:
     """Tongli's 2.5 kg soft rice: a computed footprint and a carbon-footprint label application
     waiting for the certifier (idempotent)."""
     from labels import certification
-    from labels import services as products
-    from labels.models import Footprint, Label, Product
+    from labels.models import Label
     from service.parties.services import principal_for
 
     now = utcnow()
     staff = session.scalars(sa.select(User).where(User.username == "tongli")).one()
     principal = principal_for(staff)
-    product = session.scalars(
-        sa.select(Product).where(Product.gtin == DEMO_APPLICATION_GTIN)
-    ).first()
-    if product is None:
-        product = products.product_create(
-            session,
-            principal=principal,
-            organisation_id=next(m.organisation_id for m in staff.memberships),
-            values={"gtin": DEMO_APPLICATION_GTIN, "name": "同里香软米 2.5kg",
-                    "name_en": "Tongli soft rice, 2.5 kg", "category": "milled_rice",
-                    "declared_unit": "unit", "net_content_g": 2500},
-        )  # fmt: skip
-    footprint = session.scalars(
-        sa.select(Footprint).where(Footprint.product_id == product.id)
-    ).first()
-    if footprint is None:
-        footprint = certification.footprint_declare(
-            session,
-            principal=principal,
-            product=product,
-            values={
-                "kg_per_unit": "3.05", "low_kg_per_unit": "2.7", "high_kg_per_unit": "3.5",
-                "boundary": "cradle_to_gate", "gwp_set": "AR5",
-                "period_start": date(2025, 5, 1), "period_end": date(2025, 10, 31),
-                "breakdown": {"paddy_ch4": "0.74", "fertiliser": "0.26", "drying_milling": "0.13",
-                              "packaging_transport": "0.09"},
-                "data_quality": {"primary_data_percent": 75},
-                "verifier": "苏州某认证有限公司（演示）",
-                "report": {"title": "同里香软米碳足迹核查报告", "number": "DEMO-CFP-2025-02",
-                           "issued_on": "2025-12-10"},
-            },
-            now=now,
-        )  # fmt: skip
+    product, footprint = _product_with_footprint(
+        session,
+        staff,
+        product={"gtin": DEMO_APPLICATION_GTIN, "name": "同里香软米 2.5kg",
+                 "name_en": "Tongli soft rice, 2.5 kg", "net_content_g": 2500},
+        footprint={
+            "kg_per_unit": "3.05", "low_kg_per_unit": "2.7", "high_kg_per_unit": "3.5",
+            "breakdown": {"paddy_ch4": "0.74", "fertiliser": "0.26", "drying_milling": "0.13",
+                          "packaging_transport": "0.09"},
+            "data_quality": {"primary_data_percent": 75},
+            "verifier": "苏州某认证有限公司（演示）",
+            "report": {"title": "同里香软米碳足迹核查报告", "number": "DEMO-CFP-2025-02",
+                       "issued_on": "2025-12-10"},
+        },
+        now=now,
+    )  # fmt: skip
     label = session.scalars(sa.select(Label).where(Label.product_id == product.id)).first()
     if label is None:
         label = certification.label_apply(
@@ -332,6 +284,39 @@ def _application(session: Session) -> list[str]:
             scheme="footprint", now=now,
         )  # fmt: skip
     return [f"application: {product.name}, {label.scheme} label {label.status}"]
+
+
+def _product_with_footprint(
+    session: Session, staff: User, *, product: dict, footprint: dict, now: datetime
+) -> tuple[Any, Any]:
+    """The staff member's milled-rice product and its declared cradle-to-gate footprint for the
+    2025 season, created unless they exist (by GTIN)."""
+    from labels import certification
+    from labels import services as products
+    from labels.models import Footprint, Product
+    from service.parties.services import principal_for
+
+    principal = principal_for(staff)
+    found = session.scalars(sa.select(Product).where(Product.gtin == product["gtin"])).first()
+    if found is None:
+        found = products.product_create(
+            session,
+            principal=principal,
+            organisation_id=next(m.organisation_id for m in staff.memberships),
+            values={"category": "milled_rice", "declared_unit": "unit", **product},
+        )
+    declared = session.scalars(sa.select(Footprint).where(Footprint.product_id == found.id)).first()
+    if declared is None:
+        declared = certification.footprint_declare(
+            session,
+            principal=principal,
+            product=found,
+            values={"boundary": "cradle_to_gate", "gwp_set": "AR5",
+                    "period_start": date(2025, 5, 1), "period_end": date(2025, 10, 31),
+                    **footprint},
+            now=now,
+        )  # fmt: skip
+    return found, declared
 
 
 def _batch_at(session: Session, serial_start: int) -> int:

@@ -18,9 +18,15 @@ def paginate(session: Session, statement: sa.Select[Any], pagination: Any) -> Se
     """Count the rows of ``statement``, tell ``pagination`` the total, and return one page."""
     if pagination.page > PAGE_NUMBER_MAX:
         raise ValidationFailed.field("page", f"Must be less than or equal to {PAGE_NUMBER_MAX}.")
-    pagination.item_count = session.scalar(
-        sa.select(sa.func.count()).select_from(statement.order_by(None).subquery())
-    )
+    pagination.item_count = row_count(session, statement)
     return session.scalars(
         statement.offset(pagination.first_item).limit(pagination.page_size)
     ).all()
+
+
+def row_count(session: Session, statement: sa.Select[Any]) -> int:
+    """How many rows ``statement`` selects (its ORDER BY dropped)."""
+    return int(
+        session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery()))
+        or 0
+    )

@@ -7,6 +7,11 @@ from tests.labels.conftest import certified, certifier, staff  # noqa: F401 - sh
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
+def form_token(html):
+    """The CSRF token a page's form carries."""
+    return CSRF.search(html).group(1)
+
+
 @pytest.fixture()
 def console_sign_in(client, make_staff):
     """Sign a member of staff in to the console through its form; returns the user."""
@@ -14,7 +19,7 @@ def console_sign_in(client, make_staff):
     def do(role="operator", organisation=None, password="correct horse battery staple"):
         user = make_staff(role=role, organisation=organisation, password=password)
         page = client.get("/admin/login")
-        token = CSRF.search(page.get_data(as_text=True)).group(1)
+        token = form_token(page.get_data(as_text=True))
         response = client.post(
             "/admin/login",
             data={"username": user.username, "password": password, "csrf_token": token},

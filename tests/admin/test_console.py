@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from labels.models import Label
 from service.auth.models import SignInSession
 from service.parties.models import Organisation, User
+from tests.admin.conftest import form_token
 
 
 def test_a_visitor_is_sent_to_sign_in_and_back(client):
@@ -38,7 +39,7 @@ def test_signing_in_opens_a_console_session_and_signing_out_closes_it(
 def test_a_wrong_password_says_so_and_counts_the_failure(client, make_staff, session):
     user = make_staff(role="operator")
     page = client.get("/admin/login?lang=en").get_data(as_text=True)
-    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    token = form_token(page)
     response = client.post(
         "/admin/login", data={"username": user.username, "password": "nope", "csrf_token": token},
         follow_redirects=True,
@@ -97,7 +98,7 @@ def test_the_next_page_never_leaves_the_site(client, make_staff):
     user = make_staff(role="operator")
     page = client.get("/admin/login?next=//evil.example/x").get_data(as_text=True)
     assert 'name="next" value="/admin/"' in page
-    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    token = form_token(page)
     response = client.post(
         "/admin/login",
         data={"username": user.username, "password": "correct horse battery staple",
