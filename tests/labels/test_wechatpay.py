@@ -139,7 +139,9 @@ def test_a_notification_that_does_not_verify_is_refused(
     elif tamper == "ciphertext":
         # Re-sign a body whose ciphertext was altered: the signature holds, decryption fails.
         document = json.loads(body)
-        document["resource"]["ciphertext"] = "A" + document["resource"]["ciphertext"][1:]
+        # (Always a different first character: "A" over an "A" would alter nothing.)
+        ciphertext = document["resource"]["ciphertext"]
+        document["resource"]["ciphertext"] = ("B" if ciphertext[0] == "A" else "A") + ciphertext[1:]
         forged = json.dumps(document)
         headers["Wechatpay-Signature"] = _sign(
             fake_pay.platform_key,
