@@ -14,6 +14,7 @@ session's CSRF token, and a POST without it changes nothing.
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -34,9 +35,13 @@ from flask import (
     session,
     url_for,
 )
+from marshmallow import Schema
+from marshmallow import fields as ma_fields
+from marshmallow.exceptions import ValidationError as MarshmallowError
 
 from service.auth.services import session_principal
 from service.db import get_session, utcnow
+from service.errors import flatten_messages
 from service.exceptions import AuthenticationFailed, ServiceError, ValidationFailed
 from service.i18n import error_message, field_message
 from service.pagination import PAGE_NUMBER_MAX, row_count
@@ -184,6 +189,46 @@ def flash_error(error: ServiceError) -> None:
     flash(" ".join([text, *details]), "error")
 
 
+def form_load(schema: Schema, *, prefix: str = "") -> dict[str, Any]:
+    """The form loaded through an API schema, so a page keeps the API's limits and messages.
+
+    Empty fields count as missing, integer fields are parsed (a field that is not a number
+    fails the schema's own check), and ``formula.kind`` fills the nested ``formula``.
+    """
+    data = _form_data(schema, prefix)
+    try:
+        return schema.load(data)
+    except MarshmallowError as error:
+        fields: dict[str, list[str]] = {}
+        for row in flatten_messages(error.messages):
+            fields.setdefault(row["field"], []).append(row["message"])
+        raise ValidationFailed(fields=fields) from None
+
+
+def _form_data(schema: Schema, prefix: str) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for name, field in schema.fields.items():
+        key = prefix + name
+        if isinstance(field, ma_fields.Nested):
+            nested = _form_data(field.schema, key + ".")
+            if nested:
+                data[name] = nested
+            continue
+        value = request.form.get(key, "").strip()
+        if not value:
+            continue
+        if isinstance(field, ma_fields.Integer) and _INTEGER.fullmatch(value):
+            data[name] = int(value)
+        elif isinstance(field, ma_fields.Boolean):
+            data[name] = value in ("1", "on", "true")
+        else:
+            data[name] = value
+    return data
+
+
+_INTEGER = re.compile(r"-?\d{1,18}")
+
+
 def form_text(name: str, *, limit: int, required: bool = True) -> str:
     value = request.form.get(name, "").strip()
     if required and not value:
@@ -276,7 +321,9 @@ def pages_blueprint(name: str, url_prefix: str | None, *, console: bool) -> Blue
 
 def init_app(app: Flask) -> None:
     """Register the pages (portal, console, enterprise desk) and their static files."""
-    from admin import console, portal
+    from admin import console, console_points, portal
+
+    del console_points  # its pages join the console's blueprint on import
 
     # Flask's defaults are set already, so these are assigned, not defaulted.
     public_base_url = str(app.config.get("PUBLIC_BASE_URL") or "")

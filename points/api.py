@@ -712,11 +712,7 @@ class PayoutExportFile(MethodView):
     def get(self, export_id: int):
         """An export's transfer file, the same bytes every time."""
         export, content = payouts.export_file(get_session(), export_id)
-        name, mimetype = (
-            (f"payouts-{export.id}.csv", "text/csv; charset=utf-8")
-            if export.method == "bank"
-            else (f"payouts-{export.id}.json", "application/json")
-        )
+        name, mimetype = payouts.export_file_type(export)
         return Response(
             content,
             mimetype=mimetype,

@@ -302,6 +302,13 @@ def export_create(
     return export, content
 
 
+def export_file_type(export: PayoutExport) -> tuple[str, str]:
+    """The transfer file's name and media type."""
+    if export.method == "bank":
+        return f"payouts-{export.id}.csv", "text/csv; charset=utf-8"
+    return f"payouts-{export.id}.json", "application/json"
+
+
 def export_file(session: Session, export_id: int) -> tuple[PayoutExport, bytes]:
     export = session.get(PayoutExport, export_id)
     if export is None:

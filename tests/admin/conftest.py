@@ -2,7 +2,8 @@ import re
 
 import pytest
 
-from tests.labels.conftest import certified, certifier, staff  # noqa: F401 - shared fixtures
+from tests.labels.conftest import certified, certifier, operator, staff  # noqa: F401 - shared
+from tests.points.conftest import farm, give  # noqa: F401 - shared fixtures
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
