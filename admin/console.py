@@ -9,6 +9,7 @@ is over the API.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 from flask import current_app, redirect, render_template, request, url_for
@@ -36,9 +37,10 @@ from admin.web import (
     sign_in_remember,
     t,
 )
-from labels import certification
+from labels import certification, lots
 from labels.models import (
     LABEL_STATUSES,
+    LOT_STATUSES,
     Footprint,
     Label,
     LabelLot,
@@ -109,12 +111,19 @@ def sign_out() -> Response:
 
 @blp.get("/")
 @page_requires()
-def home() -> str:
+def home() -> Response | str:
+    principal = page_principal()
+    assert principal is not None
+    if not principal.has_any_role(STAFF_ROLES) and principal.organisation_ids("enterprise_staff"):
+        return redirect(url_for("desk.home"))
     session = get_session()
     counts = {
         "organisations_pending": session.scalar(
             sa.select(sa.func.count()).select_from(Organisation)
             .where(Organisation.status == "pending")
+        ),
+        "lots_unpaid": session.scalar(
+            sa.select(sa.func.count()).select_from(LabelLot).where(LabelLot.status == "reserved")
         ),
         "labels_waiting": session.scalar(
             sa.select(sa.func.count()).select_from(Label)
@@ -505,3 +514,61 @@ def retirement_record() -> Response:
 
     return form_action(work, done=url_for("portal.credits"), back=back,
                        message=t("注销已记录。", "The retirement is recorded."))  # fmt: skip
+
+
+# -- lots and offline payments --------------------------------------------------------------------
+@blp.get("/lots")
+@page_requires("operator", "auditor")
+def lots_list() -> str:
+    """Lots by status; reserved ones wait for a payment an operator confirms from the bank."""
+    status = choice("status", LOT_STATUSES)
+    query = search_text()
+    statement = (
+        sa.select(LabelLot, Product, Organisation)
+        .join(Product, Product.id == LabelLot.product_id)
+        .join(Organisation, Organisation.id == Product.organisation_id)
+        .order_by(LabelLot.id.desc())
+    )
+    if status:
+        statement = statement.where(LabelLot.status == status)
+    if query:
+        statement = statement.where(
+            sa.or_(LabelLot.lot_number.contains(query, autoescape=True),
+                   Organisation.name.contains(query, autoescape=True),
+                   Product.name.contains(query, autoescape=True))
+        )  # fmt: skip
+    return render_template("console/lots.html", page=paged(statement, scalars=False),
+                           status=status, statuses=LOT_STATUSES, query=query)  # fmt: skip
+
+
+def fen_of(text: str, field: str) -> int:
+    """Yuan as people write them (``1,234.5``) in exact fen."""
+    try:
+        amount = Decimal(text.replace(",", "").replace("¥", "").strip())
+    except InvalidOperation:
+        raise ValidationFailed.field(field, "Not a valid amount.") from None
+    fen = amount * 100
+    if not amount.is_finite() or fen != fen.to_integral_value() or fen <= 0:
+        raise ValidationFailed.field(field, "A positive amount in yuan, to the fen.")
+    return int(fen)
+
+
+@blp.post("/lots/<id:lot_id>/payment")
+@page_requires("operator")
+def lot_payment(lot_id: int) -> Response:
+    """Confirm a bank transfer for a lot: the lot is paid, backed and issued (the API's rule)."""
+    session = get_session()
+    lot = session.get(LabelLot, lot_id)
+    if lot is None:
+        raise NotFound()
+    back = safe_next(request.form.get("back"), url_for("console.lots_list"))
+
+    def work() -> None:
+        reference = form_text("reference", limit=64)
+        amount_fen = fen_of(request.form.get("amount_yuan", ""), "amount_yuan")
+        lots.lot_payment_confirm(session, lot=lot, provider="offline", reference=reference,
+                                 amount_fen=amount_fen, now=utcnow())  # fmt: skip
+
+    message = t(f"批次 {lot.lot_number} 已确认付款并发码。",
+                f"Lot {lot.lot_number} is paid and its codes are issued.")  # fmt: skip
+    return form_action(work, done=back, back=back, message=message)

@@ -321,7 +321,7 @@ def pages_blueprint(name: str, url_prefix: str | None, *, console: bool) -> Blue
 
 def init_app(app: Flask) -> None:
     """Register the pages (portal, console, enterprise desk) and their static files."""
-    from admin import console, console_points, portal
+    from admin import console, console_points, desk, portal
 
     del console_points  # its pages join the console's blueprint on import
 
@@ -341,5 +341,5 @@ def init_app(app: Flask) -> None:
     app.extensions["tanhui.error_page"] = error_page
     static = Blueprint("pages_static", __name__, static_folder="static", static_url_path="/static")
     app.register_blueprint(static)
-    for module in (portal, console):
+    for module in (portal, console, desk):
         app.register_blueprint(module.blp)

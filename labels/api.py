@@ -279,8 +279,7 @@ lots_blp = Blueprint(
 
 
 def _pricing() -> lots.Pricing:
-    config = current_app.config
-    return lots.Pricing(config["LABEL_PRICE_PER_TONNE_FEN"], config["LABEL_SERVICE_FEE_FEN"])
+    return lots.Pricing.from_config(current_app.config)
 
 
 @lots_blp.route("/quote")

@@ -15,8 +15,10 @@ are idempotent: a repeat changes nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from decimal import ROUND_CEILING, Decimal
 
 import sqlalchemy as sa
@@ -61,6 +63,10 @@ class LabelNotCertified(ServiceError):
 class Pricing:
     price_per_tonne_fen: int
     service_fee_fen: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Pricing:
+        return cls(config["LABEL_PRICE_PER_TONNE_FEN"], config["LABEL_SERVICE_FEE_FEN"])
 
 
 @dataclass(frozen=True)

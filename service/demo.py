@@ -224,9 +224,7 @@ def _labels(session: Session) -> list[str]:
             label=label,
             lot_number=DEMO_LOT,
             units=DEMO_LOT_UNITS,
-            pricing=lots.Pricing(
-                config["LABEL_PRICE_PER_TONNE_FEN"], config["LABEL_SERVICE_FEE_FEN"]
-            ),
+            pricing=lots.Pricing.from_config(config),
             key_id=config["UNIT_CODE_KEY_ID"],
             now=now,
         )

@@ -2,7 +2,13 @@ import re
 
 import pytest
 
-from tests.labels.conftest import certified, certifier, operator, staff  # noqa: F401 - shared
+from tests.labels.conftest import (  # noqa: F401 - shared fixtures
+    certified,
+    certifier,
+    operator,
+    retired_tonne,
+    staff,
+)
 from tests.points.conftest import farm, give  # noqa: F401 - shared fixtures
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -1,0 +1,499 @@
+"""The enterprise desk at ``/desk``: staff of an enterprise register products, add footprints,
+apply for labels, order lots, download their codes, and see how a lot is scanned and claimed.
+
+Staff sign in on the console's sign-in page. Every object is reached through the same reader
+checks the API uses (``product_for_reader``, ``label_for_reader``, ``lot_for_reader``), so one
+enterprise's staff never see another's, and every form calls the API's service function.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import (
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from marshmallow import ValidationError as MarshmallowError
+from werkzeug.wrappers import Response as BaseResponse
+
+from admin.web import (
+    choice,
+    form_action,
+    form_load,
+    page_principal,
+    page_requires,
+    paged,
+    pages_blueprint,
+    search_text,
+    t,
+)
+from labels import certification, exports, lots, services
+from labels.codes import serials
+from labels.models import (
+    BOUNDARIES,
+    DECLARED_UNITS,
+    LABEL_SCHEMES,
+    LABEL_STATUSES,
+    LOT_STATUSES,
+    PRODUCT_CATEGORIES,
+    Footprint,
+    Label,
+    LabelLot,
+    LabelTransition,
+    Product,
+    UnitRevocation,
+    UnitScan,
+)
+from labels.schemas import (
+    FootprintCreateSchema,
+    LabelCreateSchema,
+    LotCreateSchema,
+    ProductCreateSchema,
+)
+from points.models import UnitClaim
+from service.db import get_session, utcnow
+from service.errors import flatten_messages
+from service.exceptions import NotFound, ValidationFailed
+from service.parties.models import Organisation
+
+blp = pages_blueprint("desk", "/desk", console=True)
+#: Activity or report files for a footprint, as the API takes them.
+FOOTPRINT_FILE_MAX_BYTES = 256 * 1024
+#: Days of scans and claims a lot's chart shows.
+SCAN_CHART_DAYS = 60
+SHEET_CODES_DEFAULT = 100
+
+
+def _principal():
+    principal = page_principal()
+    assert principal is not None  # page_requires ran first
+    return principal
+
+
+def _organisations() -> list[Organisation]:
+    ids = _principal().organisation_ids("enterprise_staff")
+    if not ids:
+        return []
+    return list(
+        get_session().scalars(
+            sa.select(Organisation).where(Organisation.id.in_(ids)).order_by(Organisation.id)
+        )
+    )
+
+
+def _enterprise_ids() -> list[int]:
+    return list(_principal().organisation_ids("enterprise_staff"))
+
+
+# -- overview and products ------------------------------------------------------------------------
+@blp.get("/")
+@page_requires("enterprise_staff")
+def home() -> str:
+    session, ids = get_session(), _enterprise_ids()
+    counts = {
+        "products": session.scalar(
+            sa.select(sa.func.count()).select_from(Product)
+            .where(Product.organisation_id.in_(ids))
+        ),
+        "labels_certified": session.scalar(
+            sa.select(sa.func.count()).select_from(Label)
+            .join(Product, Product.id == Label.product_id)
+            .where(Product.organisation_id.in_(ids), Label.status == "certified")
+        ),
+        "lots_issued": session.scalar(
+            sa.select(sa.func.count()).select_from(LabelLot)
+            .join(Product, Product.id == LabelLot.product_id)
+            .where(Product.organisation_id.in_(ids), LabelLot.status == "issued")
+        ),
+    }  # fmt: skip
+    recent = session.execute(
+        sa.select(LabelLot, Product)
+        .join(Product, Product.id == LabelLot.product_id)
+        .where(Product.organisation_id.in_(ids))
+        .order_by(LabelLot.id.desc())
+        .limit(5)
+    ).all()
+    return render_template(
+        "desk/home.html", counts=counts, recent=recent, organisations=_organisations()
+    )
+
+
+@blp.get("/products")
+@page_requires("enterprise_staff")
+def products() -> str:
+    statement = services.products_visible(_principal()).order_by(None).order_by(Product.id.desc())
+    query = search_text()
+    if query:
+        statement = statement.where(
+            sa.or_(Product.name.contains(query, autoescape=True),
+                   Product.gtin.contains(query, autoescape=True))
+        )  # fmt: skip
+    return render_template(
+        "desk/products.html",
+        page=paged(statement),
+        query=query,
+        organisations=_organisations(),
+        categories=PRODUCT_CATEGORIES,
+        declared_units=DECLARED_UNITS,
+    )
+
+
+@blp.post("/products")
+@page_requires("enterprise_staff")
+def product_create() -> BaseResponse:
+    back = url_for("desk.products")
+    created: list[Product] = []
+
+    def work() -> None:
+        body = form_load(ProductCreateSchema())
+        organisation_id = body.pop("organisation_id")
+        created.append(
+            services.product_create(
+                get_session(), principal=_principal(), organisation_id=organisation_id, values=body
+            )
+        )
+
+    response = form_action(work, done=back, back=back, message=t("产品已登记。", "Registered."))
+    if created:
+        return redirect(url_for("desk.product", product_id=created[0].id), code=303)
+    return response
+
+
+@blp.get("/products/<id:product_id>")
+@page_requires("enterprise_staff")
+def product(product_id: int) -> str:
+    session = get_session()
+    record = services.product_for_reader(session, _principal(), product_id)
+    footprints = session.scalars(
+        sa.select(Footprint).where(Footprint.product_id == record.id).order_by(Footprint.id.desc())
+    ).all()
+    applications = session.scalars(
+        sa.select(Label).where(Label.product_id == record.id).order_by(Label.id.desc())
+    ).all()
+    return render_template(
+        "desk/product.html",
+        product=record,
+        organisation=session.get(Organisation, record.organisation_id),
+        footprints=footprints,
+        applications=applications,
+        schemes=LABEL_SCHEMES,
+        boundaries=BOUNDARIES,
+    )
+
+
+@blp.post("/products/<id:product_id>/footprints")
+@page_requires("enterprise_staff")
+def footprint_add(product_id: int) -> BaseResponse:
+    """A footprint from a file: the API's body as JSON (``method`` ``computed`` with the farm and
+    mill ``activity``, or ``declared`` with a verifier's report)."""
+    session = get_session()
+    principal = _principal()
+    record = services.product_for_reader(session, principal, product_id)
+    back = url_for("desk.product", product_id=record.id)
+
+    def work() -> None:
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise ValidationFailed.field("file", "Missing data for required field.")
+        content = upload.read(FOOTPRINT_FILE_MAX_BYTES + 1)
+        if len(content) > FOOTPRINT_FILE_MAX_BYTES:
+            raise ValidationFailed.field("file", f"Longer than {FOOTPRINT_FILE_MAX_BYTES} bytes.")
+        try:
+            document = json.loads(content.decode("utf-8-sig"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ValidationFailed.field("file", "Not valid JSON.") from None
+        try:
+            body = FootprintCreateSchema().load(document)
+        except MarshmallowError as error:
+            fields: dict[str, list[str]] = {}
+            for row in flatten_messages(error.messages):
+                fields.setdefault(row["field"], []).append(row["message"])
+            raise ValidationFailed(fields=fields) from None
+        if body["method"] == "computed":
+            certification.footprint_compute(session, principal=principal, product=record,
+                activity=body["activity"], values=body, now=utcnow())  # fmt: skip
+        else:
+            certification.footprint_declare(session, principal=principal, product=record,
+                                            values=body, now=utcnow())  # fmt: skip
+
+    message = t("碳足迹已记录。", "The footprint is recorded.")
+    return form_action(work, done=back, back=back, message=message)
+
+
+@blp.post("/labels")
+@page_requires("enterprise_staff")
+def label_apply() -> BaseResponse:
+    """Apply for a scheme on one of a product's footprints; the certifier decides."""
+    session, principal = get_session(), _principal()
+
+    def work() -> None:
+        body = form_load(LabelCreateSchema())
+        record = services.product_for_reader(session, principal, body["product_id"])
+        certification.label_apply(session, principal=principal, product=record,
+            footprint_id=body["footprint_id"], scheme=body["scheme"], now=utcnow())  # fmt: skip
+
+    back = url_for("desk.labels")
+    message = t("申请已提交，等待认证机构审核。", "Applied; the certifier will review it.")
+    return form_action(work, done=back, back=back, message=message)
+
+
+@blp.get("/labels")
+@page_requires("enterprise_staff")
+def labels() -> str:
+    status = choice("status", LABEL_STATUSES)
+    statement = (
+        sa.select(Label, Product)
+        .join(Product, Product.id == Label.product_id)
+        .where(Product.organisation_id.in_(_enterprise_ids()))
+        .order_by(Label.id.desc())
+    )
+    if status:
+        statement = statement.where(Label.status == status)
+    page = paged(statement, scalars=False)
+    reasons: dict[int, str] = {}
+    if page.rows:
+        for transition in get_session().scalars(
+            sa.select(LabelTransition)
+            .where(LabelTransition.label_id.in_([label.id for label, _ in page.rows]))
+            .order_by(LabelTransition.id)
+        ):
+            if transition.reason:
+                reasons[transition.label_id] = transition.reason
+    return render_template(
+        "desk/labels.html", page=page, status=status, statuses=LABEL_STATUSES, reasons=reasons
+    )
+
+
+# -- lots -----------------------------------------------------------------------------------------
+@blp.get("/lots")
+@page_requires("enterprise_staff")
+def lot_list() -> str:
+    status = choice("status", LOT_STATUSES)
+    ids = _enterprise_ids()
+    statement = (
+        sa.select(LabelLot, Product, Label)
+        .join(Product, Product.id == LabelLot.product_id)
+        .join(Label, Label.id == LabelLot.label_id)
+        .where(Product.organisation_id.in_(ids))
+        .order_by(LabelLot.id.desc())
+    )
+    if status:
+        statement = statement.where(LabelLot.status == status)
+    certified = (
+        get_session()
+        .execute(
+            sa.select(Label, Product)
+            .join(Product, Product.id == Label.product_id)
+            .where(Product.organisation_id.in_(ids), Label.status == "certified")
+            .order_by(Product.name, Label.id)
+        )
+        .all()
+    )
+    return render_template(
+        "desk/lots.html",
+        page=paged(statement, scalars=False),
+        status=status,
+        statuses=LOT_STATUSES,
+        certified=certified,
+    )
+
+
+@blp.post("/lots")
+@page_requires("enterprise_staff")
+def lot_order() -> BaseResponse:
+    """Order a lot of a certified label: quoted, and its retired credits held until paid."""
+    session, principal = get_session(), _principal()
+    ordered: list[LabelLot] = []
+
+    def work() -> None:
+        body = form_load(LotCreateSchema())
+        label = certification.label_for_reader(session, principal, body["label_id"])
+        ordered.append(
+            lots.lot_order(
+                session,
+                principal=principal,
+                label=label,
+                lot_number=body["lot_number"],
+                units=body["units"],
+                pricing=lots.Pricing.from_config(current_app.config),
+                key_id=current_app.config["UNIT_CODE_KEY_ID"],
+                now=utcnow(),
+            )  # fmt: skip
+        )
+
+    back = url_for("desk.lot_list")
+    response = form_action(work, done=back, back=back, message=t("已下单。", "Ordered."))
+    if ordered:
+        return redirect(url_for("desk.lot", lot_id=ordered[0].id), code=303)
+    return response
+
+
+def _lot_of_mine(lot_id: int) -> tuple[LabelLot, Product]:
+    session = get_session()
+    lot = lots.lot_for_reader(session, _principal(), lot_id)
+    return lot, session.get(Product, lot.product_id)
+
+
+def _local_day(column: Any) -> Any:
+    """The Asia/Shanghai calendar day of a stored UTC time (no daylight saving there)."""
+    if get_session().get_bind().dialect.name == "postgresql":
+        return sa.cast(sa.func.timezone("Asia/Shanghai", column), sa.Date)
+    return sa.func.date(column, "+8 hours")
+
+
+def scan_statistics(lot: LabelLot, now: Any) -> dict[str, Any]:
+    """Units scanned, scans in all, claims, and per day: units first scanned and units claimed."""
+    session = get_session()
+    units = UnitScan.unit_index >= 0
+    scanned, scans = session.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(UnitScan.scan_count), 0))
+        .where(UnitScan.lot_id == lot.id, units)
+    ).one()  # fmt: skip
+    lot_code_scans = session.scalar(
+        sa.select(UnitScan.scan_count).where(UnitScan.lot_id == lot.id, UnitScan.unit_index == -1)
+    )
+    claims = session.scalar(
+        sa.select(sa.func.count()).select_from(UnitClaim).where(UnitClaim.lot_id == lot.id)
+    )
+    since = now - timedelta(days=SCAN_CHART_DAYS)
+    first_day = _local_day(UnitScan.first_scan_at)
+    claim_day = _local_day(UnitClaim.created_at)
+    firsts = dict(
+        session.execute(
+            sa.select(first_day, sa.func.count())
+            .where(UnitScan.lot_id == lot.id, units, UnitScan.first_scan_at >= since)
+            .group_by(first_day)
+        ).all()
+    )
+    claimed = dict(
+        session.execute(
+            sa.select(claim_day, sa.func.count())
+            .where(UnitClaim.lot_id == lot.id, UnitClaim.created_at >= since)
+            .group_by(claim_day)
+        ).all()
+    )
+    days = sorted({str(day) for day in (*firsts, *claimed)})
+    by_day_first = {str(day): count for day, count in firsts.items()}
+    by_day_claimed = {str(day): count for day, count in claimed.items()}
+    chart = {
+        "type": "bar",
+        "labels": days,
+        "unit": t("单品数", "units"),
+        "series": [
+            {"label": t("首次扫码的单品", "Units first scanned"),
+             "values": [by_day_first.get(day, 0) for day in days]},
+            {"label": t("被认领的单品", "Units claimed"),
+             "values": [by_day_claimed.get(day, 0) for day in days]},
+        ],
+    }  # fmt: skip
+    return {
+        "units_scanned": scanned,
+        "scans": scans,
+        "lot_code_scans": lot_code_scans or 0,
+        "claims": claims,
+        "chart": chart if days else None,
+    }
+
+
+@blp.get("/lots/<id:lot_id>")
+@page_requires("enterprise_staff")
+def lot(lot_id: int) -> str:
+    session = get_session()
+    record, product = _lot_of_mine(lot_id)
+    label = session.get(Label, record.label_id)
+    revocations = session.scalars(
+        sa.select(UnitRevocation).where(UnitRevocation.lot_id == record.id)
+        .order_by(UnitRevocation.id)
+    ).all()  # fmt: skip
+    sample = None
+    if record.status == "issued":
+        key = lots.lot_key_of(record, product, current_app.config["UNIT_CODE_MASTER_KEYS"])
+        base = current_app.config["PUBLIC_BASE_URL"]
+        serial = next(iter(serials(key, 0, 1)))
+        sample = exports.digital_link(base, product.gtin, record.lot_number, serial)
+    return render_template(
+        "desk/lot.html",
+        lot=record,
+        product=product,
+        label=label,
+        revocations=revocations,
+        sample=sample,
+        statistics=scan_statistics(record, utcnow()) if record.status == "issued" else None,
+        sheet_max=exports.SHEET_CODES_MAX,
+    )
+
+
+@blp.post("/lots/<id:lot_id>/cancel")
+@page_requires("enterprise_staff")
+def lot_cancel(lot_id: int) -> BaseResponse:
+    record, _ = _lot_of_mine(lot_id)
+    back = url_for("desk.lot", lot_id=record.id)
+    return form_action(
+        lambda: lots.lot_cancel(get_session(), lot=record, now=utcnow()),
+        done=back,
+        back=back,
+        message=t("已取消，预留的碳汇已释放。", "Cancelled; the held credits are released."),
+    )
+
+
+def _issued(lot_id: int) -> tuple[LabelLot, Product, Any]:
+    record, product = _lot_of_mine(lot_id)
+    if record.status != "issued":
+        raise lots.LotStateConflict(params={"status": record.status})
+    key = lots.lot_key_of(record, product, current_app.config["UNIT_CODE_MASTER_KEYS"])
+    return record, product, key
+
+
+@blp.get("/lots/<id:lot_id>/codes.csv")
+@page_requires("enterprise_staff")
+def lot_codes_csv(lot_id: int) -> Response:
+    """Every unit's GS1 Digital Link, for a variable-data printer (the API's file)."""
+    record, _, key = _issued(lot_id)
+    name = f"lot-{record.id}-{record.lot_number}.csv"
+    base = current_app.config["PUBLIC_BASE_URL"]
+    return Response(
+        stream_with_context(exports.csv_chunks(base, key)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@blp.get("/lots/<id:lot_id>/sheet.svg")
+@page_requires("enterprise_staff")
+def lot_sheet(lot_id: int) -> Response:
+    """A printable sheet of unit codes: ``count`` (at most the API's limit) from ``start``."""
+    record, product, key = _issued(lot_id)
+    try:
+        start = int(request.args.get("start", "0"))
+        count = int(request.args.get("count", str(SHEET_CODES_DEFAULT)))
+    except ValueError:
+        raise ValidationFailed.field("start", "Not a valid integer.") from None
+    if start < 0 or not 0 < count <= exports.SHEET_CODES_MAX:
+        raise ValidationFailed.field("count", f"Between 1 and {exports.SHEET_CODES_MAX}.")
+    stop = min(start + count, record.units)
+    if start >= stop:
+        raise NotFound()
+    base = current_app.config["PUBLIC_BASE_URL"]
+    items = [
+        (exports.digital_link(base, product.gtin, record.lot_number, serial), serial)
+        for serial in serials(key, start, stop)
+    ]
+    return Response(stream_with_context(exports.sheet_svg(items)), mimetype="image/svg+xml")
+
+
+@blp.get("/lots/<id:lot_id>/qr.svg")
+@page_requires("enterprise_staff")
+def lot_qr(lot_id: int) -> Response:
+    record, product, _ = _issued(lot_id)
+    base = current_app.config["PUBLIC_BASE_URL"]
+    uri = exports.digital_link(base, product.gtin, record.lot_number)
+    return Response(exports.qr_svg(uri, record.lot_number), mimetype="image/svg+xml")
