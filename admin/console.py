@@ -106,7 +106,7 @@ def sign_out() -> Response:
         session_revoke(get_session(), session_id=principal.session_id, reason="signed_out",
                        now=utcnow())  # fmt: skip
     cookie.clear()
-    return redirect(url_for("console.sign_in"), code=303)
+    return redirect(safe_next(request.form.get("next"), url_for("console.sign_in")), code=303)
 
 
 @blp.get("/")

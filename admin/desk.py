@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from flask import (
     Response,
     current_app,
-    redirect,
     render_template,
     request,
     stream_with_context,
@@ -151,21 +150,20 @@ def products() -> str:
 @page_requires("enterprise_staff")
 def product_create() -> BaseResponse:
     back = url_for("desk.products")
-    created: list[Product] = []
 
-    def work() -> None:
+    def work() -> Product:
         body = form_load(ProductCreateSchema())
         organisation_id = body.pop("organisation_id")
-        created.append(
-            services.product_create(
-                get_session(), principal=_principal(), organisation_id=organisation_id, values=body
-            )
+        return services.product_create(
+            get_session(), principal=_principal(), organisation_id=organisation_id, values=body
         )
 
-    response = form_action(work, done=back, back=back, message=t("产品已登记。", "Registered."))
-    if created:
-        return redirect(url_for("desk.product", product_id=created[0].id), code=303)
-    return response
+    return form_action(
+        work,
+        done=lambda product: url_for("desk.product", product_id=product.id),
+        back=back,
+        message=t("产品已登记。", "Registered."),
+    )
 
 
 @blp.get("/products/<id:product_id>")
@@ -312,29 +310,21 @@ def lot_list() -> str:
 def lot_order() -> BaseResponse:
     """Order a lot of a certified label: quoted, and its retired credits held until paid."""
     session, principal = get_session(), _principal()
-    ordered: list[LabelLot] = []
 
-    def work() -> None:
+    def work() -> LabelLot:
         body = form_load(LotCreateSchema())
         label = certification.label_for_reader(session, principal, body["label_id"])
-        ordered.append(
-            lots.lot_order(
-                session,
-                principal=principal,
-                label=label,
-                lot_number=body["lot_number"],
-                units=body["units"],
-                pricing=lots.Pricing.from_config(current_app.config),
-                key_id=current_app.config["UNIT_CODE_KEY_ID"],
-                now=utcnow(),
-            )  # fmt: skip
-        )
+        return lots.lot_order(session, principal=principal, label=label,
+            lot_number=body["lot_number"], units=body["units"],
+            pricing=lots.Pricing.from_config(current_app.config),
+            key_id=current_app.config["UNIT_CODE_KEY_ID"], now=utcnow())  # fmt: skip
 
-    back = url_for("desk.lot_list")
-    response = form_action(work, done=back, back=back, message=t("已下单。", "Ordered."))
-    if ordered:
-        return redirect(url_for("desk.lot", lot_id=ordered[0].id), code=303)
-    return response
+    return form_action(
+        work,
+        done=lambda lot: url_for("desk.lot", lot_id=lot.id),
+        back=url_for("desk.lot_list"),
+        message=t("已下单，请付款。", "Ordered; now pay for it."),
+    )
 
 
 def _lot_of_mine(lot_id: int) -> tuple[LabelLot, Product]:

@@ -162,20 +162,26 @@ def _csrf_check() -> None:
 
 
 # -- forms ----------------------------------------------------------------------------------------
-def form_action(work: Callable[[], Any], *, done: str, back: str, message: str) -> Response:
+def form_action(
+    work: Callable[[], Any],
+    *,
+    done: str | Callable[[Any], str],
+    back: str,
+    message: str | Callable[[Any], str],
+) -> Response:
     """Run ``work`` (one service call) for a form, then redirect: to ``done`` with ``message``
-    when it succeeds, else back to the form with the error, localised, naming its fields. A
-    failure changes nothing (unless the error says its changes stand, like a failed sign-in's
-    count)."""
+    when it succeeds (either may be a function of what ``work`` returned), else back to the form
+    with the error, localised, naming its fields. A failure changes nothing (unless the error
+    says its changes stand, like a failed sign-in's count)."""
     try:
-        work()
+        result = work()
     except ServiceError as error:
         if not error.persist_changes:
             get_session().rollback()
         flash_error(error)
         return redirect(back, code=303)
-    flash(message, "ok")
-    return redirect(done, code=303)
+    flash(message(result) if callable(message) else message, "ok")
+    return redirect(done(result) if callable(done) else done, code=303)
 
 
 def flash_error(error: ServiceError) -> None:
@@ -321,7 +327,7 @@ def pages_blueprint(name: str, url_prefix: str | None, *, console: bool) -> Blue
 
 def init_app(app: Flask) -> None:
     """Register the pages (portal, console, enterprise desk) and their static files."""
-    from admin import console, console_points, desk, portal
+    from admin import console, console_points, desk, mine, portal
 
     del console_points  # its pages join the console's blueprint on import
 
@@ -341,5 +347,5 @@ def init_app(app: Flask) -> None:
     app.extensions["tanhui.error_page"] = error_page
     static = Blueprint("pages_static", __name__, static_folder="static", static_url_path="/static")
     app.register_blueprint(static)
-    for module in (portal, console, desk):
+    for module in (portal, console, desk, mine):
         app.register_blueprint(module.blp)

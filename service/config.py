@@ -56,6 +56,11 @@ DEFAULTS: dict[str, Any] = {
     "WECHAT_SECRET": "",
     "WECHAT_API_BASE_URL": "https://api.weixin.qq.com",
     "WECHAT_HTTP_TIMEOUT_S": WECHAT_HTTP_TIMEOUT_S,
+    # The official account whose silent web authorisation signs readers of our pages in when
+    # they open them in WeChat's browser (a scan outside the mini-program).
+    "WECHAT_WEB_APPID": "",
+    "WECHAT_WEB_SECRET": "",
+    "WECHAT_OAUTH_BASE_URL": "https://open.weixin.qq.com",
     "RATELIMIT_SIGN_IN": "10 per minute;100 per hour",
     "RATELIMIT_DEFAULT": "600 per minute",
     # Per client address on code resolution: far above a shopper's or a shop clerk's pace.

@@ -116,6 +116,25 @@ def apply_rate_limits(app: Flask) -> None:
             app.view_functions[endpoint] = view
 
 
+def wechat_web_client(app: Flask | None = None) -> WeChatClient:
+    """The official account's adapter, for web authorisation in WeChat's browser; raises
+    ``wechat_not_configured`` without its appid and secret."""
+    app = app or current_app
+    client = app.extensions.get("tanhui.wechat_web")
+    if client is None:
+        config = app.config
+        client = WeChatClient(
+            appid=config["WECHAT_WEB_APPID"],
+            secret=config["WECHAT_WEB_SECRET"],
+            base_url=config["WECHAT_API_BASE_URL"],
+            timeout_s=config["WECHAT_HTTP_TIMEOUT_S"],
+            store=shared_store(app),
+            token_refresh_margin_s=WECHAT_TOKEN_REFRESH_MARGIN_S,
+        )
+        app.extensions["tanhui.wechat_web"] = client
+    return client
+
+
 def wechatpay_client(app: Flask | None = None) -> WeChatPayClient:
     """The app's WeChat Pay adapter; raises ``wechatpay_not_configured`` when it is not set up."""
     app = app or current_app

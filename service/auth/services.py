@@ -21,7 +21,7 @@ from service.auth.tokens import (
     refresh_token_expires_at,
     refresh_token_new,
 )
-from service.auth.wechat import WeChatClient
+from service.auth.wechat import WeChatClient, WeChatSession
 from service.exceptions import (
     AuthenticationFailed,
     Conflict,
@@ -136,7 +136,22 @@ def sign_in_wechat(
     identity: the loser's insert fails on the (appid, openid) key and it reads the winner's.
     """
     wechat = client.code_to_session(code)
-    identity = _identity_find(session, client.appid, wechat.openid)
+    user, created = wechat_user(session, appid=client.appid, wechat=wechat, now=now)
+    return _session_open(
+        session, user=user, method="wechat", settings=settings, now=now, created=created
+    )
+
+
+def wechat_user(
+    session: Session, *, appid: str, wechat: WeChatSession, now: datetime
+) -> tuple[User, bool]:
+    """The user of a WeChat identity (by openid, then unionid), created as a consumer on first
+    sign-in; returns (user, created).
+
+    Two first sign-ins racing for the same openid end with one identity: the loser's insert fails
+    on the (appid, openid) key and it reads the winner's.
+    """
+    identity = _identity_find(session, appid, wechat.openid)
     created = False
     if identity is None:
         user = None
@@ -154,7 +169,7 @@ def sign_in_wechat(
                     created = True
                 identity = WeChatIdentity(
                     user_id=user.id,
-                    appid=client.appid,
+                    appid=appid,
                     openid=wechat.openid,
                     unionid=wechat.unionid,
                     created_at=now,
@@ -163,7 +178,7 @@ def sign_in_wechat(
                 session.add(identity)
         except IntegrityError:
             created = False
-            identity = _identity_find(session, client.appid, wechat.openid)
+            identity = _identity_find(session, appid, wechat.openid)
             if identity is None:
                 raise
     if wechat.unionid and identity.unionid is None:
@@ -171,9 +186,17 @@ def sign_in_wechat(
     identity.last_sign_in_at = now
     user = user_get(session, identity.user_id)
     _check_active(user)
-    return _session_open(
-        session, user=user, method="wechat", settings=settings, now=now, created=created
-    )
+    return user, created
+
+
+def sign_in_wechat_web(
+    session: Session, *, client: WeChatClient, code: str, now: datetime, ttl_s: int
+) -> tuple[User, str]:
+    """A reader of our pages in WeChat's browser, by the code of the official account's silent
+    web authorisation: their user (a consumer on first sign-in) and a browser sign-in session."""
+    wechat = client.web_code_to_openid(code)
+    user, _ = wechat_user(session, appid=client.appid, wechat=wechat, now=now)
+    return user, browser_session_open(session, user=user, now=now, ttl_s=ttl_s, method="wechat")
 
 
 def _identity_find(session: Session, appid: str, openid: str) -> WeChatIdentity | None:
@@ -262,12 +285,14 @@ def password_check(
     return user
 
 
-def browser_session_open(session: Session, *, user: User, now: datetime, ttl_s: int) -> str:
-    """A sign-in session for the web console (a cookie names it; no tokens); returns its id."""
+def browser_session_open(
+    session: Session, *, user: User, now: datetime, ttl_s: int, method: str = "console"
+) -> str:
+    """A sign-in session for pages (a cookie names it; no tokens); returns its id."""
     sign_in_session = SignInSession(
         id=uuid.uuid4().hex,
         user_id=user.id,
-        method="console",
+        method=method,
         created_at=now,
         expires_at=now + timedelta(seconds=ttl_s),
     )

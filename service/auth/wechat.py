@@ -20,6 +20,7 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from redis.exceptions import RedisError
@@ -139,6 +140,45 @@ class WeChatClient:
             openid=openid,
             unionid=unionid if isinstance(unionid, str) and unionid else None,
             session_key=session_key,
+        )
+
+    # -- web pages in WeChat's browser (an official account's web authorisation) ------------------
+    def authorize_url(self, oauth_base_url: str, *, redirect_uri: str, state: str) -> str:
+        """Where to send a browser for silent ``snsapi_base`` authorisation: WeChat sends it back
+        to ``redirect_uri`` with ``code`` and ``state``."""
+        query = urlencode(
+            {
+                "appid": self.appid,
+                "redirect_uri": redirect_uri,
+                "response_type": "code",
+                "scope": "snsapi_base",
+                "state": state,
+            }
+        )
+        return f"{oauth_base_url.rstrip('/')}/connect/oauth2/authorize?{query}#wechat_redirect"
+
+    def web_code_to_openid(self, code: str) -> WeChatSession:
+        """Exchange a web authorisation code for the reader's openid (``sns/oauth2``)."""
+        payload = self._call(
+            "GET",
+            "/sns/oauth2/access_token",
+            params={
+                "appid": self.appid,
+                "secret": self._secret,
+                "code": code,
+                "grant_type": "authorization_code",
+            },
+        )
+        self._raise_for_errcode(payload, CODE2SESSION_ERRORS, field="code")
+        openid = payload.get("openid")
+        if not isinstance(openid, str) or not openid:
+            log.error("sns/oauth2 answered without openid", extra={"keys": sorted(payload)})
+            raise WeChatError("wechat_unavailable", 502)
+        unionid = payload.get("unionid")
+        return WeChatSession(
+            openid=openid,
+            unionid=unionid if isinstance(unionid, str) and unionid else None,
+            session_key="",
         )
 
     # -- phone -------------------------------------------------------------------------------

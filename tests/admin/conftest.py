@@ -9,7 +9,8 @@ from tests.labels.conftest import (  # noqa: F401 - shared fixtures
     retired_tonne,
     staff,
 )
-from tests.points.conftest import farm, give  # noqa: F401 - shared fixtures
+from tests.points.conftest import farm, give, lot_codes  # noqa: F401 - shared fixtures
+from tests.points.test_claims_api import rule  # noqa: F401 - shared fixture
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 

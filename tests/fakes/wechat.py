@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter, defaultdict, deque
 from typing import Any
+from urllib.parse import urlencode
 
 from werkzeug import Request, Response
 
@@ -21,10 +22,24 @@ ACCESS_TOKEN_EXPIRES_IN_S = 7200
 
 
 class FakeWeChat:
-    def __init__(self, httpserver: Any, *, appid: str, secret: str) -> None:
+    def __init__(
+        self,
+        httpserver: Any,
+        *,
+        appid: str,
+        secret: str,
+        web_appid: str = "wx-web-test",
+        web_secret: str = "web-secret-test",
+    ) -> None:
         self.server = httpserver
         self.appid = appid
         self.secret = secret
+        # The official account, whose web authorisation signs readers in in WeChat's browser.
+        self.web_appid = web_appid
+        self.web_secret = web_secret
+        #: Who is using WeChat's browser: the openid web authorisation hands out codes for.
+        self.web_reader = ("o-web-reader", None)
+        self.web_codes: dict[str, tuple[str, str | None]] = {}
         self.calls: Counter[str] = Counter()
         self.login_codes: dict[str, tuple[str, str | None]] = {}
         self.used_codes: set[str] = set()
@@ -41,6 +56,8 @@ class FakeWeChat:
             ("/cgi-bin/stable_token", self._stable_token),
             ("/wxa/business/getuserphonenumber", self._phone_number),
             ("/wxa/getwxacodeunlimit", self._unlimited_code),
+            ("/connect/oauth2/authorize", self._authorize),
+            ("/sns/oauth2/access_token", self._web_access_token),
         ):
             httpserver.expect_request(path).respond_with_handler(handler)
 
@@ -89,6 +106,57 @@ class FakeWeChat:
             self.used_codes.add(code)
             openid, unionid = self.login_codes.pop(code)
         body = {"openid": openid, "session_key": secrets.token_urlsafe(16)}
+        if unionid:
+            body["unionid"] = unionid
+        return self._answer(body)
+
+    def _authorize(self, request: Request) -> Response:
+        """Silent ``snsapi_base`` authorisation: straight back to ``redirect_uri`` with a code for
+        the reader and the caller's ``state``."""
+        args = request.args
+        if args.get("appid") != self.web_appid:
+            return Response("appid invalid (10003)", status=200, content_type="text/html")
+        if args.get("response_type") != "code" or args.get("scope") not in (
+            "snsapi_base",
+            "snsapi_userinfo",
+        ):
+            return Response("scope invalid (10005)", status=200, content_type="text/html")
+        redirect_uri = args.get("redirect_uri", "")
+        if not redirect_uri.startswith(("http://", "https://")):
+            return Response("redirect_uri invalid (10003)", status=200, content_type="text/html")
+        code = secrets.token_hex(16)
+        with self._lock:
+            self.calls["/connect/oauth2/authorize"] += 1
+            self.web_codes[code] = self.web_reader
+        separator = "&" if "?" in redirect_uri else "?"
+        query = urlencode({"code": code, "state": args.get("state", "")})
+        target = f"{redirect_uri}{separator}{query}"
+        return Response(status=302, headers={"Location": target})
+
+    def _web_access_token(self, request: Request) -> Response:
+        error = self._queued_error("/sns/oauth2/access_token")
+        if error:
+            return self._answer(error)
+        args = request.args
+        if args.get("appid") != self.web_appid or args.get("secret") != self.web_secret:
+            return self._answer({"errcode": 40125, "errmsg": "invalid appsecret"})
+        if args.get("grant_type") != "authorization_code":
+            return self._answer({"errcode": 40002, "errmsg": "invalid grant_type"})
+        code = args.get("code", "")
+        with self._lock:
+            if code in self.used_codes:
+                return self._answer({"errcode": 40163, "errmsg": "code been used"})
+            if code not in self.web_codes:
+                return self._answer({"errcode": 40029, "errmsg": "invalid code"})
+            self.used_codes.add(code)
+            openid, unionid = self.web_codes.pop(code)
+        body = {
+            "access_token": "WEB_" + secrets.token_hex(16),
+            "expires_in": ACCESS_TOKEN_EXPIRES_IN_S,
+            "refresh_token": "REFRESH_" + secrets.token_hex(16),
+            "openid": openid,
+            "scope": "snsapi_base",
+        }
         if unionid:
             body["unionid"] = unionid
         return self._answer(body)

@@ -5,8 +5,8 @@ import re
 from openapi_spec_validator import validate
 
 UNDOCUMENTED = {"static", "api-docs.openapi_json"}
-#: Blueprints of HTML pages (the portal, the console, the desk and their files), not of the API.
-PAGES = ("portal.", "console.", "desk.", "pages_static.")
+#: Blueprints of HTML pages (the portal, the console, the desk, a reader's pages and their files), not of the API.
+PAGES = ("portal.", "console.", "desk.", "mine.", "pages_static.")
 
 
 def test_the_document_is_valid_openapi_3(client):

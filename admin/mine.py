@@ -1,0 +1,215 @@
+"""A consumer's own pages at ``/me``, for a scan opened in WeChat's browser rather than in the
+mini-program: sign in silently through the official account's web authorisation, claim the
+scanned unit, see one's points, and redeem them.
+
+The pages call the same services as the mini-program's API (``claim_unit``, ``summary``,
+``order_place``); a form carries a key made when the page was drawn, so sending it twice claims
+or orders once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from urllib.parse import urlparse
+
+import sqlalchemy as sa
+from flask import current_app, g, redirect, render_template, request, url_for
+from flask import session as cookie
+from werkzeug.wrappers import Response
+
+from admin.web import (
+    form_action,
+    form_load,
+    form_text,
+    page_principal,
+    pages_blueprint,
+    safe_next,
+    sign_in_remember,
+    t,
+)
+from labels.models import LabelLot, Product
+from points import redemption
+from points import services as points
+from points.api import ClaimCreateSchema, OrderCreateSchema
+from points.models import CatalogueItem, RedemptionOrder
+from service.auth.services import sign_in_wechat_web
+from service.db import get_session, utcnow
+from service.exceptions import ValidationFailed
+from service.extensions import rate_limited, wechat_web_client
+
+blp = pages_blueprint("mine", "/me", console=True)
+#: How long a reader stays signed in on our pages in WeChat's browser.
+READER_SESSION_TTL_S = 30 * 24 * 3600
+#: The key a form carries (``secrets.token_urlsafe(24)`` makes 32 characters).
+FORM_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+ORDERS_SHOWN = 20
+
+
+def _reader():
+    """The signed-in reader, or a redirect to sign in and come back here."""
+    principal = page_principal()
+    if principal is None:
+        return None, redirect(url_for("mine.sign_in", next=request.full_path.rstrip("?")))
+    return principal, None
+
+
+def _web_sign_in_configured() -> bool:
+    config = current_app.config
+    return bool(config["WECHAT_WEB_APPID"] and config["WECHAT_WEB_SECRET"])
+
+
+# -- signing in -----------------------------------------------------------------------------------
+@blp.get("/sign-in")
+@rate_limited("RATELIMIT_SIGN_IN")
+def sign_in() -> Response | str:
+    target = safe_next(request.args.get("next"), url_for("mine.home"))
+    if page_principal() is not None:
+        return redirect(target)
+    if not _web_sign_in_configured():
+        return render_template("mine/sign_in.html", target=target), 503
+    state = secrets.token_urlsafe(24)
+    cookie["oauth_state"], cookie["oauth_next"] = state, target
+    callback = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + url_for("mine.sign_in_wechat")
+    authorize = wechat_web_client().authorize_url(
+        current_app.config["WECHAT_OAUTH_BASE_URL"], redirect_uri=callback, state=state
+    )
+    return redirect(authorize)
+
+
+@blp.get("/sign-in/wechat")
+@rate_limited("RATELIMIT_SIGN_IN")
+def sign_in_wechat() -> Response:
+    """WeChat sends the reader back here with ``code`` and our ``state``."""
+    expected, target = cookie.pop("oauth_state", None), cookie.pop("oauth_next", None)
+    state, code = request.args.get("state", ""), request.args.get("code", "")
+    if not isinstance(expected, str) or not hmac.compare_digest(expected, state):
+        raise ValidationFailed.field("state", "This sign-in was not started here, or has expired.")
+    if not code or len(code) > 512:
+        raise ValidationFailed.field("code", "Missing data for required field.")
+    user, session_id = sign_in_wechat_web(
+        get_session(), client=wechat_web_client(), code=code, now=utcnow(),
+        ttl_s=READER_SESSION_TTL_S,
+    )  # fmt: skip
+    sign_in_remember(session_id, user.id)
+    g.commit_read = True  # WeChat's redirect is a GET, and it signs the reader in
+    return redirect(safe_next(target, url_for("mine.home")))
+
+
+# -- points and redemption ------------------------------------------------------------------------
+@blp.get("/")
+def home() -> Response | str:
+    principal, elsewhere = _reader()
+    if elsewhere:
+        return elsewhere
+    session, now = get_session(), utcnow()
+    mine = points.summary(session, "user", principal.user_id, now)
+    items = redemption.items_for(session, "consumer")
+    orders = session.execute(
+        sa.select(RedemptionOrder, CatalogueItem)
+        .join(CatalogueItem, CatalogueItem.id == RedemptionOrder.item_id)
+        .where(RedemptionOrder.owner_type == "user", RedemptionOrder.owner_id == principal.user_id)
+        .order_by(RedemptionOrder.id.desc())
+        .limit(ORDERS_SHOWN)
+    ).all()
+    return render_template(
+        "mine/home.html", mine=mine, items=items, orders=orders, form_key=_form_key()
+    )
+
+
+def _form_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _key_of_form() -> str:
+    key = request.form.get("key", "")
+    if not FORM_KEY.fullmatch(key):
+        raise ValidationFailed.field("key", "Reload the page and try again.")
+    return key
+
+
+@blp.post("/orders")
+def order() -> Response:
+    principal, elsewhere = _reader()
+    if elsewhere:
+        return elsewhere
+    back = url_for("mine.home")
+
+    def work() -> None:
+        body = form_load(OrderCreateSchema())
+        session = get_session()
+        redemption.order_place(
+            session,
+            party=redemption.party_for(session, principal, None),
+            item_id=body["item_id"],
+            quantity=body["quantity"],
+            key=f"web:{_key_of_form()}",
+            user_id=principal.user_id,
+            holder_name=body["holder_name"],
+            now=utcnow(),
+        )
+
+    return form_action(work, done=back, back=back, message=t("兑换成功。", "Redeemed."))
+
+
+# -- claiming a scanned unit ----------------------------------------------------------------------
+def _unit_of(code: str) -> tuple[str, str, str]:
+    parts = urlparse(code).path.strip("/").split("/")
+    if len(parts) != 6 or parts[0] != "01" or parts[2] != "10" or parts[4] != "21":
+        raise ValidationFailed.field("code", "Not a unit's GS1 Digital Link.")
+    return parts[1], parts[3], parts[5]
+
+
+@blp.get("/claim")
+def claim_page() -> Response | str:
+    """Confirm the claim of the unit whose scan page sent the reader here."""
+    principal, elsewhere = _reader()
+    if elsewhere:
+        return elsewhere
+    code = request.args.get("code", "")[:512]
+    gtin, lot_number, _ = _unit_of(code)
+    product = (
+        get_session()
+        .execute(
+            sa.select(Product, LabelLot)
+            .join(LabelLot, LabelLot.product_id == Product.id)
+            .where(Product.gtin == gtin, LabelLot.lot_number == lot_number)
+        )
+        .first()
+    )
+    return render_template(
+        "mine/claim.html", code=code, found=product, form_key=_form_key(), path=urlparse(code).path
+    )
+
+
+@blp.post("/claim")
+@rate_limited("RATELIMIT_CLAIMS")
+@rate_limited("RATELIMIT_CLAIMS_PER_DEVICE", per="device")
+def claim() -> Response:
+    principal, elsewhere = _reader()
+    if elsewhere:
+        return elsewhere
+    code = form_text("code", limit=512)
+    back = url_for("mine.claim_page", code=code)
+
+    def work() -> points.ClaimResult:
+        body = form_load(ClaimCreateSchema())
+        gtin, lot_number, serial = _unit_of(body["code"])
+        return points.claim_unit(
+            get_session(),
+            user_id=principal.user_id,
+            gtin=gtin,
+            lot_number=lot_number,
+            serial=serial,
+            key=f"user:{principal.user_id}:web:{_key_of_form()}",
+            region_code=body.get("region"),
+            master_keys=current_app.config["UNIT_CODE_MASTER_KEYS"],
+            now=utcnow(),
+        )
+
+    def message(result: points.ClaimResult) -> str:
+        earned = result.claim.points
+        return t(f"认领成功，获得 {earned} 积分。", f"Claimed: {earned} points.")
+
+    return form_action(work, done=url_for("mine.home"), back=back, message=message)
