@@ -17,6 +17,9 @@ Tanhui demo, serving on http://$HOST:$PORT (Ctrl-C stops it)
 
   Public portal     http://$HOST:$PORT/
   Console           http://$HOST:$PORT/admin/   (operator, certifier or auditor below)
+  Enterprise desk   http://$HOST:$PORT/desk/    (lianta or tongli below)
+  A reader's points http://$HOST:$PORT/me/      (signs in through WeChat's web authorisation:
+                                                 set WECHAT_WEB_APPID and WECHAT_WEB_SECRET)
   Health            http://$HOST:$PORT/healthz
   Readiness         http://$HOST:$PORT/readyz
   API description   http://$HOST:$PORT/api/openapi.json

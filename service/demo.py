@@ -119,6 +119,74 @@ def seed(session: Session, *, hash_profile: str = "default") -> list[str]:
     lines.extend(_credits(session))
     lines.extend(_labels(session))
     lines.extend(_application(session))
+    lines.extend(_points(session))
+    return lines
+
+
+#: The rules in force: 10 points a claimed unit (at most 100 a day), and operators' grants.
+DEMO_RULES = (
+    ("unit_claim", {"kind": "fixed", "points": 10}, 100),
+    ("operator_grant", {"kind": "fixed", "points": 100}, None),
+)
+DEMO_ITEMS = (
+    {"code": "OFFSET-1KG", "name_zh": "个人碳抵消 1 千克", "name_en": "Personal offset, 1 kg CO2e",
+     "description": "由试点注销的农业碳汇抵消 1 千克二氧化碳当量，附证书。", "audience": "consumer",
+     "kind": "personal_offset", "price_points": 50, "stock": 10_000, "offset_g_per_unit": 1000,
+     "per_party_limit": 20},
+    {"code": "RICE-1KG", "name_zh": "练塘有机大米 1 千克", "name_en": "Lianta organic rice, 1 kg",
+     "description": "到店或随下次订单领取。", "audience": "consumer", "kind": "goods",
+     "price_points": 300, "stock": 200, "per_party_limit": 2},
+    {"code": "FARM-SEED", "name_zh": "优质稻种 5 千克", "name_en": "Rice seed, 5 kg",
+     "audience": "farm", "kind": "goods", "price_points": 800, "stock": 100},
+)  # fmt: skip
+#: Consumers who use the mini-program (a WeChat identity each, linked by unionid, so the same
+#: person signing in on a web page in WeChat's browser is the same user) and their grants.
+DEMO_CONSUMERS = (
+    ("小林", "o-demo-lin", "u-demo-lin", 480),
+    ("阿梅", "o-demo-mei", "u-demo-mei", 260),
+)
+
+
+def _points(session: Session) -> list[str]:
+    """Point rules, a catalogue, and two consumers with points (idempotent)."""
+    from flask import current_app
+
+    from points import redemption
+    from points import services as points
+    from points.models import CatalogueItem, PointRule
+    from service.parties.models import WeChatIdentity
+
+    now = utcnow()
+    operator = session.scalars(sa.select(User).where(User.username == "operator")).one()
+    for event_type, formula, cap_per_day in DEMO_RULES:
+        if session.scalar(sa.select(PointRule.id).where(PointRule.event_type == event_type)):
+            continue
+        points.rule_publish(session, event_type=event_type, user_id=operator.id, now=now,
+                            values={"formula": formula, "cap_per_day": cap_per_day,
+                                    "validity_days": 365})  # fmt: skip
+    for values in DEMO_ITEMS:
+        if not session.scalar(
+            sa.select(CatalogueItem.id).where(CatalogueItem.code == values["code"])
+        ):
+            redemption.item_create(session, values=dict(values), now=now)
+    appid = current_app.config["WECHAT_APPID"] or "wx-demo-miniprogram"
+    lines = []
+    for name, openid, unionid, granted in DEMO_CONSUMERS:
+        identity = session.scalars(
+            sa.select(WeChatIdentity).where(WeChatIdentity.unionid == unionid)
+        ).first()
+        if identity is None:
+            user = parties.consumer_create(session, display_name=name)
+            identity = WeChatIdentity(
+                user_id=user.id, appid=appid, openid=openid, unionid=unionid,
+                created_at=now, last_sign_in_at=now,
+            )  # fmt: skip
+            session.add(identity)
+            session.flush()
+        points.grant(session, owner_type="user", owner_id=identity.user_id, points=granted,
+                     reason="试点欢迎积分", key=f"demo-welcome-{unionid}", user_id=operator.id,
+                     now=now)  # fmt: skip
+        lines.append(f"consumer: {name} (WeChat unionid {unionid}), {granted} points")
     return lines
 
 

@@ -8,8 +8,15 @@ from urllib.parse import urlparse
 
 import sqlalchemy as sa
 
-from service.demo import DEMO_ORGANISATIONS, DEMO_PASSWORD, DEMO_PLATFORM_STAFF
-from service.parties.models import Membership, Organisation, User
+from points import services as points
+from service.db import utcnow
+from service.demo import (
+    DEMO_CONSUMERS,
+    DEMO_ORGANISATIONS,
+    DEMO_PASSWORD,
+    DEMO_PLATFORM_STAFF,
+)
+from service.parties.models import Membership, Organisation, User, WeChatIdentity
 from tests.conftest import count_rows
 
 TANHUI = str(Path(sys.executable).parent / "tanhui")
@@ -102,7 +109,14 @@ def test_demo_seed_is_idempotent_and_its_logins_work(app, session, client):
     assert second.exit_code == 0
     assert {table: count_rows(session, table) for table in counts} == counts
     assert counts["organisations"] == len(DEMO_ORGANISATIONS) + 1
-    assert counts["users"] == len(DEMO_ORGANISATIONS) + len(DEMO_PLATFORM_STAFF)
+    assert counts["users"] == (
+        len(DEMO_ORGANISATIONS) + len(DEMO_PLATFORM_STAFF) + len(DEMO_CONSUMERS)
+    )
+    for _, _, unionid, granted in DEMO_CONSUMERS:
+        consumer = session.scalars(
+            sa.select(WeChatIdentity.user_id).where(WeChatIdentity.unionid == unionid)
+        ).one()
+        assert points.summary(session, "user", consumer, utcnow())["available"] == granted
     regions = set(
         session.scalars(
             sa.select(Organisation.region_code).where(
