@@ -1,7 +1,8 @@
 """What every page shares: the language, the console's sign-in cookie, CSRF, forms that call a
 service, and errors as pages.
 
-Pages speak zh-CN unless the reader picks English (``?lang=en`` once; a cookie keeps it).
+Pages speak the reader's language: their pick (``?lang=en`` once; a cookie keeps it), else their
+browser's ``Accept-Language``, else zh-CN.
 Templates write both texts side by side with ``t("中文", "English")``, so a page reads as one
 piece in either language.
 
@@ -43,7 +44,7 @@ from service.auth.services import session_principal
 from service.db import get_session, utcnow
 from service.errors import flatten_messages
 from service.exceptions import AuthenticationFailed, ServiceError, ValidationFailed
-from service.i18n import error_message, field_message
+from service.i18n import error_message, field_message, negotiate_locale
 from service.pagination import PAGE_NUMBER_MAX, row_count
 from service.parties.services import Principal
 
@@ -61,8 +62,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # -- language -------------------------------------------------------------------------------------
 def page_language() -> str:
+    """The reader's pick (``?lang=``, then the cookie), else what their browser asks for, as the
+    scan pages do; zh-CN when nothing matches."""
     chosen = request.args.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
-    return chosen if chosen in LANGUAGES else "zh-CN"
+    if chosen in LANGUAGES:
+        return chosen
+    return negotiate_locale(
+        request.accept_languages if request.headers.get("Accept-Language") else None
+    )
 
 
 def t(zh: str, en: str) -> str:

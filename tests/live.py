@@ -29,10 +29,16 @@ class DemoFailed(RuntimeError):
 
 
 @contextmanager
-def demo_server(instance: Path) -> Iterator[str]:
-    """Serve the demo from ``instance``; yields its base URL, stops it afterwards."""
+def demo_server(instance: Path, settings: dict[str, str] | None = None) -> Iterator[str]:
+    """Serve the demo from ``instance`` (with extra ``settings`` in its environment); yields its
+    base URL, stops it afterwards."""
     port = free_port()
-    environment = {**os.environ, "TANHUI_INSTANCE_PATH": str(instance), "TANHUI_PORT": str(port)}
+    environment = {
+        **os.environ,
+        **(settings or {}),
+        "TANHUI_INSTANCE_PATH": str(instance),
+        "TANHUI_PORT": str(port),
+    }
     for name in ("DATABASE_URL", "REDIS_URL", "TANHUI_PROFILE", "PROMETHEUS_MULTIPROC_DIR"):
         environment.pop(name, None)
     log = (instance / "demo.log").open("w")

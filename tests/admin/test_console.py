@@ -60,7 +60,8 @@ def test_a_form_without_the_csrf_token_changes_nothing(
     )  # fmt: skip
     assert response.status_code == 400
     assert response.mimetype == "text/html"
-    assert "表单已过期或并非来自本站" in response.get_data(as_text=True)
+    # In the language the browser asks for, as every page is.
+    assert "This form expired or did not come from this site" in response.get_data(as_text=True)
     session.expire_all()
     assert session.get(Organisation, farm.id).status == "pending"
 

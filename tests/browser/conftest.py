@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.wechat import FakeWeChat
 from tests.live import ROOT, DemoFailed, demo_server
 
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
@@ -29,11 +30,32 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def live(tmp_path_factory) -> str:
+def wechat():
+    """A local WeChat for the demo: its official account signs a phone's reader in. The reader
+    is the demo consumer 小林 (their unionid links the web sign-in to their points)."""
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    fake = FakeWeChat(server, appid="wx-demo-miniprogram", secret="demo-secret")
+    fake.web_reader = ("o-web-lin", "u-demo-lin")
+    yield fake
+    server.clear()
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory, wechat) -> str:
     """The demo, served once for every browser test (they read it and add to it)."""
     instance = tmp_path_factory.mktemp("browser-demo")
+    settings = {
+        "WECHAT_API_BASE_URL": wechat.base_url,
+        "WECHAT_OAUTH_BASE_URL": wechat.base_url,
+        "WECHAT_WEB_APPID": wechat.web_appid,
+        "WECHAT_WEB_SECRET": wechat.web_secret,
+    }
     try:
-        with demo_server(instance) as base:
+        with demo_server(instance, settings) as base:
             yield base
     except DemoFailed as failure:
         pytest.fail(str(failure))
@@ -54,8 +76,11 @@ def browser(chromium_path):
 class Visit:
     """One visitor: a browser context, its page, and screenshots named after the test."""
 
-    def __init__(self, browser, live: str, test_name: str, viewport: dict[str, int]) -> None:
-        self.context = browser.new_context(viewport=viewport, base_url=live)
+    def __init__(
+        self, browser, live: str, test_name: str, viewport: dict[str, int], *, also=()
+    ) -> None:
+        self.also = tuple(also)  # other hosts this visitor is sent to (WeChat's authorisation)
+        self.context = browser.new_context(viewport=viewport, base_url=live, locale="zh-CN")
         self.page = self.context.new_page()
         self.requests: list[str] = []
         self.page.on("request", lambda request: self.requests.append(request.url))
@@ -79,7 +104,7 @@ class Visit:
         self.page.get_by_role("button", name=re.compile("登录|Sign in")).click()
 
     def foreign_requests(self) -> list[str]:
-        return [url for url in self.requests if not url.startswith(self.live)]
+        return [url for url in self.requests if not url.startswith((self.live, *self.also))]
 
 
 @pytest.fixture()
@@ -92,8 +117,19 @@ def desk(browser, live, request):
 
 
 @pytest.fixture()
-def phone(browser, live, request):
-    visit = Visit(browser, live, request.node.name + "-phone", PHONE)
+def phone(browser, live, wechat, request):
+    """A phone in WeChat's browser: it may be sent to WeChat's authorisation and back."""
+    visit = Visit(browser, live, request.node.name + "-phone", PHONE, also=[wechat.base_url])
+    yield visit
+    visit.context.close()
+    assert visit.errors == [], visit.errors
+    assert visit.foreign_requests() == []
+
+
+@pytest.fixture()
+def colleague(browser, live, request):
+    """A second person at a desk (another browser, another sign-in)."""
+    visit = Visit(browser, live, request.node.name + "-colleague", DESK)
     yield visit
     visit.context.close()
     assert visit.errors == [], visit.errors

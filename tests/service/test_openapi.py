@@ -5,7 +5,7 @@ import re
 from openapi_spec_validator import validate
 
 UNDOCUMENTED = {"static", "api-docs.openapi_json"}
-#: Blueprints of HTML pages (the portal, the console, the desk, a reader's pages and their files), not of the API.
+#: Blueprints of HTML pages (the portal, the console, the desk, a reader's pages, their files).
 PAGES = ("portal.", "console.", "desk.", "mine.", "pages_static.")
 
 
