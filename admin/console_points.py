@@ -32,6 +32,7 @@ from points.api import (
     ItemUpdateSchema,
     PayoutDecisionSchema,
     RuleCreateSchema,
+    export_download,
 )
 from points.models import (
     AUDIENCES,
@@ -260,13 +261,4 @@ def payout_export() -> BaseResponse:
 @page_requires("operator", "auditor")
 def payout_export_file(export_id: int) -> Response:
     """The same bytes the API serves: a bank CSV or a WeChat Pay batch transfer document."""
-    export, content = farm_payouts.export_file(get_session(), export_id)
-    name, mimetype = farm_payouts.export_file_type(export)
-    return Response(
-        content,
-        mimetype=mimetype,
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "X-Content-SHA256": export.sha256,
-        },
-    )
+    return export_download(*farm_payouts.export_file(get_session(), export_id))

@@ -21,7 +21,6 @@ from flask import (
     stream_with_context,
     url_for,
 )
-from marshmallow import ValidationError as MarshmallowError
 from werkzeug.wrappers import Response as BaseResponse
 
 from admin.web import (
@@ -32,6 +31,7 @@ from admin.web import (
     page_requires,
     paged,
     pages_blueprint,
+    schema_load,
     search_text,
     t,
 )
@@ -60,7 +60,6 @@ from labels.schemas import (
 )
 from points.models import UnitClaim
 from service.db import get_session, utcnow
-from service.errors import flatten_messages
 from service.exceptions import NotFound, ValidationFailed
 from service.parties.models import Organisation
 
@@ -209,13 +208,7 @@ def footprint_add(product_id: int) -> BaseResponse:
             document = json.loads(content.decode("utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise ValidationFailed.field("file", "Not valid JSON.") from None
-        try:
-            body = FootprintCreateSchema().load(document)
-        except MarshmallowError as error:
-            fields: dict[str, list[str]] = {}
-            for row in flatten_messages(error.messages):
-                fields.setdefault(row["field"], []).append(row["message"])
-            raise ValidationFailed(fields=fields) from None
+        body = schema_load(FootprintCreateSchema(), document)
         if body["method"] == "computed":
             certification.footprint_compute(session, principal=principal, product=record,
                 activity=body["activity"], values=body, now=utcnow())  # fmt: skip

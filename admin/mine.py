@@ -32,7 +32,7 @@ from admin.web import (
 from labels.models import LabelLot, Product
 from points import redemption
 from points import services as points
-from points.api import ClaimCreateSchema, OrderCreateSchema
+from points.api import ClaimCreateSchema, OrderCreateSchema, unit_link_parts
 from points.models import CatalogueItem, RedemptionOrder
 from service.auth.services import sign_in_wechat_web
 from service.db import get_session, utcnow
@@ -154,13 +154,6 @@ def order() -> Response:
 
 
 # -- claiming a scanned unit ----------------------------------------------------------------------
-def _unit_of(code: str) -> tuple[str, str, str]:
-    parts = urlparse(code).path.strip("/").split("/")
-    if len(parts) != 6 or parts[0] != "01" or parts[2] != "10" or parts[4] != "21":
-        raise ValidationFailed.field("code", "Not a unit's GS1 Digital Link.")
-    return parts[1], parts[3], parts[5]
-
-
 @blp.get("/claim")
 def claim_page() -> Response | str:
     """Confirm the claim of the unit whose scan page sent the reader here."""
@@ -168,7 +161,7 @@ def claim_page() -> Response | str:
     if elsewhere:
         return elsewhere
     code = request.args.get("code", "")[:512]
-    gtin, lot_number, _ = _unit_of(code)
+    gtin, lot_number, _ = unit_link_parts(code)
     product = (
         get_session()
         .execute(
@@ -195,7 +188,7 @@ def claim() -> Response:
 
     def work() -> points.ClaimResult:
         body = form_load(ClaimCreateSchema())
-        gtin, lot_number, serial = _unit_of(body["code"])
+        gtin, lot_number, serial = unit_link_parts(body["code"])
         return points.claim_unit(
             get_session(),
             user_id=principal.user_id,

@@ -208,7 +208,11 @@ def form_load(schema: Schema, *, prefix: str = "") -> dict[str, Any]:
     Empty fields count as missing, integer fields are parsed (a field that is not a number
     fails the schema's own check), and ``formula.kind`` fills the nested ``formula``.
     """
-    data = _form_data(schema, prefix)
+    return schema_load(schema, _form_data(schema, prefix))
+
+
+def schema_load(schema: Schema, data: Any) -> dict[str, Any]:
+    """``data`` loaded through ``schema``; its messages, by field, as a ``ValidationFailed``."""
     try:
         return schema.load(data)
     except MarshmallowError as error:

@@ -18,8 +18,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from decimal import ROUND_CEILING, Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session

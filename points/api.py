@@ -21,6 +21,7 @@ from points.models import (
     OWNER_TYPES,
     PAYOUT_METHODS,
     PRACTICES,
+    PayoutExport,
 )
 from points.redemption import ORDER_QUANTITY_MAX
 from points.services import GRANT_POINTS_MAX
@@ -136,7 +137,8 @@ class Rules(MethodView):
         )
 
 
-def _digital_link(code: str) -> tuple[str, str, str]:
+def unit_link_parts(code: str) -> tuple[str, str, str]:
+    """The GTIN, lot and serial of a unit's GS1 Digital Link (a URI or its path)."""
     parts = urlparse(code).path.strip("/").split("/")
     if len(parts) != 6 or parts[0] != "01" or parts[2] != "10" or parts[4] != "21":
         raise ValidationFailed.field("code", "Not a unit's GS1 Digital Link.")
@@ -159,7 +161,7 @@ class Claims(MethodView):
         """Claim a scanned unit: once per unit, ever. Send an ``Idempotency-Key`` header; a retry
         with it returns the original claim."""
         key = _idempotency_key()
-        gtin, lot, serial = _digital_link(body["code"])
+        gtin, lot, serial = unit_link_parts(body["code"])
         user_id = authenticated().user_id
         result = services.claim_unit(
             get_session(),
@@ -711,16 +713,20 @@ class PayoutExportFile(MethodView):
     @requires("operator", "auditor")
     def get(self, export_id: int):
         """An export's transfer file, the same bytes every time."""
-        export, content = payouts.export_file(get_session(), export_id)
-        name, mimetype = payouts.export_file_type(export)
-        return Response(
-            content,
-            mimetype=mimetype,
-            headers={
-                "Content-Disposition": f'attachment; filename="{name}"',
-                "X-Content-SHA256": export.sha256,
-            },
-        )
+        return export_download(*payouts.export_file(get_session(), export_id))
+
+
+def export_download(export: PayoutExport, content: bytes) -> Response:
+    """A transfer file as a download, with its hash (the API and the console serve it alike)."""
+    name, mimetype = payouts.export_file_type(export)
+    return Response(
+        content,
+        mimetype=mimetype,
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "X-Content-SHA256": export.sha256,
+        },
+    )
 
 
 # -- flags ----------------------------------------------------------------------------------------

@@ -116,25 +116,6 @@ def apply_rate_limits(app: Flask) -> None:
             app.view_functions[endpoint] = view
 
 
-def wechat_web_client(app: Flask | None = None) -> WeChatClient:
-    """The official account's adapter, for web authorisation in WeChat's browser; raises
-    ``wechat_not_configured`` without its appid and secret."""
-    app = app or current_app
-    client = app.extensions.get("tanhui.wechat_web")
-    if client is None:
-        config = app.config
-        client = WeChatClient(
-            appid=config["WECHAT_WEB_APPID"],
-            secret=config["WECHAT_WEB_SECRET"],
-            base_url=config["WECHAT_API_BASE_URL"],
-            timeout_s=config["WECHAT_HTTP_TIMEOUT_S"],
-            store=shared_store(app),
-            token_refresh_margin_s=WECHAT_TOKEN_REFRESH_MARGIN_S,
-        )
-        app.extensions["tanhui.wechat_web"] = client
-    return client
-
-
 def wechatpay_client(app: Flask | None = None) -> WeChatPayClient:
     """The app's WeChat Pay adapter; raises ``wechatpay_not_configured`` when it is not set up."""
     app = app or current_app
@@ -179,17 +160,26 @@ def redis_client(app: Flask | None = None) -> redis.Redis | None:
 
 def wechat_client(app: Flask | None = None) -> WeChatClient:
     """The app's WeChat adapter; raises ``wechat_not_configured`` without an appid and secret."""
-    app = app or current_app
-    client = app.extensions.get("tanhui.wechat")
+    return _wechat(app or current_app, "tanhui.wechat", "WECHAT_APPID", "WECHAT_SECRET")
+
+
+def wechat_web_client(app: Flask | None = None) -> WeChatClient:
+    """The official account's adapter, for web authorisation in WeChat's browser; raises
+    ``wechat_not_configured`` without its appid and secret."""
+    return _wechat(app or current_app, "tanhui.wechat_web", "WECHAT_WEB_APPID", "WECHAT_WEB_SECRET")
+
+
+def _wechat(app: Flask, name: str, appid_setting: str, secret_setting: str) -> WeChatClient:
+    client = app.extensions.get(name)
     if client is None:
         config = app.config
         client = WeChatClient(
-            appid=config["WECHAT_APPID"],
-            secret=config["WECHAT_SECRET"],
+            appid=config[appid_setting],
+            secret=config[secret_setting],
             base_url=config["WECHAT_API_BASE_URL"],
             timeout_s=config["WECHAT_HTTP_TIMEOUT_S"],
             store=shared_store(app),
             token_refresh_margin_s=WECHAT_TOKEN_REFRESH_MARGIN_S,
         )
-        app.extensions["tanhui.wechat"] = client
+        app.extensions[name] = client
     return client
