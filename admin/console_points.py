@@ -125,7 +125,7 @@ def catalogue() -> str:
         orders = orders.where(RedemptionOrder.status == status)
     return render_template(
         "console/catalogue.html",
-        items=get_session().scalars(items).all(),
+        items=paged(items, argument="items_page"),
         orders=paged(orders, scalars=False),
         audience=audience,
         audiences=AUDIENCES,
@@ -208,7 +208,9 @@ def payouts() -> str:
             .group_by(FarmPayout.method)
         )
     }
-    exports = session.scalars(sa.select(PayoutExport).order_by(PayoutExport.id.desc()).limit(20))
+    exports = paged(
+        sa.select(PayoutExport).order_by(PayoutExport.id.desc()), argument="exports_page"
+    )
     return render_template(
         "console/payouts.html",
         page=paged(statement, scalars=False),
@@ -216,7 +218,7 @@ def payouts() -> str:
         statuses=PAYOUT_STATUSES,
         methods=PAYOUT_METHODS,
         waiting=waiting,
-        exports=list(exports),
+        exports=exports,
     )
 
 

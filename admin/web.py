@@ -259,8 +259,12 @@ def form_text(name: str, *, limit: int, required: bool = True) -> str:
 class Page:
     """One page of a list: its rows, its number and whether others follow."""
 
-    def __init__(self, rows: list[Any], number: int, total: int, size: int) -> None:
+    def __init__(
+        self, rows: list[Any], number: int, total: int, size: int, argument: str = "page"
+    ) -> None:
         self.rows, self.number, self.total, self.size = rows, number, total, size
+        #: The query argument that names this list's page (two lists on a page use two).
+        self.argument = argument
 
     @property
     def pages(self) -> int:
@@ -275,22 +279,25 @@ class Page:
         return self.number < self.pages
 
 
-def page_number() -> int:
+def page_number(argument: str = "page") -> int:
     try:
-        number = int(request.args.get("page", "1"))
+        number = int(request.args.get(argument, "1"))
     except ValueError:
         number = 1
     return min(max(number, 1), PAGE_NUMBER_MAX)
 
 
-def paged(statement: Any, *, size: int = PAGE_ROWS, scalars: bool = True) -> Page:
-    """The requested page of ``statement``'s rows, with the total count."""
+def paged(
+    statement: Any, *, size: int = PAGE_ROWS, scalars: bool = True, argument: str = "page"
+) -> Page:
+    """The requested page of ``statement``'s rows, with the total count; ``argument`` names the
+    page in the query when a page shows two lists."""
     db = get_session()
     total = row_count(db, statement)
-    number = page_number()
+    number = page_number(argument)
     limited = statement.limit(size).offset((number - 1) * size)
     rows = list(db.scalars(limited)) if scalars else list(db.execute(limited))
-    return Page(rows, number, total, size)
+    return Page(rows, number, total, size, argument)
 
 
 def search_text() -> str:

@@ -216,3 +216,19 @@ def test_a_decision_with_an_unknown_value_is_refused(
     assert "decision: Must be one of: approved, rejected." in response.get_data(as_text=True)
     session.expire_all()
     assert session.get(FarmPayout, payout["id"]).status == "requested"
+
+
+def test_items_and_orders_page_apart(client, console_sign_in, csrf):
+    console_sign_in("operator")
+    for number in range(21):
+        form = {**OFFSET, "code": f"ITEM-{number:02d}", "name_en": f"Item {number:02d}"}
+        assert (
+            client.post("/admin/points/catalogue", data={"csrf_token": csrf(), **form}).status_code
+            == 303
+        )
+    first = client.get("/admin/points/catalogue?lang=en").get_data(as_text=True)
+    assert "Item 20" in first and "Item 00" not in first
+    assert "items_page=2" in first and "Page 1 of 2" in first
+    second = client.get("/admin/points/catalogue?lang=en&items_page=2").get_data(as_text=True)
+    assert "Item 00" in second and "Item 20" not in second
+    assert "No orders match." in second  # the orders list keeps its own first page
