@@ -38,7 +38,6 @@ from admin.web import (
 from labels import certification, exports, lots, services
 from labels.codes import serials
 from labels.models import (
-    BOUNDARIES,
     DECLARED_UNITS,
     LABEL_SCHEMES,
     LABEL_STATUSES,
@@ -183,7 +182,6 @@ def product(product_id: int) -> str:
         footprints=footprints,
         applications=applications,
         schemes=LABEL_SCHEMES,
-        boundaries=BOUNDARIES,
     )
 
 
@@ -209,12 +207,9 @@ def footprint_add(product_id: int) -> BaseResponse:
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise ValidationFailed.field("file", "Not valid JSON.") from None
         body = schema_load(FootprintCreateSchema(), document)
-        if body["method"] == "computed":
-            certification.footprint_compute(session, principal=principal, product=record,
-                activity=body["activity"], values=body, now=utcnow())  # fmt: skip
-        else:
-            certification.footprint_declare(session, principal=principal, product=record,
-                                            values=body, now=utcnow())  # fmt: skip
+        certification.footprint_record(
+            session, principal=principal, product=record, values=body, now=utcnow()
+        )
 
     message = t("碳足迹已记录。", "The footprint is recorded.")
     return form_action(work, done=back, back=back, message=message)

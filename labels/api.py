@@ -134,16 +134,7 @@ class ProductFootprints(MethodView):
         session = get_session()
         principal = authenticated()
         product = services.product_for_reader(session, principal, product_id)
-        if body["method"] == "computed":
-            return certification.footprint_compute(
-                session,
-                principal=principal,
-                product=product,
-                activity=body["activity"],
-                values=body,
-                now=utcnow(),
-            )
-        return certification.footprint_declare(
+        return certification.footprint_record(
             session, principal=principal, product=product, values=body, now=utcnow()
         )
 

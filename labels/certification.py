@@ -93,6 +93,22 @@ def _period(values: Mapping[str, Any], today: date) -> tuple[date, date]:
     return start, end
 
 
+def footprint_record(
+    session: Session,
+    *,
+    principal: Principal,
+    product: Product,
+    values: Mapping[str, Any],
+    now: datetime,
+) -> Footprint:
+    """A footprint as the API's body gives it: ``computed`` by the rice calculator from
+    ``activity``, or ``declared`` from a verifier's report."""
+    if values["method"] == "computed":
+        return footprint_compute(session, principal=principal, product=product,
+                                 activity=values["activity"], values=values, now=now)  # fmt: skip
+    return footprint_declare(session, principal=principal, product=product, values=values, now=now)
+
+
 def footprint_declare(
     session: Session,
     *,
