@@ -35,6 +35,7 @@ from admin.web import (
     safe_next,
     search_text,
     sign_in_remember,
+    signed_in,
     t,
 )
 from labels import certification, lots
@@ -112,8 +113,7 @@ def sign_out() -> Response:
 @blp.get("/")
 @page_requires()
 def home() -> Response | str:
-    principal = page_principal()
-    assert principal is not None
+    principal = signed_in()
     if not principal.has_any_role(STAFF_ROLES) and principal.organisation_ids("enterprise_staff"):
         return redirect(url_for("desk.home"))
     session = get_session()
@@ -172,8 +172,7 @@ def organisation_status(organisation_id: int) -> Response:
     status = request.form.get("status")
     if status not in ("approved", "suspended"):
         raise ValidationFailed.field("status", "Must be one of: approved, suspended.")
-    principal = page_principal()
-    assert principal is not None
+    principal = signed_in()
     back = safe_next(request.form.get("back"), url_for("console.organisations"))
     return form_action(
         lambda: organisation_set_status(
@@ -291,8 +290,7 @@ def publications() -> str:
 @blp.post("/publications")
 @page_requires("operator")
 def publication_create() -> Response:
-    principal = page_principal()
-    assert principal is not None
+    principal = signed_in()
     back = url_for("console.publications")
 
     def work() -> None:
@@ -367,8 +365,7 @@ def anomalies() -> str:
 @blp.post("/anomalies/flags/<id:flag_id>")
 @page_requires("operator")
 def flag_close(flag_id: int) -> Response:
-    principal = page_principal()
-    assert principal is not None
+    principal = signed_in()
     back = url_for("console.anomalies", view="claims")
     return form_action(
         lambda: flag_resolve(
@@ -457,8 +454,7 @@ def credits_import() -> tuple[str, int] | str:
             raise ValidationFailed.field("file", "Missing data for required field.")
         if file_format not in IMPORT_FORMATS:
             raise ValidationFailed.field("file", "A .json or .csv file of the registry format.")
-        principal = page_principal()
-        assert principal is not None
+        principal = signed_in()
         try:
             result = credits.import_file(
                 session, content=upload.read(), file_format=file_format, filename=name[:255],
@@ -483,8 +479,7 @@ def credits_import() -> tuple[str, int] | str:
 @page_requires("operator")
 def retirement_record() -> Response:
     """Record a retirement the registry made: a batch and whole tonnes per line."""
-    principal = page_principal()
-    assert principal is not None
+    principal = signed_in()
     back = url_for("console.credits_import")
 
     def work() -> None:

@@ -17,10 +17,10 @@ from admin.web import (
     form_action,
     form_load,
     form_text,
-    page_principal,
     page_requires,
     paged,
     safe_next,
+    signed_in,
     t,
 )
 from points import payouts as farm_payouts
@@ -51,12 +51,6 @@ from points.models import (
 from service.db import get_session, utcnow
 from service.exceptions import NotFound, ValidationFailed
 from service.parties.models import Organisation
-
-
-def _principal():
-    principal = page_principal()
-    assert principal is not None  # page_requires ran first
-    return principal
 
 
 # -- rules ----------------------------------------------------------------------------------------
@@ -99,7 +93,7 @@ def point_rule_publish() -> BaseResponse:
             get_session(),
             event_type=body.pop("event_type"),
             values={**body, "formula": formula},
-            user_id=_principal().user_id,
+            user_id=signed_in().user_id,
             now=utcnow(),
         )
 
@@ -171,7 +165,7 @@ def order_resolve(order_id: int) -> BaseResponse:
     action = request.form.get("action")
 
     def work() -> None:
-        session, principal = get_session(), _principal()
+        session, principal = get_session(), signed_in()
         if action == "fulfil":
             redemption.order_fulfil(session, order_id=order_id, user_id=principal.user_id,
                                     now=utcnow())  # fmt: skip
@@ -234,7 +228,7 @@ def payout_decide(payout_id: int) -> BaseResponse:
             payout_id=payout_id,
             decision=body["decision"],
             note=body["note"],
-            user_id=_principal().user_id,
+            user_id=signed_in().user_id,
             now=utcnow(),
         )
 
@@ -251,7 +245,7 @@ def payout_export() -> BaseResponse:
     def work() -> None:
         body = form_load(ExportCreateSchema())
         made = farm_payouts.export_create(get_session(), method=body["method"],
-                                          user_id=_principal().user_id, now=utcnow())  # fmt: skip
+                                          user_id=signed_in().user_id, now=utcnow())  # fmt: skip
         if made is None:
             raise NotFound(code="payouts_none_to_export")
 

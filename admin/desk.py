@@ -27,12 +27,12 @@ from admin.web import (
     choice,
     form_action,
     form_load,
-    page_principal,
     page_requires,
     paged,
     pages_blueprint,
     schema_load,
     search_text,
+    signed_in,
     t,
 )
 from labels import certification, exports, lots, services
@@ -70,14 +70,8 @@ SCAN_CHART_DAYS = 60
 SHEET_CODES_DEFAULT = 100
 
 
-def _principal():
-    principal = page_principal()
-    assert principal is not None  # page_requires ran first
-    return principal
-
-
 def _organisations() -> list[Organisation]:
-    ids = _principal().organisation_ids("enterprise_staff")
+    ids = signed_in().organisation_ids("enterprise_staff")
     if not ids:
         return []
     return list(
@@ -88,7 +82,7 @@ def _organisations() -> list[Organisation]:
 
 
 def _enterprise_ids() -> list[int]:
-    return list(_principal().organisation_ids("enterprise_staff"))
+    return list(signed_in().organisation_ids("enterprise_staff"))
 
 
 # -- overview and products ------------------------------------------------------------------------
@@ -127,7 +121,7 @@ def home() -> str:
 @blp.get("/products")
 @page_requires("enterprise_staff")
 def products() -> str:
-    statement = services.products_visible(_principal()).order_by(None).order_by(Product.id.desc())
+    statement = services.products_visible(signed_in()).order_by(None).order_by(Product.id.desc())
     query = search_text()
     if query:
         statement = statement.where(
@@ -153,7 +147,7 @@ def product_create() -> BaseResponse:
         body = form_load(ProductCreateSchema())
         organisation_id = body.pop("organisation_id")
         return services.product_create(
-            get_session(), principal=_principal(), organisation_id=organisation_id, values=body
+            get_session(), principal=signed_in(), organisation_id=organisation_id, values=body
         )
 
     return form_action(
@@ -168,7 +162,7 @@ def product_create() -> BaseResponse:
 @page_requires("enterprise_staff")
 def product(product_id: int) -> str:
     session = get_session()
-    record = services.product_for_reader(session, _principal(), product_id)
+    record = services.product_for_reader(session, signed_in(), product_id)
     footprints = session.scalars(
         sa.select(Footprint).where(Footprint.product_id == record.id).order_by(Footprint.id.desc())
     ).all()
@@ -191,7 +185,7 @@ def footprint_add(product_id: int) -> BaseResponse:
     """A footprint from a file: the API's body as JSON (``method`` ``computed`` with the farm and
     mill ``activity``, or ``declared`` with a verifier's report)."""
     session = get_session()
-    principal = _principal()
+    principal = signed_in()
     record = services.product_for_reader(session, principal, product_id)
     back = url_for("desk.product", product_id=record.id)
 
@@ -219,7 +213,7 @@ def footprint_add(product_id: int) -> BaseResponse:
 @page_requires("enterprise_staff")
 def label_apply() -> BaseResponse:
     """Apply for a scheme on one of a product's footprints; the certifier decides."""
-    session, principal = get_session(), _principal()
+    session, principal = get_session(), signed_in()
 
     def work() -> None:
         body = form_load(LabelCreateSchema())
@@ -297,7 +291,7 @@ def lot_list() -> str:
 @page_requires("enterprise_staff")
 def lot_order() -> BaseResponse:
     """Order a lot of a certified label: quoted, and its retired credits held until paid."""
-    session, principal = get_session(), _principal()
+    session, principal = get_session(), signed_in()
 
     def work() -> LabelLot:
         body = form_load(LotCreateSchema())
@@ -317,7 +311,7 @@ def lot_order() -> BaseResponse:
 
 def _lot_of_mine(lot_id: int) -> tuple[LabelLot, Product]:
     session = get_session()
-    lot = lots.lot_for_reader(session, _principal(), lot_id)
+    lot = lots.lot_for_reader(session, signed_in(), lot_id)
     return lot, session.get(Product, lot.product_id)
 
 

@@ -116,6 +116,13 @@ def page_principal() -> Principal | None:
     return principal
 
 
+def signed_in() -> Principal:
+    """The signed-in member of staff, in a view ``page_requires`` guards."""
+    principal = page_principal()
+    assert principal is not None  # page_requires sent everyone else to sign in
+    return principal
+
+
 def sign_in_remember(session_id: str, user_id: int) -> None:
     session.clear()
     session["sid"], session["uid"] = session_id, user_id
