@@ -16,10 +16,11 @@ connection in autocommit mode can post an entry in one round trip without holdin
 between round trips. Either way the caller's transaction is then aborted and must be rolled back
 (or a savepoint released), as after any ``LedgerError``.
 
-A single entry without lots (a transfer, a hold's settlement, a reversal) takes a leaner statement
-of the same shape: scalar and array parameters instead of JSON records, and deltas summed by the
-caller, which spares the server the JSON parsing, sorts and joins a batch needs (``bench.ledger``
-measures it).
+A single entry (a transfer, a hold's settlement, a reversal, one points earning) takes a leaner
+statement of the same shape: scalar and array parameters instead of JSON records, and deltas summed
+by the caller, which spares the server the JSON parsing, sorts and joins a batch needs
+(``bench.ledger`` and ``bench.points`` measure it). When it opens lots, two more parts insert them
+and their movements.
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ _SINGLE_HEAD = """
             CAST(%(account_ids)s AS bigint[]), CAST(%(assets)s AS text[]),
             CAST(%(amounts)s AS bigint[])
         ) WITH ORDINALITY AS legs(account_id, asset, amount, n)
-        ORDER BY legs.n
+        ORDER BY legs.n{posted_returning}
     ),
     logged AS (
         INSERT INTO tlog_pending (kind, source_id, data, created_at)
@@ -165,7 +166,43 @@ _SINGLE_HEAD = """
 _SINGLE_TAIL = """    SELECT
         (SELECT id FROM e) AS inserted,
 """
-SINGLE_STATEMENT = "".join((_SINGLE_HEAD, _BALANCES, _SINGLE_TAIL, _REFUSED))
+SINGLE_STATEMENT = "".join(
+    (_SINGLE_HEAD.format(posted_returning=""), _BALANCES, _SINGLE_TAIL, _REFUSED)
+)
+
+#: One entry whose lot-account legs each open a lot (one earning of points): the postings answer
+#: their ids, and the lots and movements follow them, as in the batch statement.
+_SINGLE_LOTS = """
+    lotted AS (
+        INSERT INTO ledger_lots
+            (account_id, entry_id, asset, amount_initial, remaining, expires_at, provenance,
+             created_at)
+        SELECT lots.account_id, e.id, lots.asset, lots.amount, lots.amount, lots.expires_at,
+               lots.provenance, %(now)s
+        FROM e, unnest(
+            CAST(%(lot_account_ids)s AS bigint[]), CAST(%(lot_assets)s AS text[]),
+            CAST(%(lot_amounts)s AS bigint[]), CAST(%(lot_expires_at)s AS timestamptz[]),
+            CAST(%(lot_provenance)s AS jsonb[])
+        ) WITH ORDINALITY AS lots(account_id, asset, amount, expires_at, provenance, n)
+        ORDER BY lots.n
+        RETURNING id, account_id, amount_initial
+    ),
+    moved AS (
+        INSERT INTO ledger_lot_movements (posting_id, lot_id, amount)
+        SELECT p.id, l.id, l.amount_initial
+        FROM lotted l JOIN posted p ON p.account_id = l.account_id
+    ),
+"""
+SINGLE_LOTS_STATEMENT = "".join(
+    (
+        _SINGLE_HEAD.format(posted_returning="\n        RETURNING id, account_id"),
+        _SINGLE_LOTS,
+        _BALANCES,
+        _SINGLE_TAIL,
+        "        (SELECT json_agg(json_build_array(account_id, id)) FROM lotted) AS lots,\n",
+        _REFUSED,
+    )
+)
 
 
 def leaf_template(request: Any, accounts: Mapping[str, Any], now: datetime) -> tuple[str, str]:
@@ -189,9 +226,7 @@ def post_in_one_statement(
 ) -> tuple[dict[str, int], dict[tuple[int, int], int]]:
     """Post ``requests``; return the ids of the entries it inserted, by key, and the lots it
     opened, by (entry id, account id)."""
-    single = len(requests) == 1 and not any(
-        accounts[posting.account].uses_lots for posting in requests[0].postings
-    )
+    single = len(requests) == 1
     if single:
         statement, parameters = _single(
             requests[0], canonical[0], accounts, now, hold_ids, reverses
@@ -215,7 +250,11 @@ def post_in_one_statement(
         codes = sorted(info.code for info in accounts.values() if info.id in refused)
         raise LedgerError(ErrorCode.INSUFFICIENT_FUNDS, ", ".join(codes), field="amount") from None
     if single:
-        return ({} if inserted is None else {requests[0].key: inserted}), {}
+        if inserted is None:
+            return {}, {}
+        opened = row[1] if statement is SINGLE_LOTS_STATEMENT else None
+        lots = {(inserted, account_id): lot_id for account_id, lot_id in opened or ()}
+        return {requests[0].key: inserted}, lots
     lots = {(entry_id, account_id): lot_id for entry_id, account_id, lot_id in row[1]}
     return {key: entry_id for key, entry_id in inserted}, lots
 
@@ -234,7 +273,7 @@ def _single(
     for info, posting in zip(infos, request.postings, strict=True):
         if not info.allow_negative:
             deltas[info.id] = deltas.get(info.id, 0) + posting.amount
-    return SINGLE_STATEMENT, {
+    parameters = {
         "key": request.key,
         "kind": request.kind,
         "request": json.dumps(form),
@@ -249,6 +288,21 @@ def _single(
         "delta_ids": _array(deltas),
         "deltas": _array(deltas.values()),
     }
+    lots = [
+        (info, posting)
+        for info, posting in zip(infos, request.postings, strict=True)
+        if info.uses_lots
+    ]
+    if not lots:
+        return SINGLE_STATEMENT, parameters
+    parameters.update(
+        lot_account_ids=_array(info.id for info, _ in lots),
+        lot_assets=_array(info.asset for info, _ in lots),
+        lot_amounts=_array(posting.amount for _, posting in lots),
+        lot_expires_at=[posting.expires_at for _, posting in lots],
+        lot_provenance=[json.dumps(dict(posting.provenance or {})) for _, posting in lots],
+    )
+    return SINGLE_LOTS_STATEMENT, parameters
 
 
 def _array(values: Iterable[int | str]) -> str:

@@ -283,6 +283,14 @@ def accounts_resolve(session: Session, codes: Iterable[str]) -> dict[str, Accoun
     return {code: found[code] for code in codes}
 
 
+def accounts_known(session: Session, rows: Iterable[Sequence[Any]]) -> None:
+    """Remember accounts the caller read in its own statement, as (id, code, asset,
+    allow_negative, uses_lots) rows, so posting to them looks nothing up."""
+    cache: dict[str, AccountInfo] = session.info.setdefault(_ACCOUNT_CACHE, {})
+    for row in rows:
+        cache[row[1]] = AccountInfo(*row)
+
+
 def _accounts_lookup(session: Session, codes: Iterable[str]) -> dict[str, AccountInfo]:
     """The accounts among ``codes`` that exist, from the session's memory or one query."""
     cache: dict[str, AccountInfo] = session.info.setdefault(_ACCOUNT_CACHE, {})

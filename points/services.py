@@ -12,6 +12,7 @@ cannot together pass a cap. An earning beyond a cap is granted only up to it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from labels.lots import unit_revoked
 from labels.models import Footprint, Label, LabelLot, Product, UnitRevocation
 from ledger import services as ledger
 from ledger.models import Account, Entry, Lot, Posting
+from points import postgresql as claim_statements
 from points.models import EVENT_TYPES, PointRule, UnitClaim
 from service.exceptions import NotFound, ServiceError, ValidationFailed
 from service.parties.models import Organisation, User
@@ -218,7 +220,6 @@ def earn_many(
     cannot together pass a cap; awards to one account in the batch count against its caps in
     order. Entries go to the ledger in batches of ``ledger.ENTRIES_PER_BATCH_MAX``.
     """
-    kind = ENTRY_KIND_PREFIX + rule.event_type
     codes = sorted({award.account for award in awards})
     ids: dict[str, int] = {}
     if len(codes) <= ACCOUNTS_PER_QUERY_MAX:  # resolve and lock in one statement
@@ -251,13 +252,29 @@ def earn_many(
                 .order_by(Account.id)
                 .with_for_update()
             ).all()
+    return earn_locked(session, rule=rule, awards=awards, ids=ids, now=now)
+
+
+def earn_locked(
+    session: Session,
+    *,
+    rule: PointRule,
+    awards: Sequence[Award],
+    ids: dict[str, int],
+    now: datetime,
+    earned: dict[str, dict[int, int]] | None = None,
+) -> list[Earning]:
+    """``earn_many`` once the accounts (``ids``, by code) are locked: the caps' room, the entries.
+    ``earned`` gives what each account earned in each window when the caller has summed it."""
+    kind = ENTRY_KIND_PREFIX + rule.event_type
     ordered = sorted(ids.values())
     caps = {unit: cap for unit, cap in (("day", rule.cap_per_day), ("month", rule.cap_per_month))
             if cap is not None}  # fmt: skip
     rooms: dict[str, dict[int, int]] = {}
     if caps:
-        starts = {unit: _window_start(now, unit) for unit in caps}
-        earned = _earned_in_windows(session, ordered, kind, starts)
+        if earned is None:
+            starts = {unit: _window_start(now, unit) for unit in caps}
+            earned = _earned_in_windows(session, ordered, kind, starts)
         rooms = {unit: {account_id: max(cap - earned[unit].get(account_id, 0), 0)
                         for account_id in ordered}
                  for unit, cap in caps.items()}  # fmt: skip
@@ -393,6 +410,14 @@ _CLAIM_COLUMNS = (UnitClaim.id, UnitClaim.lot_id, UnitClaim.unit_index, UnitClai
                   UnitClaim.points, UnitClaim.entry_id, UnitClaim.created_at)  # fmt: skip
 
 
+#: A claim's points and entry, once earned (built once: every claim runs it).
+_CLAIM_SETTLE = (
+    sa.update(UnitClaim.__table__)
+    .where(UnitClaim.__table__.c.id == sa.bindparam("claim"))
+    .values(points=sa.bindparam("claim_points"), entry_id=sa.bindparam("entry"))
+)
+
+
 def _claim_unknown(message: str) -> PointsError:
     return PointsError(code="claim_code_invalid", status=422, fields={"code": [message]})
 
@@ -408,6 +433,7 @@ def claim_unit(
     master_keys: dict[str, bytes],
     now: datetime,
     region_code: str | None = None,
+    portable: bool = False,
 ) -> ClaimResult:
     """Claim a scanned unit for the user: once per unit, ever; a retry with the same key returns
     the original claim.
@@ -415,8 +441,92 @@ def claim_unit(
     The hot path of the mini-program, so it is a few statements: the unit's lot, label and
     footprint in one query; the rule in force; the claim row, inserted unless the unit or the key
     is taken (the unique constraints decide between concurrent claimants); the earning; the
-    claim's points.
+    claim's points. On PostgreSQL (unless ``portable``) the first three and the account's lock
+    are one statement (``points.postgresql``).
     """
+    if not portable and session.get_bind().dialect.name == "postgresql":
+        taken = _claim_take_postgresql(
+            session, user_id=user_id, gtin=gtin, lot_number=lot_number, serial=serial, key=key,
+            master_keys=master_keys, now=now, region_code=region_code,
+        )  # fmt: skip
+    else:
+        taken = _claim_take(
+            session, user_id=user_id, gtin=gtin, lot_number=lot_number, serial=serial, key=key,
+            master_keys=master_keys, now=now, region_code=region_code,
+        )  # fmt: skip
+    if taken.revoked or taken.label_status != "certified":
+        if (replayed := _replay(session, key, taken.lot_id, taken.index, user_id)) is not None:
+            return replayed
+        raise PointsError(code="claim_code_revoked", params={"status": taken.label_status})
+    rule = taken.rule
+    if rule is None:
+        if (replayed := _replay(session, key, taken.lot_id, taken.index, user_id)) is not None:
+            return replayed
+        raise PointsError(code="points_rule_missing", status=503)
+    if taken.claim_id is None:  # the key or the unit is taken
+        if (replayed := _replay(session, key, taken.lot_id, taken.index, user_id)) is not None:
+            return replayed
+        raise PointsError(code="unit_already_claimed")
+    award = Award(
+        account_code("user", user_id),
+        points_for(rule, kg_co2e=taken.kg_per_unit),
+        f"claim:{taken.claim_id}",
+        {"lot_id": taken.lot_id, "unit_index": taken.index},
+    )
+    if taken.account_id is None:
+        account_open(session, "user", user_id)
+        [earning] = earn_many(session, rule=rule, awards=[award], now=now)
+    else:
+        [earning] = earn_locked(
+            session, rule=rule, awards=[award], ids={award.account: taken.account_id}, now=now,
+            earned=taken.earned,
+        )  # fmt: skip
+    session.connection().execute(
+        _CLAIM_SETTLE,
+        {"claim": taken.claim_id, "claim_points": earning.points, "entry": earning.entry_id},
+    )
+    claim = Claim(
+        taken.claim_id, taken.lot_id, taken.index, user_id, earning.points, earning.entry_id, now
+    )
+    return ClaimResult(claim, True, earning.capped_by)
+
+
+@dataclass(frozen=True)
+class _Taken:
+    """A claim's unit and what became of its row: ``claim_id`` is ``None`` unless it went in;
+    ``account_id`` is the claimant's points account when it exists and is locked, and ``earned``
+    the points it earned in the rule's windows when already summed."""
+
+    lot_id: int
+    index: int
+    label_status: str
+    revoked: bool
+    kg_per_unit: Decimal
+    rule: PointRule | None
+    claim_id: int | None
+    account_id: int | None = None
+    earned: dict[str, dict[int, int]] | None = None
+
+
+def _genuine_index(
+    master_keys: dict[str, bytes], key_id: str, *, gtin: str, lot_number: str, units: int,
+    serial: str, lot_status: str,
+) -> int:  # fmt: skip
+    try:
+        if lot_status != "issued":
+            raise CodeInvalid("lot not issued")
+        return serial_verify(
+            lot_key(master_keys, key_id, gtin=gtin, lot=lot_number, units=units), serial
+        )
+    except CodeInvalid:
+        raise _claim_unknown("Not a genuine code.") from None
+
+
+def _claim_take(
+    session: Session, *, user_id: int, gtin: str, lot_number: str, serial: str, key: str,
+    master_keys: dict[str, bytes], now: datetime, region_code: str | None,
+) -> _Taken:  # fmt: skip
+    """The portable path: the lot, the rule, the claim row, the account opened and locked."""
     revocations = sa.exists().where(UnitRevocation.lot_id == LabelLot.id)
     found = session.execute(
         sa.select(LabelLot.id, LabelLot.status, LabelLot.key_id, LabelLot.units, Label.status,
@@ -429,24 +539,17 @@ def claim_unit(
     if found is None:
         raise _claim_unknown("Unknown code.")
     lot_id, lot_status, key_id, units, label_status, kg_per_unit, has_revocations = found
-    try:
-        if lot_status != "issued":
-            raise CodeInvalid("lot not issued")
-        index = serial_verify(
-            lot_key(master_keys, key_id, gtin=gtin, lot=lot_number, units=units), serial
-        )
-    except CodeInvalid:
-        raise _claim_unknown("Not a genuine code.") from None
+    index = _genuine_index(
+        master_keys, key_id, gtin=gtin, lot_number=lot_number, units=units, serial=serial,
+        lot_status=lot_status,
+    )  # fmt: skip
     revoked = has_revocations and unit_revoked(session, lot_id, index)
+    taken = _Taken(lot_id, index, label_status, revoked, kg_per_unit, None, None)
     if revoked or label_status != "certified":
-        if (replayed := _replay(session, key, lot_id, index, user_id)) is not None:
-            return replayed
-        raise PointsError(code="claim_code_revoked", params={"status": label_status})
+        return taken
     rule = rule_current(session, "unit_claim", now)
     if rule is None:
-        if (replayed := _replay(session, key, lot_id, index, user_id)) is not None:
-            return replayed
-        raise PointsError(code="points_rule_missing", status=503)
+        return taken
     claims = UnitClaim.__table__
     claim_id = session.execute(
         ledger.insert_for(session, claims)
@@ -455,27 +558,70 @@ def claim_unit(
         .on_conflict_do_nothing()
         .returning(claims.c.id)
     ).scalar()  # fmt: skip
-    if claim_id is None:  # the key or the unit is taken
-        if (replayed := _replay(session, key, lot_id, index, user_id)) is not None:
-            return replayed
-        raise PointsError(code="unit_already_claimed")
-    account = account_open(session, "user", user_id)
-    earning = earn(
-        session,
-        account=account,
-        rule=rule,
-        points=points_for(rule, kg_co2e=kg_per_unit),
-        key=f"claim:{claim_id}",
-        now=now,
-        metadata={"lot_id": lot_id, "unit_index": index},
-    )
-    session.execute(
-        sa.update(claims)
-        .where(claims.c.id == claim_id)
-        .values(points=earning.points, entry_id=earning.entry_id)
-    )
-    claim = Claim(claim_id, lot_id, index, user_id, earning.points, earning.entry_id, now)
-    return ClaimResult(claim, True, earning.capped_by)
+    return dataclasses.replace(taken, rule=rule, claim_id=claim_id)
+
+
+def _claim_take_postgresql(
+    session: Session, *, user_id: int, gtin: str, lot_number: str, serial: str, key: str,
+    master_keys: dict[str, bytes], now: datetime, region_code: str | None,
+) -> _Taken:  # fmt: skip
+    """``points.postgresql.claim_take``, with the lot's facts remembered (read afresh once when
+    the statement finds them stale), and the caps' sums when the claim went in."""
+    account = account_code("user", user_id)
+    fresh = False
+    while True:
+        facts, remembered = claim_statements.lot_facts(session, gtin, lot_number, fresh=fresh)
+        if facts is None:
+            raise _claim_unknown("Unknown code.")
+        try:
+            index = serial_verify(
+                lot_key(master_keys, facts.key_id, gtin=gtin, lot=lot_number, units=facts.units),
+                serial,
+            )
+        except CodeInvalid:
+            if not remembered:
+                raise _claim_unknown("Not a genuine code.") from None
+            fresh = True  # perhaps not this lot's facts any more: read them again
+            continue
+        found = claim_statements.claim_take(
+            session, gtin=gtin, lot_number=lot_number, facts=facts, index=index, user_id=user_id,
+            key=key, region_code=region_code, account=account, issuer=ISSUER_ACCOUNT, now=now,
+        )  # fmt: skip
+        if found.lot_id is not None:
+            break
+        if not remembered:
+            raise _claim_unknown("Unknown code.")
+        fresh = True
+    if found.lot_status != "issued":
+        raise _claim_unknown("Not a genuine code.")
+    rule = None
+    if found.rule is not None:
+        rule_id, version, formula, cap_per_day, cap_per_month, validity_days = found.rule
+        rule = PointRule(
+            id=rule_id, event_type="unit_claim", version=version, formula=formula,
+            cap_per_day=cap_per_day, cap_per_month=cap_per_month, validity_days=validity_days,
+        )  # fmt: skip
+    taken = _Taken(
+        found.lot_id, index, found.label_status, found.revoked, found.kg_per_unit, rule,
+        found.claim_id,
+    )  # fmt: skip
+    if found.claim_id is None or found.account is None or found.issuer is None:
+        return taken  # no claim, or the accounts are yet to be opened (a first claim)
+    if (tuple(found.account[2:]), tuple(found.issuer[2:])) != (
+        ("POINT", False, True),
+        ("POINT", True, False),
+    ):
+        return taken  # not points accounts: opening them refuses with the conflict
+    ledger.accounts_known(session, [found.account, found.issuer])
+    account_id = found.account[0]
+    earned = None
+    if rule is not None and (rule.cap_per_day is not None or rule.cap_per_month is not None):
+        day, month = claim_statements.earned_since(
+            session, account_id=account_id, kind=ENTRY_KIND_PREFIX + rule.event_type,
+            day=_window_start(now, "day"), month=_window_start(now, "month"),
+        )  # fmt: skip
+        earned = {"day": {account_id: day}, "month": {account_id: month}}
+    return dataclasses.replace(taken, account_id=account_id, earned=earned)
 
 
 def _replay(

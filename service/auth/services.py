@@ -362,25 +362,30 @@ def principal_load(session: Session, *, claims: AccessClaims, now: datetime) -> 
     return session_principal(session, session_id=claims.session_id, user_id=claims.user_id, now=now)
 
 
+#: Built once: every authenticated request runs it, and through the connection rather than the
+#: ORM (it reads columns, not objects), which spares both building and ORM execution per request.
+_SESSION_PRINCIPAL = (
+    sa.select(
+        SignInSession.revoked_at,
+        SignInSession.expires_at,
+        SignInSession.user_id,
+        User.is_active,
+        Membership.role,
+        Membership.organisation_id,
+    )
+    .join(User, User.id == SignInSession.user_id)
+    .outerjoin(Membership, Membership.user_id == User.id)
+    .where(SignInSession.id == sa.bindparam("session_id"))
+)
+
+
 def session_principal(
     session: Session, *, session_id: str, user_id: int, now: datetime
 ) -> Principal:
     """The principal of a sign-in session, refusing revoked or expired sessions and disabled
     users: one query for the session, the user and their memberships (every authenticated
     request runs it)."""
-    rows = session.execute(
-        sa.select(
-            SignInSession.revoked_at,
-            SignInSession.expires_at,
-            SignInSession.user_id,
-            User.is_active,
-            Membership.role,
-            Membership.organisation_id,
-        )
-        .join(User, User.id == SignInSession.user_id)
-        .outerjoin(Membership, Membership.user_id == User.id)
-        .where(SignInSession.id == session_id)
-    ).all()
+    rows = session.connection().execute(_SESSION_PRINCIPAL, {"session_id": session_id}).all()
     if not rows or rows[0].user_id != user_id:
         raise AuthenticationFailed(code="token_invalid", headers=bearer_challenge())
     first = rows[0]
