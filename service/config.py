@@ -69,8 +69,6 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_CLAIMS_PER_USER": "20 per minute;200 per day",
     "RATELIMIT_CLAIMS_PER_DEVICE": "20 per minute;200 per day",
     "RATELIMIT_KEY_PREFIX": "tanhui",
-    # A moving window counts the last minute wherever it falls: no burst at a window's edge.
-    "RATELIMIT_STRATEGY": "moving-window",
     "CACHE_KEY_PREFIX": "tanhui",
     "LOG_LEVEL": "INFO",
     "PUBLIC_BASE_URL": "http://127.0.0.1:8000",

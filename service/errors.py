@@ -11,13 +11,10 @@ to blame. Stack traces go to the log under the request id, never to the client.
 from __future__ import annotations
 
 import logging
-import math
-import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, request
-from flask_limiter.errors import RateLimitExceeded
 from marshmallow import Schema, fields
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -124,21 +121,6 @@ def _service_error(error: ServiceError) -> Response:
     )
 
 
-def _rate_limited(error: RateLimitExceeded) -> Response:
-    retry_after_s = 60
-    limiter = current_app.extensions.get("tanhui.limiter")
-    current = getattr(limiter, "current_limit", None) if limiter else None
-    if current is not None:
-        window_s = current.limit.get_expiry()
-        retry_after_s = min(window_s, max(1, math.ceil(current.reset_at - time.time())))
-    return error_response(
-        "rate_limited",
-        429,
-        params={"retry_after_s": retry_after_s},
-        headers={"Retry-After": str(retry_after_s)},
-    )
-
-
 def _http_exception(error: HTTPException) -> Response:
     status = error.code or 500
     code = HTTP_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
@@ -197,7 +179,6 @@ def commit_error_response(error: Exception) -> Response:
 
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ServiceError, _service_error)
-    app.register_error_handler(RateLimitExceeded, _rate_limited)
     app.register_error_handler(HTTPException, _http_exception)
     app.register_error_handler(IntegrityError, _integrity_error)
     app.register_error_handler(DataError, _data_error)

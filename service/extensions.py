@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 
 import redis
 from flask import Flask, current_app, request
-from flask_limiter import Limiter
 
+from service import ratelimits
 from service.auth.wechat import WeChatClient
 from service.config import WECHAT_TOKEN_REFRESH_MARGIN_S
 from service.exceptions import ServiceError
@@ -21,8 +21,8 @@ from service.wechatpay import WeChatPayClient, WeChatPayConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Marks views for rate limiting; ``apply_rate_limits`` binds them to the app's own limiter, so
-#: two apps in one process (tests, the CLI) never share limiter state.
+#: Marks views for rate limiting; ``apply_rate_limits`` reads them into the app's own limits
+#: (``service.ratelimits``), so two apps in one process (tests, the CLI) never share their state.
 RATE_LIMIT_SETTING_ATTRIBUTE = "_tanhui_rate_limit_setting"
 RATE_LIMIT_EXEMPT_ATTRIBUTE = "_tanhui_rate_limit_exempt"
 
@@ -85,35 +85,22 @@ def init_app(app: Flask) -> None:
         client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
         app.extensions["tanhui.redis"] = client
         app.extensions["tanhui.store"] = RedisStore(client, app.config["CACHE_KEY_PREFIX"])
-        app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url)
     else:
         app.extensions["tanhui.redis"] = None
         app.extensions["tanhui.store"] = MemoryStore()
-        app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
-    limiter = Limiter(
-        key_func=client_address,
-        default_limits=[lambda: current_app.config["RATELIMIT_DEFAULT"]],
-        key_prefix=app.config["RATELIMIT_KEY_PREFIX"],
-        headers_enabled=False,  # the error handler owns Retry-After, so header and message agree
-    )
-    limiter.init_app(app)
-    app.extensions["tanhui.limiter"] = limiter
 
 
 def apply_rate_limits(app: Flask) -> None:
-    """Bind the marked views to the app's limiter (after the blueprints are registered)."""
-    limiter: Limiter = app.extensions["tanhui.limiter"]
-    for endpoint, view in list(app.view_functions.items()):
+    """Read every view's marks (after the blueprints are registered) into the app's limits."""
+    marks: dict[str | None, ratelimits.Marks] = {}
+    for endpoint, view in app.view_functions.items():
         if getattr(view, RATE_LIMIT_EXEMPT_ATTRIBUTE, False):
-            app.view_functions[endpoint] = limiter.exempt(view)
-            continue
-        for setting, per in getattr(view, RATE_LIMIT_SETTING_ATTRIBUTE, []):
-            view = limiter.limit(
-                lambda setting=setting: current_app.config[setting],
-                key_func=RATE_LIMIT_KEYS[per],
-                scope=f"{endpoint}:{per}",
-            )(view)
-            app.view_functions[endpoint] = view
+            marks[endpoint] = ratelimits.EXEMPT
+        elif view_marks := getattr(view, RATE_LIMIT_SETTING_ATTRIBUTE, None):
+            marks[endpoint] = tuple(view_marks)
+    ratelimits.init_app(
+        app, client=app.extensions["tanhui.redis"], keys=RATE_LIMIT_KEYS, marks=marks
+    )
 
 
 def wechatpay_client(app: Flask | None = None) -> WeChatPayClient:

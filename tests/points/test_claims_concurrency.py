@@ -20,6 +20,7 @@ from service.orm import create_engine
 from service.parties.services import consumer_create
 
 CLAIMERS = 50
+UNITS = 20
 
 
 def test_fifty_parallel_claims_of_one_unit_pay_once(server_config, scratch_database_url):
@@ -91,6 +92,75 @@ def test_fifty_parallel_claims_of_one_unit_pay_once(server_config, scratch_datab
             assert issued == 1
             report = ledger_verify(session)
             assert report.ok, report.problems
+    finally:
+        engine.dispose()
+        database(app).engine.dispose()
+
+
+def test_parallel_claims_of_one_consumer_stop_at_the_daily_cap(server_config, scratch_database_url):
+    """Twenty units claimed at once by one consumer whose account is open: the account's lock
+    makes the cap of 25 a day hold exactly (10 + 10 + 5), however the claims interleave."""
+    app = create_app({**server_config, "DATABASE_URL": scratch_database_url})
+    assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
+    engine = create_engine(scratch_database_url, pool_size=UNITS + 2)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    now = datetime.now(UTC)
+    try:
+
+        def setup(session):
+            points.rule_publish(
+                session,
+                event_type="unit_claim",
+                values={"formula": {"kind": "fixed", "points": 10}, "cap_per_day": 25,
+                        "validity_days": 365},
+                user_id=None,
+                now=now,
+            )  # fmt: skip
+            lot = session.scalars(sa.select(LabelLot)).one()
+            product = session.get(Product, lot.product_id)
+            key = lot_key_of(lot, product, app.config["UNIT_CODE_MASTER_KEYS"])
+            user = consumer_create(session).id
+            points.account_open(session, "user", user)
+            serials = [serial_for(key, index) for index in range(UNITS)]
+            return product.gtin, lot.lot_number, serials, user
+
+        gtin, lot_number, serials, user = in_transaction(factory, setup)
+        barrier = threading.Barrier(UNITS)
+        paid, failures = [], []
+        guard = threading.Lock()
+
+        def claimer(index):
+            try:
+                barrier.wait()
+                result = in_transaction(
+                    factory,
+                    lambda session: points.claim_unit(
+                        session,
+                        user_id=user,
+                        gtin=gtin,
+                        lot_number=lot_number,
+                        serial=serials[index],
+                        key=f"scan-{index}",
+                        master_keys=app.config["UNIT_CODE_MASTER_KEYS"],
+                        now=now,
+                    ),  # fmt: skip
+                )
+                with guard:
+                    paid.append(result.claim.points)
+            except BaseException as error:  # noqa: BLE001 - reported below
+                failures.append(error)
+
+        threads = [threading.Thread(target=claimer, args=(index,)) for index in range(UNITS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=300)
+
+        assert not failures, failures
+        assert sorted(paid) == [0] * (UNITS - 3) + [5, 10, 10]
+        with factory() as session:
+            assert points.summary(session, "user", user, datetime.now(UTC))["balance"] == 25
+            assert ledger_verify(session).ok
     finally:
         engine.dispose()
         database(app).engine.dispose()
