@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -215,31 +216,46 @@ def leaf_template(request: Any, accounts: Mapping[str, Any], now: datetime) -> t
     return head + '"id":', "," + tail
 
 
-def post_in_one_statement(
-    session: Session,
+@dataclass(frozen=True)
+class Prepared:
+    """A batch's statement and its parameters, ready to run (built without the database)."""
+
+    statement: str
+    parameters: dict[str, Any]
+    keys: tuple[str, ...]
+
+
+def statement_prepare(
     requests: Sequence[Any],
     canonical: Sequence[dict[str, Any]],
     accounts: Mapping[str, Any],
     now: datetime,
     hold_ids: Mapping[str, int],
     reverses: Mapping[str, int],
-) -> tuple[dict[str, int], dict[tuple[int, int], int]]:
-    """Post ``requests``; return the ids of the entries it inserted, by key, and the lots it
-    opened, by (entry id, account id)."""
-    single = len(requests) == 1
-    if single:
+) -> Prepared:
+    """The statement that posts ``requests`` (the lean one for a single entry)."""
+    keys = tuple(request.key for request in requests)
+    if len(requests) == 1:
         statement, parameters = _single(
             requests[0], canonical[0], accounts, now, hold_ids, reverses
         )
-    else:
-        statement = DRIVER_STATEMENT
-        parameters = _batch(requests, canonical, accounts, now, hold_ids, reverses)
+        return Prepared(statement, parameters, keys)
+    return Prepared(
+        DRIVER_STATEMENT, _batch(requests, canonical, accounts, now, hold_ids, reverses), keys
+    )
+
+
+def statement_run(
+    session: Session, prepared: Prepared, accounts: Mapping[str, Any]
+) -> tuple[dict[str, int], dict[tuple[int, int], int]]:
+    """Run a prepared statement; return the ids of the entries it inserted, by key, and the lots
+    it opened, by (entry id, account id)."""
     # The driver's own cursor: this statement runs for every entry, and SQLAlchemy's execution
     # layer would cost as much as the rest of this function; psycopg prepares it after a few runs.
     driver = session.connection().connection.driver_connection
     try:
         with driver.cursor() as cursor:
-            cursor.execute(statement, parameters)
+            cursor.execute(prepared.statement, prepared.parameters)
             row = cursor.fetchone()
             inserted = row[0]
     except psycopg.errors.CheckViolation as error:
@@ -249,12 +265,12 @@ def post_in_one_statement(
         refused = {int(number) for number in match.group(1).split(",")}
         codes = sorted(info.code for info in accounts.values() if info.id in refused)
         raise LedgerError(ErrorCode.INSUFFICIENT_FUNDS, ", ".join(codes), field="amount") from None
-    if single:
+    if prepared.statement is not DRIVER_STATEMENT:
         if inserted is None:
             return {}, {}
-        opened = row[1] if statement is SINGLE_LOTS_STATEMENT else None
+        opened = row[1] if prepared.statement is SINGLE_LOTS_STATEMENT else None
         lots = {(inserted, account_id): lot_id for account_id, lot_id in opened or ()}
-        return {requests[0].key: inserted}, lots
+        return {prepared.keys[0]: inserted}, lots
     lots = {(entry_id, account_id): lot_id for entry_id, account_id, lot_id in row[1]}
     return {key: entry_id for key, entry_id in inserted}, lots
 

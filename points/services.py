@@ -218,32 +218,26 @@ def earn_many(
 
     The parties' account rows are locked in id order first, so concurrent earnings of one party
     cannot together pass a cap; awards to one account in the batch count against its caps in
-    order. Entries go to the ledger in batches of ``ledger.ENTRIES_PER_BATCH_MAX``.
+    order. Entries go to the ledger in batches (``ledger.entries_post_many``).
     """
     codes = sorted({award.account for award in awards})
-    ids: dict[str, int] = {}
+    # The accounts' terms come with their ids, so posting to them looks nothing up again.
+    columns = (Account.id, Account.code, Account.asset, Account.allow_negative, Account.uses_lots)
+    rows: list[Any] = []
     if len(codes) <= ACCOUNTS_PER_QUERY_MAX:  # resolve and lock in one statement
-        ids.update(
-            (code, account_id)
-            for account_id, code in session.execute(
-                sa.select(Account.id, Account.code)
-                .where(ledger.among(session, Account.code, codes))
-                .order_by(Account.id)
-                .with_for_update()
-            )
+        rows += session.execute(
+            sa.select(*columns)
+            .where(ledger.among(session, Account.code, codes))
+            .order_by(Account.id)
+            .with_for_update()
         )
     else:
         for start in range(0, len(codes), ACCOUNTS_PER_QUERY_MAX):
             chunk = codes[start : start + ACCOUNTS_PER_QUERY_MAX]
-            ids.update(
-                (code, account_id)
-                for account_id, code in session.execute(
-                    sa.select(Account.id, Account.code).where(
-                        ledger.among(session, Account.code, chunk)
-                    )
-                )
+            rows += session.execute(
+                sa.select(*columns).where(ledger.among(session, Account.code, chunk))
             )
-        locked = sorted(ids.values())
+        locked = sorted(row[0] for row in rows)
         for start in range(0, len(locked), ACCOUNTS_PER_QUERY_MAX):
             chunk = locked[start : start + ACCOUNTS_PER_QUERY_MAX]
             session.execute(
@@ -252,6 +246,8 @@ def earn_many(
                 .order_by(Account.id)
                 .with_for_update()
             ).all()
+    ledger.accounts_known(session, rows)
+    ids = {row[1]: row[0] for row in rows}
     return earn_locked(session, rule=rule, awards=awards, ids=ids, now=now)
 
 
@@ -278,7 +274,7 @@ def earn_locked(
         rooms = {unit: {account_id: max(cap - earned[unit].get(account_id, 0), 0)
                         for account_id in ordered}
                  for unit, cap in caps.items()}  # fmt: skip
-    results: list[Earning] = []
+    results: list[tuple[int, str | None]] = []
     requests: list[ledger.EntryRequest] = []
     expires_at = now + timedelta(days=rule.validity_days)
     for award in awards:
@@ -289,7 +285,7 @@ def earn_locked(
                 granted, capped_by = room[account_id], f"cap_per_{unit}"
         for room in rooms.values():
             room[account_id] -= granted
-        results.append(Earning(granted, award.points, capped_by, None))
+        results.append((granted, capped_by))
         if granted <= 0:
             continue
         requests.append(
@@ -312,14 +308,14 @@ def earn_locked(
                 },
             )
         )
-    entry_ids: dict[str, int] = {}
-    for start in range(0, len(requests), ledger.ENTRIES_PER_BATCH_MAX):
-        batch = requests[start : start + ledger.ENTRIES_PER_BATCH_MAX]
-        for result in ledger.entries_post(session, batch, now=now):
-            entry_ids[result.key] = result.entry_id
+    if len(requests) == 1:  # a claim, a grant: the lean single statement
+        posted = ledger.entries_post(session, requests, now=now)
+    else:
+        posted = ledger.entries_post_many(session, requests, now=now)
+    entry_ids = {result.key: result.entry_id for result in posted}
     return [
-        Earning(earning.points, earning.requested, earning.capped_by, entry_ids.get(award.key))
-        for award, earning in zip(awards, results, strict=True)
+        Earning(granted, award.points, capped_by, entry_ids.get(award.key))
+        for award, (granted, capped_by) in zip(awards, results, strict=True)
     ]
 
 

@@ -275,3 +275,52 @@ def test_one_statement_is_atomic_on_its_own(scratch_database_url, now):
                 assert error.value.error_code is ErrorCode.ENTRY_INVALID
     finally:
         engine.dispose()
+
+
+def test_many_batches_are_encoded_while_the_last_one_is_written(
+    session, open_account, now, monkeypatch
+):
+    """``entries_post_many`` posts batch after batch while a helper thread encodes the next: the
+    rows, the lots and the answers (in request order, a repeat answering ``EXISTS``) are those of
+    the portable path, and a batch that repeats a key is refused (its transaction then rolls
+    back, as after any ``LedgerError``)."""
+    monkeypatch.setattr(ledger, "ENTRIES_PER_BATCH_MAX", 3)
+    open_account("issuer", issuer=True)
+    for name in ("farm-1", "farm-2", "farm-3"):
+        open_account(name, lots=True)
+    expires = now + timedelta(days=730)
+
+    def requests(prefix):
+        return [
+            ledger.EntryRequest(
+                f"{prefix}{n}",
+                "points_farm_share",
+                [ledger.PostingRequest("issuer", -(n + 1)),
+                 ledger.PostingRequest(f"farm-{n % 3 + 1}", n + 1, expires_at=expires,
+                                       provenance={"rule_id": 1})],
+                {"farm": n},
+            )
+            for n in range(8)
+        ]  # fmt: skip
+
+    fast = ledger.entries_post_many(session, requests("one-"), now=now)
+    slow = [
+        result
+        for start in range(0, 8, 3)
+        for result in ledger.entries_post(
+            session, requests("two-")[start : start + 3], now=now, portable=True
+        )
+    ]
+    assert [r.key for r in fast] == [f"one-{n}" for n in range(8)]
+    assert [r.outcome for r in fast + slow] == [Outcome.CREATED] * 16
+    assert rows_of(session, "one-") == rows_of(session, "two-")
+    assert [r.lots[0].amount for r in fast] == [n + 1 for n in range(8)]
+    again = ledger.entries_post_many(session, requests("one-"), now=now)
+    assert [(r.outcome, r.entry_id) for r in again] == [(Outcome.EXISTS, r.entry_id) for r in fast]
+    # farm-1 earned 1 + 4 + 7 on each path.
+    assert [b.balance for b in balances(session, "farm-1", "farm-2", "farm-3")] == [24, 30, 18]
+    repeated = requests("three-")
+    repeated[4] = repeated[3]
+    with pytest.raises(LedgerError) as error:
+        ledger.entries_post_many(session, repeated, now=now)
+    assert (error.value.error_code, error.value.field) == (ErrorCode.ENTRY_INVALID, "key")
