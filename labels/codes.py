@@ -21,6 +21,7 @@ by the lot, as index ranges.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterator
@@ -38,6 +39,8 @@ INDEX_WIDTH_MAX = 7
 UNITS_PER_LOT_MAX = 32**INDEX_WIDTH_MAX  # 34,359,738,368
 SERIAL_MAX_CHARS = 1 + INDEX_WIDTH_MAX + MAC_CHARS
 LOT_KEY_BYTES = 32
+#: Lot keys one process remembers once derived (least recently used go first).
+LOT_KEYS_REMEMBERED_MAX = 4_096
 MASTER_KEY_MIN_BYTES = 32
 _INFO = b"tanhui unit codes v1"
 
@@ -79,6 +82,12 @@ def lot_key(
     master = master_keys[key_id]
     if len(master) < MASTER_KEY_MIN_BYTES:
         raise ValueError(f"master keys have at least {MASTER_KEY_MIN_BYTES} bytes")
+    return _lot_key_derive(master, key_id, gtin, lot, units)
+
+
+@functools.lru_cache(maxsize=LOT_KEYS_REMEMBERED_MAX)
+def _lot_key_derive(master: bytes, key_id: str, gtin: str, lot: str, units: int) -> LotKey:
+    """HKDF for one lot, remembered: every scan and claim of the lot derives the same key."""
     info = b"|".join((_INFO, gtin.encode("ascii"), lot.encode("utf-8")))
     key = HKDF(algorithm=hashes.SHA256(), length=LOT_KEY_BYTES, salt=None, info=info).derive(master)
     return LotKey(key_id, key, gtin, lot, units)

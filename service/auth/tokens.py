@@ -11,7 +11,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
@@ -66,13 +66,35 @@ def access_token_issue(
     return token, settings.access_ttl_s
 
 
+#: Tokens this process has verified, with their claims (every request of a session presents the
+#: same one); forgotten all at once when this many are held.
+VERIFIED_TOKENS_MAX = 4_096
+_verified: dict[tuple[str, str, str, str], AccessClaims] = {}
+
+
 def access_token_decode(settings: TokenSettings, token: str) -> AccessClaims:
     """Verify a token and return its claims, or raise ``AuthenticationFailed``.
 
     Expired tokens get ``token_expired`` so clients know to refresh; every other defect
     (tampering, another algorithm, ``alg: none``, wrong issuer or audience, missing claims) is
-    ``token_invalid``.
+    ``token_invalid``. A token verified before under the same secret, issuer and audience is not
+    verified again, only its expiry checked (the same bytes verify the same way; whether its
+    session is still open is the caller's to check on every request).
     """
+    remembered = (settings.secret, settings.issuer, settings.audience, token)
+    known = _verified.get(remembered)
+    if known is not None:
+        if known.expires_at + CLOCK_LEEWAY_S > datetime.now(UTC).timestamp():
+            return known
+        raise AuthenticationFailed(code="token_expired", headers=_challenge("invalid_token"))
+    claims = _access_token_verify(settings, token)
+    if len(_verified) >= VERIFIED_TOKENS_MAX:
+        _verified.clear()
+    _verified[remembered] = claims
+    return claims
+
+
+def _access_token_verify(settings: TokenSettings, token: str) -> AccessClaims:
     try:
         decoded = jwt.api_jwt.decode_complete(
             token,

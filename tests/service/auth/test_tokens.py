@@ -2,10 +2,13 @@
 
 import time
 import uuid
+from datetime import datetime, timedelta
 
 import jwt
 import pytest
 
+from service.auth import tokens
+from service.exceptions import AuthenticationFailed
 from tests.conftest import TEST_SECRET
 
 
@@ -183,3 +186,28 @@ def test_logout_ends_access_and_refresh_at_once(client, signed_in, bearer):
 
 def test_logout_needs_a_token(client):
     assert client.post("/api/v1/auth/logout").status_code == 401
+
+
+def test_a_remembered_token_still_expires_and_a_tampered_one_is_not_remembered(monkeypatch):
+    """A token verified once is not verified again, but its expiry still applies; a token that
+    differs by a byte is another token and fails verification."""
+    settings = tokens.TokenSettings(TEST_SECRET, "tanhui", "tanhui-api", 900, 86_400)
+    token = forge(claims(sid="s-remembered", exp=int(time.time()) + 60))
+    first = tokens.access_token_decode(settings, token)
+    assert tokens.access_token_decode(settings, token) is first  # remembered
+    with pytest.raises(AuthenticationFailed) as error:
+        tokens.access_token_decode(settings, token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))
+    assert error.value.code == "token_invalid"
+    other_secret = tokens.TokenSettings("x" * 48, "tanhui", "tanhui-api", 900, 86_400)
+    with pytest.raises(AuthenticationFailed):
+        tokens.access_token_decode(other_secret, token)
+
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.now(tz) + timedelta(seconds=60 + tokens.CLOCK_LEEWAY_S)
+
+    monkeypatch.setattr(tokens, "datetime", Later)
+    with pytest.raises(AuthenticationFailed) as error:
+        tokens.access_token_decode(settings, token)
+    assert error.value.code == "token_expired"
