@@ -9,9 +9,12 @@ concurrent claimants, as on the portable path), and locks the claimant's points 
 also checks the key id and size it was given against the lot's row, so a stale memory inserts
 nothing and is read afresh.
 
-The caps are then summed in a statement of their own: under READ COMMITTED each statement reads a
-fresh snapshot, so the sums see every earning committed before the lock was granted (within the
-statement that waited for the lock, they would not).
+The statement also sums what the account earned in the caps' windows, as its snapshot saw it.
+Those sums hold only if no earning committed between that snapshot and the lock: every earning
+updates the account's row, so the statement compares the row version its snapshot saw with the
+one it locked (``xmin``; a lock that waited, or found the row changed, returns the newest). When
+they differ, the caps are summed again in a statement of their own, which under READ COMMITTED
+reads a fresh snapshot taken after the lock.
 
 Both run on the driver's own cursor, so psycopg prepares them after a few runs; the portable path
 in ``points.services`` writes the same rows (the test suite runs both and compares them).
@@ -67,19 +70,34 @@ CLAIM_TAKE = """
         RETURNING id
     ),
     account AS MATERIALIZED (
-        SELECT id, code, asset, allow_negative, uses_lots FROM ledger_accounts
+        SELECT id, code, asset, allow_negative, uses_lots, xmin::text AS version
+        FROM ledger_accounts
         WHERE code = CAST(%(account)s AS text) AND EXISTS (SELECT 1 FROM claimed)
         FOR NO KEY UPDATE
+    ),
+    seen AS (
+        SELECT id, xmin::text AS version FROM ledger_accounts
+        WHERE code = CAST(%(account)s AS text)
+    ),
+    earned AS (
+        SELECT coalesce(sum(p.amount) FILTER (WHERE e.created_at >= CAST(%(day)s AS timestamptz)),
+                        0) AS day,
+               coalesce(sum(p.amount), 0) AS month
+        FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id
+        WHERE p.account_id = (SELECT id FROM seen) AND p.amount > 0
+          AND e.kind = CAST(%(kind)s AS text) AND e.created_at >= CAST(%(month)s AS timestamptz)
     )
     SELECT lot.id, lot.status, lot.label_status, lot.kg_per_unit, lot.revoked,
            rule.id, rule.version, rule.formula, rule.cap_per_day, rule.cap_per_month,
            rule.validity_days,
            (SELECT id FROM claimed),
            account.id, account.code, account.asset, account.allow_negative, account.uses_lots,
-           issuer.id, issuer.code, issuer.asset, issuer.allow_negative, issuer.uses_lots
+           issuer.id, issuer.code, issuer.asset, issuer.allow_negative, issuer.uses_lots,
+           account.version = (SELECT version FROM seen), earned.day, earned.month
     FROM lot
     LEFT JOIN rule ON true
     LEFT JOIN account ON true
+    LEFT JOIN earned ON true
     LEFT JOIN ledger_accounts issuer ON issuer.code = CAST(%(issuer)s AS text)
 """
 
@@ -146,6 +164,7 @@ class Taken:
     claim_id: int | None = None
     account: tuple[Any, ...] | None = None
     issuer: tuple[Any, ...] | None = None
+    earned: tuple[int, int] | None = None
 
 
 def claim_take(
@@ -160,12 +179,15 @@ def claim_take(
     region_code: str | None,
     account: str,
     issuer: str,
+    kind: str,
+    day: datetime,
+    month: datetime,
     now: datetime,
 ) -> Taken:
     parameters = {
         "gtin": gtin, "lot_number": lot_number, "key_id": facts.key_id, "units": facts.units,
         "index": index, "user_id": user_id, "key": key, "region_code": region_code, "now": now,
-        "account": account, "issuer": issuer,
+        "account": account, "issuer": issuer, "kind": kind, "day": day, "month": month,
     }  # fmt: skip
     with _driver(session).cursor() as cursor:
         row = cursor.execute(CLAIM_TAKE, parameters).fetchone()
@@ -181,6 +203,7 @@ def claim_take(
         claim_id=row[11],
         account=row[12:17] if row[12] is not None else None,
         issuer=row[17:22] if row[17] is not None else None,
+        earned=(int(row[23]), int(row[24])) if row[22] else None,
     )
 
 

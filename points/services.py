@@ -564,6 +564,7 @@ def _claim_take_postgresql(
     """``points.postgresql.claim_take``, with the lot's facts remembered (read afresh once when
     the statement finds them stale), and the caps' sums when the claim went in."""
     account = account_code("user", user_id)
+    day, month = _window_start(now, "day"), _window_start(now, "month")
     fresh = False
     while True:
         facts, remembered = claim_statements.lot_facts(session, gtin, lot_number, fresh=fresh)
@@ -581,7 +582,8 @@ def _claim_take_postgresql(
             continue
         found = claim_statements.claim_take(
             session, gtin=gtin, lot_number=lot_number, facts=facts, index=index, user_id=user_id,
-            key=key, region_code=region_code, account=account, issuer=ISSUER_ACCOUNT, now=now,
+            key=key, region_code=region_code, account=account, issuer=ISSUER_ACCOUNT,
+            kind=ENTRY_KIND_PREFIX + "unit_claim", day=day, month=month, now=now,
         )  # fmt: skip
         if found.lot_id is not None:
             break
@@ -612,11 +614,13 @@ def _claim_take_postgresql(
     account_id = found.account[0]
     earned = None
     if rule is not None and (rule.cap_per_day is not None or rule.cap_per_month is not None):
-        day, month = claim_statements.earned_since(
+        # The statement's own sums hold when no one changed the account between its snapshot
+        # and its lock; otherwise they are summed again, after the lock.
+        since_day, since_month = found.earned or claim_statements.earned_since(
             session, account_id=account_id, kind=ENTRY_KIND_PREFIX + rule.event_type,
-            day=_window_start(now, "day"), month=_window_start(now, "month"),
+            day=day, month=month,
         )  # fmt: skip
-        earned = {"day": {account_id: day}, "month": {account_id: month}}
+        earned = {"day": {account_id: since_day}, "month": {account_id: since_month}}
     return dataclasses.replace(taken, account_id=account_id, earned=earned)
 
 

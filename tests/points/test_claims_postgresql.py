@@ -145,7 +145,7 @@ def test_remembered_facts_that_no_longer_hold_are_read_again(
         session, gtin=gtin, lot_number=lot_number,
         facts=claim_statements.LotFacts(real.key_id, 1000), index=1, user_id=alice, key="k1",
         region_code=None, account=f"user:{alice}:points", issuer=services.ISSUER_ACCOUNT,
-        now=NOW,
+        kind="points_unit_claim", day=NOW, month=NOW, now=NOW,
     )  # fmt: skip
     assert stale.lot_id is None
     assert session.scalar(sa.select(sa.func.count()).select_from(UnitClaim)) == 1
