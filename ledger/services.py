@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -407,7 +407,9 @@ def _one_statement_results(
     inserted: Mapping[str, int],
     opened: Mapping[tuple[int, int], int],
 ) -> list[EntryResult]:
-    """What a batch posted through ``ledger.postgresql``'s statement answers, in request order."""
+    """What a batch posted through ``ledger.postgresql``'s statement answers, in request order.
+    The database is read only for entries that existed already (so when all are new, any
+    thread may run it)."""
     results: list[EntryResult | None] = [None] * len(requests)
     existing_keys = [request.key for request in requests if request.key not in inserted]
     if existing_keys:
@@ -430,52 +432,86 @@ def _one_statement_results(
 
 
 def entries_post_many(
-    session: Session, requests: Sequence[EntryRequest], *, now: datetime
+    session: Session,
+    requests: Sequence[EntryRequest],
+    *,
+    now: datetime,
+    account_codes: Iterable[str] | None = None,
 ) -> list[EntryResult]:
     """Post any number of entries, ``ENTRIES_PER_BATCH_MAX`` a statement, in the caller's
     transaction (all or nothing with it): the path of a distribution to many parties.
 
-    On PostgreSQL's one statement, a helper thread checks and encodes each batch while the
-    database writes the one before, so this process and the database work at the same time
-    (``bench.points`` measures a distribution to 100,000 farms). Elsewhere the batches go one
-    after another through ``entries_post``.
+    On PostgreSQL's one statement, a helper thread reads each batch off ``requests`` (which may
+    build its entries only when sliced), checks and encodes it while the database writes the one
+    before, and turns each written batch into its answers, so this process and the database work
+    at the same time (``bench.points`` measures a distribution to 100,000 farms). Elsewhere the
+    batches go one after another through ``entries_post``. ``account_codes``, when the caller
+    knows them, are the accounts the entries touch, so they are not read off every entry first.
     """
-    batches = [
-        requests[start : start + ENTRIES_PER_BATCH_MAX]
-        for start in range(0, len(requests), ENTRIES_PER_BATCH_MAX)
-    ]
-    accounts = accounts_resolve(
-        session, {posting.account for request in requests for posting in request.postings}
-    )
-    overlapped = (
-        len(batches) > 1
-        and session.get_bind().dialect.name == "postgresql"
-        and _one_statement_fits(requests, accounts)
-    )
+    starts = range(0, len(requests), ENTRIES_PER_BATCH_MAX)
+    overlapped = len(starts) > 1 and session.get_bind().dialect.name == "postgresql"
     if not overlapped:
-        return [result for batch in batches for result in entries_post(session, batch, now=now)]
+        return [
+            result
+            for start in starts
+            for result in entries_post(
+                session, requests[start : start + ENTRIES_PER_BATCH_MAX], now=now
+            )
+        ]
+    if account_codes is None:
+        account_codes = {p.account for request in requests for p in request.postings}
+    accounts = accounts_resolve(session, account_codes)
 
-    def prepare(
-        batch: Sequence[EntryRequest],
-    ) -> tuple[list[dict[str, Any]], one_statement_path.Prepared]:
+    def prepare(start: int) -> _Batch:
+        batch = requests[start : start + ENTRIES_PER_BATCH_MAX]
         keys = [request.key for request in batch]
         if len(set(keys)) != len(keys):
             raise LedgerError(ErrorCode.ENTRY_INVALID, "a batch repeats a key", field="key")
+        unknown = {p.account for request in batch for p in request.postings} - accounts.keys()
+        if unknown:
+            raise LedgerError(
+                ErrorCode.ACCOUNT_NOT_FOUND, ", ".join(sorted(unknown)), field="account"
+            )
+        if not _one_statement_fits(batch, accounts):
+            return _Batch(batch, None, None)
         canonical = [entry_check(request, accounts) for request in batch]
-        return canonical, one_statement_path.statement_prepare(
-            batch, canonical, accounts, now, {}, {}
+        return _Batch(
+            batch,
+            canonical,
+            one_statement_path.statement_prepare(batch, canonical, accounts, now, {}, {}),
         )
 
-    results: list[EntryResult] = []
+    answers: list[Future[list[EntryResult]] | list[EntryResult]] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-encode") as helper:
-        upcoming = helper.submit(prepare, batches[0])
-        for number, batch in enumerate(batches):
-            canonical, prepared = upcoming.result()
-            if number + 1 < len(batches):
-                upcoming = helper.submit(prepare, batches[number + 1])
-            inserted, opened = one_statement_path.statement_run(session, prepared, accounts)
-            results += _one_statement_results(session, batch, canonical, accounts, inserted, opened)
-    return results
+        upcoming = helper.submit(prepare, starts[0])
+        for number in range(len(starts)):
+            batch = upcoming.result()
+            if number + 1 < len(starts):
+                upcoming = helper.submit(prepare, starts[number + 1])
+            if batch.prepared is None:  # lots used otherwise: the statements of every database
+                answers.append(entries_post(session, batch.requests, now=now))
+                continue
+            inserted, opened = one_statement_path.statement_run(session, batch.prepared, accounts)
+            arguments = (batch.requests, batch.canonical, accounts, inserted, opened)
+            if len(inserted) == len(batch.requests):  # all new: answered without the database
+                answers.append(helper.submit(_one_statement_results, session, *arguments))
+            else:
+                answers.append(_one_statement_results(session, *arguments))
+    return [
+        result
+        for answer in answers
+        for result in (answer.result() if isinstance(answer, Future) else answer)
+    ]
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """One batch of ``entries_post_many``: its entries, their canonical forms and the statement
+    (``None`` for both when the one statement cannot post it)."""
+
+    requests: Sequence[EntryRequest]
+    canonical: list[dict[str, Any]] | None
+    prepared: one_statement_path.Prepared | None
 
 
 def _one_statement_fits(

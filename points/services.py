@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any
+from typing import Any, overload
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -224,7 +224,8 @@ def earn_many(
     # The accounts' terms come with their ids, so posting to them looks nothing up again.
     columns = (Account.id, Account.code, Account.asset, Account.allow_negative, Account.uses_lots)
     rows: list[Any] = []
-    if len(codes) <= ACCOUNTS_PER_QUERY_MAX:  # resolve and lock in one statement
+    if len(codes) <= ACCOUNTS_PER_QUERY_MAX or session.get_bind().dialect.name == "postgresql":
+        # Resolve and lock in one statement (on PostgreSQL the codes are one array parameter).
         rows += session.execute(
             sa.select(*columns)
             .where(ledger.among(session, Account.code, codes))
@@ -275,8 +276,7 @@ def earn_locked(
                         for account_id in ordered}
                  for unit, cap in caps.items()}  # fmt: skip
     results: list[tuple[int, str | None]] = []
-    requests: list[ledger.EntryRequest] = []
-    expires_at = now + timedelta(days=rule.validity_days)
+    granted_awards: list[tuple[Award, int]] = []
     for award in awards:
         account_id = ids[award.account]
         granted, capped_by = award.points, None
@@ -286,37 +286,67 @@ def earn_locked(
         for room in rooms.values():
             room[account_id] -= granted
         results.append((granted, capped_by))
-        if granted <= 0:
-            continue
-        requests.append(
-            ledger.EntryRequest(
-                key=award.key,
-                kind=kind,
-                postings=[
-                    ledger.PostingRequest(ISSUER_ACCOUNT, -granted),
-                    ledger.PostingRequest(
-                        award.account,
-                        granted,
-                        expires_at=expires_at,
-                        provenance={"rule_id": rule.id, "version": rule.version},
-                    ),
-                ],
-                metadata={
-                    "rule_id": rule.id,
-                    "rule_version": rule.version,
-                    **(award.metadata or {}),
-                },
-            )
-        )
+        if granted > 0:
+            granted_awards.append((award, granted))
+    requests = _EarningEntries(
+        granted_awards, kind=kind, rule=rule, expires_at=now + timedelta(days=rule.validity_days)
+    )
     if len(requests) == 1:  # a claim, a grant: the lean single statement
-        posted = ledger.entries_post(session, requests, now=now)
+        posted = ledger.entries_post(session, requests[:], now=now)
     else:
-        posted = ledger.entries_post_many(session, requests, now=now)
+        posted = ledger.entries_post_many(
+            session, requests, now=now, account_codes=[ISSUER_ACCOUNT, *ids]
+        )
     entry_ids = {result.key: result.entry_id for result in posted}
     return [
         Earning(granted, award.points, capped_by, entry_ids.get(award.key))
         for award, (granted, capped_by) in zip(awards, results, strict=True)
     ]
+
+
+class _EarningEntries(Sequence[ledger.EntryRequest]):
+    """The ledger entries of granted awards, each built when read: a distribution's batches are
+    built by the ledger's helper thread while the database writes the batch before."""
+
+    def __init__(
+        self, granted: list[tuple[Award, int]], *, kind: str, rule: PointRule,
+        expires_at: datetime,
+    ) -> None:  # fmt: skip
+        self._granted = granted
+        self._kind = kind
+        self._rule_facts = {"rule_id": rule.id, "rule_version": rule.version}
+        self._provenance = {"rule_id": rule.id, "version": rule.version}
+        self._expires_at = expires_at
+
+    def __len__(self) -> int:
+        return len(self._granted)
+
+    @overload
+    def __getitem__(self, index: int) -> ledger.EntryRequest: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[ledger.EntryRequest]: ...
+
+    def __getitem__(self, index: int | slice) -> ledger.EntryRequest | list[ledger.EntryRequest]:
+        if isinstance(index, slice):
+            return [self._entry(award, points) for award, points in self._granted[index]]
+        return self._entry(*self._granted[index])
+
+    def _entry(self, award: Award, points: int) -> ledger.EntryRequest:
+        return ledger.EntryRequest(
+            key=award.key,
+            kind=self._kind,
+            postings=[
+                ledger.PostingRequest(ISSUER_ACCOUNT, -points),
+                ledger.PostingRequest(
+                    award.account,
+                    points,
+                    expires_at=self._expires_at,
+                    provenance=self._provenance,
+                ),
+            ],  # fmt: skip
+            metadata={**self._rule_facts, **(award.metadata or {})},
+        )
 
 
 def earn(

@@ -324,3 +324,46 @@ def test_many_batches_are_encoded_while_the_last_one_is_written(
     with pytest.raises(LedgerError) as error:
         ledger.entries_post_many(session, repeated, now=now)
     assert (error.value.error_code, error.value.field) == (ErrorCode.ENTRY_INVALID, "key")
+
+
+def test_a_batch_the_statement_cannot_post_goes_its_own_way_between_the_others(
+    session, open_account, now, monkeypatch
+):
+    """Batches are read off the requests one at a time: one that spends a lot (which the one
+    statement does not do) is posted by the statements every database runs, between batches
+    that take the one statement; a batch half posted before answers ``EXISTS`` for that half;
+    and an entry naming an account outside ``account_codes`` is refused by name."""
+    monkeypatch.setattr(ledger, "ENTRIES_PER_BATCH_MAX", 2)
+    open_account("issuer", issuer=True)
+    open_account("farm", lots=True)
+    expires = now + timedelta(days=730)
+
+    def earning(key, points):
+        return ledger.EntryRequest(
+            key, "points_farm_share",
+            [ledger.PostingRequest("issuer", -points),
+             ledger.PostingRequest("farm", points, expires_at=expires)],
+        )  # fmt: skip
+
+    spending = ledger.EntryRequest(
+        "spend", "points_redeem",
+        [ledger.PostingRequest("farm", -3), ledger.PostingRequest("issuer", 3)],
+    )  # fmt: skip
+    [before] = ledger.entries_post(session, [earning("e2", 20)], now=now)  # e2, posted before
+    requests = [earning("e0", 5), earning("e1", 10), spending, earning("e2", 20),
+                earning("e3", 40), earning("e4", 80)]  # fmt: skip
+    results = ledger.entries_post_many(session, requests, now=now, account_codes=["issuer", "farm"])
+    assert [(r.key, r.outcome) for r in results] == [
+        ("e0", Outcome.CREATED), ("e1", Outcome.CREATED), ("spend", Outcome.CREATED),
+        ("e2", Outcome.EXISTS), ("e3", Outcome.CREATED), ("e4", Outcome.CREATED),
+    ]  # fmt: skip
+    # The spending took its 3 points from the oldest lot: e2's, posted first.
+    assert [(use.lot_id, use.amount) for use in results[2].lots] == [(before.lots[0].lot_id, -3)]
+    assert balances(session, "farm")[0].balance == 5 + 10 - 3 + 20 + 40 + 80
+    stranger = [earning("s0", 1), earning("s1", 1),
+                ledger.EntryRequest("s2", "points_farm_share",
+                                    [ledger.PostingRequest("issuer", -1),
+                                     ledger.PostingRequest("nobody", 1)])]  # fmt: skip
+    with pytest.raises(LedgerError) as error:
+        ledger.entries_post_many(session, stranger, now=now, account_codes=["issuer", "farm"])
+    assert (error.value.error_code, error.value.field) == (ErrorCode.ACCOUNT_NOT_FOUND, "account")

@@ -79,7 +79,13 @@ def allocation(session, make_organisation):
     return result.allocation_id, farm
 
 
-def test_farms_earn_their_shares_of_an_allocation_once(session, allocation):
+@pytest.mark.parametrize("entries_per_batch", [3, ledger.ENTRIES_PER_BATCH_MAX])
+def test_farms_earn_their_shares_of_an_allocation_once(
+    session, allocation, entries_per_batch, monkeypatch
+):
+    """The same shares whether the four earnings go to the ledger in one batch or in two (on
+    PostgreSQL a helper thread builds and encodes the second while the first is written)."""
+    monkeypatch.setattr(ledger, "ENTRIES_PER_BATCH_MAX", entries_per_batch)
     allocation_id, farm = allocation
     paid = farms.distribute(session, allocation_id=allocation_id, now=NOW)
     # 250.003 kg × 2 points per kg = 500.006 → 500 points, split 31.5 / 27.25 / 22.75 / 18.5 %.
