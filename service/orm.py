@@ -5,6 +5,7 @@ this; ``service.db`` adds the per-request session lifecycle on top.
 
 from __future__ import annotations
 
+import select
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -106,10 +107,30 @@ def create_engine(url: str, **options: Any) -> Engine:
         engine = sa.create_engine(url, **options)
         _configure_sqlite(engine)
         return engine
-    options.setdefault("pool_pre_ping", True)
     options.setdefault("pool_size", 5)
     options.setdefault("max_overflow", 10)
-    return sa.create_engine(url, **options)
+    engine = sa.create_engine(url, **options)
+    if not options.get("pool_pre_ping"):
+        event.listen(engine, "checkout", _checkout_alive)
+    return engine
+
+
+def _checkout_alive(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Refuse a pooled PostgreSQL connection the server has closed, so the pool opens a fresh one
+    instead of failing the request (a restart, ``pg_terminate_backend``, an idle timeout).
+
+    An idle connection receives nothing unless the server is closing it (its last message, then
+    the end of the stream), so a socket with anything to read is given up. That costs a look at
+    the socket instead of ``pool_pre_ping``'s round trip, which every request would pay.
+    """
+    if dbapi_connection.closed:
+        raise sa.exc.DisconnectionError("connection closed")
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except (OSError, ValueError) as error:
+        raise sa.exc.DisconnectionError("connection unusable") from error
+    if readable:
+        raise sa.exc.DisconnectionError("the server sent something to an idle connection")
 
 
 def _configure_sqlite(engine: Engine) -> None:
