@@ -207,6 +207,17 @@ def claim_take(
     )
 
 
+CLAIM_SETTLE = (
+    "UPDATE unit_claims SET points = %(points)s, entry_id = %(entry_id)s WHERE id = %(claim_id)s"
+)
+
+
+def claim_settle(session: Session, *, claim_id: int, points: int, entry_id: int | None) -> None:
+    """Record a claim's points and earning (``entry_id`` is ``None`` when a cap left nothing)."""
+    with _driver(session).cursor() as cursor:
+        cursor.execute(CLAIM_SETTLE, {"claim_id": claim_id, "points": points, "entry_id": entry_id})
+
+
 def earned_since(
     session: Session, *, account_id: int, kind: str, day: datetime, month: datetime
 ) -> tuple[int, int]:

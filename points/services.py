@@ -470,7 +470,8 @@ def claim_unit(
     claim's points. On PostgreSQL (unless ``portable``) the first three and the account's lock
     are one statement (``points.postgresql``).
     """
-    if not portable and session.get_bind().dialect.name == "postgresql":
+    one_statement = not portable and session.get_bind().dialect.name == "postgresql"
+    if one_statement:
         taken = _claim_take_postgresql(
             session, user_id=user_id, gtin=gtin, lot_number=lot_number, serial=serial, key=key,
             master_keys=master_keys, now=now, region_code=region_code,
@@ -507,10 +508,15 @@ def claim_unit(
             session, rule=rule, awards=[award], ids={award.account: taken.account_id}, now=now,
             earned=taken.earned,
         )  # fmt: skip
-    session.connection().execute(
-        _CLAIM_SETTLE,
-        {"claim": taken.claim_id, "claim_points": earning.points, "entry": earning.entry_id},
-    )
+    if one_statement:
+        claim_statements.claim_settle(
+            session, claim_id=taken.claim_id, points=earning.points, entry_id=earning.entry_id
+        )
+    else:
+        session.connection().execute(
+            _CLAIM_SETTLE,
+            {"claim": taken.claim_id, "claim_points": earning.points, "entry": earning.entry_id},
+        )
     claim = Claim(
         taken.claim_id, taken.lot_id, taken.index, user_id, earning.points, earning.entry_id, now
     )
