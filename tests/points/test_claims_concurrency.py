@@ -2,6 +2,8 @@
 own connection: exactly one wins, the others are told it is taken, and the ledger verifies."""
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -23,27 +25,48 @@ CLAIMERS = 50
 UNITS = 20
 
 
-def test_fifty_parallel_claims_of_one_unit_pay_once(server_config, scratch_database_url):
-    app = create_app({**server_config, "DATABASE_URL": scratch_database_url})
+@contextmanager
+def seeded(server_config, url, clients) -> Iterator[tuple]:
+    """The demo seeded on a scratch database, and sessions on a pool with a connection for each
+    of ``clients`` parallel clients."""
+    app = create_app({**server_config, "DATABASE_URL": url})
     assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
-    engine = create_engine(scratch_database_url, pool_size=CLAIMERS + 2)
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
-    now = datetime.now(UTC)
+    engine = create_engine(url, pool_size=clients + 2)
     try:
+        yield app, sessionmaker(bind=engine, expire_on_commit=False)
+    finally:
+        engine.dispose()
+        database(app).engine.dispose()
+
+
+def claim_rule_publish(session, now, **caps):
+    points.rule_publish(
+        session, event_type="unit_claim",
+        values={"formula": {"kind": "fixed", "points": 10}, "validity_days": 365, **caps},
+        user_id=None, now=now,
+    )  # fmt: skip
+
+
+def demo_lot(session, app):
+    """The demo lot's GTIN, lot number and unit key."""
+    lot = session.scalars(sa.select(LabelLot)).one()
+    product = session.get(Product, lot.product_id)
+    return (
+        product.gtin,
+        lot.lot_number,
+        lot_key_of(lot, product, app.config["UNIT_CODE_MASTER_KEYS"]),
+    )
+
+
+def test_fifty_parallel_claims_of_one_unit_pay_once(server_config, scratch_database_url):
+    now = datetime.now(UTC)
+    with seeded(server_config, scratch_database_url, CLAIMERS) as (app, factory):
 
         def setup(session):
-            points.rule_publish(
-                session,
-                event_type="unit_claim",
-                values={"formula": {"kind": "fixed", "points": 10}, "validity_days": 365},
-                user_id=None,
-                now=now,
-            )
-            lot = session.scalars(sa.select(LabelLot)).one()
-            product = session.get(Product, lot.product_id)
-            key = lot_key_of(lot, product, app.config["UNIT_CODE_MASTER_KEYS"])
+            claim_rule_publish(session, now)
+            gtin, lot_number, key = demo_lot(session, app)
             users = [consumer_create(session).id for _ in range(CLAIMERS)]
-            return product.gtin, lot.lot_number, serial_for(key, 42), users
+            return gtin, lot_number, serial_for(key, 42), users
 
         gtin, lot_number, serial, users = in_transaction(factory, setup)
         barrier = threading.Barrier(CLAIMERS)
@@ -92,37 +115,21 @@ def test_fifty_parallel_claims_of_one_unit_pay_once(server_config, scratch_datab
             assert issued == 1
             report = ledger_verify(session)
             assert report.ok, report.problems
-    finally:
-        engine.dispose()
-        database(app).engine.dispose()
 
 
 def test_parallel_claims_of_one_consumer_stop_at_the_daily_cap(server_config, scratch_database_url):
     """Twenty units claimed at once by one consumer whose account is open: the account's lock
     makes the cap of 25 a day hold exactly (10 + 10 + 5), however the claims interleave."""
-    app = create_app({**server_config, "DATABASE_URL": scratch_database_url})
-    assert app.test_cli_runner().invoke(args=["demo", "seed"]).exit_code == 0
-    engine = create_engine(scratch_database_url, pool_size=UNITS + 2)
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
     now = datetime.now(UTC)
-    try:
+    with seeded(server_config, scratch_database_url, UNITS) as (app, factory):
 
         def setup(session):
-            points.rule_publish(
-                session,
-                event_type="unit_claim",
-                values={"formula": {"kind": "fixed", "points": 10}, "cap_per_day": 25,
-                        "validity_days": 365},
-                user_id=None,
-                now=now,
-            )  # fmt: skip
-            lot = session.scalars(sa.select(LabelLot)).one()
-            product = session.get(Product, lot.product_id)
-            key = lot_key_of(lot, product, app.config["UNIT_CODE_MASTER_KEYS"])
+            claim_rule_publish(session, now, cap_per_day=25)
+            gtin, lot_number, key = demo_lot(session, app)
             user = consumer_create(session).id
             points.account_open(session, "user", user)
             serials = [serial_for(key, index) for index in range(UNITS)]
-            return product.gtin, lot.lot_number, serials, user
+            return gtin, lot_number, serials, user
 
         gtin, lot_number, serials, user = in_transaction(factory, setup)
         barrier = threading.Barrier(UNITS)
@@ -161,6 +168,3 @@ def test_parallel_claims_of_one_consumer_stop_at_the_daily_cap(server_config, sc
         with factory() as session:
             assert points.summary(session, "user", user, datetime.now(UTC))["balance"] == 25
             assert ledger_verify(session).ok
-    finally:
-        engine.dispose()
-        database(app).engine.dispose()
