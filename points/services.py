@@ -344,7 +344,7 @@ class _EarningEntries(Sequence[ledger.EntryRequest]):
                     expires_at=self._expires_at,
                     provenance=self._provenance,
                 ),
-            ],  # fmt: skip
+            ],
             metadata={**self._rule_facts, **(award.metadata or {})},
         )
 
