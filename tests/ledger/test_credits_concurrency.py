@@ -15,6 +15,7 @@ from ledger.credits import CreditError, CreditErrorCode, RetirementLine
 from ledger.retry import in_transaction
 from ledger.verify import ledger_verify
 from service.orm import create_engine
+from tests.parallel import run_at_once
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "credits"
 ALLOCATORS = 32
@@ -49,41 +50,32 @@ def test_parallel_allocators_never_over_allocate(scratch_database_url):
                 )
 
         in_transaction(factory, setup)
-        barrier = threading.Barrier(ALLOCATORS)
-        won, refused, failures = [], [], []
+        won, refused = [], []
         guard = threading.Lock()
 
         def allocator(number):
-            try:
-                barrier.wait()
-                for attempt in range(3):
-                    key = f"lot-{number}-{attempt}"
-                    try:
-                        result = in_transaction(
-                            factory,
-                            lambda session, key=key: credits.allocate(
-                                session,
-                                key=key,
-                                target_type="label_lot",
-                                target_id=key,
-                                quantity_g=ASK_G,
-                                now=now,
-                            ),
-                        )
-                    except CreditError as error:
-                        with guard:
-                            refused.append(error.error_code)
-                        continue
+            for attempt in range(3):
+                key = f"lot-{number}-{attempt}"
+                try:
+                    result = in_transaction(
+                        factory,
+                        lambda session, key=key: credits.allocate(
+                            session,
+                            key=key,
+                            target_type="label_lot",
+                            target_id=key,
+                            quantity_g=ASK_G,
+                            now=now,
+                        ),
+                    )
+                except CreditError as error:
                     with guard:
-                        won.append(result.quantity_g)
-            except BaseException as error:  # noqa: BLE001 - reported below
-                failures.append(error)
+                        refused.append(error.error_code)
+                    continue
+                with guard:
+                    won.append(result.quantity_g)
 
-        threads = [threading.Thread(target=allocator, args=(n,)) for n in range(ALLOCATORS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
+        failures = run_at_once(allocator, range(ALLOCATORS))
 
         assert not failures, failures
         assert len(won) == RETIRED_G // ASK_G == 23

@@ -20,6 +20,7 @@ from service.app import create_app
 from service.db import database
 from service.orm import create_engine
 from service.parties.services import consumer_create
+from tests.parallel import run_at_once
 
 CLAIMERS = 50
 UNITS = 20
@@ -69,40 +70,31 @@ def test_fifty_parallel_claims_of_one_unit_pay_once(server_config, scratch_datab
             return gtin, lot_number, serial_for(key, 42), users
 
         gtin, lot_number, serial, users = in_transaction(factory, setup)
-        barrier = threading.Barrier(CLAIMERS)
-        outcomes, failures = [], []
+        outcomes = []
         guard = threading.Lock()
 
         def claimer(user_id):
             try:
-                barrier.wait()
-                try:
-                    result = in_transaction(
-                        factory,
-                        lambda session: points.claim_unit(
-                            session,
-                            user_id=user_id,
-                            gtin=gtin,
-                            lot_number=lot_number,
-                            serial=serial,
-                            key=f"user:{user_id}:scan",
-                            master_keys=app.config["UNIT_CODE_MASTER_KEYS"],
-                            now=now,
-                        ),
-                    )
-                    outcome = ("won", result.claim.points)
-                except PointsError as error:
-                    outcome = ("refused", error.code)
-                with guard:
-                    outcomes.append(outcome)
-            except BaseException as error:  # noqa: BLE001 - reported below
-                failures.append(error)
+                result = in_transaction(
+                    factory,
+                    lambda session: points.claim_unit(
+                        session,
+                        user_id=user_id,
+                        gtin=gtin,
+                        lot_number=lot_number,
+                        serial=serial,
+                        key=f"user:{user_id}:scan",
+                        master_keys=app.config["UNIT_CODE_MASTER_KEYS"],
+                        now=now,
+                    ),
+                )
+                outcome = ("won", result.claim.points)
+            except PointsError as error:
+                outcome = ("refused", error.code)
+            with guard:
+                outcomes.append(outcome)
 
-        threads = [threading.Thread(target=claimer, args=(user,)) for user in users]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
+        failures = run_at_once(claimer, users)
 
         assert not failures, failures
         assert outcomes.count(("won", 10)) == 1
@@ -132,36 +124,27 @@ def test_parallel_claims_of_one_consumer_stop_at_the_daily_cap(server_config, sc
             return gtin, lot_number, serials, user
 
         gtin, lot_number, serials, user = in_transaction(factory, setup)
-        barrier = threading.Barrier(UNITS)
-        paid, failures = [], []
+        paid = []
         guard = threading.Lock()
 
         def claimer(index):
-            try:
-                barrier.wait()
-                result = in_transaction(
-                    factory,
-                    lambda session: points.claim_unit(
-                        session,
-                        user_id=user,
-                        gtin=gtin,
-                        lot_number=lot_number,
-                        serial=serials[index],
-                        key=f"scan-{index}",
-                        master_keys=app.config["UNIT_CODE_MASTER_KEYS"],
-                        now=now,
-                    ),  # fmt: skip
-                )
-                with guard:
-                    paid.append(result.claim.points)
-            except BaseException as error:  # noqa: BLE001 - reported below
-                failures.append(error)
+            result = in_transaction(
+                factory,
+                lambda session: points.claim_unit(
+                    session,
+                    user_id=user,
+                    gtin=gtin,
+                    lot_number=lot_number,
+                    serial=serials[index],
+                    key=f"scan-{index}",
+                    master_keys=app.config["UNIT_CODE_MASTER_KEYS"],
+                    now=now,
+                ),  # fmt: skip
+            )
+            with guard:
+                paid.append(result.claim.points)
 
-        threads = [threading.Thread(target=claimer, args=(index,)) for index in range(UNITS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=300)
+        failures = run_at_once(claimer, range(UNITS))
 
         assert not failures, failures
         assert sorted(paid) == [0] * (UNITS - 3) + [5, 10, 10]

@@ -18,6 +18,7 @@ from service.app import create_app
 from service.db import database
 from service.orm import create_engine
 from service.parties.services import consumer_create
+from tests.parallel import run_at_once
 
 BUYERS = 40
 STOCK = 10
@@ -25,28 +26,19 @@ STOCK = 10
 
 def _race(factory, calls):
     """Run each call in its own thread and transaction at once; returns the outcomes."""
-    barrier = threading.Barrier(len(calls))
-    outcomes, failures = [], []
+    outcomes = []
     guard = threading.Lock()
 
     def run(call):
         try:
-            barrier.wait()
-            try:
-                order = in_transaction(factory, call)
-                outcome = ("placed", order.status)
-            except points.PointsError as error:
-                outcome = ("refused", error.code)
-            with guard:
-                outcomes.append(outcome)
-        except BaseException as error:  # noqa: BLE001 - reported below
-            failures.append(error)
+            order = in_transaction(factory, call)
+            outcome = ("placed", order.status)
+        except points.PointsError as error:
+            outcome = ("refused", error.code)
+        with guard:
+            outcomes.append(outcome)
 
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
+    failures = run_at_once(run, calls)
     assert not failures, failures
     return outcomes
 
