@@ -36,6 +36,10 @@ KEY_MAX_LENGTH_CHARS = 128
 KIND_MAX_LENGTH_CHARS = 32
 POSTINGS_PER_ENTRY_MAX = 64
 ENTRIES_PER_BATCH_MAX = 5_000
+#: ``entries_post_many`` on PostgreSQL starts with a batch this many times smaller than the
+#: largest and doubles each next one, so the database starts writing while the helper thread
+#: prepares the next (not after a whole largest batch has been prepared).
+FIRST_BATCH_FRACTION = 8
 #: Above this many accounts, an entry batch locks its balances in one statement and credits them
 #: in one batched UPDATE (a distribution); below it, each balance is one statement.
 BALANCES_ONE_BY_ONE_MAX = 16
@@ -438,32 +442,35 @@ def entries_post_many(
     now: datetime,
     account_codes: Iterable[str] | None = None,
 ) -> list[EntryResult]:
-    """Post any number of entries, ``ENTRIES_PER_BATCH_MAX`` a statement, in the caller's
+    """Post any number of entries, up to ``ENTRIES_PER_BATCH_MAX`` a statement, in the caller's
     transaction (all or nothing with it): the path of a distribution to many parties.
 
     On PostgreSQL's one statement, a helper thread reads each batch off ``requests`` (which may
     build its entries only when sliced), checks and encodes it while the database writes the one
     before, and turns each written batch into its answers, so this process and the database work
-    at the same time (``bench.points`` measures a distribution to 100,000 farms). Elsewhere the
+    at the same time (``bench.points`` measures a distribution to 100,000 farms); the batches
+    grow from a small first one (``batch_bounds``), so the database starts early. Elsewhere the
     batches go one after another through ``entries_post``. ``account_codes``, when the caller
     knows them, are the accounts the entries touch, so they are not read off every entry first.
     """
-    starts = range(0, len(requests), ENTRIES_PER_BATCH_MAX)
-    overlapped = len(starts) > 1 and session.get_bind().dialect.name == "postgresql"
+    overlapped = (
+        len(requests) > ENTRIES_PER_BATCH_MAX and session.get_bind().dialect.name == "postgresql"
+    )
     if not overlapped:
         return [
             result
-            for start in starts
+            for start in range(0, len(requests), ENTRIES_PER_BATCH_MAX)
             for result in entries_post(
                 session, requests[start : start + ENTRIES_PER_BATCH_MAX], now=now
             )
         ]
+    bounds = batch_bounds(len(requests))
     if account_codes is None:
         account_codes = {p.account for request in requests for p in request.postings}
     accounts = accounts_resolve(session, account_codes)
 
-    def prepare(start: int) -> _Batch:
-        batch = requests[start : start + ENTRIES_PER_BATCH_MAX]
+    def prepare(bound: tuple[int, int]) -> _Batch:
+        batch = requests[bound[0] : bound[1]]
         keys = [request.key for request in batch]
         if len(set(keys)) != len(keys):
             raise LedgerError(ErrorCode.ENTRY_INVALID, "a batch repeats a key", field="key")
@@ -483,11 +490,11 @@ def entries_post_many(
 
     answers: list[Future[list[EntryResult]] | list[EntryResult]] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-encode") as helper:
-        upcoming = helper.submit(prepare, starts[0])
-        for number in range(len(starts)):
+        upcoming = helper.submit(prepare, bounds[0])
+        for number in range(len(bounds)):
             batch = upcoming.result()
-            if number + 1 < len(starts):
-                upcoming = helper.submit(prepare, starts[number + 1])
+            if number + 1 < len(bounds):
+                upcoming = helper.submit(prepare, bounds[number + 1])
             if batch.prepared is None:  # lots used otherwise: the statements of every database
                 answers.append(entries_post(session, batch.requests, now=now))
                 continue
@@ -502,6 +509,21 @@ def entries_post_many(
         for answer in answers
         for result in (answer.result() if isinstance(answer, Future) else answer)
     ]
+
+
+def batch_bounds(count: int) -> list[tuple[int, int]]:
+    """(start, end) of each batch of ``entries_post_many``'s overlapped path: the first
+    ``FIRST_BATCH_FRACTION`` times smaller than ``ENTRIES_PER_BATCH_MAX`` (at least one entry),
+    each next twice the one before, up to the largest.
+
+    >>> batch_bounds(12_000)
+    [(0, 625), (625, 1875), (1875, 4375), (4375, 9375), (9375, 12000)]
+    """
+    bounds, start, size = [], 0, max(ENTRIES_PER_BATCH_MAX // FIRST_BATCH_FRACTION, 1)
+    while start < count:
+        bounds.append((start, min(start + size, count)))
+        start, size = start + size, min(size * 2, ENTRIES_PER_BATCH_MAX)
+    return bounds
 
 
 @dataclass(frozen=True)

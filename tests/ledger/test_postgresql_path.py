@@ -277,6 +277,22 @@ def test_one_statement_is_atomic_on_its_own(scratch_database_url, now):
         engine.dispose()
 
 
+def test_batches_grow_from_a_small_first_one(monkeypatch):
+    """The database starts on a batch an eighth of the largest while the helper prepares the next;
+    each batch doubles the one before up to the largest, and together they cover every entry once,
+    in order."""
+    assert ledger.batch_bounds(0) == []
+    assert ledger.batch_bounds(100) == [(0, 100)]
+    bounds = ledger.batch_bounds(100_000)
+    sizes = [end - start for start, end in bounds]
+    assert sizes[:5] == [625, 1_250, 2_500, 5_000, 5_000]
+    assert max(sizes) == ledger.ENTRIES_PER_BATCH_MAX
+    assert [start for start, _ in bounds] == [0] + [end for _, end in bounds[:-1]]
+    assert bounds[-1][1] == 100_000
+    monkeypatch.setattr(ledger, "ENTRIES_PER_BATCH_MAX", 3)
+    assert ledger.batch_bounds(8) == [(0, 1), (1, 3), (3, 6), (6, 8)]
+
+
 def test_many_batches_are_encoded_while_the_last_one_is_written(
     session, open_account, now, monkeypatch
 ):
