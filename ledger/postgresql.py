@@ -327,6 +327,32 @@ def _array(values: Iterable[int | str]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
+def array_literal(values: Iterable[int] | Iterable[str]) -> str:
+    """The text form of an array of integers or of text, for a parameter the statement casts
+    (``CAST(:codes AS text[])``): built with a few operations on the whole string, where the
+    driver adapts a list element by element (a tenth of a second per 100,000 codes).
+
+    Every text element is quoted, with its backslashes and double quotes escaped. The elements
+    are joined with NUL, which PostgreSQL text never holds, so the escapes apply to the whole
+    string at once; an element holding NUL is refused.
+
+    >>> array_literal([3, 1]), array_literal(['a"b', "c,d"]), array_literal([])
+    ('{3,1}', '{"a\\\\"b","c,d"}', '{}')
+    """
+    values = list(values)
+    if not values:
+        return "{}"
+    if all(type(value) is int for value in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    if not all(type(value) is str for value in values):
+        raise TypeError("an array literal holds integers or text, not both")
+    joined = "\x00".join(values)
+    if joined.count("\x00") != len(values) - 1:
+        raise ValueError("text in PostgreSQL holds no NUL character")
+    escaped = joined.replace("\\", "\\\\").replace('"', '\\"')
+    return '{"' + escaped.replace("\x00", '","') + '"}'
+
+
 def _batch(
     requests: Sequence[Any],
     canonical: Sequence[dict[str, Any]],

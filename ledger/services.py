@@ -129,12 +129,16 @@ class Balance:
 
 def among(session: Session, column: Any, values: Iterable[Any]) -> Any:
     """``column IN values``: on PostgreSQL as ``= ANY(array)`` with one parameter, which stays
-    cheap for thousands of values (an IN list renders a placeholder each)."""
+    cheap for thousands of values (an IN list renders a placeholder each), sent in its text form
+    (``one_statement_path.array_literal``)."""
     values = list(values)
     if session.get_bind().dialect.name == "postgresql":
-        return column == sa.any_(
-            sa.bindparam(None, values, type_=postgresql.ARRAY(column.type), expanding=False)
+        # Untyped, so the server reads the literal as the array when the statement is bound (a
+        # typed text parameter would be cast again for every row the scan filters).
+        literal = sa.bindparam(
+            None, one_statement_path.array_literal(values), type_=sa.types.NullType()
         )
+        return column == sa.any_(sa.cast(literal, postgresql.ARRAY(column.type)))
     return column.in_(values)
 
 
@@ -205,7 +209,8 @@ def accounts_open_many(
                     "ON CONFLICT (code) DO NOTHING"
                 ),
                 {"asset": asset, "owner_type": owner_type, "uses_lots": uses_lots,
-                 "codes": chunk, "owners": [owners[code] for code in chunk]},
+                 "codes": one_statement_path.array_literal(chunk),
+                 "owners": one_statement_path.array_literal([owners[code] for code in chunk])},
             )  # fmt: skip
         else:
             session.execute(

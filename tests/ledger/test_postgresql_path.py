@@ -6,11 +6,14 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from ledger import services as ledger
 from ledger.errors import ErrorCode, LedgerError, Outcome
 from ledger.models import Entry, LogPending, Lot, LotMovement, Posting
+from ledger.postgresql import array_literal
 from service.orm import create_engine
 
 
@@ -275,6 +278,34 @@ def test_one_statement_is_atomic_on_its_own(scratch_database_url, now):
                 assert error.value.error_code is ErrorCode.ENTRY_INVALID
     finally:
         engine.dispose()
+
+
+TRICKY_TEXT = ["", "NULL", "null", " padded ", 'say "hi"', "back\\slash", "a,b", "{x}", "碳汇",
+               "\\\"", "tab\there", "new\nline"]  # fmt: skip
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
+@given(st.lists(st.text(st.characters(exclude_characters="\x00"), max_size=12), max_size=8))
+def test_an_array_literal_is_read_back_as_the_same_text(session, texts):
+    """Codes go to PostgreSQL as one array literal built from the whole string: whatever the text
+    (quotes, backslashes, commas, braces, spaces, the word NULL, nothing at all), PostgreSQL
+    reads back the same elements."""
+    for values in (texts, TRICKY_TEXT):
+        read = session.scalar(
+            sa.text("SELECT CAST(:values AS text[])"), {"values": array_literal(values)}
+        )
+        assert read == values
+
+
+def test_an_array_literal_of_integers_and_what_it_refuses(session):
+    read = session.scalar(
+        sa.text("SELECT CAST(:values AS bigint[])"), {"values": array_literal([3, -1, 2**62])}
+    )
+    assert read == [3, -1, 2**62]
+    with pytest.raises(ValueError, match="NUL"):
+        array_literal(["a\x00b"])
+    with pytest.raises(TypeError):
+        array_literal([1, "1"])
 
 
 def test_batches_grow_from_a_small_first_one(monkeypatch):
