@@ -29,6 +29,7 @@ from ledger.credit_models import (
 )
 from points import services as points
 from points.models import FarmDistribution
+from service.gcpause import collector_paused
 
 UNLINKED_ACCOUNT = "platform:points:farms_unlinked"
 ALLOCATIONS_PER_RUN_MAX = 500
@@ -51,8 +52,12 @@ def split(total: int, shares_ppm: Sequence[tuple[int, int]]) -> dict[int, int]:
     return base
 
 
+@collector_paused()
 def distribute(session: Session, *, allocation_id: int, now: datetime) -> int:
-    """Pay the farm shares of one label-lot allocation; returns the points paid. Once only."""
+    """Pay the farm shares of one label-lot allocation; returns the points paid. Once only.
+
+    Python's cycle collector is paused meanwhile (``service.gcpause``): a distribution to 100,000
+    farms makes millions of short-lived objects, and reference counting frees them."""
     if session.get(FarmDistribution, allocation_id) is not None:
         return 0
     rule = points.rule_current(session, "farm_share", now)

@@ -1,6 +1,7 @@
 """Farm benefit-sharing: a label lot's allocation draws on Qingpu's batch, and the batch's farms
 earn points pro rata to their shares, exactly, once."""
 
+import gc
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -96,3 +97,22 @@ def test_farms_earn_their_shares_of_an_allocation_once(
     assert linked + unlinked == 500
     assert farms.distribute(session, allocation_id=allocation_id, now=NOW) == 0
     assert farms.distribute_pending(session, now=NOW) == 0
+
+
+def test_a_distribution_runs_with_the_cycle_collector_paused(session, allocation):
+    """A distribution makes many short-lived objects; no collection starts while it runs, and the
+    collector runs again afterwards."""
+    allocation_id, _ = allocation
+    collections = []
+
+    def record(phase, info):
+        if phase == "start":
+            collections.append(info["generation"])
+
+    gc.callbacks.append(record)
+    try:
+        assert farms.distribute(session, allocation_id=allocation_id, now=NOW) == 500
+    finally:
+        gc.callbacks.remove(record)
+    assert collections == []
+    assert gc.isenabled()
