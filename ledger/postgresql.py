@@ -296,13 +296,13 @@ def _single(
         "hold_id": hold_ids.get(request.key),
         "reverses": reverses.get(request.key),
         "now": now,
-        "account_ids": _array(info.id for info in infos),
-        "assets": _array(info.asset for info in infos),
-        "amounts": _array(posting.amount for posting in request.postings),
+        "account_ids": array_literal(info.id for info in infos),
+        "assets": array_literal(info.asset for info in infos),
+        "amounts": array_literal(posting.amount for posting in request.postings),
         "leaf_head": head,
         "leaf_tail": tail,
-        "delta_ids": _array(deltas),
-        "deltas": _array(deltas.values()),
+        "delta_ids": array_literal(deltas),
+        "deltas": array_literal(deltas.values()),
     }
     lots = [
         (info, posting)
@@ -312,19 +312,13 @@ def _single(
     if not lots:
         return SINGLE_STATEMENT, parameters
     parameters.update(
-        lot_account_ids=_array(info.id for info, _ in lots),
-        lot_assets=_array(info.asset for info, _ in lots),
-        lot_amounts=_array(posting.amount for _, posting in lots),
+        lot_account_ids=array_literal(info.id for info, _ in lots),
+        lot_assets=array_literal(info.asset for info, _ in lots),
+        lot_amounts=array_literal(posting.amount for _, posting in lots),
         lot_expires_at=[posting.expires_at for _, posting in lots],
         lot_provenance=[json.dumps(dict(posting.provenance or {})) for _, posting in lots],
     )
     return SINGLE_LOTS_STATEMENT, parameters
-
-
-def _array(values: Iterable[int | str]) -> str:
-    """An array literal of integers or asset names (which need no quoting), cast by the
-    statement: cheaper to build here than for the driver to adapt a list."""
-    return "{" + ",".join(map(str, values)) + "}"
 
 
 def array_literal(values: Iterable[int] | Iterable[str]) -> str:
