@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint install clean
+TRANSLATIONS := service/translations
+CATALOGUES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGUES:.po=.mo)
+
+.PHONY: demo test lint install clean messages messages-extract messages-update messages-compile
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,13 +16,32 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(COMPILED)
 
-demo: $(STAMP)
+demo: install
 	bash scripts/demo.sh
 
-test: $(STAMP)
+test: install
 	bash scripts/test.sh $(ARGS)
+
+# Words: gettext catalogues (zh_CN and en) under service/translations, read by Flask-Babel.
+# `make messages` extracts every marked string and merges it into both catalogues; translate the
+# new entries of zh_CN, then `make messages-compile` (install does it too; .mo files are built,
+# never committed).
+messages: messages-extract messages-update
+
+messages-extract: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --sort-by-file \
+		-o $(TRANSLATIONS)/messages.pot .
+
+messages-update: $(STAMP)
+	$(BIN)/pybabel update --quiet --no-fuzzy-matching -i $(TRANSLATIONS)/messages.pot \
+		-d $(TRANSLATIONS)
+
+messages-compile: $(COMPILED)
+
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile --quiet -i $< -o $@
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

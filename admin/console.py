@@ -57,12 +57,13 @@ from ledger.verify import ledger_verify
 from points.flags import flag_resolve, flags_query
 from points.models import FLAG_STATUSES
 from service.auth.services import browser_session_open, password_check, session_revoke
+from service.base.exceptions import NotFound, ValidationFailed
+from service.base.parties.models import ORGANISATION_KINDS, ORGANISATION_STATUSES, Organisation
+from service.base.parties.services import organisation_set_status
 from service.cli import log_signer
 from service.db import get_session, utcnow
-from service.exceptions import NotFound, ValidationFailed
+from service.errors import status_of
 from service.extensions import rate_limited
-from service.parties.models import ORGANISATION_KINDS, ORGANISATION_STATUSES, Organisation
-from service.parties.services import organisation_set_status
 
 blp = pages_blueprint("console", "/admin", console=True)
 STAFF_ROLES = ("operator", "certifier", "auditor")
@@ -462,7 +463,7 @@ def credits_import() -> tuple[str, int] | str:
             )  # fmt: skip
         except credits.CreditError as error:
             session.rollback()
-            problems, status = error.problems or [], error.status
+            problems, status = error.problems or [], status_of(error)
     imports = session.scalars(sa.select(CreditImport).order_by(CreditImport.id.desc()).limit(10))
     batches = paged(
         sa.select(CreditBatch, CreditProject)

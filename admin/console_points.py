@@ -48,9 +48,9 @@ from points.models import (
     PointRule,
     RedemptionOrder,
 )
+from service.base.exceptions import NotFound, ValidationFailed
+from service.base.parties.models import Organisation
 from service.db import get_session, utcnow
-from service.exceptions import NotFound, ValidationFailed
-from service.parties.models import Organisation
 
 
 # -- rules ----------------------------------------------------------------------------------------

@@ -58,9 +58,9 @@ from labels.schemas import (
     ProductCreateSchema,
 )
 from points.models import UnitClaim
+from service.base.exceptions import NotFound, ValidationFailed
+from service.base.parties.models import Organisation
 from service.db import get_session, utcnow
-from service.exceptions import NotFound, ValidationFailed
-from service.parties.models import Organisation
 
 blp = pages_blueprint("desk", "/desk", console=True)
 #: Activity or report files for a footprint, as the API takes them.

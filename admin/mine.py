@@ -35,8 +35,8 @@ from points import services as points
 from points.api import ClaimCreateSchema, OrderCreateSchema, unit_link_parts
 from points.models import CatalogueItem, RedemptionOrder
 from service.auth.services import sign_in_wechat_web
+from service.base.exceptions import ValidationFailed
 from service.db import get_session, utcnow
-from service.exceptions import ValidationFailed
 from service.extensions import rate_limited, wechat_web_client
 
 blp = pages_blueprint("mine", "/me", console=True)

@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.orm import Base, utcnow
+from service.base.orm import Base, utcnow
 
 PUBLICATION_KINDS = ("policy", "announcement")
 PUBLICATION_STATUSES = ("draft", "published", "withdrawn")

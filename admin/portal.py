@@ -14,9 +14,9 @@ from admin.models import PUBLICATION_KINDS, Publication
 from admin.web import choice, paged, pages_blueprint, search_text, t
 from ledger import credit_disclosure as disclosure
 from ledger.credit_models import CreditRetirement
+from service.base.exceptions import NotFound
 from service.cli import log_signer
 from service.db import get_session
-from service.exceptions import NotFound
 
 blp = pages_blueprint("portal", None, console=False)
 LABEL_STATUSES = ("certified", "suspended", "revoked", "expired")

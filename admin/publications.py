@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from admin.models import PUBLICATION_KINDS, Publication
-from service.exceptions import Conflict, ValidationFailed
+from service.base.exceptions import Conflict, ValidationFailed
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 #: Which status may follow which.

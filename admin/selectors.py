@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -24,10 +23,9 @@ from ledger.credit_models import (
     CreditSerialRange,
 )
 from ledger.tlog import latest_checkpoint
-from service.parties.models import Organisation
+from service.base.parties.models import Organisation
+from service.base.units import GRAMS_PER_TONNE, SHANGHAI
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-GRAMS_PER_TONNE = 1_000_000
 #: Months a chart shows at most (the most recent).
 CHART_MONTHS_MAX = 24
 

@@ -41,12 +41,12 @@ from marshmallow import fields as ma_fields
 from marshmallow.exceptions import ValidationError as MarshmallowError
 
 from service.auth.services import session_principal
+from service.base.exceptions import AuthenticationFailed, ServiceError, ValidationFailed
+from service.base.parties.services import Principal
 from service.db import get_session, utcnow
 from service.errors import flatten_messages
-from service.exceptions import AuthenticationFailed, ServiceError, ValidationFailed
 from service.i18n import error_message, field_message, negotiate_locale
 from service.pagination import PAGE_NUMBER_MAX, row_count
-from service.parties.services import Principal
 
 LANGUAGES = ("zh-CN", "en")
 LANGUAGE_COOKIE = "lang"
@@ -140,7 +140,7 @@ def page_requires(*roles: str) -> Callable[[F], F]:
             if principal is None:
                 return redirect(url_for("console.sign_in", next=request.full_path.rstrip("?")))
             if roles and not principal.has_any_role(roles):
-                raise ServiceError(code="forbidden", status=403)
+                raise ServiceError(code="forbidden")
             return view(*args, **kwargs)
 
         return guarded  # type: ignore[return-value]
@@ -172,7 +172,7 @@ def _csrf_check() -> None:
         return
     expected, sent = session.get("csrf"), request.form.get(CSRF_FIELD, "")
     if not isinstance(expected, str) or not hmac.compare_digest(expected, sent):
-        raise ServiceError(code="csrf_failed", status=400)
+        raise ServiceError(code="csrf_failed")
 
 
 # -- forms ----------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ SEQUENCER_INTERVAL_S = 0.5
 
 
 def _engine(url: str):
-    from service.orm import create_engine
+    from service.base.orm import create_engine
 
     return create_engine(url, pool_size=2, max_overflow=0)
 

@@ -100,8 +100,8 @@ def _claims_setup(session, app, *, units: int, consumers: int) -> list[str]:
     from points import services as points
     from service.auth.authz import token_settings
     from service.auth.services import _session_open
-    from service.parties.models import User
-    from service.parties.services import consumer_create, principal_for
+    from service.base.parties.models import User
+    from service.base.parties.services import consumer_create, principal_for
 
     now = datetime.now(UTC)
     staff = session.scalars(sa.select(User).where(User.username == "lianta")).one()
@@ -242,7 +242,7 @@ def _distribution_setup(session, app) -> int:
     from ledger import credits
     from ledger.credit_models import CreditBatch, CreditFarm
     from points import services as points
-    from service.parties.models import Organisation
+    from service.base.parties.models import Organisation
 
     now = datetime.now(UTC)
     for project in range(PROJECTS):

@@ -45,12 +45,12 @@ from labels.schemas import (
     TransitionCreateSchema,
 )
 from service.auth.authz import authenticated, requires
-from service.config import PAGE_SIZE_MAX
+from service.base.config import PAGE_SIZE_MAX
+from service.base.exceptions import NotFound, ValidationFailed
+from service.base.parties.models import WeChatIdentity
 from service.db import get_session, utcnow
-from service.exceptions import NotFound, ValidationFailed
 from service.extensions import wechat_client, wechatpay_client
 from service.pagination import paginate
-from service.parties.models import WeChatIdentity
 from service.wechatpay import NotificationRejected
 
 log = logging.getLogger("tanhui.labels")

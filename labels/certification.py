@@ -27,8 +27,8 @@ from labels.formulas import InputInvalid, activity_from_mapping, rice_footprint
 from labels.models import Benchmark, Footprint, Label, LabelTransition, Product
 from labels.services import product_for_reader
 from ledger.tlog import log_append
-from service.exceptions import Forbidden, NotFound, ServiceError, ValidationFailed
-from service.parties.services import Principal
+from service.base.exceptions import Forbidden, NotFound, ServiceError, ValidationFailed
+from service.base.parties.services import Principal
 
 RICE_CATEGORIES = ("milled_rice", "brown_rice", "glutinous_rice")
 FOOTPRINT_KG_PER_UNIT_MAX = Decimal(10_000)
@@ -55,12 +55,10 @@ REASON_REQUIRED = frozenset({"rejected", "suspended", "revoked"})
 
 class TransitionRefused(ServiceError):
     code = "label_transition_refused"
-    status = 409
 
 
 class BenchmarkNotMet(ServiceError):
     code = "label_benchmark_not_met"
-    status = 409
 
 
 def _kg(value: Decimal) -> Decimal:

@@ -31,8 +31,9 @@ from ledger import credits
 from ledger import services as ledger
 from ledger.errors import ErrorCode, LedgerError
 from ledger.tlog import log_append
-from service.exceptions import Forbidden, NotFound, ServiceError, ValidationFailed
-from service.parties.services import Principal
+from service.base.exceptions import Forbidden, NotFound, ServiceError, ValidationFailed
+from service.base.parties.services import Principal
+from service.base.units import GRAMS_PER_TONNE
 
 LOT_NUMBER_MAX_CHARS = 20
 #: GS1 AI 10 takes the 82-character set; lot numbers here keep to the part that needs no
@@ -40,7 +41,6 @@ LOT_NUMBER_MAX_CHARS = 20
 LOT_NUMBER_PATTERN = re.compile(r"[A-Za-z0-9\-._]{1,20}")
 UNITS_MAX = 10_000_000
 HOLD_DAYS = 14
-GRAMS_PER_TONNE = 1_000_000
 REVOCATION_REASON_MAX_CHARS = 500
 PLATFORM_REVENUE_ACCOUNT = "platform:revenue:labels"
 PAYMENTS_ACCOUNT = {
@@ -51,12 +51,10 @@ PAYMENTS_ACCOUNT = {
 
 class LotStateConflict(ServiceError):
     code = "lot_state_conflict"
-    status = 409
 
 
 class LabelNotCertified(ServiceError):
     code = "label_not_certified"
-    status = 409
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.orm import Base, ExactDecimal, utcnow
+from service.base.orm import Base, ExactDecimal, utcnow
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 

@@ -26,7 +26,7 @@ from labels.models import Benchmark, Footprint, Label, LabelLot, Product, UnitSc
 from ledger import credits
 from ledger.credit_disclosure import backing_retirements
 from ledger.tlog import leaf_proof
-from service.parties.models import Organisation
+from service.base.parties.models import Organisation
 
 #: A code scanned more often than this shows a warning.
 SCAN_WARNING_COUNT = 20

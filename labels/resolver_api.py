@@ -9,7 +9,6 @@ shown as revoked, never as genuine.
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Response, current_app, g, jsonify, redirect, render_template, request
 from flask.views import MethodView
@@ -21,8 +20,9 @@ from labels.models import LabelLot, Product
 from labels.resolver import Outcome, Resolution, json_ready, resolve
 from labels.scans import RedisScanCounter
 from service.auth.authz import current_principal
+from service.base.exceptions import ServiceError
+from service.base.units import SHANGHAI
 from service.db import get_session, utcnow
-from service.exceptions import ServiceError
 from service.extensions import rate_limited, redis_client, shared_store
 
 blp = Blueprint(
@@ -53,7 +53,6 @@ LINK_TYPES = {
     ),
 }
 LINKSET_TYPE = "application/linkset+json"
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: A unit's page changes with every scan (its count), so caches must revalidate it; a linkset
 #: names only links and may be kept a while.
 PAGE_CACHE_CONTROL = "private, no-cache"

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from labels.gtin import normalise_gtin
 from labels.models import Product
-from service.exceptions import Forbidden, NotFound, ServiceError, ValidationFailed
-from service.parties.models import Organisation
-from service.parties.services import Principal
+from service.base.exceptions import Forbidden, NotFound, ServiceError, ValidationFailed
+from service.base.parties.models import Organisation
+from service.base.parties.services import Principal
 
 #: Largest sales unit, in grams (a 50 kg sack).
 NET_CONTENT_MAX_G = 50_000
@@ -24,7 +24,6 @@ NET_CONTENT_MAX_G = 50_000
 
 class GtinTaken(ServiceError):
     code = "gtin_taken"
-    status = 409
 
     def __init__(self) -> None:
         super().__init__(fields={"gtin": ["This GTIN belongs to another product."]})

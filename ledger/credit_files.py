@@ -33,7 +33,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ledger.credit_models import SHARE_PPM_TOTAL
-from service.parties.identifiers import normalise_region_code
+from service.base.parties.identifiers import normalise_region_code
 
 FORMAT_TAG = "tanhui.credits/1"
 IMPORT_BYTES_MAX = 5 * 1024 * 1024

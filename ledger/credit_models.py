@@ -17,9 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.models import BIGINT
-from service.orm import Base, utcnow
+from service.base.orm import Base, utcnow
 
-GRAMS_PER_TONNE = 1_000_000
 #: Farm shares are kept in parts per million of a batch; they sum to exactly this.
 SHARE_PPM_TOTAL = 1_000_000
 RANGE_STATUSES = ("available", "retired")

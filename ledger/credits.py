@@ -30,7 +30,6 @@ from ledger import services as ledger
 from ledger.credit_files import FileRejected, Plan, Problem, parse
 from ledger.credit_models import (
     ALLOCATION_TARGET_TYPES,
-    GRAMS_PER_TONNE,
     CreditAllocation,
     CreditAllocationPart,
     CreditBatch,
@@ -45,7 +44,8 @@ from ledger.credit_models import (
 from ledger.errors import Outcome
 from ledger.models import Account, Entry, Lot
 from ledger.tlog import log_append
-from service.exceptions import ServiceError
+from service.base.exceptions import ServiceError
+from service.base.units import GRAMS_PER_TONNE
 
 INVENTORY_ACCOUNT = "platform:credits:inventory"
 RETIRED_ACCOUNT = "platform:credits:retired"
@@ -73,18 +73,6 @@ class CreditErrorCode(enum.StrEnum):
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
 
 
-STATUS = {
-    CreditErrorCode.IMPORT_REJECTED: 422,
-    CreditErrorCode.REGISTRY_NOT_FOUND: 404,
-    CreditErrorCode.BATCH_NOT_FOUND: 404,
-    CreditErrorCode.RETIREMENT_INVALID: 422,
-    CreditErrorCode.RETIREMENT_NOT_FOUND: 404,
-    CreditErrorCode.CREDITS_INSUFFICIENT: 409,
-    CreditErrorCode.ALLOCATION_INVALID: 422,
-    CreditErrorCode.IDEMPOTENCY_CONFLICT: 409,
-}
-
-
 class CreditError(ServiceError):
     """A credit operation refused; nothing of it was written. ``problems`` lists, for a refused
     import, every bad row (row, field, reason)."""
@@ -104,7 +92,6 @@ class CreditError(ServiceError):
             fields.setdefault(field, []).append(detail or code.value)
         super().__init__(
             code=code.value,
-            status=STATUS[code],
             params={"detail": detail, "count": len(problems)},
             fields=fields or None,
         )

@@ -2,14 +2,14 @@
 
 Every write returns ``Outcome.CREATED`` or ``Outcome.EXISTS`` (the original answer to a repeated
 idempotency key) or raises a ``LedgerError`` whose ``code`` is one of ``ErrorCode``. The service
-maps them to HTTP in one place.
+maps them to HTTP in one place (``service.errors``).
 """
 
 from __future__ import annotations
 
 import enum
 
-from service.exceptions import ServiceError
+from service.base.exceptions import ServiceError
 
 
 class Outcome(enum.StrEnum):
@@ -36,33 +36,12 @@ class ErrorCode(enum.StrEnum):
     BATCH_TOO_LARGE = "batch_too_large"
 
 
-STATUS = {
-    ErrorCode.IDEMPOTENCY_CONFLICT: 409,
-    ErrorCode.ACCOUNT_NOT_FOUND: 404,
-    ErrorCode.ACCOUNT_CONFLICT: 409,
-    ErrorCode.ASSET_MISMATCH: 422,
-    ErrorCode.UNBALANCED: 422,
-    ErrorCode.AMOUNT_INVALID: 422,
-    ErrorCode.ENTRY_INVALID: 422,
-    ErrorCode.INSUFFICIENT_FUNDS: 409,
-    ErrorCode.LOT_INVALID: 422,
-    ErrorCode.HOLD_NOT_FOUND: 404,
-    ErrorCode.HOLD_NOT_PENDING: 409,
-    ErrorCode.HOLD_EXPIRED: 409,
-    ErrorCode.HOLD_AMOUNT_EXCEEDED: 422,
-    ErrorCode.ENTRY_NOT_FOUND: 404,
-    ErrorCode.ALREADY_REVERSED: 409,
-    ErrorCode.BATCH_TOO_LARGE: 413,
-}
-
-
 class LedgerError(ServiceError):
     """A ledger write that cannot be done; nothing of it was written."""
 
     def __init__(self, code: ErrorCode, detail: str = "", *, field: str | None = None) -> None:
         super().__init__(
             code=code.value,
-            status=STATUS[code],
             params={"detail": detail, "field": field or ""},
             fields={field: [detail or code.value]} if field else None,
         )

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.orm import Base, utcnow
+from service.base.orm import Base, utcnow
 
 ASSETS = ("CREDIT_G", "POINT", "FEN")
 HOLD_STATUSES = ("pending", "posted", "voided", "expired")

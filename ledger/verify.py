@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from ledger.canonical import canonical_json
 from ledger.credit_models import (
-    GRAMS_PER_TONNE,
     CreditAllocation,
     CreditAllocationPart,
     CreditBatch,
@@ -30,6 +29,7 @@ from ledger.models import (
 )
 from ledger.note import Verifier
 from ledger.tlog import log_verify
+from service.base.units import GRAMS_PER_TONNE
 
 #: Findings listed per check at most; the count is always reported.
 FINDINGS_PER_CHECK_MAX = 20

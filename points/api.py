@@ -26,9 +26,9 @@ from points.models import (
 from points.redemption import ORDER_QUANTITY_MAX
 from points.services import GRANT_POINTS_MAX
 from service.auth.authz import authenticated, requires
-from service.config import PAGE_SIZE_MAX
+from service.base.config import PAGE_SIZE_MAX
+from service.base.exceptions import NotFound, ValidationFailed
 from service.db import get_session, utcnow
-from service.exceptions import NotFound, ValidationFailed
 from service.extensions import rate_limited
 from service.pagination import paginate
 from service.schemas import BodySchema

@@ -62,7 +62,7 @@ def distribute(session: Session, *, allocation_id: int, now: datetime) -> int:
         return 0
     rule = points.rule_current(session, "farm_share", now)
     if rule is None:
-        raise points.PointsError(code="points_rule_missing", status=503)
+        raise points.PointsError(code="points_rule_missing")
     drawn = session.execute(
         sa.select(CreditSerialRange.batch_id, sa.func.sum(CreditAllocationPart.quantity_g))
         .join(CreditSerialRange, CreditSerialRange.id == CreditAllocationPart.range_id)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from points.models import FLAG_STATUSES, PointFlag, UnitClaim
 from points.services import SHANGHAI, PointsError, locked
-from service.exceptions import ValidationFailed
+from service.base.exceptions import ValidationFailed
 
 BURST_WINDOW = timedelta(seconds=60)
 SCAN_WINDOW = timedelta(days=1)

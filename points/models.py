@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.orm import Base, ExactDecimal, utcnow
+from service.base.orm import Base, ExactDecimal, utcnow
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 EVENT_TYPES = ("unit_claim", "label_purchase", "farm_share", "farm_practice", "operator_grant")

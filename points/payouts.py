@@ -31,9 +31,9 @@ from sqlalchemy.orm import Session
 from ledger import services as ledger
 from points import services as points
 from points.models import FarmPayout, PayoutExport
-from service.exceptions import Forbidden, NotFound, ValidationFailed
-from service.parties.models import Organisation
-from service.parties.services import Principal
+from service.base.exceptions import Forbidden, NotFound, ValidationFailed
+from service.base.parties.models import Organisation
+from service.base.parties.services import Principal
 
 PAID_OUT_ACCOUNT = "platform:points:paid_out"
 BUDGET_ACCOUNT = "platform:fen:points_payouts"
@@ -45,7 +45,7 @@ FARM_KINDS = ("farm", "cooperative")
 
 
 class PayoutError(points.PointsError):
-    status = 409
+    """A payout that cannot be made or exported."""
 
 
 def payable_account(organisation_id: int) -> str:

@@ -21,9 +21,9 @@ from labels.formulas import InputInvalid
 from points import services as points
 from points.formulas import practice_reduction
 from points.models import PracticeRecord
-from service.exceptions import Forbidden, NotFound, ValidationFailed
-from service.parties.models import Organisation
-from service.parties.services import Principal
+from service.base.exceptions import Forbidden, NotFound, ValidationFailed
+from service.base.parties.models import Organisation
+from service.base.parties.services import Principal
 
 FARM_KINDS = ("farm", "cooperative")
 SEASON_YEAR_MIN = 2015
@@ -103,7 +103,7 @@ def practice_decide(
     if decision == "verified":
         rule = points.rule_current(session, "farm_practice", now)
         if rule is None:
-            raise points.PointsError(code="points_rule_missing", status=503)
+            raise points.PointsError(code="points_rule_missing")
         amount = points.points_for(
             rule, kg_co2e=max(record.reduction_kg_co2e, Decimal(0)), mu=record.area_mu
         )

@@ -24,7 +24,7 @@ def reward(session: Session, *, lot: LabelLot, now: datetime) -> int:
         return 0
     rule = points.rule_current(session, "label_purchase", now)
     if rule is None:
-        raise points.PointsError(code="points_rule_missing", status=503)
+        raise points.PointsError(code="points_rule_missing")
     organisation_id = session.scalar(
         sa.select(Product.organisation_id).where(Product.id == lot.product_id)
     )

@@ -32,9 +32,9 @@ from ledger.credit_disclosure import backing_retirements
 from ledger.tlog import leaf_proof, log_append
 from points import services as points
 from points.models import CatalogueItem, RedemptionOrder
-from service.exceptions import NotFound, ValidationFailed
-from service.parties.models import Organisation
-from service.parties.services import Principal
+from service.base.exceptions import NotFound, ValidationFailed
+from service.base.parties.models import Organisation
+from service.base.parties.services import Principal
 
 REDEEMED_ACCOUNT = "platform:points:redeemed"
 ORDER_QUANTITY_MAX = 100
@@ -44,7 +44,7 @@ STAFF_ROLES = ("enterprise_staff", "farm_staff")
 
 
 class RedemptionError(points.PointsError):
-    status = 409
+    """An order that cannot be placed or moved on."""
 
 
 @dataclass(frozen=True)
@@ -161,9 +161,7 @@ def order_place(
     if not item.active:
         raise RedemptionError(code="item_unavailable")
     if item.audience != party.audience:
-        raise RedemptionError(
-            code="item_not_for_party", status=403, params={"audience": item.audience}
-        )
+        raise RedemptionError(code="item_not_for_party", params={"audience": item.audience})
     if item.per_party_limit is not None:
         ordered = session.scalar(
             sa.select(sa.func.coalesce(sa.func.sum(RedemptionOrder.quantity), 0)).where(

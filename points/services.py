@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, overload
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -30,8 +29,9 @@ from ledger import services as ledger
 from ledger.models import Account, Entry, Lot, Posting
 from points import postgresql as claim_statements
 from points.models import EVENT_TYPES, PointRule, UnitClaim
-from service.exceptions import NotFound, ServiceError, ValidationFailed
-from service.parties.models import Organisation, User
+from service.base.exceptions import NotFound, ServiceError, ValidationFailed
+from service.base.parties.models import Organisation, User
+from service.base.units import SHANGHAI
 
 ISSUER_ACCOUNT = "platform:points:issued"
 EXPIRING_WINDOW_DAYS = 30
@@ -44,12 +44,11 @@ FORMULA_FIELDS = {
     "per_fen": "points_per_100_fen",
     "per_mu": "points_per_mu",
 }
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 ENTRY_KIND_PREFIX = "points_"
 
 
 class PointsError(ServiceError):
-    status = 409
+    """A points write that cannot be done; nothing of it was written."""
 
 
 def account_code(owner_type: str, owner_id: int) -> str:
@@ -378,7 +377,7 @@ def grant(
     when not given; the rule's caps and validity apply. A repeated key grants nothing more."""
     rule = rule_current(session, "operator_grant", now)
     if rule is None:
-        raise PointsError(code="points_rule_missing", status=503)
+        raise PointsError(code="points_rule_missing")
     if owner_type == "user":
         exists = session.get(User, owner_id)
     else:
@@ -445,7 +444,7 @@ _CLAIM_SETTLE = (
 
 
 def _claim_unknown(message: str) -> PointsError:
-    return PointsError(code="claim_code_invalid", status=422, fields={"code": [message]})
+    return PointsError(code="claim_code_invalid", fields={"code": [message]})
 
 
 def claim_unit(
@@ -489,7 +488,7 @@ def claim_unit(
     if rule is None:
         if (replayed := _replay(session, key, taken.lot_id, taken.index, user_id)) is not None:
             return replayed
-        raise PointsError(code="points_rule_missing", status=503)
+        raise PointsError(code="points_rule_missing")
     if taken.claim_id is None:  # the key or the unit is taken
         if (replayed := _replay(session, key, taken.lot_id, taken.index, user_id)) is not None:
             return replayed

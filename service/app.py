@@ -10,10 +10,10 @@ from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
-from service import db, extensions, observability
+from service import db, extensions, i18n, observability
+from service.base.exceptions import ServiceError
 from service.config import load_config
 from service.errors import ErrorSchema, commit_error_response, register_error_handlers
-from service.exceptions import ServiceError
 
 API_TITLE = "Tanhui 碳汇 API"
 API_VERSION = "v1"
@@ -55,6 +55,7 @@ def register_extensions(app: Flask) -> None:
     observability.init_app(app)
     db.init_app(app, on_commit_error=commit_error_response)
     extensions.init_app(app)
+    i18n.init_app(app)
     app.before_request(_require_json_body)
 
 
@@ -132,4 +133,4 @@ def _require_json_body() -> None:
         "Transfer-Encoding", ""
     ).lower()
     if has_body and request.mimetype not in JSON_MIMETYPES:
-        raise ServiceError(code="unsupported_media_type", status=415)
+        raise ServiceError(code="unsupported_media_type")

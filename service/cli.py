@@ -40,12 +40,12 @@ from ledger.services import expiry_sinks_open, holds_expire, lots_expire
 from ledger.tlog import LogError, log_sequence, log_verify, proof_verify
 from ledger.verify import ledger_verify
 from service.auth.passwords import password_hash
-from service.config import PASSWORD_MAX_LENGTH_CHARS, PASSWORD_MIN_LENGTH_CHARS
+from service.base.config import PASSWORD_MAX_LENGTH_CHARS, PASSWORD_MIN_LENGTH_CHARS
+from service.base.exceptions import ServiceError
+from service.base.parties import services as parties
+from service.base.parties.models import ROLES
 from service.db import get_session, utcnow
-from service.exceptions import ServiceError
 from service.migrations import alembic_command
-from service.parties import services as parties
-from service.parties.models import ROLES
 
 
 def _create_app(*_args: object) -> Flask:

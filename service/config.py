@@ -1,171 +1,27 @@
-"""Configuration from the environment, in two profiles.
+"""The service's configuration: the ground's settings plus the transparency log's signing key.
 
-``embedded`` (the default) needs nothing: a SQLite file under the instance folder, an in-process
-cache and in-process rate limits, and development secrets generated once and kept in
-``instance/secrets.json``. ``production`` refuses to start unless the database, Redis and every
-secret are given, and the error names each missing variable.
-
-Only :func:`load_config` reads ``os.environ``; everything else takes the mapping it returns.
+``service.base.config`` reads the environment and knows every setting; the log's key is a
+signed-note key (``ledger.note``), which the ground may not import, so this module passes in how
+to make one for the embedded profile and how to check the one given.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from ledger.note import NoteError, generate_signer_key, parse_signer_key
+from service.base import config as base
+from service.base.config import ConfigError, normalise_database_url
 
-PROFILES = ("embedded", "production")
-
-#: Secrets every profile needs. Production takes them from the environment only; the embedded
-#: profile generates them once under ``instance/``. ``TLOG_SIGNING_KEY`` is the transparency log's
-#: Ed25519 key in the signed-note format (``PRIVATE+KEY+<origin>+...``); ``tanhui log key``
-#: prints its public half.
-SECRET_NAMES = ("SECRET_KEY", "JWT_SECRET_KEY", "TLOG_SIGNING_KEY")
-RANDOM_SECRET_NAMES = ("SECRET_KEY", "JWT_SECRET_KEY")
-SECRET_MIN_LENGTH_CHARS = 32
-#: Production cannot run without these besides the secrets.
-PRODUCTION_REQUIRED = ("DATABASE_URL", "REDIS_URL")
-
-#: Named limits (tests exercise each edge).
-MAX_CONTENT_LENGTH_BYTES = 1024 * 1024
-ACCESS_TOKEN_TTL_S = 15 * 60
-REFRESH_TOKEN_TTL_S = 30 * 24 * 3600
-PASSWORD_MAX_FAILURES = 5
-PASSWORD_LOCKOUT_S = 15 * 60
-PASSWORD_MIN_LENGTH_CHARS = 12
-PASSWORD_MAX_LENGTH_CHARS = 256
-WECHAT_HTTP_TIMEOUT_S = 5.0
-WECHAT_TOKEN_REFRESH_MARGIN_S = 300
-PAGE_SIZE_MAX = 100
-
-DEFAULTS: dict[str, Any] = {
-    "TANHUI_PROFILE": "embedded",
-    "JWT_ISSUER": "tanhui",
-    "JWT_AUDIENCE": "tanhui-api",
-    "ACCESS_TOKEN_TTL_S": ACCESS_TOKEN_TTL_S,
-    "REFRESH_TOKEN_TTL_S": REFRESH_TOKEN_TTL_S,
-    "PASSWORD_MAX_FAILURES": PASSWORD_MAX_FAILURES,
-    "PASSWORD_LOCKOUT_S": PASSWORD_LOCKOUT_S,
-    "MAX_CONTENT_LENGTH": MAX_CONTENT_LENGTH_BYTES,
-    "WECHAT_APPID": "",
-    "WECHAT_SECRET": "",
-    "WECHAT_API_BASE_URL": "https://api.weixin.qq.com",
-    "WECHAT_HTTP_TIMEOUT_S": WECHAT_HTTP_TIMEOUT_S,
-    # The official account whose silent web authorisation signs readers of our pages in when
-    # they open them in WeChat's browser (a scan outside the mini-program).
-    "WECHAT_WEB_APPID": "",
-    "WECHAT_WEB_SECRET": "",
-    "WECHAT_OAUTH_BASE_URL": "https://open.weixin.qq.com",
-    "RATELIMIT_SIGN_IN": "10 per minute;100 per hour",
-    "RATELIMIT_DEFAULT": "600 per minute",
-    # Per client address on code resolution: far above a shopper's or a shop clerk's pace.
-    "RATELIMIT_RESOLVER": "240 per minute",
-    "RATELIMIT_CLAIMS": "30 per minute",
-    "RATELIMIT_CLAIMS_PER_USER": "20 per minute;200 per day",
-    "RATELIMIT_CLAIMS_PER_DEVICE": "20 per minute;200 per day",
-    "RATELIMIT_KEY_PREFIX": "tanhui",
-    "CACHE_KEY_PREFIX": "tanhui",
-    "LOG_LEVEL": "INFO",
-    "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
-    "TLOG_ORIGIN": "tanhui.local/log",
-    # Label lots: the price of retired credits and the service fee, in fen.
-    "LABEL_PRICE_PER_TONNE_FEN": 8_000,
-    "LABEL_SERVICE_FEE_FEN": 20_000,
-    # Unit-code master keys, "A:<64 hex>,B:<64 hex>"; the last is used for new lots. Unset: one
-    # key "A" derived from SECRET_KEY.
-    "UNIT_CODE_KEYS": "",
-    # The mini-program page a printed mini-program code opens (it reads the unit from ``scene``).
-    "WECHAT_SCAN_PAGE": "pages/scan/index",
-    # A code scanned more often than this shows a warning on its page.
-    "RESOLVER_SCAN_WARNING_COUNT": 20,
-    # Farm payouts: fen paid per 100 points (100 = one fen a point).
-    "POINTS_PAYOUT_FEN_PER_100_POINTS": 100,
-    # Claim flags for operators: provinces one user claims from in a day; claims in a minute.
-    "POINTS_FLAG_PROVINCES_PER_DAY": 3,
-    "POINTS_FLAG_CLAIMS_PER_MINUTE": 10,
-    # WeChat Pay API v3 (JSAPI). Unset: lots are paid by offline transfer only.
-    "WECHATPAY_MCHID": "",
-    "WECHATPAY_MERCHANT_SERIAL": "",
-    "WECHATPAY_PRIVATE_KEY": "",
-    "WECHATPAY_APIV3_KEY": "",
-    "WECHATPAY_PLATFORM_SERIAL": "",
-    "WECHATPAY_PLATFORM_PUBLIC_KEY": "",
-    "WECHATPAY_API_BASE_URL": "https://api.mch.weixin.qq.com",
-}
-
-#: Environment variables read as integers or floats.
-_INTEGERS = {
-    "ACCESS_TOKEN_TTL_S",
-    "REFRESH_TOKEN_TTL_S",
-    "PASSWORD_MAX_FAILURES",
-    "PASSWORD_LOCKOUT_S",
-    "MAX_CONTENT_LENGTH",
-    "LABEL_PRICE_PER_TONNE_FEN",
-    "LABEL_SERVICE_FEE_FEN",
-    "RESOLVER_SCAN_WARNING_COUNT",
-    "POINTS_PAYOUT_FEN_PER_100_POINTS",
-    "POINTS_FLAG_PROVINCES_PER_DAY",
-    "POINTS_FLAG_CLAIMS_PER_MINUTE",
-}
-_FLOATS = {"WECHAT_HTTP_TIMEOUT_S"}
-_STRINGS = set(DEFAULTS) - _INTEGERS - _FLOATS | {"DATABASE_URL", "REDIS_URL", *SECRET_NAMES}
+__all__ = ["ConfigError", "load_config", "normalise_database_url"]
 
 
-class ConfigError(RuntimeError):
-    """The configuration cannot run; the message says what to set."""
+def _new_log_key(config: Mapping[str, Any]) -> str:
+    return generate_signer_key(config["TLOG_ORIGIN"])
 
 
-def load_config(
-    environ: Mapping[str, str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Build the Flask config for one app from environment variables and explicit overrides."""
-    environ = os.environ if environ is None else environ
-    overrides = dict(overrides or {})
-    config: dict[str, Any] = dict(DEFAULTS)
-    for name in _STRINGS | _INTEGERS | _FLOATS:
-        if name in environ and environ[name] != "":
-            config[name] = _coerce(name, environ[name])
-    config.update(overrides)
-
-    profile = config["TANHUI_PROFILE"]
-    if profile not in PROFILES:
-        raise ConfigError(f"TANHUI_PROFILE must be one of {', '.join(PROFILES)}, not {profile!r}")
-    instance_path = Path(
-        config.get("INSTANCE_PATH")
-        or environ.get("TANHUI_INSTANCE_PATH")
-        or Path.cwd() / "instance"
-    ).resolve()
-    config["INSTANCE_PATH"] = str(instance_path)
-
-    if profile == "production":
-        missing = [name for name in (*PRODUCTION_REQUIRED, *SECRET_NAMES) if not config.get(name)]
-        if missing:
-            raise ConfigError("the production profile cannot start: set " + ", ".join(missing))
-        short = [n for n in RANDOM_SECRET_NAMES if len(config[n]) < SECRET_MIN_LENGTH_CHARS]
-        if short:
-            raise ConfigError(
-                f"the production profile cannot start: {', '.join(short)} must be at least "
-                f"{SECRET_MIN_LENGTH_CHARS} characters"
-            )
-    else:
-        config.setdefault("DATABASE_URL", f"sqlite:///{instance_path / 'tanhui.sqlite3'}")
-        if not all(config.get(name) for name in SECRET_NAMES):
-            generated = development_secrets(instance_path, config["TLOG_ORIGIN"])
-            for name in SECRET_NAMES:
-                config[name] = config.get(name) or generated[name]
-
-    config["UNIT_CODE_MASTER_KEYS"], config["UNIT_CODE_KEY_ID"] = unit_code_keys(
-        config["UNIT_CODE_KEYS"], config["SECRET_KEY"]
-    )
-    config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["DATABASE_URL"])
-    config["DATABASE_URL"] = config["SQLALCHEMY_DATABASE_URI"]
-    config.setdefault("REDIS_URL", None)
+def _check_log_key(config: Mapping[str, Any]) -> None:
     try:
         signer = parse_signer_key(config["TLOG_SIGNING_KEY"])
     except NoteError as error:
@@ -175,79 +31,16 @@ def load_config(
             f"TLOG_SIGNING_KEY is named {signer.name!r}, "
             f"but TLOG_ORIGIN is {config['TLOG_ORIGIN']!r}"
         )
-    return config
 
 
-def unit_code_keys(setting: str, secret_key: str) -> tuple[dict[str, bytes], str]:
-    """Parse ``UNIT_CODE_KEYS`` into master keys by id and the id new lots use (the last)."""
-    import hashlib
-
-    if not setting.strip():
-        derived = hashlib.sha256(b"tanhui unit-code master key A|" + secret_key.encode()).digest()
-        return {"A": derived}, "A"
-    keys: dict[str, bytes] = {}
-    for item in setting.split(","):
-        key_id, _, value = item.strip().partition(":")
-        try:
-            key = bytes.fromhex(value)
-        except ValueError:
-            key = b""
-        if len(key_id) != 1 or not ("A" <= key_id <= "Z" or "2" <= key_id <= "7") or len(key) < 32:
-            raise ConfigError(
-                "UNIT_CODE_KEYS: each key is <id>:<at least 64 hex digits>, the id one of A-Z, 2-7"
-            )
-        keys[key_id] = key
-    return keys, key_id
-
-
-def normalise_database_url(url: str) -> str:
-    """Pin PostgreSQL URLs to psycopg 3, whatever scheme the operator wrote."""
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
-
-
-def _generate(name: str, origin: str) -> str:
-    if name == "TLOG_SIGNING_KEY":
-        return generate_signer_key(origin)
-    return secrets.token_urlsafe(48)
-
-
-def development_secrets(instance_path: Path, origin: str) -> dict[str, str]:
-    """Return the embedded profile's secrets, generating and keeping them on first use.
-
-    The file is created with mode 0600 and written atomically, so two workers starting together
-    agree on one set of secrets.
-    """
-    path = instance_path / "secrets.json"
-    instance_path.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        generated = {name: _generate(name, origin) for name in SECRET_NAMES}
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            json.dump(generated, handle)
-        try:
-            os.link(temporary, path)  # fails if another process won the race
-        except FileExistsError:
-            pass
-        finally:
-            temporary.unlink()
-    stored = json.loads(path.read_text())
-    missing = [name for name in SECRET_NAMES if name not in stored]
-    if missing:
-        stored.update({name: _generate(name, origin) for name in missing})
-        path.write_text(json.dumps(stored))
-    return stored
-
-
-def _coerce(name: str, value: str) -> Any:
-    try:
-        if name in _INTEGERS:
-            return int(value)
-        if name in _FLOATS:
-            return float(value)
-    except ValueError as error:
-        raise ConfigError(f"{name} must be a number, not {value!r}") from error
-    return value
+def load_config(
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The Flask config for one app, from the environment and explicit overrides."""
+    return base.load_config(
+        environ,
+        overrides,
+        generators={"TLOG_SIGNING_KEY": _new_log_key},
+        checks=(_check_log_key,),
+    )

@@ -1,6 +1,6 @@
 """The one database session lifecycle.
 
-``Base`` (in ``service.orm``) carries the constraint naming convention so migrations name
+``Base`` (in ``service.base.orm``) carries the constraint naming convention so migrations name
 constraints the same on SQLite and PostgreSQL. Each request (or CLI command) gets one session from
 :func:`get_session`; domain code receives it as its first argument, flushes when it needs ids, and
 never commits. The request layer commits once, after a successful write request (or a read that
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from flask import Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.orm import (  # noqa: F401 - re-exported for the request layer
+from service.base.orm import (  # noqa: F401 - re-exported for the request layer
     NAMING_CONVENTION,
     WRITE_METHODS,
     Base,

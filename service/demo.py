@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from ledger import credits
 from ledger.credit_models import CreditBatch, CreditRetirement
 from service.auth.passwords import password_hash
+from service.base.parties import services as parties
+from service.base.parties.models import Organisation, User
 from service.db import utcnow
-from service.parties import services as parties
-from service.parties.models import Organisation, User
 
 DEMO_PASSWORD = "tanhui-demo-2026"  # noqa: S105 - published demo login
 
@@ -154,7 +154,7 @@ def _points(session: Session) -> list[str]:
     from points import redemption
     from points import services as points
     from points.models import CatalogueItem, PointRule
-    from service.parties.models import WeChatIdentity
+    from service.base.parties.models import WeChatIdentity
 
     now = utcnow()
     operator = session.scalars(sa.select(User).where(User.username == "operator")).one()
@@ -247,7 +247,7 @@ def _labels(session: Session) -> list[str]:
     from labels import certification, lots
     from labels.codes import serial_for
     from labels.models import Label, LabelLot
-    from service.parties.services import principal_for
+    from service.base.parties.services import principal_for
 
     now = utcnow()
     staff = session.scalars(sa.select(User).where(User.username == "lianta")).one()
@@ -322,7 +322,7 @@ def _application(session: Session) -> list[str]:
     waiting for the certifier (idempotent)."""
     from labels import certification
     from labels.models import Label
-    from service.parties.services import principal_for
+    from service.base.parties.services import principal_for
 
     now = utcnow()
     staff = session.scalars(sa.select(User).where(User.username == "tongli")).one()
@@ -360,7 +360,7 @@ def _product_with_footprint(
     from labels import certification
     from labels import services as products
     from labels.models import Footprint, Product
-    from service.parties.services import principal_for
+    from service.base.parties.services import principal_for
 
     principal = principal_for(staff)
     found = session.scalars(sa.select(Product).where(Product.gtin == product["gtin"])).first()

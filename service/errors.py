@@ -19,10 +19,128 @@ from marshmallow import Schema, fields
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from service.exceptions import ServiceError
+from ledger.credits import CreditErrorCode
+from ledger.errors import ErrorCode as LedgerCode
+from service.base.exceptions import ErrorCode as GroundCode
+from service.base.exceptions import ServiceError, Upstream
 from service.i18n import error_message, field_message, negotiate_locale
 
 log = logging.getLogger("tanhui.errors")
+
+# -- the one table from error codes to HTTP statuses ----------------------------------------------
+# A section per package; a test checks that every code of every package's enum has a status and
+# that no code appears in two sections.
+_GROUND: dict[str, int] = {
+    GroundCode.BAD_REQUEST: 400,
+    GroundCode.INVALID_JSON: 400,
+    GroundCode.AUTHENTICATION_REQUIRED: 401,
+    GroundCode.FORBIDDEN: 403,
+    GroundCode.ROLE_REQUIRED: 403,
+    GroundCode.NOT_FOUND: 404,
+    GroundCode.METHOD_NOT_ALLOWED: 405,
+    GroundCode.CONFLICT: 409,
+    GroundCode.ALREADY_EXISTS: 409,
+    GroundCode.PAYLOAD_TOO_LARGE: 413,
+    GroundCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    GroundCode.VALIDATION_FAILED: 422,
+    GroundCode.RATE_LIMITED: 429,
+    GroundCode.INTERNAL_ERROR: 500,
+    GroundCode.SERVICE_UNAVAILABLE: 503,
+}
+_SIGN_IN: dict[str, int] = {
+    "token_invalid": 401,
+    "token_expired": 401,
+    "session_revoked": 401,
+    "refresh_token_invalid": 401,
+    "refresh_token_reused": 401,
+    "invalid_credentials": 401,
+    "account_locked": 429,
+    "account_disabled": 403,
+    "phone_taken": 409,
+    "wechat_not_configured": 503,
+    "wechat_code_invalid": 400,
+    "wechat_code_used": 400,
+    "wechat_rate_limited": 429,
+    "wechat_high_risk_user": 403,
+    "wechat_busy": 503,
+    "wechat_phone_code_invalid": 400,
+    "wechat_misconfigured": 502,
+    "wechat_error": 502,
+    "wechat_unavailable": 502,
+    "wechat_scene_invalid": 400,
+    "wechat_page_invalid": 400,
+    "wechatpay_not_configured": 503,
+    "wechatpay_unavailable": 502,
+}
+_LEDGER: dict[str, int] = {
+    LedgerCode.IDEMPOTENCY_CONFLICT: 409,
+    LedgerCode.ACCOUNT_NOT_FOUND: 404,
+    LedgerCode.ACCOUNT_CONFLICT: 409,
+    LedgerCode.ASSET_MISMATCH: 422,
+    LedgerCode.UNBALANCED: 422,
+    LedgerCode.AMOUNT_INVALID: 422,
+    LedgerCode.ENTRY_INVALID: 422,
+    LedgerCode.INSUFFICIENT_FUNDS: 409,
+    LedgerCode.LOT_INVALID: 422,
+    LedgerCode.HOLD_NOT_FOUND: 404,
+    LedgerCode.HOLD_NOT_PENDING: 409,
+    LedgerCode.HOLD_EXPIRED: 409,
+    LedgerCode.HOLD_AMOUNT_EXCEEDED: 422,
+    LedgerCode.ENTRY_NOT_FOUND: 404,
+    LedgerCode.ALREADY_REVERSED: 409,
+    LedgerCode.BATCH_TOO_LARGE: 413,
+    CreditErrorCode.IMPORT_REJECTED: 422,
+    CreditErrorCode.REGISTRY_NOT_FOUND: 404,
+    CreditErrorCode.BATCH_NOT_FOUND: 404,
+    CreditErrorCode.RETIREMENT_INVALID: 422,
+    CreditErrorCode.RETIREMENT_NOT_FOUND: 404,
+    CreditErrorCode.CREDITS_INSUFFICIENT: 409,
+    CreditErrorCode.ALLOCATION_INVALID: 422,
+}
+_LABELS: dict[str, int] = {
+    "gtin_taken": 409,
+    "label_transition_refused": 409,
+    "label_benchmark_not_met": 409,
+    "label_not_certified": 409,
+    "lot_state_conflict": 409,
+}
+_POINTS: dict[str, int] = {
+    "claim_code_invalid": 422,
+    "claim_code_revoked": 409,
+    "unit_already_claimed": 409,
+    "points_rule_missing": 503,
+    "practice_duplicate": 409,
+    "practice_decided": 409,
+    "item_code_taken": 409,
+    "item_unavailable": 409,
+    "item_not_for_party": 403,
+    "redemption_limit_reached": 409,
+    "points_insufficient": 409,
+    "out_of_stock": 409,
+    "order_state_conflict": 409,
+    "payout_state_conflict": 409,
+    "payouts_none_to_export": 404,
+    "flag_resolved": 409,
+}
+_PAGES: dict[str, int] = {
+    "csrf_failed": 400,
+    "publication_status_refused": 409,
+}
+SECTIONS = (_GROUND, _SIGN_IN, _LEDGER, _LABELS, _POINTS, _PAGES)
+STATUS_BY_CODE: dict[str, int] = {
+    code: status for section in SECTIONS for code, status in section.items()
+}
+#: An external service's failure, by its cause (RFC 9110 section 15.6).
+STATUS_BY_UPSTREAM = {Upstream.BAD_ANSWER: 502, Upstream.UNREACHABLE: 503, Upstream.TIMEOUT: 504}
+
+
+def status_of(error: ServiceError) -> int:
+    """The HTTP status of a raised error: by its cause when an external service failed, else by
+    its code."""
+    if error.upstream is not None:
+        return STATUS_BY_UPSTREAM[error.upstream]
+    return STATUS_BY_CODE[error.code]
+
 
 HTTP_CODES = {
     400: "bad_request",
@@ -117,7 +235,7 @@ def _service_error(error: ServiceError) -> Response:
         for message in messages
     ]
     return error_response(
-        error.code, error.status, params=error.params, field_errors=rows, headers=error.headers
+        error.code, status_of(error), params=error.params, field_errors=rows, headers=error.headers
     )
 
 

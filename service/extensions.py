@@ -14,8 +14,8 @@ from flask import Flask, current_app, request
 
 from service import ratelimits
 from service.auth.wechat import WeChatClient
-from service.config import WECHAT_TOKEN_REFRESH_MARGIN_S
-from service.exceptions import ServiceError
+from service.base.config import WECHAT_TOKEN_REFRESH_MARGIN_S
+from service.base.exceptions import ServiceError
 from service.store import MemoryStore, RedisStore, SharedStore
 from service.wechatpay import WeChatPayClient, WeChatPayConfig
 
@@ -38,7 +38,7 @@ def client_address() -> str:
 def signed_in_user() -> str:
     """The signed-in user, for limits per user (anonymous callers share their address's)."""
     from service.auth.authz import current_principal
-    from service.exceptions import ServiceError
+    from service.base.exceptions import ServiceError
 
     try:
         principal = current_principal(optional=True)
@@ -119,7 +119,7 @@ def wechatpay_client(app: Flask | None = None) -> WeChatPayClient:
             "WECHAT_APPID",
         )
         if not all(config.get(name) for name in names):
-            raise ServiceError(code="wechatpay_not_configured", status=503)
+            raise ServiceError(code="wechatpay_not_configured")
         client = WeChatPayClient(
             WeChatPayConfig(
                 mchid=config["WECHATPAY_MCHID"],

@@ -11,8 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from flask import Flask, g, has_request_context, request
+from flask_babel import Babel
+
 LOCALES = ("zh-CN", "en")
 DEFAULT_LOCALE = "zh-CN"
+#: Our locale names (BCP 47, as HTTP speaks them) and the gettext catalogue of each.
+CATALOGUE_BY_LOCALE = {"zh-CN": "zh_CN", "en": "en"}
 
 #: code -> locale -> message template (``str.format`` with the error's params).
 MESSAGES: dict[str, dict[str, str]] = {
@@ -452,3 +457,23 @@ def field_message(message: str, locale: str) -> str:
         if match:
             return template.format(**match.groupdict())
     return message
+
+
+def request_locale() -> str:
+    """The locale of this request: what a page or the API chose (``g.lang``), else what the
+    client's ``Accept-Language`` asks for; zh-CN outside a request."""
+    if not has_request_context():
+        return DEFAULT_LOCALE
+    return g.get("lang") or negotiate_locale(
+        request.accept_languages if request.headers.get("Accept-Language") else None
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Flask-Babel over the catalogues in ``service/translations``; times in Beijing time."""
+    Babel(
+        app,
+        locale_selector=lambda: CATALOGUE_BY_LOCALE[request_locale()],
+        default_locale=CATALOGUE_BY_LOCALE[DEFAULT_LOCALE],
+        default_timezone="Asia/Shanghai",
+    )

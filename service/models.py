@@ -6,7 +6,7 @@ from ledger import credit_models  # noqa: F401
 from ledger import models as ledger_models  # noqa: F401
 from points import models as points_models  # noqa: F401
 from service.auth import models as auth_models  # noqa: F401
-from service.orm import Base
-from service.parties import models as parties_models  # noqa: F401
+from service.base.orm import Base
+from service.base.parties import models as parties_models  # noqa: F401
 
 metadata = Base.metadata

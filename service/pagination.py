@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from service.exceptions import ValidationFailed
+from service.base.exceptions import ValidationFailed
 
 #: Pages past this are refused rather than turned into enormous OFFSETs.
 PAGE_NUMBER_MAX = 100_000

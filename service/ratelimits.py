@@ -29,7 +29,7 @@ from typing import Protocol
 import redis
 from flask import Flask, current_app, request
 
-from service.exceptions import TooManyRequests
+from service.base.exceptions import TooManyRequests
 
 logger = logging.getLogger("tanhui.ratelimits")
 

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from service.exceptions import ServiceError
+from service.base.exceptions import ServiceError
 
 log = logging.getLogger("tanhui.wechatpay")
 CLOCK_SKEW_MAX_S = 300
@@ -43,7 +43,6 @@ JSAPI_PATH = "/v3/pay/transactions/jsapi"
 
 class WeChatPayError(ServiceError):
     code = "wechatpay_unavailable"
-    status = 502
 
 
 class NotificationRejected(ValueError):

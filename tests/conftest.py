@@ -199,7 +199,7 @@ def client(app: Flask) -> FlaskClient:
 def make_staff(app: Flask, session: Session) -> Callable[..., Any]:
     """Create a staff user with a password; returns the user."""
     from service.auth.passwords import password_hash
-    from service.parties import services
+    from service.base.parties import services
 
     def make(
         username: str | None = None,
@@ -224,7 +224,7 @@ def make_staff(app: Flask, session: Session) -> Callable[..., Any]:
 @pytest.fixture()
 def make_organisation(session: Session) -> Callable[..., Any]:
     """Create an approved organisation directly (no API)."""
-    from service.parties.models import Organisation
+    from service.base.parties.models import Organisation
 
     counter = iter(range(1, 10_000))
 

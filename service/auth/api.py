@@ -14,10 +14,10 @@ from service.auth.schemas import (
     TokensSchema,
     WeChatCodeSchema,
 )
+from service.base.parties.services import user_get
 from service.db import get_session, utcnow
 from service.extensions import rate_limited, wechat_client
 from service.parties.schemas import UserSchema
-from service.parties.services import user_get
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-in and tokens.")
 

@@ -15,9 +15,9 @@ from flask import current_app, g, request
 
 from service.auth.services import principal_load
 from service.auth.tokens import TokenSettings, access_token_decode, bearer_challenge
+from service.base.exceptions import AuthenticationFailed, RoleRequired
+from service.base.parties.services import Principal
 from service.db import get_session, utcnow
-from service.exceptions import AuthenticationFailed, RoleRequired
-from service.parties.services import Principal
 
 F = TypeVar("F", bound=Callable[..., Any])
 BEARER_SECURITY = [{"bearerAuth": []}]

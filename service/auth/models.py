@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.orm import Base, utcnow
+from service.base.orm import Base, utcnow
 
 SIGN_IN_METHODS = ("wechat", "password")
 REVOKE_REASONS = ("logout", "refresh_token_reused", "operator", "account_disabled")

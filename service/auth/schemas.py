@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.config import PASSWORD_MAX_LENGTH_CHARS
+from service.base.config import PASSWORD_MAX_LENGTH_CHARS
 from service.parties.schemas import UserSchema
 from service.schemas import BodySchema
 

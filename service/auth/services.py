@@ -22,16 +22,16 @@ from service.auth.tokens import (
     refresh_token_new,
 )
 from service.auth.wechat import WeChatClient, WeChatSession
-from service.exceptions import (
+from service.base.exceptions import (
     AuthenticationFailed,
     Conflict,
     ServiceError,
     TooManyRequests,
     ValidationFailed,
 )
-from service.parties.identifiers import PHONE_MESSAGE, normalise_mobile
-from service.parties.models import Membership, User, WeChatIdentity
-from service.parties.services import Principal, consumer_create, user_get
+from service.base.parties.identifiers import PHONE_MESSAGE, normalise_mobile
+from service.base.parties.models import Membership, User, WeChatIdentity
+from service.base.parties.services import Principal, consumer_create, user_get
 
 
 @dataclass(frozen=True)
@@ -211,7 +211,7 @@ def phone_bind_wechat(session: Session, *, client: WeChatClient, user_id: int, c
     """Bind the phone number WeChat vouches for (``getuserphonenumber``) to the user."""
     info = client.phone_number(code)
     if info.watermark_appid and info.watermark_appid != client.appid:
-        raise ServiceError(code="wechat_error", status=502, params={"errcode": "watermark"})
+        raise ServiceError(code="wechat_error", params={"errcode": "watermark"})
     if info.country_code not in ("", "86"):
         raise ValidationFailed.field("code", PHONE_MESSAGE)
     try:
@@ -303,7 +303,7 @@ def browser_session_open(
 
 def _check_active(user: User) -> None:
     if not user.is_active:
-        raise AuthenticationFailed(code="account_disabled", status=403)
+        raise AuthenticationFailed(code="account_disabled")
 
 
 # -- refresh and logout ---------------------------------------------------------------------------

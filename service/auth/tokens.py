@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
-from service.exceptions import AuthenticationFailed
+from service.base.exceptions import AuthenticationFailed
 
 ACCESS_TOKEN_ALGORITHM = "HS256"  # noqa: S105 - an algorithm name
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type

@@ -25,29 +25,39 @@ from urllib.parse import urlencode
 import requests
 from redis.exceptions import RedisError
 
-from service.exceptions import ServiceError
+from service.base.exceptions import ServiceError, Upstream
 from service.store import SharedStore
 
 log = logging.getLogger("tanhui.wechat")
 
-#: Errcodes and what each means for the caller: (our code, HTTP status, Retry-After seconds).
-CODE2SESSION_ERRORS: dict[int, tuple[str, int, int | None]] = {
-    40029: ("wechat_code_invalid", 400, None),
-    40163: ("wechat_code_used", 400, None),
-    45011: ("wechat_rate_limited", 429, 60),
-    40226: ("wechat_high_risk_user", 403, None),
-    -1: ("wechat_busy", 503, 2),
+#: Errcodes and what each means for the caller: (our code, Retry-After seconds).
+CODE2SESSION_ERRORS: dict[int, tuple[str, int | None]] = {
+    40029: ("wechat_code_invalid", None),
+    40163: ("wechat_code_used", None),
+    45011: ("wechat_rate_limited", 60),
+    40226: ("wechat_high_risk_user", None),
+    -1: ("wechat_busy", 2),
 }
-PHONE_ERRORS: dict[int, tuple[str, int, int | None]] = {
-    40029: ("wechat_phone_code_invalid", 400, None),
-    -1: ("wechat_busy", 503, 2),
+PHONE_ERRORS: dict[int, tuple[str, int | None]] = {
+    40029: ("wechat_phone_code_invalid", None),
+    -1: ("wechat_busy", 2),
 }
-WXACODE_ERRORS: dict[int, tuple[str, int, int | None]] = {
-    40169: ("wechat_scene_invalid", 400, None),
-    41030: ("wechat_page_invalid", 400, None),
-    45009: ("wechat_rate_limited", 429, 60),
-    -1: ("wechat_busy", 503, 2),
+WXACODE_ERRORS: dict[int, tuple[str, int | None]] = {
+    40169: ("wechat_scene_invalid", None),
+    41030: ("wechat_page_invalid", None),
+    45009: ("wechat_rate_limited", 60),
+    -1: ("wechat_busy", 2),
 }
+#: Our codes that blame a value the caller sent (the error names its field).
+CALLER_VALUE_CODES = frozenset(
+    {
+        "wechat_code_invalid",
+        "wechat_code_used",
+        "wechat_phone_code_invalid",
+        "wechat_scene_invalid",
+        "wechat_page_invalid",
+    }
+)
 #: ``getwxacodeunlimit``: the scene is at most 32 characters of this set.
 SCENE_MAX_CHARS = 32
 SCENE_CHARACTERS = frozenset(
@@ -60,14 +70,13 @@ ACCESS_TOKEN_INVALID_ERRCODES = frozenset({40001, 40014, 42001})
 
 
 class WeChatError(ServiceError):
-    status = 502
     code = "wechat_error"
 
     def __init__(
         self,
         code: str,
-        status: int,
         *,
+        upstream: Upstream | None = None,
         errcode: int | None = None,
         retry_after_s: int | None = None,
         field: str | None = None,
@@ -75,7 +84,11 @@ class WeChatError(ServiceError):
         headers = {"Retry-After": str(retry_after_s)} if retry_after_s else None
         fields = {field: ["Invalid value."]} if field else None
         super().__init__(
-            code=code, status=status, params={"errcode": errcode}, headers=headers, fields=fields
+            code=code,
+            params={"errcode": errcode},
+            headers=headers,
+            fields=fields,
+            upstream=upstream,
         )
         self.errcode = errcode
 
@@ -108,7 +121,7 @@ class WeChatClient:
         http: requests.Session | None = None,
     ) -> None:
         if not appid or not secret:
-            raise WeChatError("wechat_not_configured", 503)
+            raise WeChatError("wechat_not_configured")
         self.appid = appid
         self._secret = secret
         self.base_url = base_url.rstrip("/")
@@ -134,7 +147,7 @@ class WeChatClient:
         session_key = payload.get("session_key")
         if not isinstance(openid, str) or not openid or not isinstance(session_key, str):
             log.error("jscode2session answered without openid", extra={"keys": sorted(payload)})
-            raise WeChatError("wechat_unavailable", 502)
+            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
         unionid = payload.get("unionid")
         return WeChatSession(
             openid=openid,
@@ -173,7 +186,7 @@ class WeChatClient:
         openid = payload.get("openid")
         if not isinstance(openid, str) or not openid:
             log.error("sns/oauth2 answered without openid", extra={"keys": sorted(payload)})
-            raise WeChatError("wechat_unavailable", 502)
+            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
         unionid = payload.get("unionid")
         return WeChatSession(
             openid=openid,
@@ -189,7 +202,7 @@ class WeChatClient:
         self._raise_for_errcode(payload, PHONE_ERRORS, field="code")
         info = payload.get("phone_info")
         if not isinstance(info, dict):
-            raise WeChatError("wechat_unavailable", 502)
+            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
         watermark = info.get("watermark") or {}
         return PhoneInfo(
             phone_number=str(info.get("phoneNumber", "")),
@@ -206,7 +219,7 @@ class WeChatClient:
 
         WeChat answers an image on success and JSON with an ``errcode`` on failure."""
         if not 0 < len(scene) <= SCENE_MAX_CHARS or not set(scene) <= SCENE_CHARACTERS:
-            raise WeChatError("wechat_scene_invalid", 400, field="scene")
+            raise WeChatError("wechat_scene_invalid", field="scene")
         body = {"scene": scene, "page": page, "width": width_px, "check_path": check_path}
         for attempt in range(2):
             token = self.access_token(force_refresh=attempt > 0)
@@ -216,16 +229,16 @@ class WeChatClient:
             try:
                 payload = json.loads(response.text)
             except ValueError as error:
-                raise WeChatError("wechat_unavailable", 502) from error
+                raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER) from error
             if not isinstance(payload, dict):
-                raise WeChatError("wechat_unavailable", 502)
+                raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
             if payload.get("errcode") in ACCESS_TOKEN_INVALID_ERRCODES and attempt == 0:
                 if self.store.get(self._token_key) == token:
                     self.store.delete(self._token_key)
                 continue
             self._raise_for_errcode(payload, WXACODE_ERRORS, field="scene")
-            raise WeChatError("wechat_unavailable", 502)
-        raise WeChatError("wechat_unavailable", 502)
+            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
+        raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
 
     def _request(
         self, method: str, path: str, token: str, json_body: dict[str, Any]
@@ -240,11 +253,11 @@ class WeChatClient:
                 timeout=self.timeout_s,
             )
         except requests.Timeout as error:
-            raise WeChatError("wechat_unavailable", 504) from error
+            raise WeChatError("wechat_unavailable", upstream=Upstream.TIMEOUT) from error
         except requests.RequestException as error:
-            raise WeChatError("wechat_unavailable", 502) from error
+            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER) from error
         if response.status_code != 200:
-            raise WeChatError("wechat_unavailable", 502)
+            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
         return response
 
     # -- the shared access token --------------------------------------------------------------
@@ -278,7 +291,7 @@ class WeChatClient:
                 token = payload.get("access_token")
                 expires_in_s = payload.get("expires_in")
                 if not isinstance(token, str) or not isinstance(expires_in_s, int):
-                    raise WeChatError("wechat_unavailable", 502)
+                    raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
                 ttl_s = max(1, expires_in_s - self.token_refresh_margin_s)
                 self.store.set(self._token_key, token, ttl_s)
                 return token
@@ -286,7 +299,9 @@ class WeChatClient:
             log.error(
                 "shared store failed while fetching the access token", extra={"error": str(error)}
             )
-            raise WeChatError("wechat_unavailable", 503, retry_after_s=2) from error
+            raise WeChatError(
+                "wechat_unavailable", upstream=Upstream.UNREACHABLE, retry_after_s=2
+            ) from error
 
     def _with_access_token(
         self, method: str, path: str, *, json_body: dict[str, Any]
@@ -323,26 +338,26 @@ class WeChatClient:
             )
         except requests.Timeout as error:
             log.error("wechat timed out", extra={"path": path})
-            raise WeChatError("wechat_unavailable", 504) from error
+            raise WeChatError("wechat_unavailable", upstream=Upstream.TIMEOUT) from error
         except requests.RequestException as error:
             log.error("wechat unreachable", extra={"path": path, "error": type(error).__name__})
-            raise WeChatError("wechat_unavailable", 502) from error
+            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER) from error
         if response.status_code != 200:
             log.error("wechat answered HTTP %s", response.status_code, extra={"path": path})
-            raise WeChatError("wechat_unavailable", 502)
+            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
         try:
             # WeChat often labels JSON as text/plain, so parse the text whatever the header says.
             payload = json.loads(response.text)
         except ValueError as error:
-            raise WeChatError("wechat_unavailable", 502) from error
+            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER) from error
         if not isinstance(payload, dict):
-            raise WeChatError("wechat_unavailable", 502)
+            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
         return payload
 
     @staticmethod
     def _raise_for_errcode(
         payload: dict[str, Any],
-        known: dict[int, tuple[str, int, int | None]],
+        known: dict[int, tuple[str, int | None]],
         *,
         field: str | None = None,
     ) -> None:
@@ -351,13 +366,13 @@ class WeChatClient:
             return
         log.warning("wechat errcode", extra={"errcode": errcode, "errmsg": payload.get("errmsg")})
         if errcode in known:
-            code, status, retry_after_s = known[errcode]
-            return_field = field if status == 400 else None
+            code, retry_after_s = known[errcode]
+            return_field = field if code in CALLER_VALUE_CODES else None
             raise WeChatError(
-                code, status, errcode=errcode, retry_after_s=retry_after_s, field=return_field
+                code, errcode=errcode, retry_after_s=retry_after_s, field=return_field
             )
         if errcode == -1:
-            raise WeChatError("wechat_busy", 503, errcode=errcode, retry_after_s=2)
+            raise WeChatError("wechat_busy", errcode=errcode, retry_after_s=2)
         if errcode in CREDENTIAL_ERRCODES:
-            raise WeChatError("wechat_misconfigured", 502, errcode=errcode)
-        raise WeChatError("wechat_error", 502, errcode=errcode)
+            raise WeChatError("wechat_misconfigured", errcode=errcode)
+        raise WeChatError("wechat_error", errcode=errcode)

@@ -24,7 +24,8 @@ from ledger import credits
 from ledger.credit_models import CreditBatch, CreditProject, CreditRetirement
 from ledger.errors import Outcome
 from service.auth.authz import authenticated, requires
-from service.config import PAGE_SIZE_MAX
+from service.base.config import PAGE_SIZE_MAX
+from service.base.exceptions import NotFound
 from service.credits.schemas import (
     BatchQuerySchema,
     BatchSchema,
@@ -37,7 +38,6 @@ from service.credits.schemas import (
     RetirementSchema,
 )
 from service.db import get_session, utcnow
-from service.exceptions import NotFound
 from service.pagination import paginate
 
 blp = Blueprint(

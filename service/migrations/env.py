@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
+from service.base.orm import create_engine
 from service.models import metadata
-from service.orm import create_engine
 
 config = context.config
 

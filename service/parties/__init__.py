@@ -1,1 +1,1 @@
-"""Parties: users, organisations (enterprises, farms, cooperatives, the platform), memberships."""
+"""The parties API (organisations, memberships); the domain lives in ``service.base.parties``."""

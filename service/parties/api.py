@@ -12,13 +12,13 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from service.auth.authz import authenticated, requires
-from service.config import PAGE_SIZE_MAX
+from service.base.config import PAGE_SIZE_MAX
+from service.base.exceptions import Forbidden, ValidationFailed
+from service.base.parties import services
+from service.base.parties.identifiers import normalise_mobile
+from service.base.parties.models import Membership, Organisation
 from service.db import get_session, utcnow
-from service.exceptions import Forbidden, ValidationFailed
 from service.pagination import paginate
-from service.parties import services
-from service.parties.identifiers import normalise_mobile
-from service.parties.models import Membership, Organisation
 from service.parties.schemas import (
     MemberAddSchema,
     MemberSchema,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.parties.models import ORGANISATION_KINDS, ORGANISATION_STATUSES, ROLES
-from service.parties.services import SELF_REGISTERED_KINDS
+from service.base.parties.models import ORGANISATION_KINDS, ORGANISATION_STATUSES, ROLES
+from service.base.parties.services import SELF_REGISTERED_KINDS
 from service.schemas import BodySchema
 
 NAME_MAX_LENGTH_CHARS = 128

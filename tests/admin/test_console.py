@@ -5,7 +5,7 @@ import sqlalchemy as sa
 
 from labels.models import Label
 from service.auth.models import SignInSession
-from service.parties.models import Organisation, User
+from service.base.parties.models import Organisation, User
 from tests.admin.conftest import form_token
 
 

@@ -9,7 +9,7 @@ import requests
 import sqlalchemy as sa
 
 from points.models import RedemptionOrder, UnitClaim
-from service.parties.models import WeChatIdentity
+from service.base.parties.models import WeChatIdentity
 from tests.admin.conftest import form_token
 
 KEY = re.compile(r'name="key" value="([^"]+)"')

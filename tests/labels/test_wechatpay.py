@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from labels import lots
 from ledger import services as ledger
-from service.parties.models import Membership, WeChatIdentity
+from service.base.parties.models import Membership, WeChatIdentity
 from tests.conftest import TEST_APPID
 from tests.fakes.wechatpay import FakeWeChatPay, _sign, private_key_pem
 from tests.labels.conftest import order

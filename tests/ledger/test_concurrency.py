@@ -15,7 +15,7 @@ from ledger.errors import LedgerError
 from ledger.models import Hold
 from ledger.retry import in_transaction
 from ledger.verify import ledger_verify
-from service.orm import create_engine
+from service.base.orm import create_engine
 from tests.ledger.conftest import dict_sum
 
 CLIENTS = 16

@@ -14,7 +14,7 @@ from ledger.credit_models import CreditAllocation, CreditAllocationPart
 from ledger.credits import CreditError, CreditErrorCode, RetirementLine
 from ledger.retry import in_transaction
 from ledger.verify import ledger_verify
-from service.orm import create_engine
+from service.base.orm import create_engine
 from tests.parallel import run_at_once
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "credits"

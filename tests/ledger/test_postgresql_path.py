@@ -14,7 +14,7 @@ from ledger import services as ledger
 from ledger.errors import ErrorCode, LedgerError, Outcome
 from ledger.models import Entry, LogPending, Lot, LotMovement, Posting
 from ledger.postgresql import array_literal
-from service.orm import create_engine
+from service.base.orm import create_engine
 
 
 @pytest.fixture(autouse=True)

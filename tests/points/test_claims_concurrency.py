@@ -17,9 +17,9 @@ from ledger.verify import ledger_verify
 from points import services as points
 from points.services import PointsError
 from service.app import create_app
+from service.base.orm import create_engine
+from service.base.parties.services import consumer_create
 from service.db import database
-from service.orm import create_engine
-from service.parties.services import consumer_create
 from tests.parallel import run_at_once
 
 CLAIMERS = 50

@@ -10,7 +10,7 @@ from labels.models import LabelLot, Product
 from points import flags
 from points import services as points
 from points.models import PointFlag
-from service.parties.services import consumer_create
+from service.base.parties.services import consumer_create
 
 MORNING = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 

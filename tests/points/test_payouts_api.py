@@ -10,7 +10,7 @@ import pytest
 
 from ledger import services as ledger
 from points.payouts import BUDGET_ACCOUNT, IN_TRANSFER_ACCOUNT, amount_fen_for, payable_account
-from service.exceptions import ValidationFailed
+from service.base.exceptions import ValidationFailed
 from tests.conftest import count_rows
 
 BANK = {"points": 1000, "method": "bank", "payee_name": "东厍村家庭农场",

@@ -15,9 +15,9 @@ from points import redemption
 from points import services as points
 from points.models import CatalogueItem
 from service.app import create_app
+from service.base.orm import create_engine
+from service.base.parties.services import consumer_create
 from service.db import database
-from service.orm import create_engine
-from service.parties.services import consumer_create
 from tests.parallel import run_at_once
 
 BUYERS = 40

@@ -9,6 +9,7 @@ from urllib.parse import urlparse
 import sqlalchemy as sa
 
 from points import services as points
+from service.base.parties.models import Membership, Organisation, User, WeChatIdentity
 from service.db import utcnow
 from service.demo import (
     DEMO_CONSUMERS,
@@ -16,7 +17,6 @@ from service.demo import (
     DEMO_PASSWORD,
     DEMO_PLATFORM_STAFF,
 )
-from service.parties.models import Membership, Organisation, User, WeChatIdentity
 from tests.conftest import count_rows
 
 TANHUI = str(Path(sys.executable).parent / "tanhui")

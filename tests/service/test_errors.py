@@ -5,7 +5,11 @@ import re
 import pytest
 from marshmallow import Schema, fields
 
-from service.errors import ErrorSchema
+from ledger.credits import CreditErrorCode
+from ledger.errors import ErrorCode as LedgerCode
+from service.base.exceptions import ErrorCode as GroundCode
+from service.base.exceptions import ServiceError, Upstream
+from service.errors import SECTIONS, STATUS_BY_CODE, ErrorSchema, status_of
 from service.i18n import _FIELD_MESSAGES, LOCALES, MESSAGES, field_message
 from tests.conftest import count_rows
 
@@ -215,3 +219,27 @@ def test_every_marshmallow_message_the_api_uses_has_a_chinese_form():
     for message in english:
         assert field_message(message, "zh-CN") != message, message
     assert len(_FIELD_MESSAGES) > 20
+
+
+def test_one_table_gives_every_code_its_status_and_each_code_one_section():
+    """Every code the service can answer has exactly one HTTP status, in one section of
+    ``service.errors``, and a message in both languages."""
+    seen: dict[str, int] = {}
+    for section in SECTIONS:
+        for code in section:
+            assert code not in seen, f"{code} is in two sections"
+            seen[code] = section[code]
+    for enum_ in (GroundCode, LedgerCode, CreditErrorCode):
+        assert set(enum_) <= set(STATUS_BY_CODE), enum_
+    assert set(STATUS_BY_CODE) <= set(MESSAGES)
+    assert all(400 <= status <= 599 for status in STATUS_BY_CODE.values())
+
+
+def test_an_external_service_failure_answers_by_its_cause():
+    def failure(upstream):
+        return ServiceError(code="wechat_unavailable", upstream=upstream)
+
+    assert status_of(failure(None)) == 502
+    assert status_of(failure(Upstream.BAD_ANSWER)) == 502
+    assert status_of(failure(Upstream.UNREACHABLE)) == 503
+    assert status_of(failure(Upstream.TIMEOUT)) == 504

@@ -1,7 +1,7 @@
 """Footprints, category benchmarks, label applications and their transitions.
 
 Footprints and transitions are records: triggers refuse UPDATE and DELETE of them. Exact decimals
-are NUMERIC(14, 4) on PostgreSQL and text on SQLite (see service.orm.ExactDecimal).
+are NUMERIC(14, 4) on PostgreSQL and text on SQLite (see service.base.orm.ExactDecimal).
 
 Revision ID: 0005
 Revises: 0004

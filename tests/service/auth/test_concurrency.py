@@ -93,8 +93,8 @@ def test_parallel_refreshes_of_one_token_let_exactly_one_through(committed_app, 
 
 def test_parallel_wrong_passwords_lock_the_account_exactly(committed_app):
     from service.auth.passwords import password_hash
+    from service.base.parties.services import staff_create
     from service.db import get_session
-    from service.parties.services import staff_create
 
     with committed_app.app_context():
         session = get_session()

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from service.auth import services
 from service.auth.passwords import lockout_after_failure, password_hash, password_verify
 from service.auth.tokens import TokenSettings
-from service.parties.models import User
+from service.base.parties.models import User
 
 PASSWORD = "correct horse battery staple"
 SETTINGS = TokenSettings(

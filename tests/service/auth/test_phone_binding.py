@@ -2,7 +2,7 @@
 
 import sqlalchemy as sa
 
-from service.parties.models import User
+from service.base.parties.models import User
 
 
 def test_binding_stores_the_number_wechat_vouches_for(

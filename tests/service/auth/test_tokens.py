@@ -8,7 +8,7 @@ import jwt
 import pytest
 
 from service.auth import tokens
-from service.exceptions import AuthenticationFailed
+from service.base.exceptions import AuthenticationFailed
 from tests.conftest import TEST_SECRET
 
 

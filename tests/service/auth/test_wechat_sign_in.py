@@ -3,7 +3,7 @@
 import pytest
 import sqlalchemy as sa
 
-from service.parties.models import User, WeChatIdentity
+from service.base.parties.models import User, WeChatIdentity
 from tests.conftest import count_rows
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from service.parties.identifiers import (
+from service.base.parties.identifiers import (
     PILOT_REGION_CODES,
     REGION_NAMES_ZH,
     normalise_mobile,

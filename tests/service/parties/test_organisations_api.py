@@ -3,7 +3,7 @@
 import pytest
 import sqlalchemy as sa
 
-from service.parties.models import Membership, Organisation
+from service.base.parties.models import Membership, Organisation
 from tests.conftest import count_rows, valid_uscc
 
 
@@ -317,7 +317,7 @@ def test_check_constraints(session, values):
 
 
 def test_there_is_one_platform(session):
-    from service.parties.services import platform_organisation
+    from service.base.parties.services import platform_organisation
 
     first = platform_organisation(session)
     assert platform_organisation(session).id == first.id

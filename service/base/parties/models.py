@@ -12,7 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from service.orm import Base, utcnow
+from service.base.orm import Base, utcnow
 
 ORGANISATION_KINDS = ("enterprise", "farm", "cooperative", "platform")
 ORGANISATION_STATUSES = ("pending", "approved", "suspended")

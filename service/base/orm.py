@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from service.config import normalise_database_url
+from service.base.config import normalise_database_url
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

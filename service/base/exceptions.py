@@ -1,13 +1,42 @@
-"""The service's exception hierarchy, free of Flask so every package can raise it.
+"""The service's exception hierarchy, free of Flask and of HTTP so every package can raise it.
 
-Each class has a closed machine ``code`` and an HTTP ``status``; ``service.errors`` renders every
-one of them in the single JSON error shape. Domain packages subclass these (one hierarchy per
-package) rather than raising HTTP errors.
+Each error carries a machine ``code`` from a closed set (the ground's :class:`ErrorCode` here, and
+one ``ErrorCode`` enum per domain package). Nothing here knows HTTP: ``service.errors`` holds the
+one table from codes to statuses and renders every error in the single JSON error shape.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
+
+
+class ErrorCode(enum.StrEnum):
+    """The ground's codes: malformed requests, sign-in, permissions, conflicts, limits."""
+
+    BAD_REQUEST = "bad_request"
+    INVALID_JSON = "invalid_json"
+    AUTHENTICATION_REQUIRED = "authentication_required"
+    FORBIDDEN = "forbidden"
+    ROLE_REQUIRED = "role_required"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFLICT = "conflict"
+    ALREADY_EXISTS = "already_exists"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    VALIDATION_FAILED = "validation_failed"
+    RATE_LIMITED = "rate_limited"
+    INTERNAL_ERROR = "internal_error"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+
+
+class Upstream(enum.StrEnum):
+    """Why an external service (WeChat, WeChat Pay, a registry) did not answer usefully."""
+
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    BAD_ANSWER = "bad_answer"
 
 
 class ServiceError(Exception):
@@ -15,26 +44,27 @@ class ServiceError(Exception):
 
     ``params`` fill the localised message; ``fields`` maps a field path to English messages
     (localised when rendered); ``headers`` go on the response. ``persist_changes`` is for failures
-    whose side effects must stay, such as counting a failed sign-in.
+    whose side effects must stay, such as counting a failed sign-in. ``upstream`` says why an
+    external service failed, for the errors that report one.
     """
 
-    code = "bad_request"
-    status = 400
+    code: str = ErrorCode.BAD_REQUEST
     persist_changes = False
+    upstream: Upstream | None = None
 
     def __init__(
         self,
         *,
         code: str | None = None,
-        status: int | None = None,
         params: Mapping[str, object] | None = None,
         fields: Mapping[str, list[str]] | None = None,
         headers: Mapping[str, str] | None = None,
+        upstream: Upstream | None = None,
     ) -> None:
         if code is not None:
             self.code = code
-        if status is not None:
-            self.status = status
+        if upstream is not None:
+            self.upstream = upstream
         self.params = dict(params or {})
         self.fields = {name: list(messages) for name, messages in (fields or {}).items()}
         self.headers = dict(headers or {})
@@ -45,8 +75,7 @@ class ServiceError(Exception):
 
 
 class ValidationFailed(ServiceError):
-    code = "validation_failed"
-    status = 422
+    code = ErrorCode.VALIDATION_FAILED
 
     @classmethod
     def field(cls, name: str, message: str) -> ValidationFailed:
@@ -54,34 +83,30 @@ class ValidationFailed(ServiceError):
 
 
 class AuthenticationFailed(ServiceError):
-    code = "authentication_required"
-    status = 401
+    code = ErrorCode.AUTHENTICATION_REQUIRED
 
 
 class Forbidden(ServiceError):
-    code = "forbidden"
-    status = 403
+    code = ErrorCode.FORBIDDEN
 
 
 class RoleRequired(Forbidden):
-    code = "role_required"
+    code = ErrorCode.ROLE_REQUIRED
 
     def __init__(self, roles: list[str] | tuple[str, ...]) -> None:
         super().__init__(params={"roles": ", ".join(roles)})
 
 
 class NotFound(ServiceError):
-    code = "not_found"
-    status = 404
+    code = ErrorCode.NOT_FOUND
 
 
 class Conflict(ServiceError):
-    code = "conflict"
-    status = 409
+    code = ErrorCode.CONFLICT
 
 
 class AlreadyExists(Conflict):
-    code = "already_exists"
+    code = ErrorCode.ALREADY_EXISTS
 
     def __init__(self, what: str, field: str | None = None) -> None:
         fields = {field: [f"{what} already exists."]} if field else None
@@ -89,8 +114,7 @@ class AlreadyExists(Conflict):
 
 
 class TooManyRequests(ServiceError):
-    code = "rate_limited"
-    status = 429
+    code = ErrorCode.RATE_LIMITED
 
     def __init__(self, retry_after_s: int, *, code: str | None = None) -> None:
         retry_after_s = max(1, int(retry_after_s))
@@ -99,10 +123,3 @@ class TooManyRequests(ServiceError):
             params={"retry_after_s": retry_after_s},
             headers={"Retry-After": str(retry_after_s)},
         )
-
-
-class UpstreamUnavailable(ServiceError):
-    """An external service (WeChat, a registry) failed; the request changed nothing."""
-
-    code = "service_unavailable"
-    status = 503

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.exceptions import AlreadyExists, Conflict, NotFound, ValidationFailed
-from service.parties.identifiers import normalise_region_code, normalise_uscc
-from service.parties.models import (
+from service.base.exceptions import AlreadyExists, Conflict, NotFound, ValidationFailed
+from service.base.parties.identifiers import normalise_region_code, normalise_uscc
+from service.base.parties.models import (
     PLATFORM_ROLES,
     ROLE_ORGANISATION_KINDS,
     STAFF_ROLE_BY_KIND,

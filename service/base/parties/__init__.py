@@ -1,0 +1,1 @@
+"""Parties: organisations, users, memberships and roles (the API is ``service.parties``)."""
