@@ -50,7 +50,8 @@ from labels.models import (
     UnitScan,
 )
 from ledger import credits
-from ledger.credit_models import CreditBatch, CreditImport, CreditProject
+from ledger.credits.models import CreditBatch, CreditImport, CreditProject
+from ledger.errors import CreditError
 from ledger.models import Account, Entry, Posting
 from ledger.tlog import log_verify
 from ledger.verify import ledger_verify
@@ -461,7 +462,7 @@ def credits_import() -> tuple[str, int] | str:
                 session, content=upload.read(), file_format=file_format, filename=name[:255],
                 imported_by=principal.user_id, now=utcnow(),
             )  # fmt: skip
-        except credits.CreditError as error:
+        except CreditError as error:
             session.rollback()
             problems, status = error.problems or [], status_of(error)
     imports = session.scalars(sa.select(CreditImport).order_by(CreditImport.id.desc()).limit(10))

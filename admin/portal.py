@@ -12,8 +12,8 @@ from flask import current_app, render_template
 from admin import selectors
 from admin.models import PUBLICATION_KINDS, Publication
 from admin.web import choice, paged, pages_blueprint, search_text, t
-from ledger import credit_disclosure as disclosure
-from ledger.credit_models import CreditRetirement
+from ledger.credits import disclosure
+from ledger.credits.models import CreditRetirement
 from service.base.exceptions import NotFound
 from service.cli import log_signer
 from service.db import get_session

@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from admin.models import Publication
 from labels.models import Label, LabelLot, Product
-from ledger.credit_disclosure import project_totals
-from ledger.credit_models import (
+from ledger.credits.disclosure import project_totals
+from ledger.credits.models import (
     CreditAllocation,
     CreditBatch,
     CreditProject,

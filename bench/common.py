@@ -116,7 +116,7 @@ def production_env(database_url: str, work: str, workers: int, **overrides: str)
     keys, Redis at ``TEST_REDIS_URL`` under key prefixes of its own, rate limits lifted."""
     import secrets
 
-    from ledger.note import generate_signer_key
+    from ledger.tlog.note import generate_signer_key
 
     return {
         **os.environ,

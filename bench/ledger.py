@@ -68,7 +68,7 @@ def baseline_client(url: str, client: int, *, barrier, duration_s: float) -> int
 
 
 def entries_client(url: str, client: int, *, barrier, duration_s: float) -> int:
-    from ledger import services as ledger
+    from ledger import entries as ledger
     from ledger.retry import in_transaction
 
     engine = _engine(url)
@@ -95,8 +95,8 @@ def entries_client(url: str, client: int, *, barrier, duration_s: float) -> int:
 
 
 def sequencer(url: str, key: str, origin: str, stop) -> None:
-    from ledger.note import parse_signer_key
     from ledger.tlog import log_sequence
+    from ledger.tlog.note import parse_signer_key
 
     engine = _engine(url)
     signer = parse_signer_key(key)
@@ -108,7 +108,7 @@ def sequencer(url: str, key: str, origin: str, stop) -> None:
 
 
 def setup(url: str) -> None:
-    from ledger import services as ledger
+    from ledger import entries as ledger
 
     engine = _engine(url)
     with sessionmaker(bind=engine)() as session, session.begin():
@@ -143,7 +143,7 @@ def setup(url: str) -> None:
 
 def batch_client(url: str, client: int, *, barrier, duration_s: float) -> int:
     """Post 1,000-entry distributions, one transaction each; returns postings written."""
-    from ledger import services as ledger
+    from ledger import entries as ledger
 
     engine = _engine(url)
     session = Session(bind=engine.connect(), expire_on_commit=False)
@@ -170,8 +170,8 @@ def batch_client(url: str, client: int, *, barrier, duration_s: float) -> int:
 
 
 def verify(url: str, key: str, origin: str) -> tuple[bool, int]:
-    from ledger.note import parse_signer_key
     from ledger.tlog import log_sequence
+    from ledger.tlog.note import parse_signer_key
     from ledger.verify import ledger_verify
 
     engine = _engine(url)
@@ -212,7 +212,7 @@ def main() -> None:
         help="connect through TEST_DATABASE_URL as given even when a local socket exists",
     )
     options = parser.parse_args()
-    from ledger.note import generate_signer_key
+    from ledger.tlog.note import generate_signer_key
 
     origin = "bench.tanhui/log"
     key = generate_signer_key(origin)

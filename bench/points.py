@@ -240,7 +240,7 @@ def _distribution_setup(session, app) -> int:
     """Ten projects of 10,000 farms, each linked to a farm organisation; 1 t retired from each;
     one allocation of 10 t drawing on all ten batches. Returns the allocation id."""
     from ledger import credits
-    from ledger.credit_models import CreditBatch, CreditFarm
+    from ledger.credits.models import CreditBatch, CreditFarm
     from points import services as points
     from service.base.parties.models import Organisation
 

@@ -28,8 +28,8 @@ from labels.codes import UNITS_PER_LOT_MAX, CodeInvalid, LotKey, lot_key, serial
 from labels.models import Footprint, Label, LabelLot, Product, UnitRevocation
 from labels.services import product_for_reader
 from ledger import credits
-from ledger import services as ledger
-from ledger.errors import ErrorCode, LedgerError
+from ledger import entries as ledger
+from ledger.errors import CreditError, ErrorCode, LedgerError
 from ledger.tlog import log_append
 from service.base.exceptions import Forbidden, NotFound, ServiceError, ValidationFailed
 from service.base.parties.services import Principal
@@ -176,8 +176,8 @@ def lot_order(
             )
         except LedgerError as error:
             if error.error_code is ErrorCode.INSUFFICIENT_FUNDS:
-                raise credits.CreditError(
-                    credits.CreditErrorCode.CREDITS_INSUFFICIENT,
+                raise CreditError(
+                    ErrorCode.CREDITS_INSUFFICIENT,
                     f"{priced.grams_required} g of retired credits are not available",
                     field="units",
                 ) from None

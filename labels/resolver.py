@@ -24,7 +24,7 @@ from labels.gtin import normalise_gtin
 from labels.lots import lot_key_of, unit_revoked
 from labels.models import Benchmark, Footprint, Label, LabelLot, Product, UnitScan
 from ledger import credits
-from ledger.credit_disclosure import backing_retirements
+from ledger.credits.disclosure import backing_retirements
 from ledger.tlog import leaf_proof
 from service.base.parties.models import Organisation
 

@@ -1,15 +1,26 @@
-"""The ledger's results and errors: one closed set of codes.
+"""The ledger's results and errors: one closed set of codes for entries, holds and sink credits.
 
 Every write returns ``Outcome.CREATED`` or ``Outcome.EXISTS`` (the original answer to a repeated
-idempotency key) or raises a ``LedgerError`` whose ``code`` is one of ``ErrorCode``. The service
-maps them to HTTP in one place (``service.errors``).
+idempotency key) or raises a ``LedgerError`` (entries, accounts, holds) or a ``CreditError``
+(imports, retirements, allocations) whose ``code`` is one of ``ErrorCode``. A repeated key with
+another request is ``idempotency_conflict`` wherever it happens, so it is defined once. The
+service maps the codes to HTTP in one place (``service.errors``); nothing here names a status.
+
+The transparency log's own failures (``ledger.tlog.LogError``, ``ledger.tlog.NoteError``) are
+not here: they are ``ValueError`` s of offline proof checking and key parsing, which the command
+line reports and no request answers.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
+from typing import Protocol
 
 from service.base.exceptions import ServiceError
+
+#: Problems listed in one refused import at most (the count is always given).
+PROBLEMS_REPORTED_MAX = 500
 
 
 class Outcome(enum.StrEnum):
@@ -18,7 +29,11 @@ class Outcome(enum.StrEnum):
 
 
 class ErrorCode(enum.StrEnum):
+    """Every code a ledger refusal carries; clients branch on these strings, so they never
+    change."""
+
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
+    # Entries, accounts and holds.
     ACCOUNT_NOT_FOUND = "account_not_found"
     ACCOUNT_CONFLICT = "account_conflict"
     ASSET_MISMATCH = "asset_mismatch"
@@ -34,6 +49,14 @@ class ErrorCode(enum.StrEnum):
     ENTRY_NOT_FOUND = "entry_not_found"
     ALREADY_REVERSED = "already_reversed"
     BATCH_TOO_LARGE = "batch_too_large"
+    # Sink credits.
+    CREDIT_IMPORT_REJECTED = "credit_import_rejected"
+    CREDIT_REGISTRY_NOT_FOUND = "credit_registry_not_found"
+    CREDIT_BATCH_NOT_FOUND = "credit_batch_not_found"
+    CREDIT_RETIREMENT_INVALID = "credit_retirement_invalid"
+    CREDIT_RETIREMENT_NOT_FOUND = "credit_retirement_not_found"
+    CREDITS_INSUFFICIENT = "credits_insufficient"
+    CREDIT_ALLOCATION_INVALID = "credit_allocation_invalid"
 
 
 class LedgerError(ServiceError):
@@ -51,3 +74,39 @@ class LedgerError(ServiceError):
 
     def __str__(self) -> str:
         return f"{self.error_code.value}: {self.detail}" if self.detail else self.error_code.value
+
+
+class Problem(Protocol):
+    """One reason an import file is refused (``ledger.credits.files.Problem``)."""
+
+    @property
+    def reason(self) -> str: ...
+
+    def path(self) -> str: ...
+
+
+class CreditError(ServiceError):
+    """A credit operation refused; nothing of it was written. ``problems`` lists, for a refused
+    import, every bad row (row, field, reason)."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        detail: str = "",
+        *,
+        field: str | None = None,
+        problems: Sequence[Problem] = (),
+    ) -> None:
+        fields: dict[str, list[str]] = {}
+        for problem in problems[:PROBLEMS_REPORTED_MAX]:
+            fields.setdefault(problem.path(), []).append(problem.reason)
+        if field:
+            fields.setdefault(field, []).append(detail or code.value)
+        super().__init__(
+            code=code.value,
+            params={"detail": detail, "count": len(problems)},
+            fields=fields or None,
+        )
+        self.error_code = code
+        self.detail = detail
+        self.problems = list(problems)

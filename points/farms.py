@@ -18,8 +18,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ledger import services as ledger
-from ledger.credit_models import (
+from ledger import entries as ledger
+from ledger.credits.models import (
     SHARE_PPM_TOTAL,
     CreditAllocation,
     CreditAllocationPart,

@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ledger import services as ledger
+from ledger import entries as ledger
 from points import services as points
 from points.models import FarmPayout, PayoutExport
 from service.base.exceptions import Forbidden, NotFound, ValidationFailed

@@ -27,8 +27,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ledger import credits
-from ledger import services as ledger
-from ledger.credit_disclosure import backing_retirements
+from ledger import entries as ledger
+from ledger.credits.disclosure import backing_retirements
 from ledger.tlog import leaf_proof, log_append
 from points import services as points
 from points.models import CatalogueItem, RedemptionOrder

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from labels.codes import CodeInvalid, lot_key, serial_verify
 from labels.lots import unit_revoked
 from labels.models import Footprint, Label, LabelLot, Product, UnitRevocation
-from ledger import services as ledger
+from ledger import entries as ledger
 from ledger.models import Account, Entry, Lot, Posting
 from points import postgresql as claim_statements
 from points.models import EVENT_TYPES, PointRule, UnitClaim

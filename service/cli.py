@@ -35,9 +35,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from ledger.note import NoteError, Signer, parse_signer_key, parse_verifier_key
-from ledger.services import expiry_sinks_open, holds_expire, lots_expire
+from ledger.entries import expiry_sinks_open, holds_expire, lots_expire
 from ledger.tlog import LogError, log_sequence, log_verify, proof_verify
+from ledger.tlog.note import NoteError, Signer, parse_signer_key, parse_verifier_key
 from ledger.verify import ledger_verify
 from service.auth.passwords import password_hash
 from service.base.config import PASSWORD_MAX_LENGTH_CHARS, PASSWORD_MIN_LENGTH_CHARS
@@ -203,8 +203,9 @@ def credits_group() -> None:
 @with_appcontext
 def credits_import(file: Path, file_format: str | None) -> None:
     """Import FILE; a refused file imports nothing and lists every bad row (exit 1)."""
-    from ledger.credit_files import IMPORT_BYTES_MAX
-    from ledger.credits import CreditError, import_file
+    from ledger.credits import import_file
+    from ledger.credits.files import IMPORT_BYTES_MAX
+    from ledger.errors import CreditError
 
     chosen = file_format or file.suffix.lower().lstrip(".")
     if chosen not in ("csv", "json"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ledger.note import NoteError, generate_signer_key, parse_signer_key
+from ledger.tlog.note import NoteError, generate_signer_key, parse_signer_key
 from service.base import config as base
 from service.base.config import ConfigError, normalise_database_url
 

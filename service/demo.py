@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ledger import credits
-from ledger.credit_models import CreditBatch, CreditRetirement
+from ledger.credits.models import CreditBatch, CreditRetirement
 from service.auth.passwords import password_hash
 from service.base.parties import services as parties
 from service.base.parties.models import Organisation, User

@@ -19,7 +19,6 @@ from marshmallow import Schema, fields
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from ledger.credits import CreditErrorCode
 from ledger.errors import ErrorCode as LedgerCode
 from service.base.exceptions import ErrorCode as GroundCode
 from service.base.exceptions import ServiceError, Upstream
@@ -89,13 +88,13 @@ _LEDGER: dict[str, int] = {
     LedgerCode.ENTRY_NOT_FOUND: 404,
     LedgerCode.ALREADY_REVERSED: 409,
     LedgerCode.BATCH_TOO_LARGE: 413,
-    CreditErrorCode.IMPORT_REJECTED: 422,
-    CreditErrorCode.REGISTRY_NOT_FOUND: 404,
-    CreditErrorCode.BATCH_NOT_FOUND: 404,
-    CreditErrorCode.RETIREMENT_INVALID: 422,
-    CreditErrorCode.RETIREMENT_NOT_FOUND: 404,
-    CreditErrorCode.CREDITS_INSUFFICIENT: 409,
-    CreditErrorCode.ALLOCATION_INVALID: 422,
+    LedgerCode.CREDIT_IMPORT_REJECTED: 422,
+    LedgerCode.CREDIT_REGISTRY_NOT_FOUND: 404,
+    LedgerCode.CREDIT_BATCH_NOT_FOUND: 404,
+    LedgerCode.CREDIT_RETIREMENT_INVALID: 422,
+    LedgerCode.CREDIT_RETIREMENT_NOT_FOUND: 404,
+    LedgerCode.CREDITS_INSUFFICIENT: 409,
+    LedgerCode.CREDIT_ALLOCATION_INVALID: 422,
 }
 _LABELS: dict[str, int] = {
     "gtin_taken": 409,

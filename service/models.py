@@ -2,8 +2,8 @@
 
 from admin import models as admin_models  # noqa: F401
 from labels import models as labels_models  # noqa: F401
-from ledger import credit_models  # noqa: F401
 from ledger import models as ledger_models  # noqa: F401
+from ledger.credits import models as credit_models  # noqa: F401
 from points import models as points_models  # noqa: F401
 from service.auth import models as auth_models  # noqa: F401
 from service.base.orm import Base

@@ -26,7 +26,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from ledger.note import generate_signer_key
+from ledger.tlog.note import generate_signer_key
 from service.app import create_app
 from service.db import create_engine
 from service.migrations import alembic_command, scratch_database

@@ -19,9 +19,9 @@ from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from ledger import credit_disclosure as disclosure
 from ledger import credits
-from ledger.credit_models import CreditBatch, CreditProject, CreditRetirement
+from ledger.credits import disclosure
+from ledger.credits.models import CreditBatch, CreditProject, CreditRetirement
 from ledger.errors import Outcome
 from service.auth.authz import authenticated, requires
 from service.base.config import PAGE_SIZE_MAX

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from ledger.credit_files import IMPORT_BYTES_MAX
 from ledger.credits import (
     BENEFICIARY_MAX_LENGTH_CHARS,
     PURPOSE_MAX_LENGTH_CHARS,
     REFERENCE_MAX_LENGTH_CHARS,
     RETIREMENT_LINES_MAX,
 )
+from ledger.credits.files import IMPORT_BYTES_MAX
 from service.schemas import BodySchema
 
 

@@ -220,7 +220,7 @@ def test_an_operator_imports_a_file_and_sees_every_bad_row(client, console_sign_
     import io
     from pathlib import Path
 
-    from ledger.credit_models import CreditBatch
+    from ledger.credits.models import CreditBatch
 
     console_sign_in("operator")
     good = Path(__file__).resolve().parents[2] / "examples" / "credits" / "wujiang.csv"
@@ -258,7 +258,7 @@ def test_an_operator_records_a_retirement(client, console_sign_in, csrf, session
     import io
     from pathlib import Path
 
-    from ledger.credit_models import CreditBatch, CreditRetirement
+    from ledger.credits.models import CreditBatch, CreditRetirement
 
     console_sign_in("operator")
     content = (Path(__file__).resolve().parents[2] / "examples/credits/wujiang.csv").read_bytes()

@@ -8,7 +8,7 @@ from labels import lots
 from labels.codes import CodeInvalid, serial_for
 from labels.models import LabelLot, Product
 from ledger import credits
-from ledger import services as ledger
+from ledger import entries as ledger
 from tests.conftest import count_rows
 from tests.labels.conftest import order
 

@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from labels.codes import scene_for, serial_for
 from labels.lots import lot_key_of
 from labels.models import Label, LabelLot, Product
-from ledger.note import parse_signer_key
 from ledger.tlog import LogError, log_sequence, proof_verify
+from ledger.tlog.note import parse_signer_key
 from tests.conftest import TEST_LOG_KEY, TEST_LOG_ORIGIN
 from tests.labels.conftest import order
 

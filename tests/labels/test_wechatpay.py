@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from labels import lots
-from ledger import services as ledger
+from ledger import entries as ledger
 from service.base.parties.models import Membership, WeChatIdentity
 from tests.conftest import TEST_APPID
 from tests.fakes.wechatpay import FakeWeChatPay, _sign, private_key_pem

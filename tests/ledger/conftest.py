@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ledger import services as ledger
-from ledger.note import parse_signer_key
+from ledger import entries as ledger
+from ledger.tlog.note import parse_signer_key
 from tests.conftest import TEST_LOG_KEY, TEST_LOG_ORIGIN
 
 T0 = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from ledger import services as ledger
+from ledger import entries as ledger
 from ledger.tlog import log_sequence
 from ledger.verify import ledger_verify
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ledger import services as ledger
+from ledger import entries as ledger
 from points import services as points
 
 T0 = datetime(2026, 1, 10, 4, 0, tzinfo=UTC)

@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger import credits
-from ledger import services as ledger
+from ledger import entries as ledger
+from ledger.entries import limits
 from points import farms
 from points import services as points
 
@@ -86,7 +87,7 @@ def test_farms_earn_their_shares_of_an_allocation_once(
 ):
     """The same shares whether the four earnings go to the ledger in one batch or in two (on
     PostgreSQL a helper thread builds and encodes the second while the first is written)."""
-    monkeypatch.setattr(ledger, "ENTRIES_PER_BATCH_MAX", entries_per_batch)
+    monkeypatch.setattr(limits, "ENTRIES_PER_BATCH_MAX", entries_per_batch)
     allocation_id, farm = allocation
     paid = farms.distribute(session, allocation_id=allocation_id, now=NOW)
     # 250.003 kg × 2 points per kg = 500.006 → 500 points, split 31.5 / 27.25 / 22.75 / 18.5 %.

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from ledger import services as ledger
+from ledger import entries as ledger
 from points.payouts import BUDGET_ACCOUNT, IN_TRANSFER_ACCOUNT, amount_fen_for, payable_account
 from service.base.exceptions import ValidationFailed
 from tests.conftest import count_rows

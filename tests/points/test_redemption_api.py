@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from ledger import services as ledger
-from ledger.note import parse_signer_key
+from ledger import entries as ledger
 from ledger.tlog import log_sequence, proof_verify
+from ledger.tlog.note import parse_signer_key
 from tests.conftest import TEST_LOG_KEY, TEST_LOG_ORIGIN, count_rows
 
 TEA_SET = {

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from ledger.note import generate_signer_key
+from ledger.tlog.note import generate_signer_key
 from service.app import create_app
 from service.config import ConfigError, load_config, normalise_database_url
 

@@ -5,7 +5,6 @@ import re
 import pytest
 from marshmallow import Schema, fields
 
-from ledger.credits import CreditErrorCode
 from ledger.errors import ErrorCode as LedgerCode
 from service.base.exceptions import ErrorCode as GroundCode
 from service.base.exceptions import ServiceError, Upstream
@@ -229,7 +228,7 @@ def test_one_table_gives_every_code_its_status_and_each_code_one_section():
         for code in section:
             assert code not in seen, f"{code} is in two sections"
             seen[code] = section[code]
-    for enum_ in (GroundCode, LedgerCode, CreditErrorCode):
+    for enum_ in (GroundCode, LedgerCode):
         assert set(enum_) <= set(STATUS_BY_CODE), enum_
     assert set(STATUS_BY_CODE) <= set(MESSAGES)
     assert all(400 <= status <= 599 for status in STATUS_BY_CODE.values())

@@ -2,7 +2,7 @@
 
 Pure functions. Proof builders take ``subtree``, a callable returning MTH(D[start:end]) for the
 ranges the algorithms ask about; the log answers it from stored complete-subtree nodes (see
-``ledger.tlog``), tests answer it from a list of leaves. Verifiers follow the RFC's §2.1.3.2 and
+``ledger.tlog.log``), tests answer it from a list of leaves. Verifiers follow the RFC's §2.1.3.2 and
 §2.1.4.2 algorithms step by step and return ``False`` on any malformed input.
 
 >>> leaf_hash(b"").hex()

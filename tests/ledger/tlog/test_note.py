@@ -2,7 +2,7 @@
 
 import pytest
 
-from ledger import note
+from ledger.tlog import note
 
 # The example key and note of golang.org/x/mod/sumdb/note's documentation. Ed25519 signatures are
 # deterministic, so signing the same text with the same key must give the same bytes.

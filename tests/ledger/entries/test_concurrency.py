@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from ledger import services as ledger
+from ledger import entries as ledger
 from ledger.errors import LedgerError
 from ledger.models import Hold
 from ledger.retry import in_transaction

@@ -6,8 +6,8 @@ distribution), one data-modifying ``WITH`` statement claims the idempotency keys
 postings, the lots with their movements and the log rows, locks the stored balances in ascending
 id order (``FOR NO KEY UPDATE``, so other writers' foreign-key checks on those accounts do not
 wait) and updates them only where the available balance suffices. It writes exactly the rows the
-portable path in ``ledger.services`` writes; the test suite runs both against the same requests
-and compares the rows.
+portable path in ``ledger.entries.posting`` writes; the test suite runs both against the same
+requests and compares the rows.
 
 It answers the (key, id) pairs it inserted and, for a batch, the (entry, account, lot) it
 opened. When an available balance does not suffice, the statement itself fails
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,7 +36,10 @@ import psycopg
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ledger.errors import ErrorCode, LedgerError
+from ledger.entries.idempotency import existing_entries
+from ledger.entries.requests import AccountInfo, EntryRequest, EntryResult, LotUse, entry_leaf_data
+from ledger.entries.sql import array_literal
+from ledger.errors import ErrorCode, LedgerError, Outcome
 
 _ID_PLACEHOLDER = 0
 _INSUFFICIENT = re.compile(r"ledger: insufficient funds on accounts \{([0-9,]+)\}")
@@ -206,10 +209,10 @@ SINGLE_LOTS_STATEMENT = "".join(
 )
 
 
-def leaf_template(request: Any, accounts: Mapping[str, Any], now: datetime) -> tuple[str, str]:
+def leaf_template(
+    request: EntryRequest, accounts: Mapping[str, AccountInfo], now: datetime
+) -> tuple[str, str]:
     """The log leaf of an entry as text before and after its id (which the database assigns)."""
-    from ledger.services import entry_leaf_data
-
     data = entry_leaf_data(_ID_PLACEHOLDER, request, accounts, now)
     marker = f'"id":{_ID_PLACEHOLDER},'
     head, tail = data.split(marker, 1)
@@ -226,9 +229,9 @@ class Prepared:
 
 
 def statement_prepare(
-    requests: Sequence[Any],
+    requests: Sequence[EntryRequest],
     canonical: Sequence[dict[str, Any]],
-    accounts: Mapping[str, Any],
+    accounts: Mapping[str, AccountInfo],
     now: datetime,
     hold_ids: Mapping[str, int],
     reverses: Mapping[str, int],
@@ -246,7 +249,7 @@ def statement_prepare(
 
 
 def statement_run(
-    session: Session, prepared: Prepared, accounts: Mapping[str, Any]
+    session: Session, prepared: Prepared, accounts: Mapping[str, AccountInfo]
 ) -> tuple[dict[str, int], dict[tuple[int, int], int]]:
     """Run a prepared statement; return the ids of the entries it inserted, by key, and the lots
     it opened, by (entry id, account id)."""
@@ -276,9 +279,9 @@ def statement_run(
 
 
 def _single(
-    request: Any,
+    request: EntryRequest,
     form: dict[str, Any],
-    accounts: Mapping[str, Any],
+    accounts: Mapping[str, AccountInfo],
     now: datetime,
     hold_ids: Mapping[str, int],
     reverses: Mapping[str, int],
@@ -321,36 +324,10 @@ def _single(
     return SINGLE_LOTS_STATEMENT, parameters
 
 
-def array_literal(values: Iterable[int] | Iterable[str]) -> str:
-    """The text form of an array of integers or of text, for a parameter the statement casts
-    (``CAST(:codes AS text[])``): built with a few operations on the whole string, where the
-    driver adapts a list element by element (a tenth of a second per 100,000 codes).
-
-    Every text element is quoted, with its backslashes and double quotes escaped. The elements
-    are joined with NUL, which PostgreSQL text never holds, so the escapes apply to the whole
-    string at once; an element holding NUL is refused.
-
-    >>> array_literal([3, 1]), array_literal(['a"b', "c,d"]), array_literal([])
-    ('{3,1}', '{"a\\\\"b","c,d"}', '{}')
-    """
-    values = list(values)
-    if not values:
-        return "{}"
-    if all(type(value) is int for value in values):
-        return "{" + ",".join(map(str, values)) + "}"
-    if not all(type(value) is str for value in values):
-        raise TypeError("an array literal holds integers or text, not both")
-    joined = "\x00".join(values)
-    if joined.count("\x00") != len(values) - 1:
-        raise ValueError("text in PostgreSQL holds no NUL character")
-    escaped = joined.replace("\\", "\\\\").replace('"', '\\"')
-    return '{"' + escaped.replace("\x00", '","') + '"}'
-
-
 def _batch(
-    requests: Sequence[Any],
+    requests: Sequence[EntryRequest],
     canonical: Sequence[dict[str, Any]],
-    accounts: Mapping[str, Any],
+    accounts: Mapping[str, AccountInfo],
     now: datetime,
     hold_ids: Mapping[str, int],
     reverses: Mapping[str, int],
@@ -388,3 +365,49 @@ def _batch(
                 }
             )
     return {"entries": json.dumps(entries), "legs": json.dumps(legs), "now": now}
+
+
+def fits(requests: Sequence[EntryRequest], accounts: Mapping[str, AccountInfo]) -> bool:
+    """Whether PostgreSQL's one statement can post the batch: no lot accounts, or lot-account
+    legs that each open a lot, one per account and entry (a points earning or distribution)."""
+    for request in requests:
+        lot_accounts = [p for p in request.postings if accounts[p.account].uses_lots]
+        if not lot_accounts:
+            continue
+        if any(p.amount <= 0 or p.lot_id is not None for p in lot_accounts):
+            return False
+        if len({p.account for p in lot_accounts}) != len(lot_accounts):
+            return False
+    return True
+
+
+def results(
+    session: Session,
+    requests: Sequence[EntryRequest],
+    canonical: Sequence[dict[str, Any]],
+    accounts: Mapping[str, AccountInfo],
+    inserted: Mapping[str, int],
+    opened: Mapping[tuple[int, int], int],
+) -> list[EntryResult]:
+    """What a batch posted through the one statement answers, in request order.
+    The database is read only for entries that existed already (so when all are new, any
+    thread may run it)."""
+    results: list[EntryResult | None] = [None] * len(requests)
+    existing_keys = [request.key for request in requests if request.key not in inserted]
+    if existing_keys:
+        for index, result in existing_entries(session, requests, canonical, existing_keys):
+            results[index] = result
+    for index, request in enumerate(requests):
+        entry_id = inserted.get(request.key)
+        if entry_id is None:
+            continue
+        postings = tuple((p.account, p.amount) for p in request.postings)
+        uses = tuple(
+            LotUse(position, opened[(entry_id, accounts[p.account].id)], p.amount)
+            for position, p in enumerate(request.postings)
+            if accounts[p.account].uses_lots
+        )
+        results[index] = EntryResult(
+            Outcome.CREATED, entry_id, request.key, request.kind, postings, uses
+        )
+    return [result for result in results if result is not None]

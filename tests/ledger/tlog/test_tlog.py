@@ -8,8 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from ledger import merkle
-from ledger import services as ledger
+from ledger import entries as ledger
 from ledger.models import LogLeaf, LogPending
 from ledger.tlog import (
     LogError,
@@ -19,6 +18,7 @@ from ledger.tlog import (
     log_append,
     log_sequence,
     log_verify,
+    merkle,
     proof_verify,
 )
 
@@ -132,7 +132,7 @@ def test_the_whole_log_verifies_and_tampering_is_found(session, events, signer, 
 
 
 def test_a_checkpoint_signed_by_another_key_is_refused(session, events, signer, origin, now):
-    from ledger.note import generate_signer_key, parse_signer_key
+    from ledger.tlog.note import generate_signer_key, parse_signer_key
 
     events(3)
     impostor = parse_signer_key(generate_signer_key(origin))

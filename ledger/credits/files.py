@@ -1,7 +1,7 @@
 """Credit import files: the documented CSV and JSON forms, parsed and checked row by row.
 
 Pure: bytes in, a ``Plan`` (or every problem found) out. What the database already holds is
-checked by ``ledger.credits``. Both forms describe one registry's projects, their farms, and
+checked by ``ledger.credits.imports``. Both forms describe one registry's projects, their farms, and
 batches of serials (one serial per tonne) with the farms' shares of each batch.
 
 JSON (``format: tanhui.credits/1``)::
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ledger.credit_models import SHARE_PPM_TOTAL
+from ledger.credits.models import SHARE_PPM_TOTAL
 from service.base.parties.identifiers import normalise_region_code
 
 FORMAT_TAG = "tanhui.credits/1"

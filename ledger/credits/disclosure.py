@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ledger.credit_models import (
+from ledger.credits.models import (
     SHARE_PPM_TOTAL,
     CreditAllocation,
     CreditAllocationPart,

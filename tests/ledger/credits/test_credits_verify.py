@@ -12,7 +12,7 @@ from ledger.credits import RetirementLine
 from ledger.verify import ledger_verify
 from tests.ledger.test_verify import unprotect
 
-EXAMPLES = Path(__file__).parents[2] / "examples" / "credits"
+EXAMPLES = Path(__file__).parents[3] / "examples" / "credits"
 T = 1_000_000
 
 

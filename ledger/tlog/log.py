@@ -23,10 +23,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ledger import merkle
-from ledger.canonical import canonical_json
 from ledger.models import LogCheckpoint, LogLeaf, LogNode, LogPending, LogState
-from ledger.note import (
+from ledger.tlog import merkle
+from ledger.tlog.canonical import canonical_json
+from ledger.tlog.note import (
     NoteError,
     Signer,
     Verifier,

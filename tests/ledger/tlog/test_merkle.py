@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger import merkle
+from ledger.tlog import merkle
 
 LEAF_DATA = [
     bytes.fromhex(h)

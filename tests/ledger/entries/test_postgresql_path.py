@@ -2,6 +2,7 @@
 rows the portable path writes, and on its own it is atomic (autocommit)."""
 
 import json
+from contextlib import nullcontext
 from datetime import timedelta
 
 import pytest
@@ -10,10 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
-from ledger import services as ledger
+from ledger import entries as ledger
+from ledger import paths
+from ledger.entries import limits
+from ledger.entries.sql import array_literal
 from ledger.errors import ErrorCode, LedgerError, Outcome
 from ledger.models import Entry, LogPending, Lot, LotMovement, Posting
-from ledger.postgresql import array_literal
 from service.base.orm import create_engine
 
 
@@ -69,7 +72,8 @@ def test_both_paths_write_the_same_rows(session, open_account, now):
     portable_batch = [
         ledger.EntryRequest("two-" + r.key[4:], r.kind, r.postings, r.metadata) for r in batch
     ]
-    slow = ledger.entries_post(session, portable_batch, now=now, portable=True)
+    with paths.portable_path(session):
+        slow = ledger.entries_post(session, portable_batch, now=now)
     assert [r.outcome for r in fast + slow] == [Outcome.CREATED] * 4
     assert rows_of(session, "one-") == rows_of(session, "two-")
 
@@ -95,7 +99,8 @@ def test_a_batch_opening_lots_writes_the_same_rows_and_lots(session, open_accoun
         ]  # fmt: skip
 
     fast = ledger.entries_post(session, batch("one-"), now=now)
-    slow = ledger.entries_post(session, batch("two-"), now=now, portable=True)
+    with paths.portable_path(session):
+        slow = ledger.entries_post(session, batch("two-"), now=now)
     assert [r.outcome for r in fast + slow] == [Outcome.CREATED] * 6
     assert rows_of(session, "one-") == rows_of(session, "two-")
     for results in (fast, slow):
@@ -138,7 +143,8 @@ def test_a_single_earning_opens_its_lot_in_the_one_statement(session, open_accou
              ledger.PostingRequest("consumer", 10, expires_at=expires, provenance={"rule_id": 4})],
             {"lot_id": 1, "unit_index": 7},
         )  # fmt: skip
-        [result] = ledger.entries_post(session, [request], now=now, portable=portable)
+        with paths.portable_path(session) if portable else nullcontext():
+            [result] = ledger.entries_post(session, [request], now=now)
         results.append(result)
     assert rows_of(session, "one-") == rows_of(session, "two-")
     lots = [
@@ -178,13 +184,10 @@ def test_a_single_entry_writes_the_same_rows_as_the_portable_path(session, open_
                 prefix + key, kind, [ledger.PostingRequest(a, n) for a, n in legs], metadata
             )
             hold_ids = {request.key: hold_id} if hold_id else None
-            (result,) = ledger.entries_post(
-                session, [request], now=now, hold_ids=hold_ids, portable=portable
-            )
-            assert result.outcome is Outcome.CREATED
-            again = ledger.entries_post(
-                session, [request], now=now, hold_ids=hold_ids, portable=portable
-            )
+            with paths.portable_path(session) if portable else nullcontext():
+                (result,) = ledger.entries_post(session, [request], now=now, hold_ids=hold_ids)
+                assert result.outcome is Outcome.CREATED
+                again = ledger.entries_post(session, [request], now=now, hold_ids=hold_ids)
             assert again[0].outcome is Outcome.EXISTS
             assert again[0].entry_id == result.entry_id
     assert rows_of(session, "one-") == rows_of(session, "two-")
@@ -320,7 +323,7 @@ def test_batches_grow_from_a_small_first_one(monkeypatch):
     assert max(sizes) == ledger.ENTRIES_PER_BATCH_MAX
     assert [start for start, _ in bounds] == [0] + [end for _, end in bounds[:-1]]
     assert bounds[-1][1] == 100_000
-    monkeypatch.setattr(ledger, "ENTRIES_PER_BATCH_MAX", 3)
+    monkeypatch.setattr(limits, "ENTRIES_PER_BATCH_MAX", 3)
     assert ledger.batch_bounds(8) == [(0, 1), (1, 3), (3, 6), (6, 8)]
 
 
@@ -331,7 +334,7 @@ def test_many_batches_are_encoded_while_the_last_one_is_written(
     rows, the lots and the answers (in request order, a repeat answering ``EXISTS``) are those of
     the portable path, and a batch that repeats a key is refused (its transaction then rolls
     back, as after any ``LedgerError``)."""
-    monkeypatch.setattr(ledger, "ENTRIES_PER_BATCH_MAX", 3)
+    monkeypatch.setattr(limits, "ENTRIES_PER_BATCH_MAX", 3)
     open_account("issuer", issuer=True)
     for name in ("farm-1", "farm-2", "farm-3"):
         open_account(name, lots=True)
@@ -351,13 +354,12 @@ def test_many_batches_are_encoded_while_the_last_one_is_written(
         ]  # fmt: skip
 
     fast = ledger.entries_post_many(session, requests("one-"), now=now)
-    slow = [
-        result
-        for start in range(0, 8, 3)
-        for result in ledger.entries_post(
-            session, requests("two-")[start : start + 3], now=now, portable=True
-        )
-    ]
+    with paths.portable_path(session):
+        slow = [
+            result
+            for start in range(0, 8, 3)
+            for result in ledger.entries_post(session, requests("two-")[start : start + 3], now=now)
+        ]
     assert [r.key for r in fast] == [f"one-{n}" for n in range(8)]
     assert [r.outcome for r in fast + slow] == [Outcome.CREATED] * 16
     assert rows_of(session, "one-") == rows_of(session, "two-")
@@ -380,7 +382,7 @@ def test_a_batch_the_statement_cannot_post_goes_its_own_way_between_the_others(
     statement does not do) is posted by the statements every database runs, between batches
     that take the one statement; a batch half posted before answers ``EXISTS`` for that half;
     and an entry naming an account outside ``account_codes`` is refused by name."""
-    monkeypatch.setattr(ledger, "ENTRIES_PER_BATCH_MAX", 2)
+    monkeypatch.setattr(limits, "ENTRIES_PER_BATCH_MAX", 2)
     open_account("issuer", issuer=True)
     open_account("farm", lots=True)
     expires = now + timedelta(days=730)

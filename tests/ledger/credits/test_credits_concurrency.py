@@ -9,15 +9,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from ledger import credits
-from ledger import services as ledger
-from ledger.credit_models import CreditAllocation, CreditAllocationPart
-from ledger.credits import CreditError, CreditErrorCode, RetirementLine
+from ledger import entries as ledger
+from ledger.credits import RetirementLine
+from ledger.credits.models import CreditAllocation, CreditAllocationPart
+from ledger.errors import CreditError, ErrorCode
 from ledger.retry import in_transaction
 from ledger.verify import ledger_verify
 from service.base.orm import create_engine
 from tests.parallel import run_at_once
 
-EXAMPLES = Path(__file__).parents[2] / "examples" / "credits"
+EXAMPLES = Path(__file__).parents[3] / "examples" / "credits"
 ALLOCATORS = 32
 RETIRED_G = 3 * 1_000_000
 ASK_G = 130_000  # 23 asks fit in 3 t (2,990,000 g); the 24th finds 10,000 g and is refused
@@ -79,7 +80,7 @@ def test_parallel_allocators_never_over_allocate(scratch_database_url):
 
         assert not failures, failures
         assert len(won) == RETIRED_G // ASK_G == 23
-        assert set(refused) == {CreditErrorCode.CREDITS_INSUFFICIENT}
+        assert set(refused) == {ErrorCode.CREDITS_INSUFFICIENT}
         assert len(refused) == ALLOCATORS * 3 - 23
         with factory() as session:
             allocated = session.scalar(sa.select(sa.func.sum(CreditAllocation.quantity_g)))

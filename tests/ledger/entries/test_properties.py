@@ -7,7 +7,7 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger import services as ledger
+from ledger import entries as ledger
 from ledger.errors import LedgerError, Outcome
 from ledger.verify import ledger_verify
 from tests.ledger.conftest import dict_sum

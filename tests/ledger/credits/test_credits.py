@@ -9,8 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from ledger import credits
-from ledger import services as ledger
-from ledger.credit_models import (
+from ledger import entries as ledger
+from ledger.credits import RetirementLine
+from ledger.credits.models import (
     CreditAllocation,
     CreditBatch,
     CreditBatchShare,
@@ -20,11 +21,10 @@ from ledger.credit_models import (
     CreditRetirement,
     CreditSerialRange,
 )
-from ledger.credits import CreditError, CreditErrorCode, RetirementLine
-from ledger.errors import Outcome
+from ledger.errors import CreditError, ErrorCode, Outcome
 from ledger.models import LogPending, Lot
 
-EXAMPLES = Path(__file__).parents[2] / "examples" / "credits"
+EXAMPLES = Path(__file__).parents[3] / "examples" / "credits"
 T = 1_000_000  # grams per tonne
 
 
@@ -241,7 +241,7 @@ def test_a_rejected_file_names_the_row_and_field_and_imports_nothing(
     with pytest.raises(CreditError) as error:
         do_import(document)
 
-    assert error.value.error_code is CreditErrorCode.IMPORT_REJECTED
+    assert error.value.error_code is ErrorCode.CREDIT_IMPORT_REJECTED
     row, field, words = expected
     assert any(
         (p.row, p.field) == (row, field) and words in p.reason for p in error.value.problems
@@ -356,7 +356,7 @@ def test_no_serial_is_retired_twice(session, qingpu, retire):
     with pytest.raises(CreditError) as error:
         retire("YRDCI-R-2026-0005", (older.id, 1))
 
-    assert error.value.error_code is CreditErrorCode.CREDITS_INSUFFICIENT
+    assert error.value.error_code is ErrorCode.CREDITS_INSUFFICIENT
     assert count(session, CreditRetirement) == 1
 
 
@@ -377,7 +377,7 @@ def test_repeating_a_retirement_reference(session, qingpu, retire):
     with pytest.raises(CreditError) as error:
         retire("YRDCI-R-2026-0007", (older.id, 21))
     assert (error.value.error_code, "lines" in error.value.fields) == (
-        CreditErrorCode.IDEMPOTENCY_CONFLICT,
+        ErrorCode.IDEMPOTENCY_CONFLICT,
         True,
     )
     assert ledger.balance_of(session, credits.RETIRED_ACCOUNT).balance == 20 * T
@@ -455,7 +455,7 @@ def test_allocation_never_exceeds_what_was_retired(session, now, retired):
         credits.allocate(
             session, key="b", target_type="label_lot", target_id="B", quantity_g=2, now=now
         )
-    assert error.value.error_code is CreditErrorCode.CREDITS_INSUFFICIENT
+    assert error.value.error_code is ErrorCode.CREDITS_INSUFFICIENT
     assert count(session, CreditAllocation) == 1
     last = credits.allocate(
         session, key="c", target_type="label_lot", target_id="C", quantity_g=1, now=now
@@ -475,7 +475,7 @@ def test_repeating_an_allocation_key(session, now, retired):
     )
     with pytest.raises(CreditError) as error:
         credits.allocate(session, quantity_g=8, **arguments)
-    assert error.value.error_code is CreditErrorCode.IDEMPOTENCY_CONFLICT
+    assert error.value.error_code is ErrorCode.IDEMPOTENCY_CONFLICT
     assert "quantity_g" in error.value.fields
 
 

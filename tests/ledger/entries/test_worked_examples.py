@@ -9,7 +9,7 @@ Accounts in these stories:
 import pytest
 import sqlalchemy as sa
 
-from ledger import services as ledger
+from ledger import entries as ledger
 from ledger.errors import ErrorCode, LedgerError, Outcome
 from ledger.models import Account, Entry, Lot
 from ledger.verify import ledger_verify

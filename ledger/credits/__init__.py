@@ -1,0 +1,55 @@
+"""Sink credits in the ledger: import batches from a registry's file, record retirements, and
+allocate retired grams to label lots and personal offsets; and what the public may read of them.
+
+This module is the face the rest of the service uses (``from ledger import credits``); behind it
+are ``models``, ``files`` (parsing import files, pure), ``accounts`` (the credit accounts and
+limits), ``imports``, ``retirements``, ``allocations`` and ``disclosure``. Functions take a
+session and never commit; a refusal raises ``ledger.errors.CreditError`` before anything is
+written.
+"""
+
+from __future__ import annotations
+
+from ledger.credits.accounts import (
+    ALLOCATED_ACCOUNT,
+    ASSET,
+    BENEFICIARY_MAX_LENGTH_CHARS,
+    INVENTORY_ACCOUNT,
+    PURPOSE_MAX_LENGTH_CHARS,
+    REFERENCE_MAX_LENGTH_CHARS,
+    RETIRED_ACCOUNT,
+    RETIREMENT_LINES_MAX,
+    accounts_open,
+    issuer_account,
+)
+from ledger.credits.allocations import (
+    AllocationPart,
+    AllocationResult,
+    allocate,
+    allocations_of,
+)
+from ledger.credits.imports import ImportResult, farm_link, import_file
+from ledger.credits.retirements import RetirementLine, RetirementResult, retire
+
+__all__ = [
+    "ALLOCATED_ACCOUNT",
+    "ASSET",
+    "BENEFICIARY_MAX_LENGTH_CHARS",
+    "INVENTORY_ACCOUNT",
+    "PURPOSE_MAX_LENGTH_CHARS",
+    "REFERENCE_MAX_LENGTH_CHARS",
+    "RETIRED_ACCOUNT",
+    "RETIREMENT_LINES_MAX",
+    "AllocationPart",
+    "AllocationResult",
+    "ImportResult",
+    "RetirementLine",
+    "RetirementResult",
+    "accounts_open",
+    "allocate",
+    "allocations_of",
+    "farm_link",
+    "import_file",
+    "issuer_account",
+    "retire",
+]

@@ -1,0 +1,305 @@
+"""Allocating retired grams to a target (a label lot, a personal offset), and reading back what
+backs a target.
+
+An allocation draws on lots of the retired pool, from named retirements in the order given or
+FIFO by vintage, and records which serial ranges it drew on. Every allocation is a ledger entry
+(so a log leaf) and a ``credits.allocation`` log event of its own. ``allocation_check``
+validates the request; ``allocate`` locks and writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ledger.credits.accounts import (
+    ALLOCATED_ACCOUNT,
+    ALLOCATION_RETIREMENTS_MAX,
+    KEY_MAX_LENGTH_CHARS,
+    RETIRED_ACCOUNT,
+    TARGET_ID_MAX_LENGTH_CHARS,
+    accounts_open,
+)
+from ledger.credits.models import (
+    ALLOCATION_TARGET_TYPES,
+    CreditAllocation,
+    CreditAllocationPart,
+    CreditBatch,
+    CreditRetirement,
+    CreditSerialRange,
+)
+from ledger.entries.limits import AMOUNT_MAX
+from ledger.entries.posting import entry_post
+from ledger.entries.requests import EntryRequest, PostingRequest
+from ledger.errors import CreditError, ErrorCode, Outcome
+from ledger.models import Account, Entry, Lot
+from ledger.tlog.log import log_append
+
+#: A retired range drawn on (its id, retirement, serials, lot and remainder) and the grams taken.
+_Draw = tuple[sa.Row[Any], int]
+
+
+@dataclass(frozen=True)
+class AllocationPart:
+    retirement_id: int
+    range_id: int
+    serial_start: int
+    serial_end: int
+    quantity_g: int
+
+
+@dataclass(frozen=True)
+class AllocationResult:
+    outcome: Outcome
+    allocation_id: int
+    quantity_g: int
+    parts: tuple[AllocationPart, ...]
+
+
+def allocate(
+    session: Session,
+    *,
+    key: str,
+    target_type: str,
+    target_id: str,
+    quantity_g: int,
+    now: datetime,
+    retirement_ids: Sequence[int] | None = None,
+) -> AllocationResult:
+    """Allocate ``quantity_g`` retired grams to a target: from the named retirements in the
+    order given, or FIFO by vintage (then retirement, then serial). All or nothing; a repeated
+    key answers the original allocation.
+
+    Allocators take turns on the retired pool's account row, so each plans from what the others
+    committed: the ledger refuses any draw beyond a lot's remainder in any case.
+    """
+    request = allocation_check(
+        key=key,
+        target_type=target_type,
+        target_id=target_id,
+        quantity_g=quantity_g,
+        retirement_ids=retirement_ids,
+    )
+    named: list[int] = request["retirement_ids"]
+    existing = session.scalars(
+        sa.select(CreditAllocation).where(CreditAllocation.idempotency_key == key)
+    ).first()
+    if existing is not None:
+        return _allocation_repeated(session, existing, request)
+
+    accounts_open(session)
+    session.execute(
+        sa.select(Account.id).where(Account.code == RETIRED_ACCOUNT).with_for_update()
+    ).one()
+    draws = _draws_plan(session, quantity_g=quantity_g, named=named)
+    postings = [PostingRequest(RETIRED_ACCOUNT, -take, lot_id=row.lot_id) for row, take in draws]
+    postings.append(PostingRequest(ALLOCATED_ACCOUNT, quantity_g))
+    result = entry_post(
+        session,
+        EntryRequest(
+            key=f"credits:allocation:{key}",
+            kind="credits_allocate",
+            postings=postings,
+            metadata={"target_type": target_type, "target_id": target_id, "retirement_ids": named},
+        ),
+        now=now,
+    )
+    allocation = CreditAllocation(
+        idempotency_key=key,
+        target_type=target_type,
+        target_id=target_id,
+        quantity_g=quantity_g,
+        entry_id=result.entry_id,
+        created_at=now,
+    )
+    session.add(allocation)
+    session.flush()
+    session.add_all(
+        [
+            CreditAllocationPart(
+                allocation_id=allocation.id,
+                range_id=row.id,
+                retirement_id=row.retirement_id,
+                quantity_g=take,
+            )
+            for row, take in draws
+        ]
+    )
+    session.flush()
+    parts = _parts_of(session, allocation.id)
+    log_append(
+        session,
+        kind="credits.allocation",
+        source_id=str(allocation.id),
+        data={
+            "key": key,
+            "target_type": target_type,
+            "target_id": target_id,
+            "quantity_g": quantity_g,
+            "parts": [[p.retirement_id, p.serial_start, p.serial_end, p.quantity_g] for p in parts],
+        },
+        now=now,
+    )
+    return AllocationResult(Outcome.CREATED, allocation.id, quantity_g, parts)
+
+
+def allocation_check(
+    *,
+    key: str,
+    target_type: str,
+    target_id: str,
+    quantity_g: int,
+    retirement_ids: Sequence[int] | None,
+) -> dict[str, Any]:
+    """Check an allocation's request before anything is read or locked; answer it as a repeated
+    key is compared with it."""
+    if not isinstance(key, str) or not 0 < len(key) <= KEY_MAX_LENGTH_CHARS:
+        raise CreditError(ErrorCode.CREDIT_ALLOCATION_INVALID, "key length", field="key")
+    if target_type not in ALLOCATION_TARGET_TYPES:
+        raise CreditError(
+            ErrorCode.CREDIT_ALLOCATION_INVALID,
+            ", ".join(ALLOCATION_TARGET_TYPES),
+            field="target_type",
+        )
+    if not isinstance(target_id, str) or not 0 < len(target_id) <= TARGET_ID_MAX_LENGTH_CHARS:
+        raise CreditError(ErrorCode.CREDIT_ALLOCATION_INVALID, "target id", field="target_id")
+    if type(quantity_g) is not int or not 0 < quantity_g <= AMOUNT_MAX:
+        raise CreditError(
+            ErrorCode.CREDIT_ALLOCATION_INVALID, "whole grams, more than 0", field="quantity_g"
+        )
+    named = list(retirement_ids or [])
+    if len(named) > ALLOCATION_RETIREMENTS_MAX or len(set(named)) != len(named):
+        raise CreditError(
+            ErrorCode.CREDIT_ALLOCATION_INVALID,
+            f"at most {ALLOCATION_RETIREMENTS_MAX} distinct retirements",
+            field="retirement_ids",
+        )
+    return {
+        "target_type": target_type,
+        "target_id": target_id,
+        "quantity_g": quantity_g,
+        "retirement_ids": named,
+    }
+
+
+def _allocation_repeated(
+    session: Session, existing: CreditAllocation, request: Mapping[str, Any]
+) -> AllocationResult:
+    """The original answer to a repeated key, or ``idempotency_conflict`` naming what differs."""
+    stored = {
+        "target_type": existing.target_type,
+        "target_id": existing.target_id,
+        "quantity_g": existing.quantity_g,
+        "retirement_ids": _allocation_named(session, existing),
+    }
+    for name in ("target_type", "target_id", "quantity_g", "retirement_ids"):
+        if stored[name] != request[name]:
+            raise CreditError(
+                ErrorCode.IDEMPOTENCY_CONFLICT,
+                f"the key was used with another {name}",
+                field=name,
+            )
+    return AllocationResult(
+        Outcome.EXISTS, existing.id, existing.quantity_g, _parts_of(session, existing.id)
+    )
+
+
+def _draws_plan(session: Session, *, quantity_g: int, named: Sequence[int]) -> list[_Draw]:
+    """The retired ranges to draw on and the grams from each: the named retirements' in the
+    order given, or FIFO by vintage, then retirement, then serial."""
+    candidates = (
+        sa.select(
+            CreditSerialRange.id,
+            CreditSerialRange.retirement_id,
+            CreditSerialRange.serial_start,
+            CreditSerialRange.serial_end,
+            CreditSerialRange.lot_id,
+            Lot.remaining,
+        )
+        .join(Lot, Lot.id == CreditSerialRange.lot_id)
+        .join(CreditBatch, CreditBatch.id == CreditSerialRange.batch_id)
+        .where(CreditSerialRange.status == "retired", Lot.remaining > 0)
+    )
+    if named:
+        found = set(
+            session.scalars(
+                sa.select(CreditRetirement.id).where(CreditRetirement.id.in_(named))
+            ).all()
+        )
+        missing = [number for number in named if number not in found]
+        if missing:
+            raise CreditError(
+                ErrorCode.CREDIT_RETIREMENT_NOT_FOUND,
+                ", ".join(map(str, missing)),
+                field="retirement_ids",
+            )
+        order = sa.case({number: position for position, number in enumerate(named)},
+                        value=CreditSerialRange.retirement_id)  # fmt: skip
+        candidates = candidates.where(CreditSerialRange.retirement_id.in_(named)).order_by(
+            order, CreditSerialRange.serial_start, CreditSerialRange.id
+        )
+    else:
+        candidates = candidates.order_by(
+            CreditBatch.vintage, CreditSerialRange.retirement_id, CreditSerialRange.serial_start
+        )
+    draws: list[_Draw] = []
+    needed = quantity_g
+    for row in session.execute(candidates):
+        take = min(row.remaining, needed)
+        draws.append((row, take))
+        needed -= take
+        if needed == 0:
+            break
+    if needed:
+        raise CreditError(
+            ErrorCode.CREDITS_INSUFFICIENT,
+            f"{quantity_g - needed} g of retired credits unallocated, not {quantity_g} g",
+            field="quantity_g",
+        )
+    return draws
+
+
+def _allocation_named(session: Session, allocation: CreditAllocation) -> list[int]:
+    metadata = session.scalar(sa.select(Entry.request).where(Entry.id == allocation.entry_id))[
+        "metadata"
+    ]
+    return list(metadata.get("retirement_ids", []))
+
+
+def _parts_of(session: Session, allocation_id: int) -> tuple[AllocationPart, ...]:
+    rows = session.execute(
+        sa.select(
+            CreditAllocationPart.retirement_id,
+            CreditAllocationPart.range_id,
+            CreditSerialRange.serial_start,
+            CreditSerialRange.serial_end,
+            CreditAllocationPart.quantity_g,
+        )
+        .join(CreditSerialRange, CreditSerialRange.id == CreditAllocationPart.range_id)
+        .where(CreditAllocationPart.allocation_id == allocation_id)
+        .order_by(CreditAllocationPart.id)
+    ).all()
+    return tuple(AllocationPart(*row) for row in rows)
+
+
+def allocations_of(session: Session, target_type: str, target_id: str) -> list[Mapping[str, Any]]:
+    """What backs a target: each allocation with its parts (for labels and the resolver)."""
+    result = []
+    for allocation in session.scalars(
+        sa.select(CreditAllocation)
+        .where(CreditAllocation.target_type == target_type, CreditAllocation.target_id == target_id)
+        .order_by(CreditAllocation.id)
+    ):
+        result.append(
+            {
+                "allocation_id": allocation.id,
+                "quantity_g": allocation.quantity_g,
+                "parts": _parts_of(session, allocation.id),
+            }
+        )
+    return result

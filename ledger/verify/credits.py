@@ -1,0 +1,149 @@
+"""The audit's checks of sink credits: serials conserved and never overlapping, each retirement's
+tonnes in its retired ranges, and no retired range (so no retirement) over-allocated."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ledger.credits.models import (
+    CreditAllocation,
+    CreditAllocationPart,
+    CreditBatch,
+    CreditRetirement,
+    CreditSerialRange,
+)
+from ledger.models import Lot
+from ledger.verify.common import rows, totals
+from service.base.units import GRAMS_PER_TONNE
+
+_BATCHES = CreditBatch.__table__
+_RANGES = CreditSerialRange.__table__
+
+
+def serials_conserved(session: Session) -> list[str]:
+    batches, ranges = _BATCHES, _RANGES
+    tiles = totals(ranges.c.batch_id, ranges.c.serial_end - ranges.c.serial_start + 1)
+    bounds = (
+        sa.select(
+            ranges.c.batch_id.label("key"),
+            sa.func.min(ranges.c.serial_start).label("first"),
+            sa.func.max(ranges.c.serial_end).label("last"),
+        )
+        .group_by(ranges.c.batch_id)
+        .subquery()
+    )
+    conserved = (
+        sa.select(
+            batches.c.id,
+            batches.c.serial_start,
+            batches.c.serial_end,
+            sa.func.coalesce(tiles.c.total, 0).label("tonnes"),
+            bounds.c.first,
+            bounds.c.last,
+        )
+        .outerjoin(tiles, tiles.c.key == batches.c.id)
+        .outerjoin(bounds, bounds.c.key == batches.c.id)
+        .where(
+            sa.or_(
+                sa.func.coalesce(tiles.c.total, 0) != batches.c.quantity_t,
+                bounds.c.first != batches.c.serial_start,
+                bounds.c.last != batches.c.serial_end,
+                bounds.c.first.is_(None),
+            )
+        )
+    )
+    return [
+        f"batch {r.id} ({r.serial_start}–{r.serial_end}) has ranges {r.first}–{r.last} "
+        f"holding {r.tonnes} t"
+        for r in rows(session, conserved)
+    ]
+
+
+def serials_never_overlap(session: Session) -> list[str]:
+    one, two = _RANGES.alias("one"), _RANGES.alias("two")
+    range_overlaps = sa.select(one.c.id.label("a"), two.c.id.label("b")).where(
+        one.c.batch_id == two.c.batch_id,
+        one.c.id < two.c.id,
+        one.c.serial_start <= two.c.serial_end,
+        two.c.serial_start <= one.c.serial_end,
+    )
+    first, second = _BATCHES.alias("first"), _BATCHES.alias("second")
+    batch_overlaps = sa.select(first.c.id.label("a"), second.c.id.label("b")).where(
+        first.c.registry_id == second.c.registry_id,
+        first.c.id < second.c.id,
+        first.c.serial_start <= second.c.serial_end,
+        second.c.serial_start <= first.c.serial_end,
+    )
+    return [f"ranges {r.a} and {r.b} overlap" for r in rows(session, range_overlaps)] + [
+        f"batches {r.a} and {r.b} overlap" for r in rows(session, batch_overlaps)
+    ]
+
+
+def retirements_hold_tonnes(session: Session) -> list[str]:
+    ranges = _RANGES
+    retired = totals(
+        ranges.c.retirement_id,
+        ranges.c.serial_end - ranges.c.serial_start + 1,
+        ranges.c.status == "retired",
+    )
+    retirements = CreditRetirement.__table__
+    mismatched = (
+        sa.select(retirements.c.id, retirements.c.quantity_t, sa.func.coalesce(retired.c.total, 0))
+        .outerjoin(retired, retired.c.key == retirements.c.id)
+        .where(sa.func.coalesce(retired.c.total, 0) != retirements.c.quantity_t)
+    )
+    return [
+        f"retirement {r[0]} of {r[1]} t has {r[2]} t of serials" for r in rows(session, mismatched)
+    ]
+
+
+def allocations_within_retirements(session: Session) -> list[str]:
+    ranges, parts = _RANGES, CreditAllocationPart.__table__
+    allocated = totals(parts.c.range_id, parts.c.quantity_g)
+    grams = (ranges.c.serial_end - ranges.c.serial_start + 1) * GRAMS_PER_TONNE
+    lots = Lot.__table__
+    over = (
+        sa.select(
+            ranges.c.id,
+            ranges.c.retirement_id,
+            grams.label("grams"),
+            sa.func.coalesce(allocated.c.total, 0).label("allocated"),
+            lots.c.amount_initial,
+            lots.c.remaining,
+        )
+        .outerjoin(allocated, allocated.c.key == ranges.c.id)
+        .outerjoin(lots, lots.c.id == ranges.c.lot_id)
+        .where(
+            ranges.c.status == "retired",
+            sa.or_(
+                sa.func.coalesce(allocated.c.total, 0) > grams,
+                lots.c.amount_initial != grams,
+                lots.c.remaining != grams - sa.func.coalesce(allocated.c.total, 0),
+            ),
+        )
+    )
+    return [
+        f"retired range {r.id} (retirement {r.retirement_id}) of {r.grams} g: "
+        f"{r.allocated} g allocated, lot {r.amount_initial} g holding {r.remaining} g"
+        for r in rows(session, over)
+    ]
+
+
+def allocations_traced(session: Session) -> list[str]:
+    parts = CreditAllocationPart.__table__
+    allocation_parts = totals(parts.c.allocation_id, parts.c.quantity_g)
+    allocations = CreditAllocation.__table__
+    unbacked = (
+        sa.select(
+            allocations.c.id,
+            allocations.c.quantity_g,
+            sa.func.coalesce(allocation_parts.c.total, 0).label("parts"),
+        )
+        .outerjoin(allocation_parts, allocation_parts.c.key == allocations.c.id)
+        .where(sa.func.coalesce(allocation_parts.c.total, 0) != allocations.c.quantity_g)
+    )
+    return [
+        f"allocation {r.id} of {r.quantity_g} g has {r.parts} g of retired ranges"
+        for r in rows(session, unbacked)
+    ]

@@ -1,0 +1,75 @@
+"""Every refusal a sink-credit operation can answer, one table row each: the codes are those of
+``ledger.errors.ErrorCode``, shared with entries (``idempotency_conflict`` is the same code)."""
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from ledger import credits
+from ledger.credits.models import CreditBatch
+from ledger.errors import CreditError, ErrorCode
+from service.errors import STATUS_BY_CODE, status_of
+
+EXAMPLES = Path(__file__).parents[3] / "examples" / "credits"
+
+
+def retire(session, now, reference="R-1", **changes):
+    batch_id = session.query(CreditBatch.id).order_by(CreditBatch.id).first()[0]
+    arguments = {
+        "registry_code": "YRD-CI",
+        "registry_reference": reference,
+        "beneficiary": "上海某米业有限公司",
+        "purpose": "碳中和大米标签 2026 年第一批",
+        "retired_on": date(2026, 11, 20),
+        "lines": [credits.RetirementLine(batch_id, 10)],
+        "now": now,
+    } | changes
+    return credits.retire(session, **arguments)
+
+
+def allocate(session, now, **changes):
+    arguments = {
+        "key": "a-1",
+        "target_type": "label_lot",
+        "target_id": "1",
+        "quantity_g": 1_000,
+        "now": now,
+    } | changes
+    return credits.allocate(session, **arguments)
+
+
+@pytest.fixture()
+def world(session, now):
+    credits.import_file(
+        session, content=(EXAMPLES / "qingpu.json").read_bytes(), file_format="json", now=now
+    )
+    retire(session, now)
+    return session
+
+
+CASES = {
+    ErrorCode.IDEMPOTENCY_CONFLICT: lambda s, now: retire(s, now, purpose="another purpose"),
+    ErrorCode.CREDIT_IMPORT_REJECTED: lambda s, now: credits.import_file(
+        s, content=b"not json", file_format="json", now=now
+    ),
+    ErrorCode.CREDIT_REGISTRY_NOT_FOUND: lambda s, now: retire(s, now, registry_code="NONE"),
+    ErrorCode.CREDIT_BATCH_NOT_FOUND: lambda s, now: retire(
+        s, now, "R-2", lines=[credits.RetirementLine(999_999, 1)]
+    ),
+    ErrorCode.CREDIT_RETIREMENT_INVALID: lambda s, now: retire(s, now, "R-2", purpose=""),
+    ErrorCode.CREDIT_RETIREMENT_NOT_FOUND: lambda s, now: allocate(
+        s, now, retirement_ids=[999_999]
+    ),
+    ErrorCode.CREDITS_INSUFFICIENT: lambda s, now: allocate(s, now, quantity_g=10**12),
+    ErrorCode.CREDIT_ALLOCATION_INVALID: lambda s, now: allocate(s, now, target_type="nothing"),
+}
+
+
+@pytest.mark.parametrize("code", list(CASES), ids=str)
+def test_each_refusal(world, now, code):
+    with pytest.raises(CreditError) as error, world.begin_nested():
+        CASES[code](world, now)
+    assert error.value.error_code is code
+    assert error.value.code == code.value
+    assert status_of(error.value) == STATUS_BY_CODE[code]
