@@ -36,6 +36,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.common import report, run_clients, scratch_database, timed_loop, unix_socket_url
+from ledger import entries as ledger
+from ledger.retry import in_transaction
+from ledger.tlog import log_sequence
+from ledger.tlog.note import generate_signer_key, parse_signer_key
+from ledger.verify import ledger_verify
+from service.base.orm import create_engine
 
 ACCOUNTS = 1_000
 FUNDING_PER_ACCOUNT = 10**12
@@ -46,8 +52,6 @@ SEQUENCER_INTERVAL_S = 0.5
 
 
 def _engine(url: str):
-    from service.base.orm import create_engine
-
     return create_engine(url, pool_size=2, max_overflow=0)
 
 
@@ -68,9 +72,6 @@ def baseline_client(url: str, client: int, *, barrier, duration_s: float) -> int
 
 
 def entries_client(url: str, client: int, *, barrier, duration_s: float) -> int:
-    from ledger import entries as ledger
-    from ledger.retry import in_transaction
-
     engine = _engine(url)
     # One connection kept, in autocommit: a single entry is one atomic statement on PostgreSQL,
     # so no lock is held across a round trip.
@@ -95,9 +96,6 @@ def entries_client(url: str, client: int, *, barrier, duration_s: float) -> int:
 
 
 def sequencer(url: str, key: str, origin: str, stop) -> None:
-    from ledger.tlog import log_sequence
-    from ledger.tlog.note import parse_signer_key
-
     engine = _engine(url)
     signer = parse_signer_key(key)
     with sessionmaker(bind=engine)() as session:
@@ -108,8 +106,6 @@ def sequencer(url: str, key: str, origin: str, stop) -> None:
 
 
 def setup(url: str) -> None:
-    from ledger import entries as ledger
-
     engine = _engine(url)
     with sessionmaker(bind=engine)() as session, session.begin():
         session.execute(
@@ -143,8 +139,6 @@ def setup(url: str) -> None:
 
 def batch_client(url: str, client: int, *, barrier, duration_s: float) -> int:
     """Post 1,000-entry distributions, one transaction each; returns postings written."""
-    from ledger import entries as ledger
-
     engine = _engine(url)
     session = Session(bind=engine.connect(), expire_on_commit=False)
     rng = random.Random(client)
@@ -170,10 +164,6 @@ def batch_client(url: str, client: int, *, barrier, duration_s: float) -> int:
 
 
 def verify(url: str, key: str, origin: str) -> tuple[bool, int]:
-    from ledger.tlog import log_sequence
-    from ledger.tlog.note import parse_signer_key
-    from ledger.verify import ledger_verify
-
     engine = _engine(url)
     signer = parse_signer_key(key)
     with sessionmaker(bind=engine)() as session:
@@ -186,7 +176,7 @@ def verify(url: str, key: str, origin: str) -> tuple[bool, int]:
     return result.ok, entries
 
 
-def main() -> None:
+def _options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
         "--clients",
@@ -211,9 +201,30 @@ def main() -> None:
         action="store_true",
         help="connect through TEST_DATABASE_URL as given even when a local socket exists",
     )
-    options = parser.parse_args()
-    from ledger.tlog.note import generate_signer_key
+    return parser.parse_args()
 
+
+def _sweep(client_url: str, counts: str, seconds: float) -> dict[str, dict[str, float]]:
+    """Baseline and entries at each other client count (the sequencer idle)."""
+    sweep = {}
+    for clients in [int(n) for n in counts.split(",") if n.strip()]:
+        sweep_baseline = run_clients(baseline_client, clients, seconds, lambda i: (client_url, i))
+        sweep_entries = run_clients(
+            entries_client,
+            clients,
+            seconds,
+            lambda i, c=clients: (client_url, 1000 * c + i),
+        )
+        sweep[str(clients)] = {
+            "baseline_inserts_per_s": round(sweep_baseline, 1),
+            "entries_per_s": round(sweep_entries, 1),
+            "ratio": round(sweep_entries / sweep_baseline, 3),
+        }
+    return sweep
+
+
+def main() -> None:
+    options = _options()
     origin = "bench.tanhui/log"
     key = generate_signer_key(origin)
     with scratch_database("tanhui_bench_ledger") as url:
@@ -248,22 +259,7 @@ def main() -> None:
             stop.set()
             sequencer_process.join(timeout=120)
         baseline, entries = statistics.median(baselines), statistics.median(entries_rates)
-        sweep = {}
-        for clients in [int(n) for n in options.sweep.split(",") if n.strip()]:
-            sweep_baseline = run_clients(
-                baseline_client, clients, options.seconds, lambda i: (client_url, i)
-            )
-            sweep_entries = run_clients(
-                entries_client,
-                clients,
-                options.seconds,
-                lambda i, c=clients: (client_url, 1000 * c + i),
-            )
-            sweep[str(clients)] = {
-                "baseline_inserts_per_s": round(sweep_baseline, 1),
-                "entries_per_s": round(sweep_entries, 1),
-                "ratio": round(sweep_entries / sweep_baseline, 3),
-            }
+        sweep = _sweep(client_url, options.sweep, options.seconds)
         batch_one = run_clients(batch_client, 1, options.seconds, lambda i: (client_url, i))
         batch = run_clients(batch_client, 2, options.seconds, lambda i: (client_url, 10 + i))
         verified, entry_count = verify(url, key, origin)

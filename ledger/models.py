@@ -11,7 +11,7 @@ balance is the sum of their postings.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -19,10 +19,21 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from service.base.orm import Base, utcnow
 
+#: A statement, its result and its rows, of any columns (for the helpers that take any query).
+AnySelect: TypeAlias = "sa.Select[*tuple[Any, ...]]"
+AnyResult: TypeAlias = "sa.Result[*tuple[Any, ...]]"
+AnyRow: TypeAlias = "sa.Row[*tuple[Any, ...]]"
+
 ASSETS = ("CREDIT_G", "POINT", "FEN")
 HOLD_STATUSES = ("pending", "posted", "voided", "expired")
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 BIGINT = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def table(model: type[Base]) -> sa.Table:
+    """The table of a mapped class, for Core statements (SQLAlchemy types ``__table__`` as any
+    selectable)."""
+    return cast(sa.Table, model.__table__)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -36,8 +36,10 @@ def in_transaction(
     """Run ``work`` in a transaction of a session: the one given (kept open afterwards, with
     its connection), or a new one from a factory (closed afterwards)."""
     for attempt in range(1, attempts + 1):
-        owned = not isinstance(sessions, Session)
-        session = sessions() if owned else sessions  # type: ignore[operator]
+        if isinstance(sessions, Session):
+            session, owned = sessions, False
+        else:
+            session, owned = sessions(), True
         try:
             with session.begin():
                 return work(session)

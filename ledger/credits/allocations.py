@@ -37,11 +37,11 @@ from ledger.entries.limits import AMOUNT_MAX
 from ledger.entries.posting import entry_post
 from ledger.entries.requests import EntryRequest, PostingRequest
 from ledger.errors import CreditError, ErrorCode, Outcome
-from ledger.models import Account, Entry, Lot
+from ledger.models import Account, AnyRow, Entry, Lot
 from ledger.tlog.log import log_append
 
 #: A retired range drawn on (its id, retirement, serials, lot and remainder) and the grams taken.
-_Draw = tuple[sa.Row[Any], int]
+_Draw = tuple[AnyRow, int]
 
 
 @dataclass(frozen=True)
@@ -117,20 +117,7 @@ def allocate(
         entry_id=result.entry_id,
         created_at=now,
     )
-    session.add(allocation)
-    session.flush()
-    session.add_all(
-        [
-            CreditAllocationPart(
-                allocation_id=allocation.id,
-                range_id=row.id,
-                retirement_id=row.retirement_id,
-                quantity_g=take,
-            )
-            for row, take in draws
-        ]
-    )
-    session.flush()
+    _allocation_store(session, allocation, draws)
     parts = _parts_of(session, allocation.id)
     log_append(
         session,
@@ -146,6 +133,26 @@ def allocate(
         now=now,
     )
     return AllocationResult(Outcome.CREATED, allocation.id, quantity_g, parts)
+
+
+def _allocation_store(
+    session: Session, allocation: CreditAllocation, draws: Sequence[_Draw]
+) -> None:
+    """Store the allocation and the part of each retired range it drew on."""
+    session.add(allocation)
+    session.flush()
+    session.add_all(
+        [
+            CreditAllocationPart(
+                allocation_id=allocation.id,
+                range_id=row.id,
+                retirement_id=row.retirement_id,
+                quantity_g=take,
+            )
+            for row, take in draws
+        ]
+    )
+    session.flush()
 
 
 def allocation_check(
@@ -265,10 +272,8 @@ def _draws_plan(session: Session, *, quantity_g: int, named: Sequence[int]) -> l
 
 
 def _allocation_named(session: Session, allocation: CreditAllocation) -> list[int]:
-    metadata = session.scalar(sa.select(Entry.request).where(Entry.id == allocation.entry_id))[
-        "metadata"
-    ]
-    return list(metadata.get("retirement_ids", []))
+    request = session.scalars(sa.select(Entry.request).where(Entry.id == allocation.entry_id)).one()
+    return list(request["metadata"].get("retirement_ids", []))
 
 
 def _parts_of(session: Session, allocation_id: int) -> tuple[AllocationPart, ...]:
@@ -289,7 +294,7 @@ def _parts_of(session: Session, allocation_id: int) -> tuple[AllocationPart, ...
 
 def allocations_of(session: Session, target_type: str, target_id: str) -> list[Mapping[str, Any]]:
     """What backs a target: each allocation with its parts (for labels and the resolver)."""
-    result = []
+    result: list[Mapping[str, Any]] = []
     for allocation in session.scalars(
         sa.select(CreditAllocation)
         .where(CreditAllocation.target_type == target_type, CreditAllocation.target_id == target_id)

@@ -289,6 +289,7 @@ def backing_retirements(session: Session, parts: Sequence[Any]) -> list[dict[str
     retirements = []
     for retirement_id in dict.fromkeys(part.retirement_id for part in parts):
         retirement = session.get(CreditRetirement, retirement_id)
+        assert retirement is not None, "an allocation part names a stored retirement"
         ranges = [part for part in parts if part.retirement_id == retirement_id]
         batch_rows = session.execute(
             sa.select(CreditBatch, CreditProject)

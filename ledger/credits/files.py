@@ -134,12 +134,12 @@ class _Checker:
         if not isinstance(value, str) or not value.strip():
             self.add(row, name, "required text")
             return ""
-        value = value.strip()
-        if len(value) > limit:
+        text: str = value.strip()
+        if len(text) > limit:
             self.add(row, name, f"longer than {limit} characters")
-        if any(ord(character) < 32 for character in value):
+        if any(ord(character) < 32 for character in text):
             self.add(row, name, "control characters")
-        return value
+        return text
 
     def integer(self, row: str, name: str, value: Any, *, minimum: int = 0) -> int | None:
         if isinstance(value, bool):
@@ -319,7 +319,7 @@ def _parse_csv(text: str, checker: _Checker) -> Plan | None:
         return None
     plan: Plan | None = None
     projects: dict[str, ProjectPlan] = {}
-    batches: dict[tuple[int, int], tuple[str, BatchPlan, dict[str, str]]] = {}
+    batches: dict[tuple[str, str], tuple[str, BatchPlan, dict[str, str]]] = {}
     try:
         for number, record in enumerate(reader, start=2):
             row = f"line {number}"
@@ -335,29 +335,7 @@ def _parse_csv(text: str, checker: _Checker) -> Plan | None:
                 plan = Plan(code, name, [])
             elif (code, name) != (plan.registry_code, plan.registry_name):
                 checker.add(row, "registry_code", "one registry per file")
-            project_id = checker.text(row, "project_id", record["project_id"])
-            fields = {
-                "project_name": checker.text(row, "project_name", record["project_name"]),
-                "methodology": checker.text(row, "methodology", record["methodology"]),
-                "region_code": checker.region(row, record["region_code"]),
-            }
-            project = projects.get(project_id)
-            if project is None:
-                project = ProjectPlan(
-                    row, project_id, fields["project_name"], fields["methodology"],
-                    fields["region_code"],
-                )  # fmt: skip
-                projects[project_id] = project
-                plan.projects.append(project)
-            else:
-                stored = {
-                    "project_name": project.name,
-                    "methodology": project.methodology,
-                    "region_code": project.region_code,
-                }
-                for key, value in fields.items():
-                    if value and value != stored[key]:
-                        checker.add(row, key, f"differs from {project.row}")
+            project_id, project = _csv_project(checker, row, record, projects, plan)
             farm_code = checker.text(row, "farm_code", record["farm_code"])
             farm_name = checker.text(row, "farm_name", record["farm_name"])
             farm = project.farms.get(farm_code)
@@ -368,12 +346,12 @@ def _parse_csv(text: str, checker: _Checker) -> Plan | None:
             ppm = checker.share(row, "share_percent", record["share_percent"])
             start_value, end_value = record["serial_start"], record["serial_end"]
             key = (start_value.strip(), end_value.strip())
-            existing = batches.get(key)  # type: ignore[arg-type]
+            existing = batches.get(key)
             if existing is None:
                 batch = _batch_append(checker, project, row, record, {})
                 if batch is None:
                     continue
-                batches[key] = (project_id, batch, dict(record))  # type: ignore[index]
+                batches[key] = (project_id, batch, dict(record))
             else:
                 _owner, batch, first = existing
                 for name_ in ("project_id", "vintage", "quantity_t"):
@@ -388,6 +366,41 @@ def _parse_csv(text: str, checker: _Checker) -> Plan | None:
     if plan is None:
         checker.add("line 2", "", "no rows")
     return plan
+
+
+def _csv_project(
+    checker: _Checker,
+    row: str,
+    record: dict[str, str],
+    projects: dict[str, ProjectPlan],
+    plan: Plan,
+) -> tuple[str, ProjectPlan]:
+    """The project a CSV row names: a new one, or the one an earlier row named, whose fields
+    this row must repeat."""
+    project_id = checker.text(row, "project_id", record["project_id"])
+    fields = {
+        "project_name": checker.text(row, "project_name", record["project_name"]),
+        "methodology": checker.text(row, "methodology", record["methodology"]),
+        "region_code": checker.region(row, record["region_code"]),
+    }
+    project = projects.get(project_id)
+    if project is None:
+        project = ProjectPlan(
+            row, project_id, fields["project_name"], fields["methodology"],
+            fields["region_code"],
+        )  # fmt: skip
+        projects[project_id] = project
+        plan.projects.append(project)
+        return project_id, project
+    stored = {
+        "project_name": project.name,
+        "methodology": project.methodology,
+        "region_code": project.region_code,
+    }
+    for key, value in fields.items():
+        if value and value != stored[key]:
+            checker.add(row, key, f"differs from {project.row}")
+    return project_id, project
 
 
 def _check_batches(plan: Plan, checker: _Checker, current_year: int) -> None:

@@ -86,15 +86,7 @@ def retire(
         )
     ).first()
     if existing is not None:
-        stored = _retirement_request(session, existing)
-        for name in ("beneficiary", "purpose", "retired_on", "lines"):
-            if stored[name] != request[name]:
-                raise CreditError(
-                    ErrorCode.IDEMPOTENCY_CONFLICT,
-                    f"the reference was used with another {name}",
-                    field=name,
-                )
-        return RetirementResult(Outcome.EXISTS, existing)
+        return _retirement_repeated(session, existing, request)
 
     batches, pieces = _serials_take(session, registry, lines)
     accounts_open(session, registry.code)
@@ -291,8 +283,26 @@ def _ranges_retire(
     return ranges
 
 
+def _retirement_repeated(
+    session: Session, existing: CreditRetirement, request: dict[str, Any]
+) -> RetirementResult:
+    """The original answer to a repeated reference, or ``idempotency_conflict`` naming what
+    differs."""
+    stored = _retirement_request(session, existing)
+    for name in ("beneficiary", "purpose", "retired_on", "lines"):
+        if stored[name] != request[name]:
+            raise CreditError(
+                ErrorCode.IDEMPOTENCY_CONFLICT,
+                f"the reference was used with another {name}",
+                field=name,
+            )
+    return RetirementResult(Outcome.EXISTS, existing)
+
+
 def _retirement_request(session: Session, retirement: CreditRetirement) -> dict[str, Any]:
-    entry_request = session.scalar(sa.select(Entry.request).where(Entry.id == retirement.entry_id))
+    entry_request = session.scalars(
+        sa.select(Entry.request).where(Entry.id == retirement.entry_id)
+    ).one()
     lines = [
         [posting["lot_id"], -posting["amount"] // GRAMS_PER_TONNE]
         for posting in entry_request["postings"]

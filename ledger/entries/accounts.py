@@ -186,7 +186,7 @@ def balance_of(session: Session, code: str) -> Balance:
                 Posting.account_id == info.id
             )
         )
-        return Balance(code, info.asset, int(total), 0)
+        return Balance(code, info.asset, int(total or 0), 0)
     balance, reserved = session.execute(
         sa.select(Account.balance, Account.reserved).where(Account.id == info.id)
     ).one()

@@ -72,12 +72,13 @@ def entries_post_many(
             if batch.prepared is None:  # lots used otherwise: the statements of every database
                 answers.append(entries_post(session, batch.requests, now=now))
                 continue
+            assert batch.canonical is not None  # prepared with it
             inserted, opened = postgresql.statement_run(session, batch.prepared, accounts)
-            arguments = (batch.requests, batch.canonical, accounts, inserted, opened)
+            arguments = (session, batch.requests, batch.canonical, accounts, inserted, opened)
             if len(inserted) == len(batch.requests):  # all new: answered without the database
-                answers.append(helper.submit(postgresql.results, session, *arguments))
+                answers.append(helper.submit(postgresql.results, *arguments))
             else:
-                answers.append(postgresql.results(session, *arguments))
+                answers.append(postgresql.results(*arguments))
     return [
         result
         for answer in answers

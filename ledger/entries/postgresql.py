@@ -256,6 +256,7 @@ def statement_run(
     # The driver's own cursor: this statement runs for every entry, and SQLAlchemy's execution
     # layer would cost as much as the rest of this function; psycopg prepares it after a few runs.
     driver = session.connection().connection.driver_connection
+    assert driver is not None, "a live connection has a driver connection"
     try:
         with driver.cursor() as cursor:
             cursor.execute(prepared.statement, prepared.parameters)
@@ -292,7 +293,7 @@ def _single(
     for info, posting in zip(infos, request.postings, strict=True):
         if not info.allow_negative:
             deltas[info.id] = deltas.get(info.id, 0) + posting.amount
-    parameters = {
+    parameters: dict[str, Any] = {
         "key": request.key,
         "kind": request.kind,
         "request": json.dumps(form),
@@ -347,7 +348,7 @@ def _batch(
                 "n": n,
             }
         )
-    legs = []
+    legs: list[dict[str, Any]] = []
     for request in requests:
         for posting in request.postings:
             info = accounts[posting.account]

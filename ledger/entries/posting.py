@@ -42,7 +42,7 @@ from ledger.entries.requests import (
 )
 from ledger.entries.sql import among, statements
 from ledger.errors import ErrorCode, LedgerError, Outcome
-from ledger.models import Account, Lot, LotMovement
+from ledger.models import Account, Lot, LotMovement, table
 
 #: Above this many accounts, an entry batch locks its balances in one statement and credits them
 #: in one batched UPDATE (a distribution); below it, each balance is one statement.
@@ -346,7 +346,7 @@ def _lots_draw(
     if needed:
         code = ErrorCode.LOT_INVALID if posting.lot_id is not None else ErrorCode.INSUFFICIENT_FUNDS
         raise LedgerError(code, f"{info.code}: {needed} short in lots", field="amount")
-    lots = Lot.__table__
+    lots = table(Lot)
     session.execute(
         sa.update(lots)
         .where(lots.c.id == sa.bindparam("lot"))

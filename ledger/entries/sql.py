@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ledger.models import Account, Entry, LogPending, Lot, LotMovement, Posting
+from ledger.models import Account, Entry, LogPending, Lot, LotMovement, Posting, table
 
 
 def among(session: Session, column: Any, values: Iterable[Any]) -> Any:
@@ -41,15 +41,16 @@ def array_literal(values: Iterable[int] | Iterable[str]) -> str:
     >>> array_literal([3, 1]), array_literal(['a"b', "c,d"]), array_literal([])
     ('{3,1}', '{"a\\\\"b","c,d"}', '{}')
     """
-    values = list(values)
-    if not values:
+    items: list[int | str] = list(values)
+    if not items:
         return "{}"
-    if all(type(value) is int for value in values):
-        return "{" + ",".join(map(str, values)) + "}"
-    if not all(type(value) is str for value in values):
+    if all(type(value) is int for value in items):
+        return "{" + ",".join(map(str, items)) + "}"
+    texts = [value for value in items if type(value) is str]
+    if len(texts) != len(items):
         raise TypeError("an array literal holds integers or text, not both")
-    joined = "\x00".join(values)
-    if joined.count("\x00") != len(values) - 1:
+    joined = "\x00".join(texts)
+    if joined.count("\x00") != len(texts) - 1:
         raise ValueError("text in PostgreSQL holds no NUL character")
     escaped = joined.replace("\\", "\\\\").replace('"', '\\"')
     return '{"' + escaped.replace("\x00", '","') + '"}'
@@ -72,8 +73,8 @@ class Statements:
 
 def _build_statements(dialect: str) -> Statements:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    entries, postings = Entry.__table__, Posting.__table__
-    accounts = Account.__table__
+    entries, postings = table(Entry), table(Posting)
+    accounts = table(Account)
     delta = sa.bindparam("delta", type_=sa.BigInteger)
     credit = (
         sa.update(accounts)
@@ -89,16 +90,16 @@ def _build_statements(dialect: str) -> Statements:
         posting_insert_returning=sa.insert(postings).returning(
             postings.c.id, sort_by_parameter_order=True
         ),
-        pending_insert=sa.insert(LogPending.__table__),
+        pending_insert=sa.insert(table(LogPending)),
         balance_credit=credit,
         balance_credit_many=sa.update(accounts)
         .where(accounts.c.id == sa.bindparam("account", type_=sa.BigInteger))
         .values(balance=accounts.c.balance + delta),
         balance_debit=credit.where(accounts.c.balance + delta - accounts.c.reserved >= 0),
-        lot_insert_returning=sa.insert(Lot.__table__).returning(
-            Lot.__table__.c.id, sort_by_parameter_order=True
+        lot_insert_returning=sa.insert(table(Lot)).returning(
+            table(Lot).c.id, sort_by_parameter_order=True
         ),
-        movement_insert=sa.insert(LotMovement.__table__),
+        movement_insert=sa.insert(table(LotMovement)),
     )
 
 

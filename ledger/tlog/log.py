@@ -23,7 +23,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ledger.models import LogCheckpoint, LogLeaf, LogNode, LogPending, LogState
+from ledger.models import (
+    AnyResult,
+    AnySelect,
+    LogCheckpoint,
+    LogLeaf,
+    LogNode,
+    LogPending,
+    LogState,
+    table,
+)
 from ledger.tlog import merkle
 from ledger.tlog.canonical import canonical_json
 from ledger.tlog.note import (
@@ -118,8 +127,8 @@ def log_sequence(
             nodes[(level, position)] = digest
             new_nodes.append({"level": level, "position": position, "hash": digest})
         size += 1
-    _rows_insert(session, LogLeaf.__table__, leaves)
-    _rows_insert(session, LogNode.__table__, new_nodes)
+    _rows_insert(session, table(LogLeaf), leaves)
+    _rows_insert(session, table(LogNode), new_nodes)
     session.execute(sa.delete(LogPending).where(LogPending.id.in_([row.id for row in pending])))
     state.size = size
     root = merkle.root_from_subtrees([nodes[key] for key in merkle.complete_subtrees(0, size)])
@@ -139,6 +148,7 @@ def _rows_insert(session: Session, table: sa.Table, rows: Sequence[Mapping[str, 
         return
     columns = list(rows[0])
     driver = session.connection().connection.driver_connection
+    assert driver is not None, "a live connection has a driver connection"
     names = ", ".join(columns)
     with (
         driver.cursor() as cursor,
@@ -261,7 +271,7 @@ def proof_verify(bundle: Mapping[str, Any], *, verifier: Verifier, origin: str) 
 VERIFY_STREAM_ROWS = 10_000
 
 
-def _stream(session: Session, statement: sa.Select) -> sa.Result:
+def _stream(session: Session, statement: AnySelect) -> AnyResult:
     """A result fetched ``VERIFY_STREAM_ROWS`` at a time; close it (a server-side cursor)."""
     return session.execute(statement, execution_options={"yield_per": VERIFY_STREAM_ROWS})
 
@@ -344,7 +354,7 @@ def log_verify(session: Session, *, verifier: Verifier, origin: str) -> list[str
     return problems
 
 
-def _level(level: int) -> sa.Select:
+def _level(level: int) -> AnySelect:
     return (
         sa.select(LogNode.position, LogNode.hash)
         .where(LogNode.level == level)

@@ -13,12 +13,12 @@ from ledger.credits.models import (
     CreditRetirement,
     CreditSerialRange,
 )
-from ledger.models import Lot
+from ledger.models import Lot, table
 from ledger.verify.common import rows, totals
 from service.base.units import GRAMS_PER_TONNE
 
-_BATCHES = CreditBatch.__table__
-_RANGES = CreditSerialRange.__table__
+_BATCHES = table(CreditBatch)
+_RANGES = table(CreditSerialRange)
 
 
 def serials_conserved(session: Session) -> list[str]:
@@ -87,7 +87,7 @@ def retirements_hold_tonnes(session: Session) -> list[str]:
         ranges.c.serial_end - ranges.c.serial_start + 1,
         ranges.c.status == "retired",
     )
-    retirements = CreditRetirement.__table__
+    retirements = table(CreditRetirement)
     mismatched = (
         sa.select(retirements.c.id, retirements.c.quantity_t, sa.func.coalesce(retired.c.total, 0))
         .outerjoin(retired, retired.c.key == retirements.c.id)
@@ -99,10 +99,10 @@ def retirements_hold_tonnes(session: Session) -> list[str]:
 
 
 def allocations_within_retirements(session: Session) -> list[str]:
-    ranges, parts = _RANGES, CreditAllocationPart.__table__
+    ranges, parts = _RANGES, table(CreditAllocationPart)
     allocated = totals(parts.c.range_id, parts.c.quantity_g)
     grams = (ranges.c.serial_end - ranges.c.serial_start + 1) * GRAMS_PER_TONNE
-    lots = Lot.__table__
+    lots = table(Lot)
     over = (
         sa.select(
             ranges.c.id,
@@ -131,9 +131,9 @@ def allocations_within_retirements(session: Session) -> list[str]:
 
 
 def allocations_traced(session: Session) -> list[str]:
-    parts = CreditAllocationPart.__table__
+    parts = table(CreditAllocationPart)
     allocation_parts = totals(parts.c.allocation_id, parts.c.quantity_g)
-    allocations = CreditAllocation.__table__
+    allocations = table(CreditAllocation)
     unbacked = (
         sa.select(
             allocations.c.id,
