@@ -8,6 +8,7 @@ shown as revoked, never as genuine.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Response, current_app, g, jsonify, redirect, render_template, request
@@ -24,11 +25,13 @@ from service.base.units import SHANGHAI
 from service.db import get_session, utcnow
 from service.extensions import rate_limited, redis_client, shared_store
 
+#: The package's templates (labels/templates), beside its domain modules, not this web face.
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 blp = Blueprint(
     "resolver",
     __name__,
     description="GS1 Digital Link resolution of printed codes.",
-    template_folder="templates",
+    template_folder=str(TEMPLATES),
 )
 LINK_TYPES = {
     "gs1:pip": ("https://gs1.org/voc/pip", "", "产品信息", "Product information"),
