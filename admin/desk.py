@@ -36,6 +36,9 @@ from admin.web import (
     t,
 )
 from labels import certification, exports, lots, services
+from labels.api.labels import LabelCreateSchema
+from labels.api.lots import LotCreateSchema
+from labels.api.products import FootprintCreateSchema, ProductCreateSchema
 from labels.codes import serials
 from labels.models import (
     DECLARED_UNITS,
@@ -50,12 +53,6 @@ from labels.models import (
     Product,
     UnitRevocation,
     UnitScan,
-)
-from labels.schemas import (
-    FootprintCreateSchema,
-    LabelCreateSchema,
-    LotCreateSchema,
-    ProductCreateSchema,
 )
 from points.models import UnitClaim
 from service.base.exceptions import NotFound, ValidationFailed

@@ -19,6 +19,8 @@ import resource
 import time
 
 from bench.common import report
+from labels.codes import lot_key, serial_for
+from labels.exports import csv_chunks, digital_link, qr_png, qr_svg
 
 BASE_URL = "https://tanhui.example.cn"
 MASTER_KEYS = {"A": bytes(range(32))}
@@ -29,9 +31,6 @@ def _peak_rss_mb() -> float:
 
 
 def export(units: int, results) -> None:
-    from labels.codes import lot_key
-    from labels.exports import csv_chunks
-
     key = lot_key(MASTER_KEYS, "A", gtin="06901234567892", lot="LT2026A", units=units)
     before = _peak_rss_mb()
     started = time.perf_counter()
@@ -59,9 +58,6 @@ def baseline(units: int, results) -> None:
 
 
 def images(seconds: float, results) -> None:
-    from labels.codes import lot_key, serial_for
-    from labels.exports import digital_link, qr_png, qr_svg
-
     key = lot_key(MASTER_KEYS, "A", gtin="06901234567892", lot="LT2026A", units=1_000_000)
     rates = {}
     for name, render in (("svg", qr_svg), ("png", qr_png)):

@@ -31,6 +31,11 @@ import requests
 import sqlalchemy as sa
 
 from bench.common import UNLIMITED, production_env, report, scratch_database
+from labels.codes import serial_for
+from labels.lots import lot_key_of
+from labels.models import LabelLot, Product
+from service.app import create_app
+from service.db import get_session
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -126,22 +131,7 @@ def main() -> None:
         try:
             _wait_ready(base)
             run_env = {**env, "TANHUI_PATHS": str(paths_file), "TANHUI_WRK_SCRIPT": str(script)}
-            settings = {"seconds": options.seconds, "connections": options.connections,
-                        "threads": 2}  # fmt: skip
-            # Warm every worker's caches and connections first.
-            wrk(
-                base,
-                **{**settings, "seconds": 2},
-                env={**run_env, "TANHUI_ACCEPT": "application/json"},
-            )
-            json_run = wrk(base, **settings, env={**run_env, "TANHUI_ACCEPT": "application/json"})
-            html_run = wrk(base, **settings, env={**run_env, "TANHUI_ACCEPT": "text/html"})
-            health_file = Path(work) / "health.txt"
-            health_file.write_text("/healthz\n")
-            baseline = wrk(
-                base, **settings,
-                env={**run_env, "TANHUI_PATHS": str(health_file), "TANHUI_ACCEPT": "*/*"},
-            )  # fmt: skip
+            json_run, html_run, baseline = _runs(base, Path(work), run_env, options)
             checked = requests.get(
                 base + paths[0], headers={"Accept": "application/json"}, timeout=5
             )
@@ -172,17 +162,29 @@ def main() -> None:
     report(result)
 
 
+def _runs(
+    base: str, work: Path, run_env: dict, options: argparse.Namespace
+) -> tuple[dict, dict, dict]:
+    """wrk over random unit paths as JSON and as HTML, then over ``/healthz`` as the baseline,
+    each measured the same way after a warm-up of every worker's caches and connections."""
+    settings = {"seconds": options.seconds, "connections": options.connections, "threads": 2}
+    wrk(base, **{**settings, "seconds": 2}, env={**run_env, "TANHUI_ACCEPT": "application/json"})
+    json_run = wrk(base, **settings, env={**run_env, "TANHUI_ACCEPT": "application/json"})
+    html_run = wrk(base, **settings, env={**run_env, "TANHUI_ACCEPT": "text/html"})
+    health_file = work / "health.txt"
+    health_file.write_text("/healthz\n")
+    baseline = wrk(
+        base, **settings,
+        env={**run_env, "TANHUI_PATHS": str(health_file), "TANHUI_ACCEPT": "*/*"},
+    )  # fmt: skip
+    return json_run, html_run, baseline
+
+
 def _unit_paths(env: dict) -> list[str]:
     """Every unit path of the demo lot, from the app's own keys (in-process, same settings)."""
     saved = dict(os.environ)
     os.environ.update(env)
     try:
-        from labels.codes import serial_for
-        from labels.lots import lot_key_of
-        from labels.models import LabelLot, Product
-        from service.app import create_app
-        from service.db import get_session
-
         app = create_app()
         with app.app_context():
             session = get_session()

@@ -15,7 +15,6 @@ Wording keeps reduction (footprint, low-carbon) and offset (carbon-neutral) apar
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -23,11 +22,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from labels.errors import BenchmarkNotMet, TransitionRefused
 from labels.formulas import InputInvalid, activity_from_mapping, rice_footprint
 from labels.models import Benchmark, Footprint, Label, LabelTransition, Product
 from labels.services import product_for_reader
+from labels.wording import label_wording
 from ledger.tlog import log_append
-from service.base.exceptions import Forbidden, NotFound, ServiceError, ValidationFailed
+from service.base.exceptions import Forbidden, NotFound, ValidationFailed
 from service.base.parties.services import Principal
 
 RICE_CATEGORIES = ("milled_rice", "brown_rice", "glutinous_rice")
@@ -51,14 +52,6 @@ TRANSITIONS: dict[tuple[str, str], str | None] = {
     ("suspended", "expired"): None,
 }
 REASON_REQUIRED = frozenset({"rejected", "suspended", "revoked"})
-
-
-class TransitionRefused(ServiceError):
-    code = "label_transition_refused"
-
-
-class BenchmarkNotMet(ServiceError):
-    code = "label_benchmark_not_met"
 
 
 def _kg(value: Decimal) -> Decimal:
@@ -207,6 +200,17 @@ def footprint_compute(
     return footprint
 
 
+def footprints_of(session: Session, product: Product) -> list[Footprint]:
+    """The product's footprints, newest first."""
+    return list(
+        session.scalars(
+            sa.select(Footprint)
+            .where(Footprint.product_id == product.id)
+            .order_by(Footprint.id.desc())
+        )
+    )
+
+
 # -- benchmarks -----------------------------------------------------------------------------------
 def benchmark_set(
     session: Session,
@@ -231,6 +235,13 @@ def benchmark_set(
     session.add(benchmark)
     session.flush()
     return benchmark
+
+
+def benchmarks_all(session: Session) -> list[Benchmark]:
+    """Every benchmark, by category and date, with its source: few enough to list whole."""
+    return list(
+        session.scalars(sa.select(Benchmark).order_by(Benchmark.category, Benchmark.valid_from))
+    )
 
 
 def benchmark_for(session: Session, category: str, on: date) -> Benchmark | None:
@@ -383,6 +394,45 @@ def labels_expire(session: Session, *, now: datetime) -> int:
     return len(due)
 
 
+def labels_visible(
+    principal: Principal, *, status: str | None = None, product_id: int | None = None
+) -> sa.Select[tuple[Label]]:
+    """Label applications the principal may see (their enterprises', or all for platform staff),
+    of one status or product when given: a statement, so the caller pages it."""
+    statement = sa.select(Label).join(Product, Product.id == Label.product_id)
+    if not principal.is_platform_staff:
+        statement = statement.where(
+            Product.organisation_id.in_(principal.organisation_ids("enterprise_staff"))
+        )
+    if status is not None:
+        statement = statement.where(Label.status == status)
+    if product_id is not None:
+        statement = statement.where(Label.product_id == product_id)
+    return statement.order_by(Label.id)
+
+
+def label_detail(session: Session, label: Label) -> dict[str, Any]:
+    """A label with its footprint in full, every transition, and its wording (none for a
+    low-carbon label not yet measured against a benchmark)."""
+    footprint = session.get(Footprint, label.footprint_id)
+    assert footprint is not None
+    benchmark = session.get(Benchmark, label.benchmark_id) if label.benchmark_id else None
+    transitions = session.scalars(
+        sa.select(LabelTransition)
+        .where(LabelTransition.label_id == label.id)
+        .order_by(LabelTransition.id)
+    ).all()
+    wording = None
+    if label.scheme != "low_carbon" or benchmark is not None:
+        wording = label_wording(label, footprint, benchmark)
+    return {
+        **{column.key: getattr(label, column.key) for column in Label.__table__.columns},
+        "footprint": footprint,
+        "transitions": transitions,
+        "wording": wording,
+    }
+
+
 def label_for_reader(session: Session, principal: Principal, label_id: int) -> Label:
     """The label, or ``NotFound`` when it does not exist or its product is out of sight."""
     label = session.get(Label, label_id)
@@ -390,61 +440,3 @@ def label_for_reader(session: Session, principal: Principal, label_id: int) -> L
         raise NotFound()
     product_for_reader(session, principal, label.product_id)
     return label
-
-
-# -- wording --------------------------------------------------------------------------------------
-BOUNDARY_NAMES = {
-    "cradle_to_gate": ("从摇篮到大门", "cradle to gate"),
-    "cradle_to_grave": ("从摇篮到坟墓", "cradle to grave"),
-    "farm_gate": ("至农场大门", "to the farm gate"),
-}
-
-
-@dataclass(frozen=True)
-class Wording:
-    zh: str
-    en: str
-
-
-def label_wording(
-    label: Label, footprint: Footprint, benchmark: Benchmark | None = None
-) -> Wording:
-    """What the label says. A footprint or low-carbon label speaks of emissions and reductions
-    only; a carbon-neutral label says the footprint is offset by retired sink credits, and never
-    that the product has no emissions."""
-    boundary_zh, boundary_en = BOUNDARY_NAMES[footprint.boundary]
-    unit_zh = "每千克" if footprint.declared_unit == "kg" else "每件"
-    unit_en = "per kg" if footprint.declared_unit == "kg" else "per unit"
-    value = f"{footprint.kg_per_unit.normalize():f} kg CO2e"
-    if label.scheme == "footprint":
-        return Wording(
-            zh=f"产品碳足迹：{unit_zh} {value}（{footprint.gwp_set}，{boundary_zh}）。",
-            en=(
-                f"Product carbon footprint: {value} {unit_en} ({footprint.gwp_set}, {boundary_en})."
-            ),
-        )
-    if label.scheme == "low_carbon":
-        assert benchmark is not None
-        cut = (1 - footprint.kg_per_kg / benchmark.kg_per_kg) * 100
-        percent = f"{cut.quantize(Decimal('0.1')):f}%"
-        return Wording(
-            zh=(
-                f"低碳产品：碳足迹{unit_zh} {value}，比品类基准低 {percent}"
-                f"（基准来源：{benchmark.source}）。这是减排，不含任何抵消。"
-            ),
-            en=(
-                f"Low-carbon product: {value} {unit_en}, {percent} below its category benchmark "
-                f"(source: {benchmark.source}). This is a reduction; no offsets are counted."
-            ),
-        )
-    return Wording(
-        zh=(
-            f"碳中和：本产品碳足迹{unit_zh} {value}，已由注销的长三角农业碳汇全额抵消。"
-            "产品本身仍有排放；抵消不等于减排。"
-        ),
-        en=(
-            f"Carbon neutral: this product's footprint of {value} {unit_en} is offset in full by "
-            "retired agricultural sink credits from the Yangtze River Delta. The product still "
-            "has emissions; an offset is not a reduction."
-        ),
-    )

@@ -25,20 +25,23 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from labels.codes import UNITS_PER_LOT_MAX, CodeInvalid, LotKey, lot_key, serial_verify
+from labels.errors import LabelNotCertified, LotStateConflict
 from labels.models import Footprint, Label, LabelLot, Product, UnitRevocation
 from labels.services import product_for_reader
 from ledger import credits
 from ledger import entries as ledger
 from ledger.errors import CreditError, ErrorCode, LedgerError
 from ledger.tlog import log_append
-from service.base.exceptions import Forbidden, NotFound, ServiceError, ValidationFailed
+from service.base.exceptions import Forbidden, NotFound, ValidationFailed
 from service.base.parties.services import Principal
 from service.base.units import GRAMS_PER_TONNE
 
+#: GS1 AI 10 (batch or lot number) is at most 20 characters.
 LOT_NUMBER_MAX_CHARS = 20
 #: GS1 AI 10 takes the 82-character set; lot numbers here keep to the part that needs no
 #: percent-encoding in a Digital Link path.
-LOT_NUMBER_PATTERN = re.compile(r"[A-Za-z0-9\-._]{1,20}")
+LOT_NUMBER_PATTERN = re.compile(rf"[A-Za-z0-9\-._]{{1,{LOT_NUMBER_MAX_CHARS}}}")
+LOT_NUMBER_MESSAGE = f"1 to {LOT_NUMBER_MAX_CHARS} letters, digits, '-', '.' or '_' (GS1 AI 10)."
 UNITS_MAX = 10_000_000
 HOLD_DAYS = 14
 REVOCATION_REASON_MAX_CHARS = 500
@@ -47,14 +50,6 @@ PAYMENTS_ACCOUNT = {
     "offline": "external:payments:offline",
     "wechatpay": "external:payments:wechatpay",
 }
-
-
-class LotStateConflict(ServiceError):
-    code = "lot_state_conflict"
-
-
-class LabelNotCertified(ServiceError):
-    code = "label_not_certified"
 
 
 @dataclass(frozen=True)
@@ -130,9 +125,7 @@ def lot_order(
         raise Forbidden()
     _certified(label, now)
     if not LOT_NUMBER_PATTERN.fullmatch(lot_number or ""):
-        raise ValidationFailed.field(
-            "lot_number", "1 to 20 letters, digits, '-', '.' or '_' (GS1 AI 10)."
-        )
+        raise ValidationFailed.field("lot_number", LOT_NUMBER_MESSAGE)
     taken = session.scalar(
         sa.select(LabelLot.id).where(
             LabelLot.product_id == product.id, LabelLot.lot_number == lot_number
@@ -302,6 +295,37 @@ def lot_for_reader(session: Session, principal: Principal, lot_id: int) -> Label
 
 def lot_key_of(lot: LabelLot, product: Product, master_keys: dict[str, bytes]) -> LotKey:
     return lot_key(master_keys, lot.key_id, gtin=product.gtin, lot=lot.lot_number, units=lot.units)
+
+
+def lot_issued_for_reader(
+    session: Session, principal: Principal, lot_id: int, master_keys: dict[str, bytes]
+) -> tuple[LabelLot, Product, LotKey]:
+    """An issued lot the principal may see, its product and its key: what printing its codes
+    needs. A lot not issued yet (or cancelled) has no valid codes: ``LotStateConflict``."""
+    lot = lot_for_reader(session, principal, lot_id)
+    if lot.status != "issued":
+        raise LotStateConflict(params={"status": lot.status})
+    product = session.get(Product, lot.product_id)
+    assert product is not None
+    return lot, product, lot_key_of(lot, product, master_keys)
+
+
+def lot_quote(session: Session, *, label: Label, units: int, pricing: Pricing) -> Quote:
+    """What a lot of ``units`` of the label would need in retired credits, and cost."""
+    footprint = session.get(Footprint, label.footprint_id)
+    assert footprint is not None
+    return quote(label, footprint, units, pricing)
+
+
+def revocations_of(session: Session, lot: LabelLot) -> list[UnitRevocation]:
+    """The lot's revoked unit ranges, in the order they were revoked."""
+    return list(
+        session.scalars(
+            sa.select(UnitRevocation)
+            .where(UnitRevocation.lot_id == lot.id)
+            .order_by(UnitRevocation.id)
+        )
+    )
 
 
 def units_revoke(

@@ -18,11 +18,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from labels import certification
-from labels.codes import CodeInvalid, serial_verify
+from labels.codes import CodeInvalid, base32_value, serial_verify
 from labels.gtin import normalise_gtin
 from labels.lots import lot_key_of, unit_revoked
 from labels.models import Benchmark, Footprint, Label, LabelLot, Product, UnitScan
+from labels.wording import label_wording
 from ledger import credits
 from ledger.credits.disclosure import backing_retirements
 from ledger.tlog import leaf_proof
@@ -35,6 +35,8 @@ SCAN_WARNING_COUNT = 20
 LOT_RECORD_TTL_S = 300
 PROOF_TTL_S = 60
 LOT_LEVEL_INDEX = -1
+#: Lot ids are 32-bit: a scene naming a larger number names no lot (and never reaches the database).
+LOT_ID_LIMIT = 2**31
 
 
 class Outcome(enum.StrEnum):
@@ -125,6 +127,22 @@ def resolve(
     return Resolution(outcome, record)
 
 
+def resolve_scene(session: Session, *, scene: str, **options: Any) -> Resolution:
+    """Resolve a WeChat mini-program code's ``scene`` (``{lot id in base 32}.{serial}``) like its
+    Digital Link; ``options`` are :func:`resolve`'s. A scene naming no lot is *unknown*."""
+    lot_text, _, serial = scene.partition(".")
+    try:
+        number = base32_value(lot_text)
+    except ValueError:
+        number = 0
+    lot = session.get(LabelLot, number) if 0 < number < LOT_ID_LIMIT else None
+    if lot is None or not serial:
+        return Resolution(Outcome.UNKNOWN, {"outcome": Outcome.UNKNOWN.value})
+    product = session.get(Product, lot.product_id)
+    assert product is not None
+    return resolve(session, gtin=product.gtin, lot_number=lot.lot_number, serial=serial, **options)
+
+
 def _proof(session: Session, allocation_id: int | None, cache: Any | None) -> Any:
     """The allocation's inclusion proof against the latest checkpoint. Cached briefly once it
     exists: a proof against a checkpoint a minute old verifies just as well."""
@@ -180,7 +198,7 @@ def lot_record(session: Session, lot: LabelLot, product: Product) -> dict[str, A
     benchmark = session.get(Benchmark, label.benchmark_id) if label.benchmark_id else None
     wording = None
     if label.scheme != "low_carbon" or benchmark is not None:
-        wording = certification.label_wording(label, footprint, benchmark)
+        wording = label_wording(label, footprint, benchmark)
     return {
         "product": {
             "gtin": product.gtin,

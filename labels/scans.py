@@ -109,3 +109,12 @@ class RedisScanCounter:
                 row.last_user_id = int(values[b"user"])
         session.flush()
         return len(members)
+
+
+def scan_counter(client: redis.Redis | None, prefix: str) -> RedisScanCounter | None:
+    """The scan counter of a deployment: Redis counters where there is Redis (the production
+    profile, flushed by ``tanhui scans flush``); ``None`` embedded, where each scan is written to
+    the database at once."""
+    if client is None:
+        return None
+    return RedisScanCounter(client, prefix)

@@ -12,21 +12,15 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from labels.errors import GtinTaken
 from labels.gtin import normalise_gtin
 from labels.models import Product
-from service.base.exceptions import Forbidden, NotFound, ServiceError, ValidationFailed
+from service.base.exceptions import Forbidden, NotFound, ValidationFailed
 from service.base.parties.models import Organisation
 from service.base.parties.services import Principal
 
 #: Largest sales unit, in grams (a 50 kg sack).
 NET_CONTENT_MAX_G = 50_000
-
-
-class GtinTaken(ServiceError):
-    code = "gtin_taken"
-
-    def __init__(self) -> None:
-        super().__init__(fields={"gtin": ["This GTIN belongs to another product."]})
 
 
 def _gtin(value: str) -> str:
@@ -100,10 +94,18 @@ def product_update(
     return product
 
 
-def products_visible(principal: Principal) -> sa.Select[tuple[Product]]:
+def products_visible(
+    principal: Principal, *, organisation_id: int | None = None, category: str | None = None
+) -> sa.Select[tuple[Product]]:
+    """The products the principal may see (their enterprises', or all for platform staff), of
+    one enterprise or category when given: a statement, so the caller pages it."""
     statement = sa.select(Product).order_by(Product.id)
     if not principal.is_platform_staff:
         statement = statement.where(
             Product.organisation_id.in_(principal.organisation_ids("enterprise_staff"))
         )
+    if organisation_id is not None:
+        statement = statement.where(Product.organisation_id == organisation_id)
+    if category is not None:
+        statement = statement.where(Product.category == category)
     return statement

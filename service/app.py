@@ -65,9 +65,7 @@ class TanhuiApi(Api):
 
 def register_blueprints(app: Flask) -> None:
     from admin import web as pages
-    from labels.api import blp as products_blp
-    from labels.api import labels_blp, lots_blp, payments_blp
-    from labels.resolver_api import blp as resolver_blp
+    from labels.api import BLUEPRINTS as LABELS_BLUEPRINTS
     from points.api import blp as points_blp
     from service.auth.api import blp as auth_blp
     from service.auth.api import me_blp
@@ -102,11 +100,7 @@ def register_blueprints(app: Flask) -> None:
         me_blp,
         organisations_blp,
         credits_blp,
-        products_blp,
-        labels_blp,
-        lots_blp,
-        payments_blp,
-        resolver_blp,
+        *LABELS_BLUEPRINTS,
         points_blp,
     ):
         api.register_blueprint(blueprint)

@@ -45,6 +45,7 @@ from service.base.exceptions import ServiceError
 from service.base.parties import services as parties
 from service.base.parties.models import ROLES
 from service.db import get_session, utcnow
+from service.extensions import redis_client
 from service.migrations import alembic_command
 
 
@@ -320,9 +321,9 @@ def scans_group() -> None:
 @with_appcontext
 def scans_flush_command(follow: bool, interval: float) -> None:
     """Write the scan counts kept in Redis to the database (the production profile)."""
-    from labels.resolver_api import scan_counter
+    from labels.scans import scan_counter
 
-    counter = scan_counter()
+    counter = scan_counter(redis_client(), current_app.config["CACHE_KEY_PREFIX"])
     if counter is None:
         click.echo("the embedded profile writes scans at once; nothing to flush")
         return

@@ -1,8 +1,8 @@
 """The service's configuration: the ground's settings plus the transparency log's signing key.
 
 ``service.base.config`` reads the environment and knows every setting; the log's key is a
-signed-note key (``ledger.note``), which the ground may not import, so this module passes in how
-to make one for the embedded profile and how to check the one given.
+signed-note key (``ledger.tlog.note``), which the ground may not import, so this module passes
+in how to make one for the embedded profile and how to check the one given.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from marshmallow import Schema, fields
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from labels.errors import ErrorCode as LabelsCode
 from ledger.errors import ErrorCode as LedgerCode
 from service.base.exceptions import ErrorCode as GroundCode
 from service.base.exceptions import ServiceError, Upstream
@@ -97,11 +98,11 @@ _LEDGER: dict[str, int] = {
     LedgerCode.CREDIT_ALLOCATION_INVALID: 422,
 }
 _LABELS: dict[str, int] = {
-    "gtin_taken": 409,
-    "label_transition_refused": 409,
-    "label_benchmark_not_met": 409,
-    "label_not_certified": 409,
-    "lot_state_conflict": 409,
+    LabelsCode.GTIN_TAKEN: 409,
+    LabelsCode.LABEL_TRANSITION_REFUSED: 409,
+    LabelsCode.LABEL_BENCHMARK_NOT_MET: 409,
+    LabelsCode.LABEL_NOT_CERTIFIED: 409,
+    LabelsCode.LOT_STATE_CONFLICT: 409,
 }
 _POINTS: dict[str, int] = {
     "claim_code_invalid": 422,

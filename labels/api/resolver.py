@@ -8,6 +8,7 @@ shown as revoked, never as genuine.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Response, current_app, g, jsonify, redirect, render_template, request
@@ -15,21 +16,22 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from labels.codes import base32_value
-from labels.models import LabelLot, Product
-from labels.resolver import Outcome, Resolution, json_ready, resolve
-from labels.scans import RedisScanCounter
+from labels.lots import LOT_NUMBER_MAX_CHARS
+from labels.resolver import Outcome, Resolution, json_ready, resolve, resolve_scene
+from labels.scans import scan_counter
 from service.auth.authz import current_principal
 from service.base.exceptions import ServiceError
 from service.base.units import SHANGHAI
 from service.db import get_session, utcnow
 from service.extensions import rate_limited, redis_client, shared_store
 
+#: The package's templates (labels/templates), beside its domain modules, not this web face.
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 blp = Blueprint(
     "resolver",
     __name__,
     description="GS1 Digital Link resolution of printed codes.",
-    template_folder="templates",
+    template_folder=str(TEMPLATES),
 )
 LINK_TYPES = {
     "gs1:pip": ("https://gs1.org/voc/pip", "", "产品信息", "Product information"),
@@ -92,31 +94,24 @@ def _user_id() -> int | None:
     return principal.user_id if principal else None
 
 
-def scan_counter() -> RedisScanCounter | None:
-    """Redis counters in production (flushed by ``tanhui scans flush``); ``None`` embedded."""
-    client = redis_client()
-    if client is None:
-        return None
-    return RedisScanCounter(client, current_app.config["CACHE_KEY_PREFIX"])
+def _options(region: str | None) -> dict[str, Any]:
+    """What resolving takes from the app and the request besides the code itself."""
+    counter = scan_counter(redis_client(), current_app.config["CACHE_KEY_PREFIX"])
+    # Embedded, the scan count is written at once, even though this is a GET.
+    g.commit_read = counter is None
+    return {
+        "master_keys": current_app.config["UNIT_CODE_MASTER_KEYS"],
+        "now": utcnow(),
+        "region_code": region,
+        "user_id": _user_id(),
+        "warning_count": current_app.config["RESOLVER_SCAN_WARNING_COUNT"],
+        "cache": shared_store(),
+        "counter": counter,
+    }
 
 
 def _resolve(gtin: str, lot: str, serial: str | None, region: str | None) -> Resolution:
-    counter = scan_counter()
-    # Embedded, the scan count is written at once, even though this is a GET.
-    g.commit_read = counter is None
-    return resolve(
-        get_session(),
-        gtin=gtin,
-        lot_number=lot,
-        serial=serial,
-        master_keys=current_app.config["UNIT_CODE_MASTER_KEYS"],
-        now=utcnow(),
-        region_code=region,
-        user_id=_user_id(),
-        warning_count=current_app.config["RESOLVER_SCAN_WARNING_COUNT"],
-        cache=shared_store(),
-        counter=counter,
-    )
+    return resolve(get_session(), gtin=gtin, lot_number=lot, serial=serial, **_options(region))
 
 
 def _linkset(anchor: str, resolution: Resolution) -> Response:
@@ -198,9 +193,12 @@ def _anchor(path: str) -> str:
     return current_app.config["PUBLIC_BASE_URL"].rstrip("/") + path
 
 
-@blp.route(
-    "/01/<string(length=14):gtin>/10/<string(maxlength=20):lot>/21/<string(maxlength=20):serial>"
-)
+#: GS1 AI 21 (serial) is at most 20 characters, like AI 10 (lot).
+SERIAL_MAX_CHARS = 20
+LOT_PATH = f"/01/<string(length=14):gtin>/10/<string(maxlength={LOT_NUMBER_MAX_CHARS}):lot>"
+
+
+@blp.route(f"{LOT_PATH}/21/<string(maxlength={SERIAL_MAX_CHARS}):serial>")
 class UnitLink(MethodView):
     decorators = [rate_limited("RATELIMIT_RESOLVER")]
 
@@ -214,7 +212,7 @@ class UnitLink(MethodView):
         return _answer(_anchor(f"/01/{gtin}/10/{lot}/21/{serial}"), resolution, query)
 
 
-@blp.route("/01/<string(length=14):gtin>/10/<string(maxlength=20):lot>")
+@blp.route(LOT_PATH)
 class LotLink(MethodView):
     decorators = [rate_limited("RATELIMIT_RESOLVER")]
 
@@ -237,17 +235,9 @@ class Scene(MethodView):
     @blp.alt_response(404, description="A forged or unknown code.")
     def get(self, query: dict):
         """Resolve a WeChat mini-program code's ``scene`` (``{lot id}.{serial}``)."""
-        lot_text, _, serial = query["scene"].partition(".")
-        session = get_session()
-        try:
-            number = base32_value(lot_text)
-        except ValueError:
-            number = 0
-        lot = session.get(LabelLot, number) if 0 < number < 2**31 else None
-        if lot is None or not serial:
-            return _not_found_json(Resolution(Outcome.UNKNOWN, {"outcome": "unknown"}))
-        product = session.get(Product, lot.product_id)
-        resolution = _resolve(product.gtin, lot.lot_number, serial, query.get("region"))
+        resolution = resolve_scene(
+            get_session(), scene=query["scene"], **_options(query.get("region"))
+        )
         response = jsonify(json_ready(resolution.record))
         response.status_code = (
             404 if resolution.outcome in (Outcome.FORGED, Outcome.UNKNOWN) else 200
