@@ -97,7 +97,7 @@ def _claims_setup(session, app, *, units: int, consumers: int) -> list[str]:
     from labels import certification, lots
     from labels.codes import serial_for
     from labels.models import Footprint, Label, Product
-    from points import services as points
+    from points import rules
     from service.auth.authz import token_settings
     from service.auth.services import _session_open
     from service.base.parties.models import User
@@ -127,7 +127,7 @@ def _claims_setup(session, app, *, units: int, consumers: int) -> list[str]:
     lots.lot_payment_confirm(
         session, lot=lot, provider="offline", reference="BENCH", amount_fen=lot.amount_fen, now=now
     )
-    points.rule_publish(
+    rules.rule_publish(
         session,
         event_type="unit_claim",
         values={"formula": {"kind": "fixed", "points": 10}, "cap_per_day": 10_000,
@@ -241,7 +241,7 @@ def _distribution_setup(session, app) -> int:
     one allocation of 10 t drawing on all ten batches. Returns the allocation id."""
     from ledger import credits
     from ledger.credit_models import CreditBatch, CreditFarm
-    from points import services as points
+    from points import rules
     from service.base.parties.models import Organisation
 
     now = datetime.now(UTC)
@@ -276,7 +276,7 @@ def _distribution_setup(session, app) -> int:
         session, key="bench-distribution", target_type="label_lot", target_id="bench",
         quantity_g=PROJECTS * 1_000_000, retirement_ids=[retirement], now=now,
     )  # fmt: skip
-    points.rule_publish(
+    rules.rule_publish(
         session,
         event_type="farm_share",
         values={"formula": {"kind": "per_kg_co2e", "points_per_kg": "50"},
