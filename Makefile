@@ -35,13 +35,13 @@ messages-extract: $(STAMP)
 		-o $(TRANSLATIONS)/messages.pot .
 
 messages-update: $(STAMP)
-	$(BIN)/pybabel update --quiet --no-fuzzy-matching -i $(TRANSLATIONS)/messages.pot \
+	$(BIN)/pybabel update --no-fuzzy-matching -i $(TRANSLATIONS)/messages.pot \
 		-d $(TRANSLATIONS)
 
 messages-compile: $(COMPILED)
 
 $(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po $(STAMP)
-	$(BIN)/pybabel compile --quiet -i $< -o $@
+	$(BIN)/pybabel compile -i $< -o $@
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -25,15 +25,7 @@ from admin.web import (
 )
 from points import payouts as farm_payouts
 from points import redemption
-from points import services as points
-from points.api import (
-    ExportCreateSchema,
-    ItemCreateSchema,
-    ItemUpdateSchema,
-    PayoutDecisionSchema,
-    RuleCreateSchema,
-    export_download,
-)
+from points import rules as points
 from points.models import (
     AUDIENCES,
     EVENT_TYPES,
@@ -47,6 +39,14 @@ from points.models import (
     PayoutExport,
     PointRule,
     RedemptionOrder,
+)
+from points.payouts import export_download
+from points.schemas import (
+    ExportCreateSchema,
+    ItemCreateSchema,
+    ItemUpdateSchema,
+    PayoutDecisionSchema,
+    RuleCreateSchema,
 )
 from service.base.exceptions import NotFound, ValidationFailed
 from service.base.parties.models import Organisation

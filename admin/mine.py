@@ -30,10 +30,11 @@ from admin.web import (
     t,
 )
 from labels.models import LabelLot, Product
-from points import redemption
-from points import services as points
-from points.api import ClaimCreateSchema, OrderCreateSchema, unit_link_parts
+from points import claims as points
+from points import redemption, selectors
+from points.claims import unit_link_parts
 from points.models import CatalogueItem, RedemptionOrder
+from points.schemas import ClaimCreateSchema, OrderCreateSchema
 from service.auth.services import sign_in_wechat_web
 from service.base.exceptions import ValidationFailed
 from service.db import get_session, utcnow
@@ -104,7 +105,7 @@ def home() -> Response | str:
     if elsewhere:
         return elsewhere
     session, now = get_session(), utcnow()
-    mine = points.summary(session, "user", principal.user_id, now)
+    mine = selectors.summary(session, "user", principal.user_id, now)
     items = redemption.items_for(session, "consumer")
     orders = session.execute(
         sa.select(RedemptionOrder, CatalogueItem)

@@ -17,7 +17,8 @@ On this machine, in one run, on a scratch database beside ``TEST_DATABASE_URL`` 
    (ten files in the registry format), every farm linked to a registered farm organisation,
    1 t retired from each project's batch, and one label-lot allocation drawing on all ten. The
    timed part is ``points.farms.distribute``: split, account opening, caps, and 100,000 earnings
-   through ``ledger.entries_post`` in batches; committed.
+   through ``ledger.entries_post`` in batches, with the cycle collector paused (as
+   ``tanhui points distribute`` runs it); committed.
 3. ``ledger_verify`` after the log is sequenced: ``verify_ok``.
 
 The last line is one JSON object with ``claims_per_s``, ``distribution_100k_s`` and ``verify_ok``.
@@ -41,6 +42,23 @@ import sqlalchemy as sa
 
 from bench.common import UNLIMITED, production_env, report, scratch_database
 from bench.resolver import BIN, ROOT, _free_port, _wait_ready, wrk
+from labels import certification, lots
+from labels.codes import serial_for
+from labels.models import Footprint, Label, Product
+from ledger import credits
+from ledger.credits.models import CreditBatch, CreditFarm
+from ledger.tlog import log_sequence
+from ledger.verify import ledger_verify
+from points import rules
+from points.farms import distribute
+from service.app import create_app
+from service.auth.authz import token_settings
+from service.auth.services import _session_open
+from service.base.parties.models import Organisation, User
+from service.base.parties.services import consumer_create, principal_for
+from service.cli import log_signer
+from service.db import get_session
+from service.gcpause import collector_paused
 
 PROJECTS = 10
 FARMS_PER_PROJECT = 10_000
@@ -77,9 +95,6 @@ def _in_app(env: dict, work):
     saved = dict(os.environ)
     os.environ.update(env)
     try:
-        from service.app import create_app
-        from service.db import get_session
-
         app = create_app()
         with app.app_context():
             session = get_session()
@@ -94,15 +109,6 @@ def _in_app(env: dict, work):
 def _claims_setup(session, app, *, units: int, consumers: int) -> list[str]:
     """A footprint label and a lot of ``units`` on the demo rice, the claim rule, and signed-in
     consumers; returns ``token path`` lines, one per unit."""
-    from labels import certification, lots
-    from labels.codes import serial_for
-    from labels.models import Footprint, Label, Product
-    from points import services as points
-    from service.auth.authz import token_settings
-    from service.auth.services import _session_open
-    from service.base.parties.models import User
-    from service.base.parties.services import consumer_create, principal_for
-
     now = datetime.now(UTC)
     staff = session.scalars(sa.select(User).where(User.username == "lianta")).one()
     certifier = session.scalars(sa.select(User).where(User.username == "certifier")).one()
@@ -127,7 +133,7 @@ def _claims_setup(session, app, *, units: int, consumers: int) -> list[str]:
     lots.lot_payment_confirm(
         session, lot=lot, provider="offline", reference="BENCH", amount_fen=lot.amount_fen, now=now
     )
-    points.rule_publish(
+    rules.rule_publish(
         session,
         event_type="unit_claim",
         values={"formula": {"kind": "fixed", "points": 10}, "cap_per_day": 10_000,
@@ -239,11 +245,6 @@ def _credit_file(project: int) -> bytes:
 def _distribution_setup(session, app) -> int:
     """Ten projects of 10,000 farms, each linked to a farm organisation; 1 t retired from each;
     one allocation of 10 t drawing on all ten batches. Returns the allocation id."""
-    from ledger import credits
-    from ledger.credits.models import CreditBatch, CreditFarm
-    from points import services as points
-    from service.base.parties.models import Organisation
-
     now = datetime.now(UTC)
     for project in range(PROJECTS):
         credits.import_file(session, content=_credit_file(project), file_format="json", now=now)
@@ -276,7 +277,7 @@ def _distribution_setup(session, app) -> int:
         session, key="bench-distribution", target_type="label_lot", target_id="bench",
         quantity_g=PROJECTS * 1_000_000, retirement_ids=[retirement], now=now,
     )  # fmt: skip
-    points.rule_publish(
+    rules.rule_publish(
         session,
         event_type="farm_share",
         values={"formula": {"kind": "per_kg_co2e", "points_per_kg": "50"},
@@ -291,10 +292,10 @@ def _distribution_run(env: dict) -> dict:
     allocation_id = _in_app(env, _distribution_setup)
 
     def timed(session, app):
-        from points.farms import distribute
-
         started = time.perf_counter()
-        paid = distribute(session, allocation_id=allocation_id, now=datetime.now(UTC))
+        # The process pauses the cycle collector around a distribution, as the command does.
+        with collector_paused():
+            paid = distribute(session, allocation_id=allocation_id, now=datetime.now(UTC))
         session.commit()
         elapsed = time.perf_counter() - started
         shares = session.scalar(
@@ -308,10 +309,6 @@ def _distribution_run(env: dict) -> dict:
 
 def _verify(env: dict) -> dict:
     def work(session, app):
-        from ledger.tlog import log_sequence
-        from ledger.verify import ledger_verify
-        from service.cli import log_signer
-
         signer = log_signer()
         origin = app.config["TLOG_ORIGIN"]
         while log_sequence(session, signer=signer, origin=origin, now=datetime.now(UTC)):

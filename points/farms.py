@@ -15,24 +15,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ledger import entries as ledger
-from ledger.credits.models import (
-    SHARE_PPM_TOTAL,
-    CreditAllocation,
-    CreditAllocationPart,
-    CreditBatchShare,
-    CreditFarm,
-    CreditSerialRange,
-)
-from points import services as points
-from points.models import FarmDistribution
-from service.gcpause import collector_paused
+from ledger import reads
+from points.accounts import ASSET, ISSUER_ACCOUNT, account_code
+from points.earning import Award, earn_many
+from points.errors import ErrorCode, PointsError
+from points.models import FarmDistribution, PointRule
+from points.rules import points_for, rule_current
 
 UNLINKED_ACCOUNT = "platform:points:farms_unlinked"
 ALLOCATIONS_PER_RUN_MAX = 500
+#: A farm's share of a batch is in parts per million: one million is the whole batch.
+SHARE_PPM_TOTAL = 1_000_000
 
 
 def split(total: int, shares_ppm: Sequence[tuple[int, int]]) -> dict[int, int]:
@@ -52,56 +48,26 @@ def split(total: int, shares_ppm: Sequence[tuple[int, int]]) -> dict[int, int]:
     return base
 
 
-@collector_paused()
-def distribute(session: Session, *, allocation_id: int, now: datetime) -> int:
-    """Pay the farm shares of one label-lot allocation; returns the points paid. Once only.
-
-    Python's cycle collector is paused meanwhile (``service.gcpause``): a distribution to 100,000
-    farms makes millions of short-lived objects, and reference counting frees them."""
-    if session.get(FarmDistribution, allocation_id) is not None:
-        return 0
-    rule = points.rule_current(session, "farm_share", now)
-    if rule is None:
-        raise points.PointsError(code="points_rule_missing")
-    drawn = session.execute(
-        sa.select(CreditSerialRange.batch_id, sa.func.sum(CreditAllocationPart.quantity_g))
-        .join(CreditSerialRange, CreditSerialRange.id == CreditAllocationPart.range_id)
-        .where(CreditAllocationPart.allocation_id == allocation_id)
-        .group_by(CreditSerialRange.batch_id)
-        .order_by(CreditSerialRange.batch_id)
-    ).all()
-    ledger.account_open(
-        session, code=UNLINKED_ACCOUNT, asset="POINT", owner_type="platform", uses_lots=True
-    )
-    ledger.account_open(
-        session,
-        code=points.ISSUER_ACCOUNT,
-        asset="POINT",
-        owner_type="platform",
-        allow_negative=True,
-    )
-    awards: list[points.Award] = []
+def _awards(
+    session: Session, *, rule: PointRule, allocation_id: int
+) -> tuple[list[Award], set[int]]:
+    """Each farm's points from each batch the allocation drew on, and the farms' organisations."""
+    awards: list[Award] = []
     organisations: set[int] = set()
-    for batch_id, grams in drawn:
-        batch_points = points.points_for(rule, kg_co2e=Decimal(int(grams)) / 1000)
-        shares = session.execute(
-            sa.select(
-                CreditBatchShare.farm_id, CreditBatchShare.share_ppm, CreditFarm.organisation_id
-            )
-            .join(CreditFarm, CreditFarm.id == CreditBatchShare.farm_id)
-            .where(CreditBatchShare.batch_id == batch_id)
-            .order_by(CreditBatchShare.farm_id)
-        ).all()
-        owners = {farm: organisation for farm, _, organisation in shares}
-        for farm, amount in split(batch_points, [(farm, ppm) for farm, ppm, _ in shares]).items():
+    for batch_id, grams in reads.allocation_by_batch(session, allocation_id=allocation_id):
+        batch_points = points_for(rule, kg_co2e=Decimal(grams) / 1000)
+        shares = reads.batch_shares(session, batch_id=batch_id)
+        owners = {share.farm_id: share.organisation_id for share in shares}
+        split_shares = [(share.farm_id, share.share_ppm) for share in shares]
+        for farm, amount in split(batch_points, split_shares).items():
             if amount == 0:
                 continue
             organisation = owners[farm]
             if organisation is not None:
                 organisations.add(organisation)
             awards.append(
-                points.Award(
-                    account=points.account_code("organisation", organisation)
+                Award(
+                    account=account_code("organisation", organisation)
                     if organisation is not None
                     else UNLINKED_ACCOUNT,
                     points=amount,
@@ -113,14 +79,35 @@ def distribute(session: Session, *, allocation_id: int, now: datetime) -> int:
                     },  # fmt: skip
                 )
             )
+    return awards, organisations
+
+
+def distribute(session: Session, *, allocation_id: int, now: datetime) -> int:
+    """Pay the farm shares of one label-lot allocation; returns the points paid. Once only.
+
+    A distribution to 100,000 farms makes millions of short-lived objects: the process that runs
+    one (``tanhui points distribute``, ``bench.points``) pauses Python's cycle collector around
+    it (``service.gcpause``)."""
+    if session.get(FarmDistribution, allocation_id) is not None:
+        return 0
+    rule = rule_current(session, "farm_share", now)
+    if rule is None:
+        raise PointsError(code=ErrorCode.POINTS_RULE_MISSING)
+    ledger.account_open(
+        session, code=UNLINKED_ACCOUNT, asset=ASSET, owner_type="platform", uses_lots=True
+    )
+    ledger.account_open(
+        session, code=ISSUER_ACCOUNT, asset=ASSET, owner_type="platform", allow_negative=True
+    )
+    awards, organisations = _awards(session, rule=rule, allocation_id=allocation_id)
     ledger.accounts_open_many(
         session,
-        owners={points.account_code("organisation", o): o for o in organisations},
-        asset="POINT",
+        owners={account_code("organisation", o): o for o in organisations},
+        asset=ASSET,
         owner_type="organisation",
         uses_lots=True,
     )
-    earnings = points.earn_many(session, rule=rule, awards=awards, now=now)
+    earnings = earn_many(session, rule=rule, awards=awards, now=now)
     paid = sum(earning.points for earning in earnings)
     session.add(FarmDistribution(allocation_id=allocation_id, rule_id=rule.id, points=paid,
                                  created_at=now))  # fmt: skip
@@ -132,15 +119,9 @@ def distribute_pending(
     session: Session, *, now: datetime, limit: int = ALLOCATIONS_PER_RUN_MAX
 ) -> int:
     """Distribute every label-lot allocation not yet distributed; returns how many."""
-    pending = session.scalars(
-        sa.select(CreditAllocation.id)
-        .outerjoin(FarmDistribution, FarmDistribution.allocation_id == CreditAllocation.id)
-        .where(
-            CreditAllocation.target_type == "label_lot", FarmDistribution.allocation_id.is_(None)
-        )
-        .order_by(CreditAllocation.id)
-        .limit(limit)
-    ).all()
+    pending = reads.allocations_pending(
+        session, target_type="label_lot", done=FarmDistribution.allocation_id, limit=limit
+    )
     for allocation_id in pending:
         distribute(session, allocation_id=allocation_id, now=now)
     return len(pending)

@@ -20,9 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from points.errors import ErrorCode, PointsError
 from points.models import FLAG_STATUSES, PointFlag, UnitClaim
-from points.services import SHANGHAI, PointsError, locked
+from points.rows import locked
 from service.base.exceptions import ValidationFailed
+from service.base.units import SHANGHAI
 
 BURST_WINDOW = timedelta(seconds=60)
 SCAN_WINDOW = timedelta(days=1)
@@ -108,7 +110,7 @@ def flag_resolve(
     if flag.status == status:
         return flag
     if flag.status != "open":
-        raise PointsError(code="flag_resolved", params={"status": flag.status})
+        raise PointsError(code=ErrorCode.FLAG_RESOLVED, params={"status": flag.status})
     flag.status, flag.resolved_by, flag.resolved_at, flag.resolution_note = (
         status,
         user_id,

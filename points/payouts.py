@@ -29,8 +29,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ledger import entries as ledger
-from points import services as points
+from ledger import reads
+from points.accounts import ASSET, account_open
+from points.errors import ErrorCode, IdempotencyConflict, PayoutError
 from points.models import FarmPayout, PayoutExport
+from points.rows import locked
 from service.base.exceptions import Forbidden, NotFound, ValidationFailed
 from service.base.parties.models import Organisation
 from service.base.parties.services import Principal
@@ -42,10 +45,6 @@ PAYOUT_POINTS_MIN = 100
 PAYOUTS_PER_EXPORT_MAX = 1_000
 BANK_COLUMNS = ("序号", "收款户名", "收款账号", "开户银行", "金额（元）", "用途", "付款编号")
 FARM_KINDS = ("farm", "cooperative")
-
-
-class PayoutError(points.PointsError):
-    """A payout that cannot be made or exported."""
 
 
 def payable_account(organisation_id: int) -> str:
@@ -65,7 +64,7 @@ def amount_fen_for(points_amount: int, fen_per_100_points: int) -> int:
 
 
 def _accounts_open(session: Session, organisation_id: int) -> None:
-    ledger.account_open(session, code=PAID_OUT_ACCOUNT, asset="POINT", owner_type="platform")
+    ledger.account_open(session, code=PAID_OUT_ACCOUNT, asset=ASSET, owner_type="platform")
     ledger.account_open(
         session, code=BUDGET_ACCOUNT, asset="FEN", owner_type="platform", allow_negative=True
     )
@@ -104,9 +103,9 @@ def payout_request(
     if values["method"] == "bank" and not values.get("bank_name"):
         raise ValidationFailed.field("bank_name", "Required for bank transfers.")
     scoped_key = f"organisation:{organisation_id}:{key}"
-    account = points.account_open(session, "organisation", organisation_id)
+    account = account_open(session, "organisation", organisation_id)
     _accounts_open(session, organisation_id)
-    account_id = points.account_lock(session, account)
+    account_id = reads.account_lock(session, account)
     existing = session.scalars(
         sa.select(FarmPayout).where(FarmPayout.idempotency_key == scoped_key)
     ).first()
@@ -116,13 +115,12 @@ def payout_request(
             values["method"],
             values["payee_account"],
         ):
-            raise PayoutError(
-                code="idempotency_conflict",
-                fields={"Idempotency-Key": ["Used for another payout."]},
-            )
+            raise IdempotencyConflict("Idempotency-Key", "Used for another payout.")
         return existing, False
-    if points.available_of(session, account_id, now) < amount:
-        raise PayoutError(code="points_insufficient", fields={"points": ["Not enough points."]})
+    if reads.available(session, account_id=account_id, now=now) < amount:
+        raise PayoutError(
+            code=ErrorCode.POINTS_INSUFFICIENT, fields={"points": ["Not enough points."]}
+        )
     hold = ledger.hold_create(
         session,
         key=f"payout:{scoped_key}",
@@ -157,12 +155,12 @@ def payout_decide(
 ) -> FarmPayout:
     """Approve (points spent, fen owed to the farm) or reject (points released). The same
     decision twice is once; the other is refused."""
-    payout = points.locked(session, FarmPayout, payout_id)
+    payout = locked(session, FarmPayout, payout_id)
     settled = {"approved": ("approved", "exported"), "rejected": ("rejected",)}[decision]
     if payout.status in settled:
         return payout
     if payout.status != "requested":
-        raise PayoutError(code="payout_state_conflict", params={"status": payout.status})
+        raise PayoutError(code=ErrorCode.PAYOUT_STATE_CONFLICT, params={"status": payout.status})
     if decision == "rejected":
         ledger.hold_void(session, hold_id=payout.hold_id, now=now)
     else:
@@ -307,6 +305,17 @@ def export_file_type(export: PayoutExport) -> tuple[str, str]:
     if export.method == "bank":
         return f"payouts-{export.id}.csv", "text/csv; charset=utf-8"
     return f"payouts-{export.id}.json", "application/json"
+
+
+def export_download(export: PayoutExport, content: bytes) -> tuple[bytes, dict[str, str]]:
+    """A transfer file as a download: its bytes, and the headers that type it, name it and give
+    its hash. The API and the console serve it alike (a Flask view may return the pair as is)."""
+    name, mimetype = export_file_type(export)
+    return content, {
+        "Content-Type": mimetype,
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "X-Content-SHA256": export.sha256,
+    }
 
 
 def export_file(session: Session, export_id: int) -> tuple[PayoutExport, bytes]:

@@ -9,15 +9,15 @@ concurrent claimants, as on the portable path), and locks the claimant's points 
 also checks the key id and size it was given against the lot's row, so a stale memory inserts
 nothing and is read afresh.
 
-The statement also sums what the account earned in the caps' windows, as its snapshot saw it.
-Those sums hold only if no earning committed between that snapshot and the lock: every earning
-updates the account's row, so the statement compares the row version its snapshot saw with the
-one it locked (``xmin``; a lock that waited, or found the row changed, returns the newest). When
-they differ, the caps are summed again in a statement of their own, which under READ COMMITTED
-reads a fresh snapshot taken after the lock.
+The account's lock, and the sums of what it earned in the caps' windows as the statement's
+snapshot saw them, are the ledger's part of the statement (``ledger.reads.EARNING_LOCK``): the
+ledger says when those sums hold, and when they do not the caps are summed again in a statement of
+their own (``ledger.reads.credited_since``), which under READ COMMITTED reads a fresh snapshot
+taken after the lock.
 
-Both run on the driver's own cursor, so psycopg prepares them after a few runs; the portable path
-in ``points.services`` writes the same rows (the test suite runs both and compares them).
+The statements run on the driver's own cursor, so psycopg prepares them after a few runs; the
+portable path in ``points.claim_paths`` writes the same rows (the test suite runs both and
+compares them).
 """
 
 from __future__ import annotations
@@ -30,10 +30,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ledger import reads
+from ledger.reads import EARNING_LOCK
+from points.accounts import ASSET
+
 #: Lots whose key id and size one process remembers (least recently used go first).
 LOT_FACTS_MAX = 4_096
 
-CLAIM_TAKE = """
+#: Built once, from constants: the ledger's part of the statement is ``ledger.reads.EARNING_LOCK``.
+CLAIM_TAKE = f"""
     WITH lot AS (
         SELECT l.id, l.status, b.status AS label_status, f.kg_per_unit,
                EXISTS (
@@ -69,50 +74,20 @@ CLAIM_TAKE = """
         ON CONFLICT DO NOTHING
         RETURNING id
     ),
-    account AS MATERIALIZED (
-        SELECT id, code, asset, allow_negative, uses_lots, xmin::text AS version
-        FROM ledger_accounts
-        WHERE code = CAST(%(account)s AS text) AND EXISTS (SELECT 1 FROM claimed)
-        FOR NO KEY UPDATE
-    ),
-    seen AS (
-        SELECT id, xmin::text AS version FROM ledger_accounts
-        WHERE code = CAST(%(account)s AS text)
-    ),
-    earned AS (
-        SELECT coalesce(sum(p.amount) FILTER (WHERE e.created_at >= CAST(%(day)s AS timestamptz)),
-                        0) AS day,
-               coalesce(sum(p.amount), 0) AS month
-        FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id
-        WHERE p.account_id = (SELECT id FROM seen) AND p.amount > 0
-          AND e.kind = CAST(%(kind)s AS text) AND e.created_at >= CAST(%(month)s AS timestamptz)
-    )
+{EARNING_LOCK.ctes_when("EXISTS (SELECT 1 FROM claimed)").strip(chr(10))}
     SELECT lot.id, lot.status, lot.label_status, lot.kg_per_unit, lot.revoked,
            rule.id, rule.version, rule.formula, rule.cap_per_day, rule.cap_per_month,
            rule.validity_days,
            (SELECT id FROM claimed),
-           account.id, account.code, account.asset, account.allow_negative, account.uses_lots,
-           issuer.id, issuer.code, issuer.asset, issuer.allow_negative, issuer.uses_lots,
-           account.version = (SELECT version FROM seen), earned.day, earned.month
+           {EARNING_LOCK.columns}
     FROM lot
     LEFT JOIN rule ON true
-    LEFT JOIN account ON true
-    LEFT JOIN earned ON true
-    LEFT JOIN ledger_accounts issuer ON issuer.code = CAST(%(issuer)s AS text)
-"""
+    {EARNING_LOCK.joins}
+"""  # noqa: S608
 
 LOT_FACTS = """
     SELECT l.key_id, l.units FROM label_lots l JOIN products p ON p.id = l.product_id
     WHERE p.gtin = CAST(%(gtin)s AS text) AND l.lot_number = CAST(%(lot_number)s AS text)
-"""
-
-#: Points one account earned of one kind since each of two instants (a day's and a month's start).
-EARNED_SINCE = """
-    SELECT coalesce(sum(p.amount) FILTER (WHERE e.created_at >= CAST(%(day)s AS timestamptz)), 0),
-           coalesce(sum(p.amount), 0)
-    FROM ledger_postings p JOIN ledger_entries e ON e.id = p.entry_id
-    WHERE p.account_id = CAST(%(account_id)s AS bigint) AND p.amount > 0
-      AND e.kind = CAST(%(kind)s AS text) AND e.created_at >= CAST(%(month)s AS timestamptz)
 """
 
 
@@ -162,9 +137,7 @@ class Taken:
     revoked: bool = False
     rule: tuple[Any, ...] | None = None
     claim_id: int | None = None
-    account: tuple[Any, ...] | None = None
-    issuer: tuple[Any, ...] | None = None
-    earned: tuple[int, int] | None = None
+    locked: reads.LockedAccount | None = None
 
 
 def claim_take(
@@ -201,9 +174,7 @@ def claim_take(
         revoked=row[4],
         rule=row[5:11] if row[5] is not None else None,
         claim_id=row[11],
-        account=row[12:17] if row[12] is not None else None,
-        issuer=row[17:22] if row[17] is not None else None,
-        earned=(int(row[23]), int(row[24])) if row[22] else None,
+        locked=reads.earning_locked(session, row[12:], asset=ASSET),
     )
 
 
@@ -216,14 +187,3 @@ def claim_settle(session: Session, *, claim_id: int, points: int, entry_id: int 
     """Record a claim's points and earning (``entry_id`` is ``None`` when a cap left nothing)."""
     with _driver(session).cursor() as cursor:
         cursor.execute(CLAIM_SETTLE, {"claim_id": claim_id, "points": points, "entry_id": entry_id})
-
-
-def earned_since(
-    session: Session, *, account_id: int, kind: str, day: datetime, month: datetime
-) -> tuple[int, int]:
-    """(points since ``day``, points since ``month``) of ``kind`` credited to the account."""
-    with _driver(session).cursor() as cursor:
-        since_day, since_month = cursor.execute(
-            EARNED_SINCE, {"account_id": account_id, "kind": kind, "day": day, "month": month}
-        ).fetchone()
-    return int(since_day), int(since_month)

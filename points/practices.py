@@ -18,9 +18,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from labels.formulas import InputInvalid
-from points import services as points
+from points.accounts import account_open
+from points.earning import earn
+from points.errors import ErrorCode, PointsError
 from points.formulas import practice_reduction
 from points.models import PracticeRecord
+from points.rows import locked
+from points.rules import points_for, rule_current
 from service.base.exceptions import Forbidden, NotFound, ValidationFailed
 from service.base.parties.models import Organisation
 from service.base.parties.services import Principal
@@ -81,8 +85,8 @@ def practice_submit(
             session.add(record)
             session.flush()
     except IntegrityError:
-        raise points.PointsError(
-            code="practice_duplicate",
+        raise PointsError(
+            code=ErrorCode.PRACTICE_DUPLICATE,
             fields={"plot_ref": ["This plot has a record of this practice for the season."]},
         ) from None
     return record
@@ -95,20 +99,20 @@ def practice_decide(
     decision again changes nothing; the other one is refused."""
     if decision not in DECISIONS:
         raise ValidationFailed.field("decision", f"Must be one of: {', '.join(DECISIONS)}.")
-    record = points.locked(session, PracticeRecord, record_id)
+    record = locked(session, PracticeRecord, record_id)
     if record.status == decision:
         return record
     if record.status != "submitted":
-        raise points.PointsError(code="practice_decided", params={"status": record.status})
+        raise PointsError(code=ErrorCode.PRACTICE_DECIDED, params={"status": record.status})
     if decision == "verified":
-        rule = points.rule_current(session, "farm_practice", now)
+        rule = rule_current(session, "farm_practice", now)
         if rule is None:
-            raise points.PointsError(code="points_rule_missing")
-        amount = points.points_for(
+            raise PointsError(code=ErrorCode.POINTS_RULE_MISSING)
+        amount = points_for(
             rule, kg_co2e=max(record.reduction_kg_co2e, Decimal(0)), mu=record.area_mu
         )
-        account = points.account_open(session, "organisation", record.organisation_id)
-        earning = points.earn(
+        account = account_open(session, "organisation", record.organisation_id)
+        earning = earn(
             session,
             account=account,
             rule=rule,

@@ -12,8 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from labels.models import LabelLot, Product
-from points import services as points
+from points.accounts import account_open
+from points.earning import earn
+from points.errors import ErrorCode, PointsError
 from points.models import PurchaseReward
+from points.rules import points_for, rule_current
 
 LOTS_PER_RUN_MAX = 500
 
@@ -22,18 +25,18 @@ def reward(session: Session, *, lot: LabelLot, now: datetime) -> int:
     """Credit one paid lot's enterprise; returns the points (0 when done before)."""
     if session.get(PurchaseReward, lot.id) is not None:
         return 0
-    rule = points.rule_current(session, "label_purchase", now)
+    rule = rule_current(session, "label_purchase", now)
     if rule is None:
-        raise points.PointsError(code="points_rule_missing")
+        raise PointsError(code=ErrorCode.POINTS_RULE_MISSING)
     organisation_id = session.scalar(
         sa.select(Product.organisation_id).where(Product.id == lot.product_id)
     )
-    account = points.account_open(session, "organisation", organisation_id)
-    earning = points.earn(
+    account = account_open(session, "organisation", organisation_id)
+    earning = earn(
         session,
         account=account,
         rule=rule,
-        points=points.points_for(rule, fen=lot.amount_fen),
+        points=points_for(rule, fen=lot.amount_fen),
         key=f"label_purchase:{lot.id}",
         now=now,
         metadata={"lot_id": lot.id, "amount_fen": lot.amount_fen},
@@ -53,7 +56,7 @@ def reward(session: Session, *, lot: LabelLot, now: datetime) -> int:
 
 def reward_pending(session: Session, *, now: datetime, limit: int = LOTS_PER_RUN_MAX) -> int:
     """Reward every paid lot not yet rewarded (none while no rule is in force); returns how many."""
-    if points.rule_current(session, "label_purchase", now) is None:
+    if rule_current(session, "label_purchase", now) is None:
         return 0
     lots = session.scalars(
         sa.select(LabelLot)

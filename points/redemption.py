@@ -10,6 +10,8 @@ Order placement, in a fixed order so concurrent orders neither oversell nor dead
    a negative stock);
 3. the points are held (``ledger.hold_create``) for ``platform:points:redeemed``.
 
+The first step and the checks it makes possible are ``order_check``; ``order_place`` writes.
+
 Fulfilment posts the hold (the points leave the party's lots, first-expiring first); cancellation
 voids it and returns the stock. A personal offset is fulfilled at once: retired credits are
 allocated to it (``credits.allocate``, target ``personal_offset``), a certificate number is
@@ -26,12 +28,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ledger import credits
+from ledger import credits, reads
 from ledger import entries as ledger
 from ledger.credits.disclosure import backing_retirements
 from ledger.tlog import leaf_proof, log_append
-from points import services as points
+from points.accounts import ASSET, account_open
+from points.errors import ErrorCode, IdempotencyConflict, RedemptionError
 from points.models import CatalogueItem, RedemptionOrder
+from points.rows import locked
 from service.base.exceptions import NotFound, ValidationFailed
 from service.base.parties.models import Organisation
 from service.base.parties.services import Principal
@@ -41,10 +45,6 @@ ORDER_QUANTITY_MAX = 100
 CERTIFICATE_PREFIX = "TH-PO"
 AUDIENCE_BY_KIND = {"farm": "farm", "cooperative": "farm", "enterprise": "enterprise"}
 STAFF_ROLES = ("enterprise_staff", "farm_staff")
-
-
-class RedemptionError(points.PointsError):
-    """An order that cannot be placed or moved on."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def item_create(session: Session, *, values: dict[str, Any], now: datetime) -> C
             "offset_g_per_unit", "Required for personal offsets, and only for them."
         )
     if session.scalar(sa.select(CatalogueItem.id).where(CatalogueItem.code == values["code"])):
-        raise RedemptionError(code="item_code_taken", fields={"code": ["Already in use."]})
+        raise RedemptionError(code=ErrorCode.ITEM_CODE_TAKEN, fields={"code": ["Already in use."]})
     item = CatalogueItem(
         **{key: value for key, value in values.items() if key != "stock"},
         stock_total=values["stock"],
@@ -125,6 +125,73 @@ def items_for(session: Session, audience: str | None) -> list[CatalogueItem]:
 
 
 # -- orders ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OrderChecked:
+    """An order that may be placed: the party's points account (its row locked), the item, the
+    price, and the key scoped to the party."""
+
+    account: str
+    item: CatalogueItem
+    price: int
+    scoped_key: str
+
+
+def order_check(
+    session: Session, *, party: Party, item_id: int, quantity: int, key: str, now: datetime
+) -> OrderChecked | RedemptionOrder:
+    """Lock the party's points account, then check the order: the earlier order when the key was
+    used for this one, else the item on offer to the party, within its per-party limit, and the
+    points to pay for it. The lock makes one party's orders take turns, so its limit and its
+    balance are read and used in one step."""
+    if not 0 < quantity <= ORDER_QUANTITY_MAX:
+        raise ValidationFailed.field("quantity", f"Must be between 1 and {ORDER_QUANTITY_MAX}.")
+    scoped_key = f"{party.owner_type}:{party.owner_id}:{key}"
+    account = account_open(session, party.owner_type, party.owner_id)
+    ledger.account_open(session, code=REDEEMED_ACCOUNT, asset=ASSET, owner_type="platform")
+    account_id = reads.account_lock(session, account)
+    existing = session.scalars(
+        sa.select(RedemptionOrder)
+        .where(RedemptionOrder.idempotency_key == scoped_key)
+        .execution_options(populate_existing=True)
+    ).first()
+    if existing is not None:
+        if (existing.item_id, existing.quantity) != (item_id, quantity):
+            raise IdempotencyConflict("Idempotency-Key", "Used for another order.")
+        return existing
+    item = session.get(CatalogueItem, item_id)
+    if item is None:
+        raise NotFound()
+    if not item.active:
+        raise RedemptionError(code=ErrorCode.ITEM_UNAVAILABLE)
+    if item.audience != party.audience:
+        raise RedemptionError(code=ErrorCode.ITEM_NOT_FOR_PARTY, params={"audience": item.audience})
+    if item.per_party_limit is not None:
+        _limit_check(session, party=party, item=item, quantity=quantity)
+    price = item.price_points * quantity
+    if reads.available(session, account_id=account_id, now=now) < price:
+        raise RedemptionError(
+            code=ErrorCode.POINTS_INSUFFICIENT, fields={"quantity": ["Not enough points."]}
+        )
+    return OrderChecked(account, item, price, scoped_key)
+
+
+def _limit_check(session: Session, *, party: Party, item: CatalogueItem, quantity: int) -> None:
+    ordered = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(RedemptionOrder.quantity), 0)).where(
+            RedemptionOrder.item_id == item.id,
+            RedemptionOrder.owner_type == party.owner_type,
+            RedemptionOrder.owner_id == party.owner_id,
+            RedemptionOrder.status != "cancelled",
+        )
+    )
+    if item.per_party_limit is not None and int(ordered) + quantity > item.per_party_limit:
+        raise RedemptionError(
+            code=ErrorCode.REDEMPTION_LIMIT_REACHED,
+            params={"limit": item.per_party_limit, "ordered": int(ordered)},
+            fields={"quantity": [f"At most {item.per_party_limit - int(ordered)} more."]},
+        )
+
+
 def order_place(
     session: Session,
     *,
@@ -137,51 +204,17 @@ def order_place(
     holder_name: str = "",
 ) -> tuple[RedemptionOrder, bool]:
     """Order ``quantity`` of an item for ``party``; returns (order, created). A repeated key
-    answers the original order; the key with another order is refused."""
-    if not 0 < quantity <= ORDER_QUANTITY_MAX:
-        raise ValidationFailed.field("quantity", f"Must be between 1 and {ORDER_QUANTITY_MAX}.")
-    scoped_key = f"{party.owner_type}:{party.owner_id}:{key}"
-    account = points.account_open(session, party.owner_type, party.owner_id)
-    ledger.account_open(session, code=REDEEMED_ACCOUNT, asset="POINT", owner_type="platform")
-    account_id = points.account_lock(session, account)
-    existing = session.scalars(
-        sa.select(RedemptionOrder)
-        .where(RedemptionOrder.idempotency_key == scoped_key)
-        .execution_options(populate_existing=True)
-    ).first()
-    if existing is not None:
-        if (existing.item_id, existing.quantity) != (item_id, quantity):
-            raise RedemptionError(
-                code="idempotency_conflict", fields={"Idempotency-Key": ["Used for another order."]}
-            )
-        return existing, False
-    item = session.get(CatalogueItem, item_id)
-    if item is None:
-        raise NotFound()
-    if not item.active:
-        raise RedemptionError(code="item_unavailable")
-    if item.audience != party.audience:
-        raise RedemptionError(code="item_not_for_party", params={"audience": item.audience})
-    if item.per_party_limit is not None:
-        ordered = session.scalar(
-            sa.select(sa.func.coalesce(sa.func.sum(RedemptionOrder.quantity), 0)).where(
-                RedemptionOrder.item_id == item.id,
-                RedemptionOrder.owner_type == party.owner_type,
-                RedemptionOrder.owner_id == party.owner_id,
-                RedemptionOrder.status != "cancelled",
-            )
-        )
-        if int(ordered) + quantity > item.per_party_limit:
-            raise RedemptionError(
-                code="redemption_limit_reached",
-                params={"limit": item.per_party_limit, "ordered": int(ordered)},
-                fields={"quantity": [f"At most {item.per_party_limit - int(ordered)} more."]},
-            )
-    price = item.price_points * quantity
-    if points.available_of(session, account_id, now) < price:
-        raise RedemptionError(
-            code="points_insufficient", fields={"quantity": ["Not enough points."]}
-        )
+    answers the original order; the key with another order is refused.
+
+    The write needs what ``order_check`` leaves: the party's account row locked. It takes the
+    stock (the item's row lock serialises its buyers; the database refuses a negative stock),
+    then holds the points."""
+    checked = order_check(
+        session, party=party, item_id=item_id, quantity=quantity, key=key, now=now
+    )
+    if isinstance(checked, RedemptionOrder):
+        return checked, False
+    item = checked.item
     taken = session.execute(
         sa.update(CatalogueItem)
         .where(CatalogueItem.id == item.id, CatalogueItem.stock_available >= quantity)
@@ -190,13 +223,15 @@ def order_place(
         .execution_options(synchronize_session=False)
     ).first()
     if taken is None:
-        raise RedemptionError(code="out_of_stock", fields={"quantity": ["Not enough in stock."]})
+        raise RedemptionError(
+            code=ErrorCode.OUT_OF_STOCK, fields={"quantity": ["Not enough in stock."]}
+        )
     hold = ledger.hold_create(
         session,
-        key=f"redeem:{scoped_key}",
-        account=account,
+        key=f"redeem:{checked.scoped_key}",
+        account=checked.account,
         destination=REDEEMED_ACCOUNT,
-        amount=price,
+        amount=checked.price,
         now=now,
         metadata={"item_id": item.id, "quantity": quantity},
     )
@@ -205,10 +240,10 @@ def order_place(
         owner_type=party.owner_type,
         owner_id=party.owner_id,
         quantity=quantity,
-        points=price,
+        points=checked.price,
         hold_id=hold.hold_id,
         status="reserved",
-        idempotency_key=scoped_key,
+        idempotency_key=checked.scoped_key,
         holder_name=holder_name,
         created_by=user_id,
         created_at=now,
@@ -237,11 +272,11 @@ def order_fulfil(
     session: Session, *, order_id: int, user_id: int, now: datetime
 ) -> RedemptionOrder:
     """The goods went out: the held points are spent. Fulfilling twice changes nothing."""
-    order = points.locked(session, RedemptionOrder, order_id)
+    order = locked(session, RedemptionOrder, order_id)
     if order.status == "fulfilled":
         return order
     if order.status != "reserved":
-        raise RedemptionError(code="order_state_conflict", params={"status": order.status})
+        raise RedemptionError(code=ErrorCode.ORDER_STATE_CONFLICT, params={"status": order.status})
     _post(session, order, user_id, now)
     session.flush()
     return order
@@ -251,13 +286,13 @@ def order_cancel(
     session: Session, *, order_id: int, principal: Principal, note: str, now: datetime
 ) -> RedemptionOrder:
     """Release the points and return the stock (the owner or an operator). Twice is once."""
-    order = points.locked(session, RedemptionOrder, order_id)
+    order = locked(session, RedemptionOrder, order_id)
     if not _may_see(principal, order):
         raise NotFound()
     if order.status == "cancelled":
         return order
     if order.status != "reserved":
-        raise RedemptionError(code="order_state_conflict", params={"status": order.status})
+        raise RedemptionError(code=ErrorCode.ORDER_STATE_CONFLICT, params={"status": order.status})
     ledger.hold_void(session, hold_id=order.hold_id, now=now)
     session.execute(
         sa.update(CatalogueItem)

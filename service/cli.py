@@ -46,6 +46,7 @@ from service.base.parties import services as parties
 from service.base.parties.models import ROLES
 from service.db import get_session, utcnow
 from service.extensions import redis_client
+from service.gcpause import collector_paused
 from service.migrations import alembic_command
 
 
@@ -277,7 +278,9 @@ def points_distribute_command() -> None:
     session = get_session()
     total = rewarded = 0
     while True:
-        done = distribute_pending(session, now=utcnow())
+        # Millions of short-lived objects: the cycle collector waits (service.gcpause).
+        with collector_paused():
+            done = distribute_pending(session, now=utcnow())
         session.commit()
         total += done
         if done < ALLOCATIONS_PER_RUN_MAX:

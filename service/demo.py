@@ -151,8 +151,8 @@ def _points(session: Session) -> list[str]:
     """Point rules, a catalogue, and two consumers with points (idempotent)."""
     from flask import current_app
 
-    from points import redemption
-    from points import services as points
+    from points import grants, redemption
+    from points import rules as points
     from points.models import CatalogueItem, PointRule
     from service.base.parties.models import WeChatIdentity
 
@@ -183,7 +183,7 @@ def _points(session: Session) -> list[str]:
             )  # fmt: skip
             session.add(identity)
             session.flush()
-        points.grant(session, owner_type="user", owner_id=identity.user_id, points=granted,
+        grants.grant(session, owner_type="user", owner_id=identity.user_id, points=granted,
                      reason="试点欢迎积分", key=f"demo-welcome-{unionid}", user_id=operator.id,
                      now=now)  # fmt: skip
         lines.append(f"consumer: {name} (WeChat unionid {unionid}), {granted} points")

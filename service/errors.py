@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from labels.errors import ErrorCode as LabelsCode
 from ledger.errors import ErrorCode as LedgerCode
+from points.errors import ErrorCode as PointsCode
 from service.base.exceptions import ErrorCode as GroundCode
 from service.base.exceptions import ServiceError, Upstream
 from service.i18n import error_message, field_message, negotiate_locale
@@ -105,22 +106,22 @@ _LABELS: dict[str, int] = {
     LabelsCode.LOT_STATE_CONFLICT: 409,
 }
 _POINTS: dict[str, int] = {
-    "claim_code_invalid": 422,
-    "claim_code_revoked": 409,
-    "unit_already_claimed": 409,
-    "points_rule_missing": 503,
-    "practice_duplicate": 409,
-    "practice_decided": 409,
-    "item_code_taken": 409,
-    "item_unavailable": 409,
-    "item_not_for_party": 403,
-    "redemption_limit_reached": 409,
-    "points_insufficient": 409,
-    "out_of_stock": 409,
-    "order_state_conflict": 409,
-    "payout_state_conflict": 409,
-    "payouts_none_to_export": 404,
-    "flag_resolved": 409,
+    PointsCode.CLAIM_CODE_INVALID: 422,
+    PointsCode.CLAIM_CODE_REVOKED: 409,
+    PointsCode.UNIT_ALREADY_CLAIMED: 409,
+    PointsCode.POINTS_RULE_MISSING: 503,
+    PointsCode.PRACTICE_DUPLICATE: 409,
+    PointsCode.PRACTICE_DECIDED: 409,
+    PointsCode.ITEM_CODE_TAKEN: 409,
+    PointsCode.ITEM_UNAVAILABLE: 409,
+    PointsCode.ITEM_NOT_FOR_PARTY: 403,
+    PointsCode.REDEMPTION_LIMIT_REACHED: 409,
+    PointsCode.POINTS_INSUFFICIENT: 409,
+    PointsCode.OUT_OF_STOCK: 409,
+    PointsCode.ORDER_STATE_CONFLICT: 409,
+    PointsCode.PAYOUT_STATE_CONFLICT: 409,
+    PointsCode.PAYOUTS_NONE_TO_EXPORT: 404,
+    PointsCode.FLAG_RESOLVED: 409,
 }
 _PAGES: dict[str, int] = {
     "csrf_failed": 400,

@@ -14,8 +14,8 @@ from labels.lots import lot_key_of
 from labels.models import LabelLot, Product
 from ledger.retry import in_transaction
 from ledger.verify import ledger_verify
-from points import services as points
-from points.services import PointsError
+from points import accounts, claims, rules, selectors
+from points.errors import PointsError
 from service.app import create_app
 from service.base.orm import create_engine
 from service.base.parties.services import consumer_create
@@ -41,7 +41,7 @@ def seeded(server_config, url, clients) -> Iterator[tuple]:
 
 
 def claim_rule_publish(session, now, **caps):
-    points.rule_publish(
+    rules.rule_publish(
         session, event_type="unit_claim",
         values={"formula": {"kind": "fixed", "points": 10}, "validity_days": 365, **caps},
         user_id=None, now=now,
@@ -77,7 +77,7 @@ def test_fifty_parallel_claims_of_one_unit_pay_once(server_config, scratch_datab
             try:
                 result = in_transaction(
                     factory,
-                    lambda session: points.claim_unit(
+                    lambda session: claims.claim_unit(
                         session,
                         user_id=user_id,
                         gtin=gtin,
@@ -119,7 +119,7 @@ def test_parallel_claims_of_one_consumer_stop_at_the_daily_cap(server_config, sc
             claim_rule_publish(session, now, cap_per_day=25)
             gtin, lot_number, key = demo_lot(session, app)
             user = consumer_create(session).id
-            points.account_open(session, "user", user)
+            accounts.account_open(session, "user", user)
             serials = [serial_for(key, index) for index in range(UNITS)]
             return gtin, lot_number, serials, user
 
@@ -130,7 +130,7 @@ def test_parallel_claims_of_one_consumer_stop_at_the_daily_cap(server_config, sc
         def claimer(index):
             result = in_transaction(
                 factory,
-                lambda session: points.claim_unit(
+                lambda session: claims.claim_unit(
                     session,
                     user_id=user,
                     gtin=gtin,
@@ -149,5 +149,5 @@ def test_parallel_claims_of_one_consumer_stop_at_the_daily_cap(server_config, sc
         assert not failures, failures
         assert sorted(paid) == [0] * (UNITS - 3) + [5, 10, 10]
         with factory() as session:
-            assert points.summary(session, "user", user, datetime.now(UTC))["balance"] == 25
+            assert selectors.summary(session, "user", user, datetime.now(UTC))["balance"] == 25
             assert ledger_verify(session).ok

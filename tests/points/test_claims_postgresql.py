@@ -1,17 +1,19 @@
 """On PostgreSQL a claim takes the statement of ``points.postgresql``: it writes the rows the
-portable path writes, refuses what the portable path refuses, and a lot's remembered facts that
-no longer hold are read afresh."""
+portable path (forced with ``ledger.paths.portable_path``) writes, refuses what the portable path
+refuses, and a lot's remembered facts that no longer hold are read afresh."""
 
+import contextlib
 import json
 from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
+from ledger import paths
 from ledger.models import Entry, LogPending, Lot, Posting
+from points import accounts, claims, errors, rules
 from points import postgresql as claim_statements
-from points import services
-from points.api import unit_link_parts
+from points.claims import unit_link_parts
 from points.models import UnitClaim
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
@@ -26,7 +28,7 @@ def postgresql_only(backend):
 @pytest.fixture()
 def claim_rule(session):
     """10 points a unit, at most 25 a day."""
-    return services.rule_publish(
+    return rules.rule_publish(
         session,
         event_type="unit_claim",
         values={"formula": {"kind": "fixed", "points": 10}, "cap_per_day": 25,
@@ -37,11 +39,13 @@ def claim_rule(session):
 
 
 def claim(session, app, user_id, uri, key, *, portable=False):
+    """Claim a unit, on the portable path when asked (``ledger.paths.portable_path``)."""
     gtin, lot_number, serial = unit_link_parts(uri)
-    return services.claim_unit(
-        session, user_id=user_id, gtin=gtin, lot_number=lot_number, serial=serial, key=key,
-        master_keys=app.config["UNIT_CODE_MASTER_KEYS"], now=NOW, portable=portable,
-    )  # fmt: skip
+    with paths.portable_path(session) if portable else contextlib.nullcontext():
+        return claims.claim_unit(
+            session, user_id=user_id, gtin=gtin, lot_number=lot_number, serial=serial, key=key,
+            master_keys=app.config["UNIT_CODE_MASTER_KEYS"], now=NOW,
+        )  # fmt: skip
 
 
 def rows_of(session, claim_ids, account):
@@ -102,15 +106,15 @@ def test_the_one_statement_refuses_what_the_portable_path_refuses(
     alice, bob = (consumer_tokens()["user"]["id"] for _ in range(2))
     first = claim(session, app, alice, lot_codes(0), "same-key")
     assert claim(session, app, alice, lot_codes(0), "same-key").claim == first.claim
-    with pytest.raises(services.PointsError) as error:
+    with pytest.raises(errors.PointsError) as error:
         claim(session, app, alice, lot_codes(1), "same-key")  # the key, for another unit
     assert error.value.code == "idempotency_conflict"
-    with pytest.raises(services.PointsError) as error:
+    with pytest.raises(errors.PointsError) as error:
         claim(session, app, bob, lot_codes(0), "bob")
     assert error.value.code == "unit_already_claimed"
     genuine = lot_codes(2)
     forged = genuine[:-1] + ("B" if genuine[-1] == "A" else "A")
-    with pytest.raises(services.PointsError) as error:
+    with pytest.raises(errors.PointsError) as error:
         claim(session, app, bob, forged, "forged")
     assert (error.value.code, error.value.fields) == (
         "claim_code_invalid",
@@ -122,7 +126,7 @@ def test_the_one_statement_refuses_what_the_portable_path_refuses(
         headers=headers,
         json={"index_start": 2, "index_end": 2, "reason": "退货"},
     )
-    with pytest.raises(services.PointsError) as error:
+    with pytest.raises(errors.PointsError) as error:
         claim(session, app, bob, genuine, "revoked")
     assert error.value.code == "claim_code_revoked"
     assert session.scalar(sa.select(sa.func.count()).select_from(UnitClaim)) == 1
@@ -144,7 +148,7 @@ def test_remembered_facts_that_no_longer_hold_are_read_again(
     stale = claim_statements.claim_take(
         session, gtin=gtin, lot_number=lot_number,
         facts=claim_statements.LotFacts(real.key_id, 1000), index=1, user_id=alice, key="k1",
-        region_code=None, account=f"user:{alice}:points", issuer=services.ISSUER_ACCOUNT,
+        region_code=None, account=f"user:{alice}:points", issuer=accounts.ISSUER_ACCOUNT,
         kind="points_unit_claim", day=NOW, month=NOW, now=NOW,
     )  # fmt: skip
     assert stale.lot_id is None

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from ledger import entries as ledger
-from points import services as points
+from points import accounts, earning, rules, selectors
 
 T0 = datetime(2026, 1, 10, 4, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -14,7 +14,7 @@ DAY = timedelta(days=1)
 
 @pytest.fixture()
 def rule(session):
-    return points.rule_publish(
+    return rules.rule_publish(
         session,
         event_type="operator_grant",
         values={"formula": {"kind": "fixed", "points": 100}, "validity_days": 60},
@@ -24,8 +24,8 @@ def rule(session):
 
 
 def grant(session, rule, user_id, amount, at, key):
-    account = points.account_open(session, "user", user_id)
-    return points.earn(session, account=account, rule=rule, points=amount, key=key, now=at)
+    account = accounts.account_open(session, "user", user_id)
+    return earning.earn(session, account=account, rule=rule, points=amount, key=key, now=at)
 
 
 def test_expiring_soon_and_balance_on_both_sides_of_each_boundary(session, rule):
@@ -34,7 +34,7 @@ def test_expiring_soon_and_balance_on_both_sides_of_each_boundary(session, rule)
     expiry = T0 + 60 * DAY
 
     def seen(at):
-        summary = points.summary(session, "user", 7, at)
+        summary = selectors.summary(session, "user", 7, at)
         return summary["balance"], summary["expiring_30d"]
 
     assert seen(expiry - 30 * DAY - timedelta(seconds=1)) == (140, 0)  # 30 d + 1 s away
@@ -45,7 +45,7 @@ def test_expiring_soon_and_balance_on_both_sides_of_each_boundary(session, rule)
     sinks = ledger.expiry_sinks_open(session)
     posted = ledger.lots_expire(session, now=expiry, sink_for_asset=sinks)
     assert [r.postings for r in posted] == [(("user:7:points", -100), (sinks["POINT"], 100))]
-    summary = points.summary(session, "user", 7, expiry)
+    summary = selectors.summary(session, "user", 7, expiry)
     assert (summary["balance"], summary["lifetime_earned"], summary["lifetime_expired"]) == (
         40,
         140,
@@ -55,7 +55,7 @@ def test_expiring_soon_and_balance_on_both_sides_of_each_boundary(session, rule)
 
 def test_monthly_caps_count_the_calendar_month_in_shanghai(session, rule):
     # Rules never change: a cap comes with a new version.
-    rule = points.rule_publish(
+    rule = rules.rule_publish(
         session,
         event_type="operator_grant",
         values={"formula": {"kind": "fixed", "points": 100}, "validity_days": 60,
@@ -78,7 +78,7 @@ def test_the_liability_report(session, rule):
     grant(session, rule, 8, 40, T0 + 25 * DAY, "l2")  # expires 2026-04-05
     sinks = ledger.expiry_sinks_open(session)
     ledger.lots_expire(session, now=T0 + 60 * DAY, sink_for_asset=sinks)
-    report = points.liability(session, T0 + 61 * DAY)
+    report = selectors.liability(session, T0 + 61 * DAY)
     assert report["outstanding_by_party_type"] == {"user": 40}
     assert report["expiry_schedule"] == [{"month": "2026-04", "points": 40}]
     assert report["by_month"] == [

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from ledger import credits
 from ledger import entries as ledger
 from ledger.entries import limits
-from points import farms
-from points import services as points
+from points import accounts, farms, rules
+from points.models import FarmDistribution
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "credits"
 NOW = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
@@ -71,7 +71,7 @@ def allocation(session, make_organisation):
     result = credits.allocate(
         session, key="lot-9", target_type="label_lot", target_id="9", quantity_g=250_003, now=NOW
     )
-    points.rule_publish(
+    rules.rule_publish(
         session,
         event_type="farm_share",
         values={"formula": {"kind": "per_kg_co2e", "points_per_kg": "2"}, "validity_days": 730},
@@ -92,7 +92,7 @@ def test_farms_earn_their_shares_of_an_allocation_once(
     paid = farms.distribute(session, allocation_id=allocation_id, now=NOW)
     # 250.003 kg × 2 points per kg = 500.006 → 500 points, split 31.5 / 27.25 / 22.75 / 18.5 %.
     assert paid == 500
-    linked = ledger.balance_of(session, points.account_code("organisation", farm.id)).balance
+    linked = ledger.balance_of(session, accounts.account_code("organisation", farm.id)).balance
     assert linked == 158  # 157.5, and it has the largest remainder among the halves
     unlinked = ledger.balance_of(session, farms.UNLINKED_ACCOUNT).balance
     assert linked + unlinked == 500
@@ -100,9 +100,10 @@ def test_farms_earn_their_shares_of_an_allocation_once(
     assert farms.distribute_pending(session, now=NOW) == 0
 
 
-def test_a_distribution_runs_with_the_cycle_collector_paused(session, allocation):
-    """A distribution makes many short-lived objects; no collection starts while it runs, and the
-    collector runs again afterwards."""
+def test_a_distribution_run_by_the_command_has_the_cycle_collector_paused(app, session, allocation):
+    """A distribution makes many short-lived objects: the process that runs one (``tanhui points
+    distribute``) pauses the collector, so no collection starts while it runs, and the collector
+    runs again afterwards. The domain function itself leaves the collector alone."""
     allocation_id, _ = allocation
     collections = []
 
@@ -112,8 +113,11 @@ def test_a_distribution_runs_with_the_cycle_collector_paused(session, allocation
 
     gc.callbacks.append(record)
     try:
-        assert farms.distribute(session, allocation_id=allocation_id, now=NOW) == 500
+        result = app.test_cli_runner().invoke(args=["points", "distribute"])
     finally:
         gc.callbacks.remove(record)
+    assert result.exit_code == 0, result.output
+    assert "1 allocations distributed to their farms" in result.output
     assert collections == []
     assert gc.isenabled()
+    assert session.get(FarmDistribution, allocation_id).points == 500

@@ -7,8 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from labels.models import LabelLot, Product
-from points import flags
-from points import services as points
+from points import claims, flags, rules
 from points.models import PointFlag
 from service.base.parties.services import consumer_create
 
@@ -18,7 +17,7 @@ MORNING = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 @pytest.fixture()
 def claimer(app, lot_codes, session):
     """Claim unit i for a user at a given time and region, through the claim service."""
-    points.rule_publish(
+    rules.rule_publish(
         session,
         event_type="unit_claim",
         values={"formula": {"kind": "fixed", "points": 1}, "validity_days": 365},
@@ -30,7 +29,7 @@ def claimer(app, lot_codes, session):
 
     def claim(user_id, index, at, region=None):
         serial = lot_codes(index).rsplit("/", 1)[1]
-        points.claim_unit(
+        claims.claim_unit(
             session, user_id=user_id, gtin=product.gtin, lot_number=lot.lot_number,
             serial=serial, key=f"{user_id}:{index}", now=at, region_code=region,
             master_keys=app.config["UNIT_CODE_MASTER_KEYS"],

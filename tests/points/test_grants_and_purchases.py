@@ -5,8 +5,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from points import purchases
-from points import services as points
+from points import purchases, rules
 from points.models import PurchaseReward
 
 
@@ -58,7 +57,7 @@ def test_a_paid_lot_earns_its_enterprise_points_once(client, lot_codes, staff, s
     organisation, headers = staff
     now = datetime.now(UTC)
     assert purchases.reward_pending(session, now=now) == 0  # no rule yet: nothing, no error
-    points.rule_publish(
+    rules.rule_publish(
         session,
         event_type="label_purchase",
         values={"formula": {"kind": "per_fen", "points_per_100_fen": "1"}, "validity_days": 730},

@@ -11,8 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from ledger.models import Account
 from ledger.retry import in_transaction
 from ledger.verify import ledger_verify
-from points import redemption
-from points import services as points
+from points import accounts, earning, errors, redemption, rules
 from points.models import CatalogueItem
 from service.app import create_app
 from service.base.orm import create_engine
@@ -33,7 +32,7 @@ def _race(factory, calls):
         try:
             order = in_transaction(factory, call)
             outcome = ("placed", order.status)
-        except points.PointsError as error:
+        except errors.PointsError as error:
             outcome = ("refused", error.code)
         with guard:
             outcomes.append(outcome)
@@ -63,7 +62,7 @@ def test_racing_orders_never_oversell_or_pass_a_limit(server_config, scratch_dat
     try:
 
         def setup(session):
-            rule = points.rule_publish(
+            rule = rules.rule_publish(
                 session,
                 event_type="operator_grant",
                 values={"formula": {"kind": "fixed", "points": 1000}, "validity_days": 365},
@@ -72,8 +71,8 @@ def test_racing_orders_never_oversell_or_pass_a_limit(server_config, scratch_dat
             )
             users = [consumer_create(session).id for _ in range(BUYERS)]
             for user in users:
-                account = points.account_open(session, "user", user)
-                points.earn(session, account=account, rule=rule, points=1000,
+                account = accounts.account_open(session, "user", user)
+                earning.earn(session, account=account, rule=rule, points=1000,
                             key=f"seed:{user}", now=now)  # fmt: skip
             scarce = redemption.item_create(
                 session,

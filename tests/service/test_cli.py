@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 import sqlalchemy as sa
 
-from points import services as points
+from points import selectors as points
 from service.base.parties.models import Membership, Organisation, User, WeChatIdentity
 from service.db import utcnow
 from service.demo import (

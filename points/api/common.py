@@ -1,0 +1,32 @@
+"""The points blueprint, and what its resources share: the Idempotency-Key header, page sizes,
+the status filter."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from service.base.exceptions import ValidationFailed
+
+blp = Blueprint(
+    "points",
+    "points.api",
+    url_prefix="/api/v1/points",
+    description="Carbon points (rewards, not claims).",
+)
+IDEMPOTENCY_KEY_MAX_CHARS = 128
+PAGE_SIZE_DEFAULT = 20
+
+
+def idempotency_key() -> str:
+    key = request.headers.get("Idempotency-Key", "")
+    if not 0 < len(key) <= IDEMPOTENCY_KEY_MAX_CHARS:
+        raise ValidationFailed(
+            fields={"Idempotency-Key": [f"Required, 1 to {IDEMPOTENCY_KEY_MAX_CHARS} characters."]}
+        )
+    return key
+
+
+class StatusQuerySchema(Schema):
+    status = fields.String()
