@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from service.auth.errors import ErrorCode
 from service.base.exceptions import ServiceError
 
 log = logging.getLogger("tanhui.wechatpay")
@@ -42,7 +43,7 @@ JSAPI_PATH = "/v3/pay/transactions/jsapi"
 
 
 class WeChatPayError(ServiceError):
-    code = "wechatpay_unavailable"
+    code = ErrorCode.WECHATPAY_UNAVAILABLE
 
 
 class NotificationRejected(ValueError):

@@ -12,12 +12,12 @@ from service.auth.schemas import (
     PasswordSignInSchema,
     RefreshSchema,
     TokensSchema,
+    UserSchema,
     WeChatCodeSchema,
 )
 from service.base.parties.services import user_get
 from service.db import get_session, utcnow
 from service.extensions import rate_limited, wechat_client
-from service.parties.schemas import UserSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-in and tokens.")
 
