@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from service.auth import services
 from service.auth.authz import authenticated, requires, token_settings
+from service.auth.models import RevokeReason
 from service.auth.schemas import (
     PasswordSignInSchema,
     RefreshSchema,
@@ -106,7 +107,10 @@ class Logout(MethodView):
         principal = authenticated()
         assert principal.session_id is not None
         services.session_revoke(
-            get_session(), session_id=principal.session_id, reason="logout", now=utcnow()
+            get_session(),
+            session_id=principal.session_id,
+            reason=RevokeReason.SIGNED_OUT,
+            now=utcnow(),
         )
 
 

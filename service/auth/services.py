@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.auth.errors import ErrorCode
-from service.auth.models import RefreshToken, SignInSession
+from service.auth.models import RefreshToken, RevokeReason, SignInMethod, SignInSession
 from service.auth.passwords import lockout_after_failure, password_verify
 from service.auth.tokens import (
     AccessClaims,
@@ -70,7 +70,7 @@ def _session_open(
     session: Session,
     *,
     user: User,
-    method: str,
+    method: SignInMethod,
     settings: TokenSettings,
     now: datetime,
     created: bool,
@@ -139,7 +139,12 @@ def sign_in_wechat(
     wechat = client.code_to_session(code)
     user, created = wechat_user(session, appid=client.appid, wechat=wechat, now=now)
     return _session_open(
-        session, user=user, method="wechat", settings=settings, now=now, created=created
+        session,
+        user=user,
+        method=SignInMethod.WECHAT,
+        settings=settings,
+        now=now,
+        created=created,
     )
 
 
@@ -197,7 +202,9 @@ def sign_in_wechat_web(
     web authorisation: their user (a consumer on first sign-in) and a browser sign-in session."""
     wechat = client.web_code_to_openid(code)
     user, _ = wechat_user(session, appid=client.appid, wechat=wechat, now=now)
-    return user, browser_session_open(session, user=user, now=now, ttl_s=ttl_s, method="wechat")
+    return user, browser_session_open(
+        session, user=user, now=now, ttl_s=ttl_s, method=SignInMethod.WECHAT
+    )
 
 
 def _identity_find(session: Session, appid: str, openid: str) -> WeChatIdentity | None:
@@ -246,7 +253,12 @@ def sign_in_password(
         lockout_s=lockout_s,
     )  # fmt: skip
     return _session_open(
-        session, user=user, method="password", settings=settings, now=now, created=False
+        session,
+        user=user,
+        method=SignInMethod.PASSWORD,
+        settings=settings,
+        now=now,
+        created=False,
     )
 
 
@@ -287,7 +299,12 @@ def password_check(
 
 
 def browser_session_open(
-    session: Session, *, user: User, now: datetime, ttl_s: int, method: str = "console"
+    session: Session,
+    *,
+    user: User,
+    now: datetime,
+    ttl_s: int,
+    method: SignInMethod = SignInMethod.CONSOLE,
 ) -> str:
     """A sign-in session for pages (a cookie names it; no tokens); returns its id."""
     sign_in_session = SignInSession(
@@ -337,7 +354,10 @@ def tokens_refresh(
     )
     if used.rowcount != 1:
         session_revoke(
-            session, session_id=sign_in_session.id, reason="refresh_token_reused", now=now
+            session,
+            session_id=sign_in_session.id,
+            reason=RevokeReason.REFRESH_TOKEN_REUSED,
+            now=now,
         )
         raise RefreshTokenReused()
     user = user_get(session, sign_in_session.user_id)
@@ -347,7 +367,12 @@ def tokens_refresh(
     )
 
 
-def session_revoke(session: Session, *, session_id: str, reason: str, now: datetime) -> None:
+def session_revoke(
+    session: Session, *, session_id: str, reason: RevokeReason | str, now: datetime
+) -> None:
+    """End a sign-in session for ``reason`` (one of ``RevokeReason``; another word is refused
+    here, before the database's CHECK would refuse it at the commit)."""
+    reason = RevokeReason(reason)
     session.execute(
         sa.update(SignInSession)
         .where(SignInSession.id == session_id, SignInSession.revoked_at.is_(None))
