@@ -1,4 +1,9 @@
-"""Sign-in endpoints: WeChat mini-program, staff password, refresh, logout, phone binding."""
+"""Sign-in endpoints: WeChat mini-program, staff password, refresh, logout, phone binding.
+
+They sit beside ``service.auth``, not in it: they use the app's extensions (rate limits, the
+WeChat client), and the extensions stand on ``service.auth`` (the WeChat adapter, and who is
+signed in for per-user limits). Inside the package, the two would import each other.
+"""
 
 from __future__ import annotations
 
