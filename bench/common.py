@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+import sqlalchemy as sa
+
+from ledger.tlog.note import generate_signer_key
+from service.migrations import scratch_database as migrated_scratch_database
 
 #: Where PostgreSQL puts its Unix-domain socket on Debian, and by default elsewhere.
 SOCKET_DIRECTORIES = ("/var/run/postgresql", "/run/postgresql", "/tmp")  # noqa: S108 - read only
@@ -19,8 +25,6 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 def unix_socket_url(url: str) -> str | None:
     """The same server and database through its Unix-domain socket, when the server runs on
     this machine and has one; ``None`` otherwise."""
-    import sqlalchemy as sa
-
     parsed = sa.make_url(url)
     if parsed.host not in LOCAL_HOSTS:
         return None
@@ -48,9 +52,7 @@ def database_url() -> str:
 @contextmanager
 def scratch_database(prefix: str) -> Iterator[str]:
     """A new database beside TEST_DATABASE_URL's, migrated to head, dropped afterwards."""
-    from service.migrations import scratch_database as scratch
-
-    with scratch(database_url(), prefix) as url:
+    with migrated_scratch_database(database_url(), prefix) as url:
         yield url
 
 
@@ -114,10 +116,6 @@ UNLIMITED = "100000000 per minute"
 def production_env(database_url: str, work: str, workers: int, **overrides: str) -> dict[str, str]:
     """The environment of a production-profile server on a scratch database: fresh secrets and
     keys, Redis at ``TEST_REDIS_URL`` under key prefixes of its own, rate limits lifted."""
-    import secrets
-
-    from ledger.tlog.note import generate_signer_key
-
     return {
         **os.environ,
         "TANHUI_PROFILE": "production",

@@ -67,8 +67,8 @@ def register_blueprints(app: Flask) -> None:
     from admin import web as pages
     from labels.api import BLUEPRINTS as LABELS_BLUEPRINTS
     from points.api import blp as points_blp
-    from service.auth.api import blp as auth_blp
-    from service.auth.api import me_blp
+    from service.auth_api import blp as auth_blp
+    from service.auth_api import me_blp
     from service.credits.api import blp as credits_blp
     from service.ops_api import blp as ops_blp
     from service.parties.api import blp as organisations_blp

@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from labels.errors import ErrorCode as LabelsCode
 from ledger.errors import ErrorCode as LedgerCode
 from points.errors import ErrorCode as PointsCode
+from service.auth.errors import ErrorCode as SignInCode
 from service.base.exceptions import ErrorCode as GroundCode
 from service.base.exceptions import ServiceError, Upstream
 from service.i18n import error_message, field_message, negotiate_locale
@@ -49,29 +50,29 @@ _GROUND: dict[str, int] = {
     GroundCode.SERVICE_UNAVAILABLE: 503,
 }
 _SIGN_IN: dict[str, int] = {
-    "token_invalid": 401,
-    "token_expired": 401,
-    "session_revoked": 401,
-    "refresh_token_invalid": 401,
-    "refresh_token_reused": 401,
-    "invalid_credentials": 401,
-    "account_locked": 429,
-    "account_disabled": 403,
-    "phone_taken": 409,
-    "wechat_not_configured": 503,
-    "wechat_code_invalid": 400,
-    "wechat_code_used": 400,
-    "wechat_rate_limited": 429,
-    "wechat_high_risk_user": 403,
-    "wechat_busy": 503,
-    "wechat_phone_code_invalid": 400,
-    "wechat_misconfigured": 502,
-    "wechat_error": 502,
-    "wechat_unavailable": 502,
-    "wechat_scene_invalid": 400,
-    "wechat_page_invalid": 400,
-    "wechatpay_not_configured": 503,
-    "wechatpay_unavailable": 502,
+    SignInCode.TOKEN_INVALID: 401,
+    SignInCode.TOKEN_EXPIRED: 401,
+    SignInCode.SESSION_REVOKED: 401,
+    SignInCode.REFRESH_TOKEN_INVALID: 401,
+    SignInCode.REFRESH_TOKEN_REUSED: 401,
+    SignInCode.INVALID_CREDENTIALS: 401,
+    SignInCode.ACCOUNT_LOCKED: 429,
+    SignInCode.ACCOUNT_DISABLED: 403,
+    SignInCode.PHONE_TAKEN: 409,
+    SignInCode.WECHAT_NOT_CONFIGURED: 503,
+    SignInCode.WECHAT_CODE_INVALID: 400,
+    SignInCode.WECHAT_CODE_USED: 400,
+    SignInCode.WECHAT_RATE_LIMITED: 429,
+    SignInCode.WECHAT_HIGH_RISK_USER: 403,
+    SignInCode.WECHAT_BUSY: 503,
+    SignInCode.WECHAT_PHONE_CODE_INVALID: 400,
+    SignInCode.WECHAT_MISCONFIGURED: 502,
+    SignInCode.WECHAT_ERROR: 502,
+    SignInCode.WECHAT_UNAVAILABLE: 502,
+    SignInCode.WECHAT_SCENE_INVALID: 400,
+    SignInCode.WECHAT_PAGE_INVALID: 400,
+    SignInCode.WECHATPAY_NOT_CONFIGURED: 503,
+    SignInCode.WECHATPAY_UNAVAILABLE: 502,
 }
 _LEDGER: dict[str, int] = {
     LedgerCode.IDEMPOTENCY_CONFLICT: 409,

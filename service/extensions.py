@@ -13,6 +13,8 @@ import redis
 from flask import Flask, current_app, request
 
 from service import ratelimits
+from service.auth.authz import current_principal
+from service.auth.errors import ErrorCode
 from service.auth.wechat import WeChatClient
 from service.base.config import WECHAT_TOKEN_REFRESH_MARGIN_S
 from service.base.exceptions import ServiceError
@@ -37,9 +39,6 @@ def client_address() -> str:
 
 def signed_in_user() -> str:
     """The signed-in user, for limits per user (anonymous callers share their address's)."""
-    from service.auth.authz import current_principal
-    from service.base.exceptions import ServiceError
-
     try:
         principal = current_principal(optional=True)
     except ServiceError:
@@ -119,7 +118,7 @@ def wechatpay_client(app: Flask | None = None) -> WeChatPayClient:
             "WECHAT_APPID",
         )
         if not all(config.get(name) for name in names):
-            raise ServiceError(code="wechatpay_not_configured")
+            raise ServiceError(code=ErrorCode.WECHATPAY_NOT_CONFIGURED)
         client = WeChatPayClient(
             WeChatPayConfig(
                 mchid=config["WECHATPAY_MCHID"],

@@ -29,6 +29,10 @@ def on_starting(server):
 
 
 def child_exit(server, worker):
+    # prometheus_client chooses its multiprocess mode when first imported, from
+    # PROMETHEUS_MULTIPROC_DIR, which on_starting sets after this file is read, and the workers
+    # fork from this process: imported at the top, it would give them the in-process mode.
+    # So it waits for start-up to be over.
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -32,17 +33,24 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from service.auth.errors import ErrorCode
 from service.base.exceptions import ServiceError
 
 log = logging.getLogger("tanhui.wechatpay")
 CLOCK_SKEW_MAX_S = 300
 APIV3_KEY_BYTES = 32
+#: The merchant's order number (``out_trade_no``): WeChat Pay takes 6 to 32 digits, ASCII letters
+#: and ``_-|*``, unique per merchant. One that breaks this is our bug, refused before it is sent.
+OUT_TRADE_NO_MIN_CHARS = 6
 OUT_TRADE_NO_MAX_CHARS = 32
+OUT_TRADE_NO_PATTERN = re.compile(
+    rf"[0-9A-Za-z_\-|*]{{{OUT_TRADE_NO_MIN_CHARS},{OUT_TRADE_NO_MAX_CHARS}}}", re.ASCII
+)
 JSAPI_PATH = "/v3/pay/transactions/jsapi"
 
 
 class WeChatPayError(ServiceError):
-    code = "wechatpay_unavailable"
+    code = ErrorCode.WECHATPAY_UNAVAILABLE
 
 
 class NotificationRejected(ValueError):
@@ -80,6 +88,16 @@ def _verify(public_key: rsa.RSAPublicKey, message: str, signature: str) -> bool:
     return True
 
 
+def out_trade_no_check(out_trade_no: str) -> str:
+    """``out_trade_no`` when WeChat Pay would take it; ``ValueError`` otherwise."""
+    if not OUT_TRADE_NO_PATTERN.fullmatch(out_trade_no):
+        raise ValueError(
+            f"out_trade_no {out_trade_no!r}: {OUT_TRADE_NO_MIN_CHARS} to "
+            f"{OUT_TRADE_NO_MAX_CHARS} of 0-9, A-Z, a-z and _-|*"
+        )
+    return out_trade_no
+
+
 class WeChatPayClient:
     def __init__(self, config: WeChatPayConfig, *, http: requests.Session | None = None) -> None:
         if len(config.apiv3_key.encode()) != APIV3_KEY_BYTES:
@@ -115,7 +133,12 @@ class WeChatPayClient:
         notify_url: str,
         now_s: int,
     ) -> str:
-        """Create a JSAPI transaction; return its ``prepay_id``."""
+        """Create a JSAPI transaction; return its ``prepay_id``.
+
+        Raises ``ValueError`` for an ``out_trade_no`` WeChat Pay would refuse (see
+        ``OUT_TRADE_NO_PATTERN``): the caller made it, so it is a defect, not the client's error.
+        """
+        out_trade_no_check(out_trade_no)
         body = json.dumps(
             {
                 "appid": self.config.appid,

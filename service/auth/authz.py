@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request
 
+from service.auth.errors import ErrorCode
 from service.auth.services import principal_load
 from service.auth.tokens import TokenSettings, access_token_decode, bearer_challenge
 from service.base.exceptions import AuthenticationFailed, RoleRequired
@@ -40,7 +41,7 @@ def bearer_token() -> str | None:
     if not header:
         return None
     if scheme.lower() != "bearer" or not token.strip():
-        raise AuthenticationFailed(code="token_invalid", headers=bearer_challenge())
+        raise AuthenticationFailed(code=ErrorCode.TOKEN_INVALID, headers=bearer_challenge())
     return token.strip()
 
 

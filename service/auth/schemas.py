@@ -1,11 +1,11 @@
-"""Request and response bodies for sign-in."""
+"""Request and response bodies for sign-in, and the signed-in user with their roles."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
 from service.base.config import PASSWORD_MAX_LENGTH_CHARS
-from service.parties.schemas import UserSchema
+from service.base.parties.models import ROLES
 from service.schemas import BodySchema
 
 #: wx.login codes are 32 characters today; leave room but refuse junk.
@@ -34,6 +34,22 @@ class RefreshSchema(BodySchema):
     refresh_token = fields.String(
         required=True, validate=validate.Length(min=1, max=REFRESH_TOKEN_MAX_LENGTH_CHARS)
     )
+
+
+class MembershipSchema(Schema):
+    organisation_id = fields.Integer(required=True)
+    organisation_kind = fields.String(attribute="organisation.kind")
+    organisation_name = fields.String(attribute="organisation.name")
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+
+
+class UserSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    display_name = fields.String()
+    username = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    memberships = fields.List(fields.Nested(MembershipSchema), dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
 
 
 class TokensSchema(Schema):

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.auth.models import RefreshToken, SignInSession
+from service.auth.errors import ErrorCode
+from service.auth.models import RefreshToken, RevokeReason, SignInMethod, SignInSession
 from service.auth.passwords import lockout_after_failure, password_verify
 from service.auth.tokens import (
     AccessClaims,
@@ -47,14 +48,14 @@ class SignIn:
 class RefreshTokenReused(AuthenticationFailed):
     """A used refresh token came back: its session is revoked, and that revocation must stay."""
 
-    code = "refresh_token_reused"
+    code = ErrorCode.REFRESH_TOKEN_REUSED
     persist_changes = True
 
 
 class InvalidCredentials(AuthenticationFailed):
     """A failed password sign-in: the failure count (and any lock) must stay."""
 
-    code = "invalid_credentials"
+    code = ErrorCode.INVALID_CREDENTIALS
     persist_changes = True
 
 
@@ -62,14 +63,14 @@ class AccountLocked(TooManyRequests):
     persist_changes = True
 
     def __init__(self, retry_after_s: int) -> None:
-        super().__init__(retry_after_s, code="account_locked")
+        super().__init__(retry_after_s, code=ErrorCode.ACCOUNT_LOCKED)
 
 
 def _session_open(
     session: Session,
     *,
     user: User,
-    method: str,
+    method: SignInMethod,
     settings: TokenSettings,
     now: datetime,
     created: bool,
@@ -138,7 +139,12 @@ def sign_in_wechat(
     wechat = client.code_to_session(code)
     user, created = wechat_user(session, appid=client.appid, wechat=wechat, now=now)
     return _session_open(
-        session, user=user, method="wechat", settings=settings, now=now, created=created
+        session,
+        user=user,
+        method=SignInMethod.WECHAT,
+        settings=settings,
+        now=now,
+        created=created,
     )
 
 
@@ -196,7 +202,9 @@ def sign_in_wechat_web(
     web authorisation: their user (a consumer on first sign-in) and a browser sign-in session."""
     wechat = client.web_code_to_openid(code)
     user, _ = wechat_user(session, appid=client.appid, wechat=wechat, now=now)
-    return user, browser_session_open(session, user=user, now=now, ttl_s=ttl_s, method="wechat")
+    return user, browser_session_open(
+        session, user=user, now=now, ttl_s=ttl_s, method=SignInMethod.WECHAT
+    )
 
 
 def _identity_find(session: Session, appid: str, openid: str) -> WeChatIdentity | None:
@@ -211,7 +219,7 @@ def phone_bind_wechat(session: Session, *, client: WeChatClient, user_id: int, c
     """Bind the phone number WeChat vouches for (``getuserphonenumber``) to the user."""
     info = client.phone_number(code)
     if info.watermark_appid and info.watermark_appid != client.appid:
-        raise ServiceError(code="wechat_error", params={"errcode": "watermark"})
+        raise ServiceError(code=ErrorCode.WECHAT_ERROR, params={"errcode": "watermark"})
     if info.country_code not in ("", "86"):
         raise ValidationFailed.field("code", PHONE_MESSAGE)
     try:
@@ -221,7 +229,7 @@ def phone_bind_wechat(session: Session, *, client: WeChatClient, user_id: int, c
     user = user_get(session, user_id)
     holder = session.scalar(sa.select(User.id).where(User.phone == phone))
     if holder is not None and holder != user.id:
-        raise Conflict(code="phone_taken")
+        raise Conflict(code=ErrorCode.PHONE_TAKEN)
     user.phone = phone
     user.phone_country_code = info.country_code or "86"
     session.flush()
@@ -245,7 +253,12 @@ def sign_in_password(
         lockout_s=lockout_s,
     )  # fmt: skip
     return _session_open(
-        session, user=user, method="password", settings=settings, now=now, created=False
+        session,
+        user=user,
+        method=SignInMethod.PASSWORD,
+        settings=settings,
+        now=now,
+        created=False,
     )
 
 
@@ -286,7 +299,12 @@ def password_check(
 
 
 def browser_session_open(
-    session: Session, *, user: User, now: datetime, ttl_s: int, method: str = "console"
+    session: Session,
+    *,
+    user: User,
+    now: datetime,
+    ttl_s: int,
+    method: SignInMethod = SignInMethod.CONSOLE,
 ) -> str:
     """A sign-in session for pages (a cookie names it; no tokens); returns its id."""
     sign_in_session = SignInSession(
@@ -303,7 +321,7 @@ def browser_session_open(
 
 def _check_active(user: User) -> None:
     if not user.is_active:
-        raise AuthenticationFailed(code="account_disabled")
+        raise AuthenticationFailed(code=ErrorCode.ACCOUNT_DISABLED)
 
 
 # -- refresh and logout ---------------------------------------------------------------------------
@@ -321,13 +339,13 @@ def tokens_refresh(
         )
     ).one_or_none()
     if stored is None:
-        raise AuthenticationFailed(code="refresh_token_invalid")
+        raise AuthenticationFailed(code=ErrorCode.REFRESH_TOKEN_INVALID)
     sign_in_session = session.get(SignInSession, stored.session_id)
     assert sign_in_session is not None
     if sign_in_session.revoked_at is not None or sign_in_session.expires_at <= now:
-        raise AuthenticationFailed(code="refresh_token_invalid")
+        raise AuthenticationFailed(code=ErrorCode.REFRESH_TOKEN_INVALID)
     if stored.expires_at <= now:
-        raise AuthenticationFailed(code="refresh_token_invalid")
+        raise AuthenticationFailed(code=ErrorCode.REFRESH_TOKEN_INVALID)
     used = session.execute(
         sa.update(RefreshToken)
         .where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None))
@@ -336,7 +354,10 @@ def tokens_refresh(
     )
     if used.rowcount != 1:
         session_revoke(
-            session, session_id=sign_in_session.id, reason="refresh_token_reused", now=now
+            session,
+            session_id=sign_in_session.id,
+            reason=RevokeReason.REFRESH_TOKEN_REUSED,
+            now=now,
         )
         raise RefreshTokenReused()
     user = user_get(session, sign_in_session.user_id)
@@ -346,7 +367,12 @@ def tokens_refresh(
     )
 
 
-def session_revoke(session: Session, *, session_id: str, reason: str, now: datetime) -> None:
+def session_revoke(
+    session: Session, *, session_id: str, reason: RevokeReason | str, now: datetime
+) -> None:
+    """End a sign-in session for ``reason`` (one of ``RevokeReason``; another word is refused
+    here, before the database's CHECK would refuse it at the commit)."""
+    reason = RevokeReason(reason)
     session.execute(
         sa.update(SignInSession)
         .where(SignInSession.id == session_id, SignInSession.revoked_at.is_(None))
@@ -387,10 +413,10 @@ def session_principal(
     request runs it)."""
     rows = session.connection().execute(_SESSION_PRINCIPAL, {"session_id": session_id}).all()
     if not rows or rows[0].user_id != user_id:
-        raise AuthenticationFailed(code="token_invalid", headers=bearer_challenge())
+        raise AuthenticationFailed(code=ErrorCode.TOKEN_INVALID, headers=bearer_challenge())
     first = rows[0]
     if first.revoked_at is not None or first.expires_at <= now or not first.is_active:
-        raise AuthenticationFailed(code="session_revoked", headers=bearer_challenge())
+        raise AuthenticationFailed(code=ErrorCode.SESSION_REVOKED, headers=bearer_challenge())
     return Principal(
         user_id=user_id,
         session_id=session_id,

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 
+from service.auth.errors import ErrorCode
 from service.base.exceptions import AuthenticationFailed
 
 ACCESS_TOKEN_ALGORITHM = "HS256"  # noqa: S105 - an algorithm name
@@ -86,7 +87,9 @@ def access_token_decode(settings: TokenSettings, token: str) -> AccessClaims:
     if known is not None:
         if known.expires_at + CLOCK_LEEWAY_S > datetime.now(UTC).timestamp():
             return known
-        raise AuthenticationFailed(code="token_expired", headers=_challenge("invalid_token"))
+        raise AuthenticationFailed(
+            code=ErrorCode.TOKEN_EXPIRED, headers=_challenge("invalid_token")
+        )
     claims = _access_token_verify(settings, token)
     if len(_verified) >= VERIFIED_TOKENS_MAX:
         _verified.clear()
@@ -107,11 +110,11 @@ def _access_token_verify(settings: TokenSettings, token: str) -> AccessClaims:
         )
     except jwt.ExpiredSignatureError as error:
         raise AuthenticationFailed(
-            code="token_expired", headers=_challenge("invalid_token")
+            code=ErrorCode.TOKEN_EXPIRED, headers=_challenge("invalid_token")
         ) from error
     except jwt.PyJWTError as error:
         raise AuthenticationFailed(
-            code="token_invalid", headers=_challenge("invalid_token")
+            code=ErrorCode.TOKEN_INVALID, headers=_challenge("invalid_token")
         ) from error
     header, claims = decoded["header"], decoded["payload"]
     subject = claims["sub"]
@@ -121,7 +124,9 @@ def _access_token_verify(settings: TokenSettings, token: str) -> AccessClaims:
         or not subject.isdigit()
         or not isinstance(claims["sid"], str)
     ):
-        raise AuthenticationFailed(code="token_invalid", headers=_challenge("invalid_token"))
+        raise AuthenticationFailed(
+            code=ErrorCode.TOKEN_INVALID, headers=_challenge("invalid_token")
+        )
     return AccessClaims(
         user_id=int(subject),
         session_id=claims["sid"],

@@ -25,37 +25,38 @@ from urllib.parse import urlencode
 import requests
 from redis.exceptions import RedisError
 
+from service.auth.errors import ErrorCode
 from service.base.exceptions import ServiceError, Upstream
 from service.store import SharedStore
 
 log = logging.getLogger("tanhui.wechat")
 
 #: Errcodes and what each means for the caller: (our code, Retry-After seconds).
-CODE2SESSION_ERRORS: dict[int, tuple[str, int | None]] = {
-    40029: ("wechat_code_invalid", None),
-    40163: ("wechat_code_used", None),
-    45011: ("wechat_rate_limited", 60),
-    40226: ("wechat_high_risk_user", None),
-    -1: ("wechat_busy", 2),
+CODE2SESSION_ERRORS: dict[int, tuple[ErrorCode, int | None]] = {
+    40029: (ErrorCode.WECHAT_CODE_INVALID, None),
+    40163: (ErrorCode.WECHAT_CODE_USED, None),
+    45011: (ErrorCode.WECHAT_RATE_LIMITED, 60),
+    40226: (ErrorCode.WECHAT_HIGH_RISK_USER, None),
+    -1: (ErrorCode.WECHAT_BUSY, 2),
 }
-PHONE_ERRORS: dict[int, tuple[str, int | None]] = {
-    40029: ("wechat_phone_code_invalid", None),
-    -1: ("wechat_busy", 2),
+PHONE_ERRORS: dict[int, tuple[ErrorCode, int | None]] = {
+    40029: (ErrorCode.WECHAT_PHONE_CODE_INVALID, None),
+    -1: (ErrorCode.WECHAT_BUSY, 2),
 }
-WXACODE_ERRORS: dict[int, tuple[str, int | None]] = {
-    40169: ("wechat_scene_invalid", None),
-    41030: ("wechat_page_invalid", None),
-    45009: ("wechat_rate_limited", 60),
-    -1: ("wechat_busy", 2),
+WXACODE_ERRORS: dict[int, tuple[ErrorCode, int | None]] = {
+    40169: (ErrorCode.WECHAT_SCENE_INVALID, None),
+    41030: (ErrorCode.WECHAT_PAGE_INVALID, None),
+    45009: (ErrorCode.WECHAT_RATE_LIMITED, 60),
+    -1: (ErrorCode.WECHAT_BUSY, 2),
 }
 #: Our codes that blame a value the caller sent (the error names its field).
 CALLER_VALUE_CODES = frozenset(
     {
-        "wechat_code_invalid",
-        "wechat_code_used",
-        "wechat_phone_code_invalid",
-        "wechat_scene_invalid",
-        "wechat_page_invalid",
+        ErrorCode.WECHAT_CODE_INVALID,
+        ErrorCode.WECHAT_CODE_USED,
+        ErrorCode.WECHAT_PHONE_CODE_INVALID,
+        ErrorCode.WECHAT_SCENE_INVALID,
+        ErrorCode.WECHAT_PAGE_INVALID,
     }
 )
 #: ``getwxacodeunlimit``: the scene is at most 32 characters of this set.
@@ -70,11 +71,11 @@ ACCESS_TOKEN_INVALID_ERRCODES = frozenset({40001, 40014, 42001})
 
 
 class WeChatError(ServiceError):
-    code = "wechat_error"
+    code = ErrorCode.WECHAT_ERROR
 
     def __init__(
         self,
-        code: str,
+        code: ErrorCode,
         *,
         upstream: Upstream | None = None,
         errcode: int | None = None,
@@ -121,7 +122,7 @@ class WeChatClient:
         http: requests.Session | None = None,
     ) -> None:
         if not appid or not secret:
-            raise WeChatError("wechat_not_configured")
+            raise WeChatError(ErrorCode.WECHAT_NOT_CONFIGURED)
         self.appid = appid
         self._secret = secret
         self.base_url = base_url.rstrip("/")
@@ -147,7 +148,7 @@ class WeChatClient:
         session_key = payload.get("session_key")
         if not isinstance(openid, str) or not openid or not isinstance(session_key, str):
             log.error("jscode2session answered without openid", extra={"keys": sorted(payload)})
-            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
+            raise WeChatError(ErrorCode.WECHAT_UNAVAILABLE, upstream=Upstream.BAD_ANSWER)
         unionid = payload.get("unionid")
         return WeChatSession(
             openid=openid,
@@ -186,7 +187,7 @@ class WeChatClient:
         openid = payload.get("openid")
         if not isinstance(openid, str) or not openid:
             log.error("sns/oauth2 answered without openid", extra={"keys": sorted(payload)})
-            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
+            raise WeChatError(ErrorCode.WECHAT_UNAVAILABLE, upstream=Upstream.BAD_ANSWER)
         unionid = payload.get("unionid")
         return WeChatSession(
             openid=openid,
@@ -202,7 +203,7 @@ class WeChatClient:
         self._raise_for_errcode(payload, PHONE_ERRORS, field="code")
         info = payload.get("phone_info")
         if not isinstance(info, dict):
-            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
+            raise WeChatError(ErrorCode.WECHAT_UNAVAILABLE, upstream=Upstream.BAD_ANSWER)
         watermark = info.get("watermark") or {}
         return PhoneInfo(
             phone_number=str(info.get("phoneNumber", "")),
@@ -219,7 +220,7 @@ class WeChatClient:
 
         WeChat answers an image on success and JSON with an ``errcode`` on failure."""
         if not 0 < len(scene) <= SCENE_MAX_CHARS or not set(scene) <= SCENE_CHARACTERS:
-            raise WeChatError("wechat_scene_invalid", field="scene")
+            raise WeChatError(ErrorCode.WECHAT_SCENE_INVALID, field="scene")
         body = {"scene": scene, "page": page, "width": width_px, "check_path": check_path}
         for attempt in range(2):
             token = self.access_token(force_refresh=attempt > 0)
@@ -229,16 +230,18 @@ class WeChatClient:
             try:
                 payload = json.loads(response.text)
             except ValueError as error:
-                raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER) from error
+                raise WeChatError(
+                    ErrorCode.WECHAT_UNAVAILABLE, upstream=Upstream.BAD_ANSWER
+                ) from error
             if not isinstance(payload, dict):
-                raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
+                raise WeChatError(ErrorCode.WECHAT_UNAVAILABLE, upstream=Upstream.BAD_ANSWER)
             if payload.get("errcode") in ACCESS_TOKEN_INVALID_ERRCODES and attempt == 0:
                 if self.store.get(self._token_key) == token:
                     self.store.delete(self._token_key)
                 continue
             self._raise_for_errcode(payload, WXACODE_ERRORS, field="scene")
-            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
-        raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
+            raise WeChatError(ErrorCode.WECHAT_UNAVAILABLE, upstream=Upstream.BAD_ANSWER)
+        raise WeChatError(ErrorCode.WECHAT_UNAVAILABLE, upstream=Upstream.BAD_ANSWER)
 
     def _request(
         self, method: str, path: str, token: str, json_body: dict[str, Any]
@@ -253,11 +256,11 @@ class WeChatClient:
                 timeout=self.timeout_s,
             )
         except requests.Timeout as error:
-            raise WeChatError("wechat_unavailable", upstream=Upstream.TIMEOUT) from error
+            raise WeChatError(ErrorCode.WECHAT_UNAVAILABLE, upstream=Upstream.TIMEOUT) from error
         except requests.RequestException as error:
-            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER) from error
+            raise WeChatError(ErrorCode.WECHAT_UNAVAILABLE, upstream=Upstream.BAD_ANSWER) from error
         if response.status_code != 200:
-            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
+            raise WeChatError(ErrorCode.WECHAT_UNAVAILABLE, upstream=Upstream.BAD_ANSWER)
         return response
 
     # -- the shared access token --------------------------------------------------------------
@@ -291,7 +294,7 @@ class WeChatClient:
                 token = payload.get("access_token")
                 expires_in_s = payload.get("expires_in")
                 if not isinstance(token, str) or not isinstance(expires_in_s, int):
-                    raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
+                    raise WeChatError(ErrorCode.WECHAT_UNAVAILABLE, upstream=Upstream.BAD_ANSWER)
                 ttl_s = max(1, expires_in_s - self.token_refresh_margin_s)
                 self.store.set(self._token_key, token, ttl_s)
                 return token
@@ -300,7 +303,7 @@ class WeChatClient:
                 "shared store failed while fetching the access token", extra={"error": str(error)}
             )
             raise WeChatError(
-                "wechat_unavailable", upstream=Upstream.UNREACHABLE, retry_after_s=2
+                ErrorCode.WECHAT_UNAVAILABLE, upstream=Upstream.UNREACHABLE, retry_after_s=2
             ) from error
 
     def _with_access_token(
@@ -338,26 +341,26 @@ class WeChatClient:
             )
         except requests.Timeout as error:
             log.error("wechat timed out", extra={"path": path})
-            raise WeChatError("wechat_unavailable", upstream=Upstream.TIMEOUT) from error
+            raise WeChatError(ErrorCode.WECHAT_UNAVAILABLE, upstream=Upstream.TIMEOUT) from error
         except requests.RequestException as error:
             log.error("wechat unreachable", extra={"path": path, "error": type(error).__name__})
-            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER) from error
+            raise WeChatError(ErrorCode.WECHAT_UNAVAILABLE, upstream=Upstream.BAD_ANSWER) from error
         if response.status_code != 200:
             log.error("wechat answered HTTP %s", response.status_code, extra={"path": path})
-            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
+            raise WeChatError(ErrorCode.WECHAT_UNAVAILABLE, upstream=Upstream.BAD_ANSWER)
         try:
             # WeChat often labels JSON as text/plain, so parse the text whatever the header says.
             payload = json.loads(response.text)
         except ValueError as error:
-            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER) from error
+            raise WeChatError(ErrorCode.WECHAT_UNAVAILABLE, upstream=Upstream.BAD_ANSWER) from error
         if not isinstance(payload, dict):
-            raise WeChatError("wechat_unavailable", upstream=Upstream.BAD_ANSWER)
+            raise WeChatError(ErrorCode.WECHAT_UNAVAILABLE, upstream=Upstream.BAD_ANSWER)
         return payload
 
     @staticmethod
     def _raise_for_errcode(
         payload: dict[str, Any],
-        known: dict[int, tuple[str, int | None]],
+        known: dict[int, tuple[ErrorCode, int | None]],
         *,
         field: str | None = None,
     ) -> None:
@@ -372,7 +375,7 @@ class WeChatClient:
                 code, errcode=errcode, retry_after_s=retry_after_s, field=return_field
             )
         if errcode == -1:
-            raise WeChatError("wechat_busy", errcode=errcode, retry_after_s=2)
+            raise WeChatError(ErrorCode.WECHAT_BUSY, errcode=errcode, retry_after_s=2)
         if errcode in CREDENTIAL_ERRCODES:
-            raise WeChatError("wechat_misconfigured", errcode=errcode)
-        raise WeChatError("wechat_error", errcode=errcode)
+            raise WeChatError(ErrorCode.WECHAT_MISCONFIGURED, errcode=errcode)
+        raise WeChatError(ErrorCode.WECHAT_ERROR, errcode=errcode)

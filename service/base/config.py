@@ -12,6 +12,7 @@ are generated and checked by hooks the composition root passes in (``service.con
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -186,8 +187,6 @@ def load_config(
 
 def unit_code_keys(setting: str, secret_key: str) -> tuple[dict[str, bytes], str]:
     """Parse ``UNIT_CODE_KEYS`` into master keys by id and the id new lots use (the last)."""
-    import hashlib
-
     if not setting.strip():
         derived = hashlib.sha256(b"tanhui unit-code master key A|" + secret_key.encode()).digest()
         return {"A": derived}, "A"

@@ -41,8 +41,10 @@ def scratch_database(server_url: str, prefix: str, *, migrate: bool = True) -> I
 
     For tests that commit for real and for benchmarks, so they never touch a shared database.
     """
+    # Only tests and benchmarks make scratch databases: the CLI on SQLite (the demo) is spared
+    # the PostgreSQL driver's start-up cost.
     import psycopg
-    from psycopg import sql
+    from psycopg import sql  # start-up cost, as above
 
     url = sa.make_url(server_url)
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"

@@ -4,27 +4,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.base.parties.models import ORGANISATION_KINDS, ORGANISATION_STATUSES, ROLES
+from service.base.parties.models import ORGANISATION_KINDS, ORGANISATION_STATUSES
 from service.base.parties.services import SELF_REGISTERED_KINDS
 from service.schemas import BodySchema
 
 NAME_MAX_LENGTH_CHARS = 128
-
-
-class MembershipSchema(Schema):
-    organisation_id = fields.Integer(required=True)
-    organisation_kind = fields.String(attribute="organisation.kind")
-    organisation_name = fields.String(attribute="organisation.name")
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
-
-
-class UserSchema(Schema):
-    id = fields.Integer(dump_only=True)
-    display_name = fields.String()
-    username = fields.String(allow_none=True)
-    phone = fields.String(allow_none=True)
-    memberships = fields.List(fields.Nested(MembershipSchema), dump_only=True)
-    created_at = fields.DateTime(dump_only=True)
 
 
 class OrganisationSchema(Schema):

@@ -5,10 +5,13 @@ import re
 import pytest
 from marshmallow import Schema, fields
 
+from labels.errors import ErrorCode as LabelsCode
 from ledger.errors import ErrorCode as LedgerCode
+from points.errors import ErrorCode as PointsCode
+from service.auth.errors import ErrorCode as SignInCode
 from service.base.exceptions import ErrorCode as GroundCode
 from service.base.exceptions import ServiceError, Upstream
-from service.errors import SECTIONS, STATUS_BY_CODE, ErrorSchema, status_of
+from service.errors import _GROUND, _SIGN_IN, SECTIONS, STATUS_BY_CODE, ErrorSchema, status_of
 from service.i18n import _FIELD_MESSAGES, LOCALES, MESSAGES, field_message
 from tests.conftest import count_rows
 
@@ -228,10 +231,17 @@ def test_one_table_gives_every_code_its_status_and_each_code_one_section():
         for code in section:
             assert code not in seen, f"{code} is in two sections"
             seen[code] = section[code]
-    for enum_ in (GroundCode, LedgerCode):
+    for enum_ in (GroundCode, SignInCode, LedgerCode, LabelsCode, PointsCode):
         assert set(enum_) <= set(STATUS_BY_CODE), enum_
     assert set(STATUS_BY_CODE) <= set(MESSAGES)
     assert all(400 <= status <= 599 for status in STATUS_BY_CODE.values())
+
+
+def test_the_frame_sections_hold_exactly_their_closed_enums():
+    """The ground's and the sign-in's sections are keyed by their enums, no more, no less."""
+    assert set(_GROUND) == set(GroundCode)
+    assert set(_SIGN_IN) == set(SignInCode)
+    assert all(isinstance(code, SignInCode) for code in _SIGN_IN)
 
 
 def test_an_external_service_failure_answers_by_its_cause():

@@ -1,5 +1,7 @@
 """Migrations are reversible and match the models, on SQLite and PostgreSQL."""
 
+from datetime import UTC, datetime
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -46,5 +48,49 @@ def test_migrations_match_the_models(empty_database_url):
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_a_sign_out_stored_as_logout_becomes_signed_out(empty_database_url):
+    """Revision 0012 renames the API's old word for signing out, then checks the reasons; its
+    downgrade keeps the one word."""
+    alembic_command(empty_database_url, "upgrade", "0011")
+    engine = create_engine(empty_database_url)
+    revoked_at = datetime(2026, 11, 25, tzinfo=UTC)
+    reasons = "SELECT id, revoked_reason FROM sign_in_sessions ORDER BY id"
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO users (id, display_name, failed_sign_in_count, is_active,"
+                    " created_at, updated_at) VALUES (1, 'u', 0, true, :at, :at)"
+                ),
+                {"at": revoked_at},
+            )
+            for session_id, reason in (("a", "logout"), ("b", "signed_out"), ("c", None)):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO sign_in_sessions (id, user_id, method, created_at,"
+                        " expires_at, revoked_at, revoked_reason)"
+                        " VALUES (:id, 1, 'wechat', :at, :at, :revoked_at, :reason)"
+                    ),
+                    {
+                        "id": session_id,
+                        "at": revoked_at,
+                        "revoked_at": revoked_at if reason else None,
+                        "reason": reason,
+                    },
+                )
+        alembic_command(empty_database_url, "upgrade", "0012")
+        with engine.connect() as connection:
+            assert connection.execute(sa.text(reasons)).all() == [
+                ("a", "signed_out"),
+                ("b", "signed_out"),
+                ("c", None),
+            ]
+        alembic_command(empty_database_url, "downgrade", "0011")
+        with engine.connect() as connection:
+            assert connection.execute(sa.text(reasons)).all()[0] == ("a", "signed_out")
     finally:
         engine.dispose()

@@ -1,4 +1,9 @@
-"""Sign-in endpoints: WeChat mini-program, staff password, refresh, logout, phone binding."""
+"""Sign-in endpoints: WeChat mini-program, staff password, refresh, logout, phone binding.
+
+They sit beside ``service.auth``, not in it: they use the app's extensions (rate limits, the
+WeChat client), and the extensions stand on ``service.auth`` (the WeChat adapter, and who is
+signed in for per-user limits). Inside the package, the two would import each other.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,17 @@ from flask_smorest import Blueprint
 
 from service.auth import services
 from service.auth.authz import authenticated, requires, token_settings
+from service.auth.models import RevokeReason
 from service.auth.schemas import (
     PasswordSignInSchema,
     RefreshSchema,
     TokensSchema,
+    UserSchema,
     WeChatCodeSchema,
 )
 from service.base.parties.services import user_get
 from service.db import get_session, utcnow
 from service.extensions import rate_limited, wechat_client
-from service.parties.schemas import UserSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-in and tokens.")
 
@@ -106,7 +112,10 @@ class Logout(MethodView):
         principal = authenticated()
         assert principal.session_id is not None
         services.session_revoke(
-            get_session(), session_id=principal.session_id, reason="logout", now=utcnow()
+            get_session(),
+            session_id=principal.session_id,
+            reason=RevokeReason.SIGNED_OUT,
+            now=utcnow(),
         )
 
 
