@@ -310,7 +310,7 @@ def _verify(env: dict) -> dict:
     def work(session, app):
         from ledger.tlog import log_sequence
         from ledger.verify import ledger_verify
-        from service.cli import log_signer
+        from service.signing import log_signer
 
         signer = log_signer()
         origin = app.config["TLOG_ORIGIN"]

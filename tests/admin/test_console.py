@@ -141,7 +141,7 @@ def test_a_certifier_decides_with_the_footprint_in_front_of_them(
 
 
 def test_an_operator_publishes_and_withdraws_a_notice(client, console_sign_in, csrf, session):
-    from admin.models import Publication
+    from service.models import Publication
 
     console_sign_in("operator")
     form = {"kind": "announcement", "slug": "pilot-2027", "title_zh": "2027 年试点安排",

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from admin.models import Publication
+from service.models import Publication
 from service.db import utcnow
 
 PAGES = ["/", "/labels", "/credits", "/log", "/notices"]
