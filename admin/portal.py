@@ -24,7 +24,7 @@ HOME_NOTICES = 3
 @blp.get("/")
 def home() -> str:
     session = get_session()
-    notices = session.scalars(selectors.publications().limit(HOME_NOTICES)).all()
+    notices = selectors.publications_latest(session, limit=HOME_NOTICES)
     return render_template("portal/home.html", numbers=selectors.headline(session), notices=notices)
 
 

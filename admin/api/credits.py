@@ -15,16 +15,16 @@ import json
 from collections.abc import Iterator
 from datetime import date
 
-import sqlalchemy as sa
 from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from admin.selectors import credits as selectors
 from ledger import credit_disclosure as disclosure
 from ledger import credits
 from ledger.credit_files import IMPORT_BYTES_MAX
-from ledger.credit_models import CreditBatch, CreditProject, CreditRetirement
+from ledger.credit_models import CreditProject, CreditRetirement
 from ledger.credits import (
     BENEFICIARY_MAX_LENGTH_CHARS,
     PURPOSE_MAX_LENGTH_CHARS,
@@ -191,9 +191,7 @@ class Projects(MethodView):
     def get(self, query: dict, pagination_parameters):
         """Projects, with their farms and tonnes issued, retired and allocated (public)."""
         session = get_session()
-        statement = sa.select(CreditProject).order_by(CreditProject.id)
-        if "region_code" in query:
-            statement = statement.where(CreditProject.region_code == query["region_code"])
+        statement = selectors.projects(region_code=query.get("region_code"))
         page = paginate(session, statement, pagination_parameters)
         return [disclosure.project_view(session, project) for project in page]
 
@@ -218,10 +216,9 @@ class Batches(MethodView):
     def get(self, query: dict, pagination_parameters):
         """Batches with their farms' shares and serial ranges, available and retired (public)."""
         session = get_session()
-        statement = sa.select(CreditBatch).order_by(CreditBatch.id)
-        for name in ("project_id", "vintage"):
-            if name in query:
-                statement = statement.where(getattr(CreditBatch, name) == query[name])
+        statement = selectors.batches(
+            project_id=query.get("project_id"), vintage=query.get("vintage")
+        )
         return disclosure.batch_views(session, paginate(session, statement, pagination_parameters))
 
 
@@ -232,7 +229,7 @@ class Retirements(MethodView):
     def get(self, pagination_parameters):
         """Retirements, newest first, with the grams allocated from each (public)."""
         session = get_session()
-        statement = sa.select(CreditRetirement).order_by(CreditRetirement.id.desc())
+        statement = selectors.retirements()
         return disclosure.retirement_views(
             session, paginate(session, statement, pagination_parameters)
         )

@@ -133,6 +133,11 @@ def publications(kind: str | None = None) -> Any:
     return statement
 
 
+def publications_latest(session: Session, *, limit: int) -> list[Publication]:
+    """The latest published notices of either kind."""
+    return list(session.scalars(publications().limit(limit)))
+
+
 def log_state(session: Session) -> dict[str, Any] | None:
     checkpoint = latest_checkpoint(session)
     if checkpoint is None:

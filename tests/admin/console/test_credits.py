@@ -12,7 +12,7 @@ def test_an_operator_imports_a_file_and_sees_every_bad_row(client, console_sign_
     from ledger.credit_models import CreditBatch
 
     console_sign_in("operator")
-    good = Path(__file__).resolve().parents[2] / "examples" / "credits" / "wujiang.csv"
+    good = Path(__file__).resolve().parents[3] / "examples" / "credits" / "wujiang.csv"
     content = good.read_bytes()
     lines = content.decode().splitlines()
     broken = "\n".join([lines[0], lines[1].replace(",1420,", ",-3,"), *lines[2:]]).encode()
@@ -50,7 +50,7 @@ def test_an_operator_records_a_retirement(client, console_sign_in, csrf, session
     from ledger.credit_models import CreditBatch, CreditRetirement
 
     console_sign_in("operator")
-    content = (Path(__file__).resolve().parents[2] / "examples/credits/wujiang.csv").read_bytes()
+    content = (Path(__file__).resolve().parents[3] / "examples/credits/wujiang.csv").read_bytes()
     client.post(
         "/admin/credits",
         data={"csrf_token": csrf(), "file": (io.BytesIO(content), "wujiang.csv")},
