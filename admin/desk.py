@@ -9,10 +9,8 @@ enterprise's staff never see another's, and every form calls the API's service f
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from flask import (
     Response,
     current_app,
@@ -23,6 +21,7 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
+from admin.selectors import desk as selectors
 from admin.web import (
     choice,
     form_action,
@@ -36,9 +35,6 @@ from admin.web import (
     t,
 )
 from labels import certification, exports, lots, services
-from labels.api.labels import LabelCreateSchema
-from labels.api.lots import LotCreateSchema
-from labels.api.products import FootprintCreateSchema, ProductCreateSchema
 from labels.codes import serials
 from labels.models import (
     DECLARED_UNITS,
@@ -46,15 +42,16 @@ from labels.models import (
     LABEL_STATUSES,
     LOT_STATUSES,
     PRODUCT_CATEGORIES,
-    Footprint,
     Label,
     LabelLot,
-    LabelTransition,
     Product,
-    UnitRevocation,
-    UnitScan,
 )
-from points.models import UnitClaim
+from labels.schemas import (
+    FootprintCreateSchema,
+    LabelCreateSchema,
+    LotCreateSchema,
+    ProductCreateSchema,
+)
 from service.base.exceptions import NotFound, ValidationFailed
 from service.base.parties.models import Organisation
 from service.db import get_session, utcnow
@@ -68,14 +65,7 @@ SHEET_CODES_DEFAULT = 100
 
 
 def _organisations() -> list[Organisation]:
-    ids = signed_in().organisation_ids("enterprise_staff")
-    if not ids:
-        return []
-    return list(
-        get_session().scalars(
-            sa.select(Organisation).where(Organisation.id.in_(ids)).order_by(Organisation.id)
-        )
-    )
+    return selectors.organisations(get_session(), _enterprise_ids())
 
 
 def _enterprise_ids() -> list[int]:
@@ -87,47 +77,21 @@ def _enterprise_ids() -> list[int]:
 @page_requires("enterprise_staff")
 def home() -> str:
     session, ids = get_session(), _enterprise_ids()
-    counts = {
-        "products": session.scalar(
-            sa.select(sa.func.count()).select_from(Product)
-            .where(Product.organisation_id.in_(ids))
-        ),
-        "labels_certified": session.scalar(
-            sa.select(sa.func.count()).select_from(Label)
-            .join(Product, Product.id == Label.product_id)
-            .where(Product.organisation_id.in_(ids), Label.status == "certified")
-        ),
-        "lots_issued": session.scalar(
-            sa.select(sa.func.count()).select_from(LabelLot)
-            .join(Product, Product.id == LabelLot.product_id)
-            .where(Product.organisation_id.in_(ids), LabelLot.status == "issued")
-        ),
-    }  # fmt: skip
-    recent = session.execute(
-        sa.select(LabelLot, Product)
-        .join(Product, Product.id == LabelLot.product_id)
-        .where(Product.organisation_id.in_(ids))
-        .order_by(LabelLot.id.desc())
-        .limit(5)
-    ).all()
     return render_template(
-        "desk/home.html", counts=counts, recent=recent, organisations=_organisations()
+        "desk/home.html",
+        counts=selectors.home_counts(session, ids),
+        recent=selectors.lots_recent(session, ids),
+        organisations=_organisations(),
     )
 
 
 @blp.get("/products")
 @page_requires("enterprise_staff")
 def products() -> str:
-    statement = services.products_visible(signed_in()).order_by(None).order_by(Product.id.desc())
     query = search_text()
-    if query:
-        statement = statement.where(
-            sa.or_(Product.name.contains(query, autoescape=True),
-                   Product.gtin.contains(query, autoescape=True))
-        )  # fmt: skip
     return render_template(
         "desk/products.html",
-        page=paged(statement),
+        page=paged(selectors.products(signed_in(), query=query)),
         query=query,
         organisations=_organisations(),
         categories=PRODUCT_CATEGORIES,
@@ -160,18 +124,12 @@ def product_create() -> BaseResponse:
 def product(product_id: int) -> str:
     session = get_session()
     record = services.product_for_reader(session, signed_in(), product_id)
-    footprints = session.scalars(
-        sa.select(Footprint).where(Footprint.product_id == record.id).order_by(Footprint.id.desc())
-    ).all()
-    applications = session.scalars(
-        sa.select(Label).where(Label.product_id == record.id).order_by(Label.id.desc())
-    ).all()
     return render_template(
         "desk/product.html",
         product=record,
         organisation=session.get(Organisation, record.organisation_id),
-        footprints=footprints,
-        applications=applications,
+        footprints=selectors.footprints_of(session, record.id),
+        applications=selectors.applications_of(session, record.id),
         schemes=LABEL_SCHEMES,
     )
 
@@ -227,24 +185,8 @@ def label_apply() -> BaseResponse:
 @page_requires("enterprise_staff")
 def labels() -> str:
     status = choice("status", LABEL_STATUSES)
-    statement = (
-        sa.select(Label, Product)
-        .join(Product, Product.id == Label.product_id)
-        .where(Product.organisation_id.in_(_enterprise_ids()))
-        .order_by(Label.id.desc())
-    )
-    if status:
-        statement = statement.where(Label.status == status)
-    page = paged(statement, scalars=False)
-    reasons: dict[int, str] = {}
-    if page.rows:
-        for transition in get_session().scalars(
-            sa.select(LabelTransition)
-            .where(LabelTransition.label_id.in_([label.id for label, _ in page.rows]))
-            .order_by(LabelTransition.id)
-        ):
-            if transition.reason:
-                reasons[transition.label_id] = transition.reason
+    page = paged(selectors.labels(_enterprise_ids(), status=status), scalars=False)
+    reasons = selectors.last_reasons(get_session(), [label.id for label, _ in page.rows])
     return render_template(
         "desk/labels.html", page=page, status=status, statuses=LABEL_STATUSES, reasons=reasons
     )
@@ -256,31 +198,12 @@ def labels() -> str:
 def lot_list() -> str:
     status = choice("status", LOT_STATUSES)
     ids = _enterprise_ids()
-    statement = (
-        sa.select(LabelLot, Product, Label)
-        .join(Product, Product.id == LabelLot.product_id)
-        .join(Label, Label.id == LabelLot.label_id)
-        .where(Product.organisation_id.in_(ids))
-        .order_by(LabelLot.id.desc())
-    )
-    if status:
-        statement = statement.where(LabelLot.status == status)
-    certified = (
-        get_session()
-        .execute(
-            sa.select(Label, Product)
-            .join(Product, Product.id == Label.product_id)
-            .where(Product.organisation_id.in_(ids), Label.status == "certified")
-            .order_by(Product.name, Label.id)
-        )
-        .all()
-    )
     return render_template(
         "desk/lots.html",
-        page=paged(statement, scalars=False),
+        page=paged(selectors.lots(ids, status=status), scalars=False),
         status=status,
         statuses=LOT_STATUSES,
-        certified=certified,
+        certified=selectors.labels_certified(get_session(), ids),
     )
 
 
@@ -312,47 +235,12 @@ def _lot_of_mine(lot_id: int) -> tuple[LabelLot, Product]:
     return lot, session.get(Product, lot.product_id)
 
 
-def _local_day(column: Any) -> Any:
-    """The Asia/Shanghai calendar day of a stored UTC time (no daylight saving there)."""
-    if get_session().get_bind().dialect.name == "postgresql":
-        return sa.cast(sa.func.timezone("Asia/Shanghai", column), sa.Date)
-    return sa.func.date(column, "+8 hours")
-
-
 def scan_statistics(lot: LabelLot, now: Any) -> dict[str, Any]:
     """Units scanned, scans in all, claims, and per day: units first scanned and units claimed."""
-    session = get_session()
-    units = UnitScan.unit_index >= 0
-    scanned, scans = session.execute(
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(UnitScan.scan_count), 0))
-        .where(UnitScan.lot_id == lot.id, units)
-    ).one()  # fmt: skip
-    lot_code_scans = session.scalar(
-        sa.select(UnitScan.scan_count).where(UnitScan.lot_id == lot.id, UnitScan.unit_index == -1)
-    )
-    claims = session.scalar(
-        sa.select(sa.func.count()).select_from(UnitClaim).where(UnitClaim.lot_id == lot.id)
-    )
-    since = now - timedelta(days=SCAN_CHART_DAYS)
-    first_day = _local_day(UnitScan.first_scan_at)
-    claim_day = _local_day(UnitClaim.created_at)
-    firsts = dict(
-        session.execute(
-            sa.select(first_day, sa.func.count())
-            .where(UnitScan.lot_id == lot.id, units, UnitScan.first_scan_at >= since)
-            .group_by(first_day)
-        ).all()
-    )
-    claimed = dict(
-        session.execute(
-            sa.select(claim_day, sa.func.count())
-            .where(UnitClaim.lot_id == lot.id, UnitClaim.created_at >= since)
-            .group_by(claim_day)
-        ).all()
-    )
-    days = sorted({str(day) for day in (*firsts, *claimed)})
-    by_day_first = {str(day): count for day, count in firsts.items()}
-    by_day_claimed = {str(day): count for day, count in claimed.items()}
+    numbers = selectors.scan_statistics(get_session(), lot.id, now=now, days=SCAN_CHART_DAYS)
+    by_day_first = numbers.pop("first_scans_by_day")
+    by_day_claimed = numbers.pop("claims_by_day")
+    days = sorted({*by_day_first, *by_day_claimed})
     chart = {
         "type": "bar",
         "labels": days,
@@ -364,13 +252,7 @@ def scan_statistics(lot: LabelLot, now: Any) -> dict[str, Any]:
              "values": [by_day_claimed.get(day, 0) for day in days]},
         ],
     }  # fmt: skip
-    return {
-        "units_scanned": scanned,
-        "scans": scans,
-        "lot_code_scans": lot_code_scans or 0,
-        "claims": claims,
-        "chart": chart if days else None,
-    }
+    return {**numbers, "chart": chart if days else None}
 
 
 @blp.get("/lots/<id:lot_id>")
@@ -379,10 +261,7 @@ def lot(lot_id: int) -> str:
     session = get_session()
     record, product = _lot_of_mine(lot_id)
     label = session.get(Label, record.label_id)
-    revocations = session.scalars(
-        sa.select(UnitRevocation).where(UnitRevocation.lot_id == record.id)
-        .order_by(UnitRevocation.id)
-    ).all()  # fmt: skip
+    revocations = selectors.revocations_of(session, record.id)
     sample = None
     if record.status == "issued":
         key = lots.lot_key_of(record, product, current_app.config["UNIT_CODE_MASTER_KEYS"])

@@ -14,11 +14,11 @@ import re
 import secrets
 from urllib.parse import urlparse
 
-import sqlalchemy as sa
 from flask import current_app, g, redirect, render_template, request, url_for
 from flask import session as cookie
 from werkzeug.wrappers import Response
 
+from admin.selectors import points as selectors
 from admin.web import (
     form_action,
     form_load,
@@ -29,11 +29,9 @@ from admin.web import (
     sign_in_remember,
     t,
 )
-from labels.models import LabelLot, Product
-from points import claims as points
-from points import redemption, selectors
+from points import claims, redemption
+from points import selectors as points_selectors
 from points.claims import unit_link_parts
-from points.models import CatalogueItem, RedemptionOrder
 from points.schemas import ClaimCreateSchema, OrderCreateSchema
 from service.auth.services import sign_in_wechat_web
 from service.base.exceptions import ValidationFailed
@@ -105,15 +103,9 @@ def home() -> Response | str:
     if elsewhere:
         return elsewhere
     session, now = get_session(), utcnow()
-    mine = selectors.summary(session, "user", principal.user_id, now)
+    mine = points_selectors.summary(session, "user", principal.user_id, now)
     items = redemption.items_for(session, "consumer")
-    orders = session.execute(
-        sa.select(RedemptionOrder, CatalogueItem)
-        .join(CatalogueItem, CatalogueItem.id == RedemptionOrder.item_id)
-        .where(RedemptionOrder.owner_type == "user", RedemptionOrder.owner_id == principal.user_id)
-        .order_by(RedemptionOrder.id.desc())
-        .limit(ORDERS_SHOWN)
-    ).all()
+    orders = selectors.orders_of_reader(session, user_id=principal.user_id, limit=ORDERS_SHOWN)
     return render_template(
         "mine/home.html", mine=mine, items=items, orders=orders, form_key=_form_key()
     )
@@ -163,15 +155,7 @@ def claim_page() -> Response | str:
         return elsewhere
     code = request.args.get("code", "")[:512]
     gtin, lot_number, _ = unit_link_parts(code)
-    product = (
-        get_session()
-        .execute(
-            sa.select(Product, LabelLot)
-            .join(LabelLot, LabelLot.product_id == Product.id)
-            .where(Product.gtin == gtin, LabelLot.lot_number == lot_number)
-        )
-        .first()
-    )
+    product = selectors.product_and_lot(get_session(), gtin=gtin, lot_number=lot_number)
     return render_template(
         "mine/claim.html", code=code, found=product, form_key=_form_key(), path=urlparse(code).path
     )
@@ -187,10 +171,10 @@ def claim() -> Response:
     code = form_text("code", limit=512)
     back = url_for("mine.claim_page", code=code)
 
-    def work() -> points.ClaimResult:
+    def work() -> claims.ClaimResult:
         body = form_load(ClaimCreateSchema())
         gtin, lot_number, serial = unit_link_parts(body["code"])
-        return points.claim_unit(
+        return claims.claim_unit(
             get_session(),
             user_id=principal.user_id,
             gtin=gtin,
@@ -202,7 +186,7 @@ def claim() -> Response:
             now=utcnow(),
         )
 
-    def message(result: points.ClaimResult) -> str:
+    def message(result: claims.ClaimResult) -> str:
         earned = result.claim.points
         return t(f"认领成功，获得 {earned} 积分。", f"Claimed: {earned} points.")
 

@@ -6,17 +6,15 @@ Everything here is public and read-only; the same facts are open data under ``/a
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import current_app, render_template
 
-from admin import selectors
-from admin.models import PUBLICATION_KINDS, Publication
+from admin.selectors import portal as selectors
 from admin.web import choice, paged, pages_blueprint, search_text, t
 from ledger.credits import disclosure
-from ledger.credits.models import CreditRetirement
 from service.base.exceptions import NotFound
-from service.cli import log_signer
 from service.db import get_session
+from service.models import PUBLICATION_KINDS
+from service.signing import log_signer
 
 blp = pages_blueprint("portal", None, console=False)
 LABEL_STATUSES = ("certified", "suspended", "revoked", "expired")
@@ -26,7 +24,7 @@ HOME_NOTICES = 3
 @blp.get("/")
 def home() -> str:
     session = get_session()
-    notices = session.scalars(selectors.publications().limit(HOME_NOTICES)).all()
+    notices = selectors.publications_latest(session, limit=HOME_NOTICES)
     return render_template("portal/home.html", numbers=selectors.headline(session), notices=notices)
 
 
@@ -44,7 +42,7 @@ def credits() -> str:
     session = get_session()
     monthly = selectors.credits_by_month(session)
     projects = selectors.credits_by_project(session)
-    page = paged(sa.select(CreditRetirement).order_by(CreditRetirement.id.desc()))
+    page = paged(selectors.retirements())
     retirements = disclosure.retirement_views(session, page.rows, detailed=True)
     monthly_chart = {
         "type": "bar",
@@ -96,15 +94,7 @@ def notices() -> str:
 
 @blp.get("/notices/<string(maxlength=64):slug>")
 def notice(slug: str) -> str:
-    publication = (
-        get_session()
-        .scalars(
-            sa.select(Publication).where(
-                Publication.slug == slug, Publication.status == "published"
-            )
-        )
-        .one_or_none()
-    )
+    publication = selectors.publication_published(get_session(), slug)
     if publication is None:
         raise NotFound()
     return render_template("portal/notice.html", publication=publication)

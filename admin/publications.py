@@ -8,8 +8,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from admin.models import PUBLICATION_KINDS, Publication
 from service.base.exceptions import Conflict, ValidationFailed
+from service.models import PUBLICATION_KINDS, Publication
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 #: Which status may follow which.

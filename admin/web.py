@@ -351,11 +351,8 @@ def pages_blueprint(name: str, url_prefix: str | None, *, console: bool) -> Blue
 
 
 def init_app(app: Flask) -> None:
-    """Register the pages (portal, console, enterprise desk) and their static files."""
-    from admin import console, console_points, desk, mine, portal
-
-    del console_points  # its pages join the console's blueprint on import
-
+    """Set up what every page needs (the console's cookie, the templates' globals, HTML errors)
+    and serve the pages' static files; the composition root registers the pages themselves."""
     # Flask's defaults are set already, so these are assigned, not defaulted.
     public_base_url = str(app.config.get("PUBLIC_BASE_URL") or "")
     app.config.update(
@@ -372,5 +369,3 @@ def init_app(app: Flask) -> None:
     app.extensions["tanhui.error_page"] = error_page
     static = Blueprint("pages_static", __name__, static_folder="static", static_url_path="/static")
     app.register_blueprint(static)
-    for module in (portal, console, desk, mine):
-        app.register_blueprint(module.blp)

@@ -56,9 +56,9 @@ from service.auth.authz import token_settings
 from service.auth.services import _session_open
 from service.base.parties.models import Organisation, User
 from service.base.parties.services import consumer_create, principal_for
-from service.cli import log_signer
 from service.db import get_session
 from service.gcpause import collector_paused
+from service.signing import log_signer
 
 PROJECTS = 10
 FARMS_PER_PROJECT = 10_000

@@ -9,7 +9,7 @@ from marshmallow import ValidationError, fields, validate
 
 from points.models import AUDIENCES, EVENT_TYPES, FORMULA_KINDS, ITEM_KINDS, PAYOUT_METHODS
 from points.redemption import ORDER_QUANTITY_MAX
-from service.schemas import BodySchema
+from service.base.schemas import BodySchema
 
 NOTE_MAX_CHARS = 500
 

@@ -1,4 +1,9 @@
-"""The app factory: the only way to get an app (gunicorn, CLI and tests all come through here)."""
+"""The composition root: the app factory, the only way to get an app (gunicorn, the ``tanhui``
+command and the tests all come through here), and the one module that imports every web face.
+
+Extensions, then the API's blueprints and the pages, then the error handlers and the commands.
+A package's web face joins here with two lines: its import, and its place in the list.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,22 @@ from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter, Map
 
-from service import db, extensions, i18n, observability
+from admin import web as pages
+from admin.api.credits import blp as credits_blp
+from admin.console import blp as console_blp
+from admin.desk import blp as desk_blp
+from admin.mine import blp as mine_blp
+from admin.portal import blp as portal_blp
+from labels.api import BLUEPRINTS as LABELS_BLUEPRINTS
+from points.api import blp as points_blp
+from service import commands, db, extensions, i18n, observability
+from service.auth_api import blp as auth_blp
+from service.auth_api import me_blp
 from service.base.exceptions import ServiceError
 from service.config import load_config
 from service.errors import ErrorSchema, commit_error_response, register_error_handlers
+from service.ops_api import blp as ops_blp
+from service.parties.api import blp as organisations_blp
 
 API_TITLE = "Tanhui 碳汇 API"
 API_VERSION = "v1"
@@ -64,15 +81,6 @@ class TanhuiApi(Api):
 
 
 def register_blueprints(app: Flask) -> None:
-    from admin import web as pages
-    from labels.api import BLUEPRINTS as LABELS_BLUEPRINTS
-    from points.api import blp as points_blp
-    from service.auth_api import blp as auth_blp
-    from service.auth_api import me_blp
-    from service.credits.api import blp as credits_blp
-    from service.ops_api import blp as ops_blp
-    from service.parties.api import blp as organisations_blp
-
     app.config.update(
         API_TITLE=API_TITLE,
         API_VERSION=API_VERSION,
@@ -106,6 +114,8 @@ def register_blueprints(app: Flask) -> None:
         api.register_blueprint(blueprint)
     app.extensions["tanhui.api"] = api
     pages.init_app(app)
+    for page_blueprint in (portal_blp, console_blp, desk_blp, mine_blp):
+        app.register_blueprint(page_blueprint)
     extensions.apply_rate_limits(app)
 
 
@@ -114,9 +124,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from service.cli import register
-
-    register(app)
+    commands.register(app)
 
 
 def _require_json_body() -> None:

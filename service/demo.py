@@ -1,5 +1,8 @@
 """Demo parties and sink credits for the three pilot areas. Seeding twice changes nothing.
 
+The seed writes through every domain package (parties, the ledger's credits, labels, points), so
+it belongs to the composition root beside the app factory and the commands, not to the pages.
+
 Every demo staff account signs in with ``DEMO_PASSWORD``; this data is for a laptop, never for a
 server anyone else can reach.
 """
@@ -11,13 +14,21 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Session
 
+from labels import certification, lots
+from labels import services as products
+from labels.codes import serial_for
+from labels.models import Footprint, Label, LabelLot, Product
 from ledger import credits
 from ledger.credits.models import CreditBatch, CreditRetirement
+from points import grants, redemption, rules
+from points.models import CatalogueItem, PointRule
 from service.auth.passwords import password_hash
 from service.base.parties import services as parties
-from service.base.parties.models import Organisation, User
+from service.base.parties.models import Organisation, User, WeChatIdentity
+from service.base.parties.services import principal_for
 from service.db import utcnow
 
 DEMO_PASSWORD = "tanhui-demo-2026"  # noqa: S105 - published demo login
@@ -149,19 +160,12 @@ DEMO_CONSUMERS = (
 
 def _points(session: Session) -> list[str]:
     """Point rules, a catalogue, and two consumers with points (idempotent)."""
-    from flask import current_app
-
-    from points import grants, redemption
-    from points import rules as points
-    from points.models import CatalogueItem, PointRule
-    from service.base.parties.models import WeChatIdentity
-
     now = utcnow()
     operator = session.scalars(sa.select(User).where(User.username == "operator")).one()
     for event_type, formula, cap_per_day in DEMO_RULES:
         if session.scalar(sa.select(PointRule.id).where(PointRule.event_type == event_type)):
             continue
-        points.rule_publish(session, event_type=event_type, user_id=operator.id, now=now,
+        rules.rule_publish(session, event_type=event_type, user_id=operator.id, now=now,
                             values={"formula": formula, "cap_per_day": cap_per_day,
                                     "validity_days": 365})  # fmt: skip
     for values in DEMO_ITEMS:
@@ -242,13 +246,6 @@ DEMO_LOT_UNITS = 1_000
 def _labels(session: Session) -> list[str]:
     """Lianta's 5 kg fragrant japonica: a declared footprint, a certified carbon-neutral label and
     an issued lot of 1,000 bags backed by retired Qingpu credits (idempotent)."""
-    from flask import current_app
-
-    from labels import certification, lots
-    from labels.codes import serial_for
-    from labels.models import Label, LabelLot
-    from service.base.parties.services import principal_for
-
     now = utcnow()
     staff = session.scalars(sa.select(User).where(User.username == "lianta")).one()
     certifier = session.scalars(sa.select(User).where(User.username == "certifier")).one()
@@ -320,10 +317,6 @@ DEMO_APPLICATION_GTIN = "06901234567908"
 def _application(session: Session) -> list[str]:
     """Tongli's 2.5 kg soft rice: a computed footprint and a carbon-footprint label application
     waiting for the certifier (idempotent)."""
-    from labels import certification
-    from labels.models import Label
-    from service.base.parties.services import principal_for
-
     now = utcnow()
     staff = session.scalars(sa.select(User).where(User.username == "tongli")).one()
     principal = principal_for(staff)
@@ -357,11 +350,6 @@ def _product_with_footprint(
 ) -> tuple[Any, Any]:
     """The staff member's milled-rice product and its declared cradle-to-gate footprint for the
     2025 season, created unless they exist (by GTIN)."""
-    from labels import certification
-    from labels import services as products
-    from labels.models import Footprint, Product
-    from service.base.parties.services import principal_for
-
     principal = principal_for(staff)
     found = session.scalars(sa.select(Product).where(Product.gtin == product["gtin"])).first()
     if found is None:

@@ -8,14 +8,21 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from labels import certification, services
-from labels.api.common import ID_MAX, PAGE_SIZE_DEFAULT, STAFF_ROLES, DecimalString, positive
 from labels.api.products import FootprintSchema
-from labels.models import LABEL_SCHEMES, LABEL_STATUSES, PRODUCT_CATEGORIES
+from labels.models import LABEL_STATUSES, PRODUCT_CATEGORIES
+from labels.schemas import (
+    ID_MAX,
+    PAGE_SIZE_DEFAULT,
+    STAFF_ROLES,
+    DecimalString,
+    LabelCreateSchema,
+    positive,
+)
 from service.auth.authz import authenticated, requires
 from service.base.config import PAGE_SIZE_MAX
+from service.base.schemas import BodySchema
 from service.db import get_session, utcnow
 from service.pagination import paginate
-from service.schemas import BodySchema
 
 blp = Blueprint(
     "labels",
@@ -39,12 +46,6 @@ class BenchmarkSchema(Schema):
     kg_per_kg = DecimalString()
     source = fields.String()
     valid_from = fields.Date()
-
-
-class LabelCreateSchema(BodySchema):
-    product_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    footprint_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    scheme = fields.String(required=True, validate=validate.OneOf(LABEL_SCHEMES))
 
 
 class TransitionCreateSchema(BodySchema):

@@ -13,10 +13,10 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from labels import certification, lots
-from labels.api.common import ID_MAX, STAFF_ROLES
+from labels.schemas import ID_MAX, STAFF_ROLES, LotCreateSchema
 from service.auth.authz import authenticated, requires
+from service.base.schemas import BodySchema
 from service.db import get_session, utcnow
-from service.schemas import BodySchema
 
 blp = Blueprint(
     "lots",
@@ -39,16 +39,6 @@ class QuoteSchema(Schema):
     price_per_tonne_fen = fields.Integer()
     service_fee_fen = fields.Integer()
     amount_fen = fields.Integer()
-
-
-class LotCreateSchema(BodySchema):
-    label_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    lot_number = fields.String(
-        required=True, validate=validate.Length(min=1, max=lots.LOT_NUMBER_MAX_CHARS)
-    )
-    units = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=1, max=lots.UNITS_MAX)
-    )
 
 
 class LotSchema(QuoteSchema):

@@ -5,33 +5,26 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from labels import certification, services
-from labels.api.common import (
+from labels.models import (
+    DECLARED_UNITS,
+    PRODUCT_CATEGORIES,
+)
+from labels.schemas import (
     ID_MAX,
     PAGE_SIZE_DEFAULT,
     STAFF_ROLES,
     DecimalString,
-    entries,
-    non_negative,
-    positive,
+    FootprintCreateSchema,
+    ProductCreateSchema,
+    ProductUpdateSchema,
 )
-from labels.models import (
-    BOUNDARIES,
-    DECLARED_UNITS,
-    FOOTPRINT_METHODS,
-    GWP_SET_NAMES,
-    PRODUCT_CATEGORIES,
-)
-from labels.services import NET_CONTENT_MAX_G
 from service.auth.authz import authenticated, requires
 from service.base.config import PAGE_SIZE_MAX
 from service.db import get_session, utcnow
 from service.pagination import paginate
-from service.schemas import BodySchema
-
-NAME_MAX_LENGTH_CHARS = 128
 
 blp = Blueprint(
     "products",
@@ -54,83 +47,9 @@ class ProductSchema(Schema):
     created_at = fields.DateTime(dump_only=True)
 
 
-class ProductUpdateSchema(BodySchema):
-    gtin = fields.String(validate=validate.Length(min=8, max=20))
-    name = fields.String(validate=validate.Length(min=1, max=NAME_MAX_LENGTH_CHARS))
-    name_en = fields.String(validate=validate.Length(max=NAME_MAX_LENGTH_CHARS))
-    category = fields.String(validate=validate.OneOf(PRODUCT_CATEGORIES))
-    declared_unit = fields.String(validate=validate.OneOf(DECLARED_UNITS))
-    net_content_g = fields.Integer(
-        strict=True, validate=validate.Range(min=1, max=NET_CONTENT_MAX_G)
-    )
-
-
-class ProductCreateSchema(ProductUpdateSchema):
-    organisation_id = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=1, max=ID_MAX)
-    )
-    gtin = fields.String(required=True, validate=validate.Length(min=8, max=20))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=NAME_MAX_LENGTH_CHARS))
-    category = fields.String(required=True, validate=validate.OneOf(PRODUCT_CATEGORIES))
-    declared_unit = fields.String(required=True, validate=validate.OneOf(DECLARED_UNITS))
-    net_content_g = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=1, max=NET_CONTENT_MAX_G)
-    )
-
-
 class ProductQuerySchema(Schema):
     organisation_id = fields.Integer(validate=validate.Range(min=1, max=ID_MAX))
     category = fields.String(validate=validate.OneOf(PRODUCT_CATEGORIES))
-
-
-class ReportSchema(BodySchema):
-    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    number = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    issued_on = fields.Date(required=True)
-
-
-class FootprintCreateSchema(BodySchema):
-    method = fields.String(required=True, validate=validate.OneOf(FOOTPRINT_METHODS))
-    period_start = fields.Date(required=True)
-    period_end = fields.Date(required=True)
-    # declared
-    kg_per_unit = DecimalString(validate=positive)
-    low_kg_per_unit = DecimalString(validate=non_negative)
-    high_kg_per_unit = DecimalString(validate=non_negative)
-    boundary = fields.String(validate=validate.OneOf(BOUNDARIES))
-    gwp_set = fields.String(validate=validate.OneOf(GWP_SET_NAMES))
-    breakdown = fields.Dict(
-        keys=fields.String(validate=validate.Length(min=1, max=40)),
-        values=DecimalString(validate=non_negative),
-        validate=entries(1, 20),
-    )
-    data_quality = fields.Dict(
-        keys=fields.String(validate=validate.Length(min=1, max=40)),
-        values=fields.Raw(),
-        validate=entries(0, 20),
-    )
-    verifier = fields.String(validate=validate.Length(min=1, max=200))
-    report = fields.Nested(ReportSchema)
-    # computed
-    activity = fields.Dict(
-        keys=fields.String(validate=validate.Length(max=40)),
-        values=fields.Raw(),
-        metadata={"description": "Farm and mill activity data for the rice calculator."},
-    )
-
-    @validates_schema
-    def _method_fields(self, data, **_kwargs):
-        if data["method"] == "declared":
-            required = ("kg_per_unit", "boundary", "gwp_set", "breakdown", "verifier", "report")
-            missing = {
-                name: ["Missing data for required field."]
-                for name in (*required, "data_quality")
-                if name not in data
-            }
-            if missing:
-                raise ValidationError(missing)
-        elif "activity" not in data:
-            raise ValidationError({"activity": ["Missing data for required field."]})
 
 
 class FootprintSchema(Schema):

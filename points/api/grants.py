@@ -10,8 +10,8 @@ from points.api.common import blp, idempotency_key
 from points.models import OWNER_TYPES
 from points.schemas import NOTE_MAX_CHARS
 from service.auth.authz import authenticated, requires
+from service.base.schemas import BodySchema
 from service.db import get_session, utcnow
-from service.schemas import BodySchema
 
 
 class GrantSchema(BodySchema):

@@ -14,9 +14,9 @@ from points.models import PAYOUT_METHODS
 from points.schemas import ExportCreateSchema, PayoutDecisionSchema
 from service.auth.authz import authenticated, requires
 from service.base.config import PAGE_SIZE_MAX
+from service.base.schemas import BodySchema
 from service.db import get_session, utcnow
 from service.pagination import paginate
-from service.schemas import BodySchema
 
 
 class PayoutCreateSchema(BodySchema):

@@ -12,9 +12,9 @@ from points.models import PRACTICES
 from points.schemas import NOTE_MAX_CHARS
 from service.auth.authz import authenticated, requires
 from service.base.config import PAGE_SIZE_MAX
+from service.base.schemas import BodySchema
 from service.db import get_session, utcnow
 from service.pagination import paginate
-from service.schemas import BodySchema
 
 
 def _area(value):

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from service.base.config import PASSWORD_MAX_LENGTH_CHARS
 from service.base.parties.models import ROLES
-from service.schemas import BodySchema
+from service.base.schemas import BodySchema
 
 #: wx.login codes are 32 characters today; leave room but refuse junk.
 WECHAT_CODE_MAX_LENGTH_CHARS = 128

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from service.base.parties.models import ORGANISATION_KINDS, ORGANISATION_STATUSES
 from service.base.parties.services import SELF_REGISTERED_KINDS
-from service.schemas import BodySchema
+from service.base.schemas import BodySchema
 
 NAME_MAX_LENGTH_CHARS = 128
 

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from admin.models import Publication
 from service.db import utcnow
+from service.models import Publication
 
 PAGES = ["/", "/labels", "/credits", "/log", "/notices"]
 EXTERNAL = re.compile(r'(?:src|href)="(?:https?:)?//', re.IGNORECASE)

@@ -1,4 +1,5 @@
-"""Reads for the pages: headline numbers, monthly series for charts, searchable lists.
+"""Reads for the public portal: headline numbers, monthly series for charts, the label
+registry, retirements, the log's state and the published notices.
 
 Months are Asia/Shanghai calendar months, as every report of the service counts them.
 """
@@ -12,7 +13,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from admin.models import Publication
 from labels.models import Label, LabelLot, Product
 from ledger.credits.disclosure import project_totals
 from ledger.credits.models import (
@@ -20,11 +20,11 @@ from ledger.credits.models import (
     CreditBatch,
     CreditProject,
     CreditRetirement,
-    CreditSerialRange,
 )
 from ledger.tlog import latest_checkpoint
 from service.base.parties.models import Organisation
 from service.base.units import GRAMS_PER_TONNE, SHANGHAI
+from service.models import Publication
 
 #: Months a chart shows at most (the most recent).
 CHART_MONTHS_MAX = 24
@@ -91,18 +91,6 @@ def credits_by_project(session: Session) -> list[dict[str, Any]]:
     return [{"project": project, **totals[project.id]} for project in projects]
 
 
-def retired_ranges(session: Session, retirement_ids: list[int]) -> dict[int, list[Any]]:
-    ranges: dict[int, list[Any]] = defaultdict(list)
-    if retirement_ids:
-        for piece in session.scalars(
-            sa.select(CreditSerialRange)
-            .where(CreditSerialRange.retirement_id.in_(retirement_ids))
-            .order_by(CreditSerialRange.serial_start)
-        ):
-            ranges[piece.retirement_id].append(piece)
-    return ranges
-
-
 def label_registry(query: str, status: str | None) -> Any:
     """Labels with their product and enterprise, newest first; ``query`` matches the product's
     name, its GTIN, the enterprise or the certificate number."""
@@ -128,7 +116,13 @@ def label_registry(query: str, status: str | None) -> Any:
     return statement
 
 
+def retirements() -> Any:
+    """Every retirement, newest first (a statement, for a paged list)."""
+    return sa.select(CreditRetirement).order_by(CreditRetirement.id.desc())
+
+
 def publications(kind: str | None = None) -> Any:
+    """Published notices, newest first; of one ``kind`` when given."""
     statement = (
         sa.select(Publication)
         .where(Publication.status == "published")
@@ -137,6 +131,11 @@ def publications(kind: str | None = None) -> Any:
     if kind:
         statement = statement.where(Publication.kind == kind)
     return statement
+
+
+def publications_latest(session: Session, *, limit: int) -> list[Publication]:
+    """The latest published notices of either kind."""
+    return list(session.scalars(publications().limit(limit)))
 
 
 def log_state(session: Session) -> dict[str, Any] | None:
@@ -149,3 +148,10 @@ def log_state(session: Session) -> dict[str, Any] | None:
         "note": checkpoint.note,
         "created_at": checkpoint.created_at,
     }
+
+
+def publication_published(session: Session, slug: str) -> Publication | None:
+    """The published notice at ``slug`` (drafts and withdrawn pages are not found)."""
+    return session.scalars(
+        sa.select(Publication).where(Publication.slug == slug, Publication.status == "published")
+    ).one_or_none()

@@ -7,11 +7,11 @@ limits and messages, and each form calls the same service function the API does.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Response, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from admin.console import REASON_MAX_CHARS, blp
+from admin.console.blueprint import REASON_MAX_CHARS, blp
+from admin.selectors import points as selectors
 from admin.web import (
     choice,
     form_action,
@@ -34,11 +34,6 @@ from points.models import (
     ORDER_STATUSES,
     PAYOUT_METHODS,
     PAYOUT_STATUSES,
-    CatalogueItem,
-    FarmPayout,
-    PayoutExport,
-    PointRule,
-    RedemptionOrder,
 )
 from points.payouts import export_download
 from points.schemas import (
@@ -49,7 +44,6 @@ from points.schemas import (
     RuleCreateSchema,
 )
 from service.base.exceptions import NotFound, ValidationFailed
-from service.base.parties.models import Organisation
 from service.db import get_session, utcnow
 
 
@@ -59,19 +53,10 @@ from service.db import get_session, utcnow
 def point_rules() -> str:
     """Every version of every rule, newest first; the one in force for each event is marked."""
     event_type = choice("event_type", EVENT_TYPES)
-    statement = sa.select(PointRule).order_by(PointRule.event_type, PointRule.version.desc())
-    if event_type:
-        statement = statement.where(PointRule.event_type == event_type)
-    session, now = get_session(), utcnow()
-    current = {
-        rule.id
-        for rule in (points.rule_current(session, kind, now) for kind in EVENT_TYPES)
-        if rule is not None
-    }
     return render_template(
         "console/rules.html",
-        page=paged(statement),
-        current=current,
+        page=paged(selectors.rules(event_type=event_type)),
+        current=selectors.rule_ids_in_force(get_session(), now=utcnow()),
         event_type=event_type,
         event_types=EVENT_TYPES,
         formula_kinds=FORMULA_KINDS,
@@ -107,20 +92,10 @@ def point_rule_publish() -> BaseResponse:
 def catalogue() -> str:
     audience = choice("audience", AUDIENCES)
     status = choice("status", ORDER_STATUSES)
-    items = sa.select(CatalogueItem).order_by(CatalogueItem.id.desc())
-    if audience:
-        items = items.where(CatalogueItem.audience == audience)
-    orders = (
-        sa.select(RedemptionOrder, CatalogueItem)
-        .join(CatalogueItem, CatalogueItem.id == RedemptionOrder.item_id)
-        .order_by(RedemptionOrder.id.desc())
-    )
-    if status:
-        orders = orders.where(RedemptionOrder.status == status)
     return render_template(
         "console/catalogue.html",
-        items=paged(items, argument="items_page"),
-        orders=paged(orders, scalars=False),
+        items=paged(selectors.catalogue_items(audience=audience), argument="items_page"),
+        orders=paged(selectors.orders(status=status), scalars=False),
         audience=audience,
         audiences=AUDIENCES,
         kinds=ITEM_KINDS,
@@ -186,28 +161,12 @@ def order_resolve(order_id: int) -> BaseResponse:
 @page_requires("operator", "auditor")
 def payouts() -> str:
     status = choice("status", PAYOUT_STATUSES)
-    statement = (
-        sa.select(FarmPayout, Organisation)
-        .join(Organisation, Organisation.id == FarmPayout.organisation_id)
-        .order_by(FarmPayout.id.desc())
-    )
-    if status:
-        statement = statement.where(FarmPayout.status == status)
-    session = get_session()
-    waiting = {
-        method: total or 0
-        for method, total in session.execute(
-            sa.select(FarmPayout.method, sa.func.count())
-            .where(FarmPayout.status == "approved")
-            .group_by(FarmPayout.method)
-        )
-    }
-    exports = paged(
-        sa.select(PayoutExport).order_by(PayoutExport.id.desc()), argument="exports_page"
-    )
+    page = paged(selectors.payouts(status=status), scalars=False)
+    waiting = selectors.payouts_waiting(get_session())
+    exports = paged(selectors.payout_exports(), argument="exports_page")
     return render_template(
         "console/payouts.html",
-        page=paged(statement, scalars=False),
+        page=page,
         status=status,
         statuses=PAYOUT_STATUSES,
         methods=PAYOUT_METHODS,

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from tests.conftest import count_rows
 
-EXAMPLES = Path(__file__).parents[3] / "examples" / "credits"
+EXAMPLES = Path(__file__).parents[2] / "examples" / "credits"
 
 
 def test_the_pilot_files_import_once(app, session):

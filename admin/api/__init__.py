@@ -1,0 +1,2 @@
+"""Web faces that belong to no domain package: the sink-credit API (the ledger speaks no
+HTTP)."""

@@ -1,0 +1,95 @@
+"""Sink credits: operators upload a registry's file and record the retirements it made."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from admin.console.blueprint import blp
+from admin.selectors import console as selectors
+from admin.web import form_action, form_text, page_requires, paged, signed_in, t
+from ledger import credits
+from ledger.errors import CreditError
+from service.base.exceptions import ValidationFailed
+from service.db import get_session, utcnow
+from service.errors import status_of
+
+IMPORT_FORMATS = ("json", "csv")
+RETIREMENT_LINES_MAX = 20
+TEXT_FIELD_MAX_CHARS = 200
+
+
+@blp.route("/credits", methods=["GET", "POST"])
+@page_requires("operator")
+def credits_import() -> tuple[str, int] | str:
+    """Upload a registry file: every batch of it imported, or nothing and every bad row and
+    field listed (the row report)."""
+    session = get_session()
+    result = problems = None
+    status = 200
+    if request.method == "POST":
+        upload = request.files.get("file")
+        name = (upload.filename or "") if upload else ""
+        file_format = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+        if upload is None or not name:
+            raise ValidationFailed.field("file", "Missing data for required field.")
+        if file_format not in IMPORT_FORMATS:
+            raise ValidationFailed.field("file", "A .json or .csv file of the registry format.")
+        principal = signed_in()
+        try:
+            result = credits.import_file(
+                session, content=upload.read(), file_format=file_format, filename=name[:255],
+                imported_by=principal.user_id, now=utcnow(),
+            )  # fmt: skip
+        except CreditError as error:
+            session.rollback()
+            problems, status = error.problems or [], status_of(error)
+    imports = selectors.credit_imports_recent(session)
+    batches = paged(selectors.credit_batches(), scalars=False)
+    body = render_template("console/credits.html", result=result, problems=problems,
+                  imports=imports, page=batches)  # fmt: skip
+    return (body, status) if status != 200 else body
+
+
+def _retirement_lines() -> list[credits.RetirementLine]:
+    """The form's lines (``batch_N``, ``quantity_t_N``); empty lines are skipped."""
+    lines = []
+    for number in range(RETIREMENT_LINES_MAX):
+        batch, tonnes = (request.form.get(f"batch_{number}", "").strip(),
+                         request.form.get(f"quantity_t_{number}", "").strip())  # fmt: skip
+        if not batch and not tonnes:
+            continue
+        if not (batch.isdigit() and tonnes.isdigit() and int(tonnes) > 0):
+            raise ValidationFailed.field(f"lines.{number}", "A batch and whole tonnes.")
+        lines.append(credits.RetirementLine(int(batch), int(tonnes)))
+    if not lines:
+        raise ValidationFailed.field("lines", "Missing data for required field.")
+    return lines
+
+
+@blp.post("/credits/retirements")
+@page_requires("operator")
+def retirement_record() -> Response:
+    """Record a retirement the registry made: a batch and whole tonnes per line."""
+    principal = signed_in()
+    back = url_for("console.credits_import")
+
+    def work() -> None:
+        lines = _retirement_lines()
+        try:
+            retired_on = date.fromisoformat(request.form.get("retired_on", ""))
+        except ValueError:
+            raise ValidationFailed.field("retired_on", "Not a valid date.") from None
+        credits.retire(
+            get_session(),
+            registry_code=form_text("registry_code", limit=32),
+            registry_reference=form_text("registry_reference", limit=128),
+            beneficiary=form_text("beneficiary", limit=TEXT_FIELD_MAX_CHARS),
+            purpose=form_text("purpose", limit=500),
+            retired_on=retired_on, lines=lines, recorded_by=principal.user_id, now=utcnow(),
+        )  # fmt: skip
+
+    return form_action(work, done=url_for("portal.credits"), back=back,
+                       message=t("注销已记录。", "The retirement is recorded."))  # fmt: skip

@@ -1,1 +1,0 @@
-"""The sink-credit API: public disclosure and open data, operators' imports and retirements."""
