@@ -12,6 +12,9 @@ import pytest
 from service.extensions import wechat_client
 
 WORKERS = 8
+#: How long the parent waits for each worker process: each starts Python and builds an app, which
+#: on a loaded machine took over a minute.
+WORKER_ANSWER_WAIT_S = 180
 
 
 def test_threads_of_one_worker_fetch_the_token_once(app, fake_wechat):
@@ -57,7 +60,7 @@ def test_gunicorn_like_worker_processes_fetch_the_token_once(server_config, fake
     ]
     for process in processes:
         process.start()
-    tokens = [results.get(timeout=60) for _ in processes]
+    tokens = [results.get(timeout=WORKER_ANSWER_WAIT_S) for _ in processes]
     for process in processes:
         process.join(timeout=30)
     assert all(not token.startswith("error") for token in tokens), tokens
