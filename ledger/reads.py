@@ -126,7 +126,8 @@ def credited_since(
 ) -> tuple[int, int]:
     """(credited since ``day``, credited since ``month``) by entries of ``kind``, on PostgreSQL
     (``month`` is the earlier instant)."""
-    with session.connection().connection.driver_connection.cursor() as cursor:
+    driver: Any = session.connection().connection.driver_connection
+    with driver.cursor() as cursor:
         since_day, since_month = cursor.execute(
             CREDITED_SINCE, {"account_id": account_id, "kind": kind, "day": day, "month": month}
         ).fetchone()
@@ -236,6 +237,7 @@ def lots_lapsed(session: Session, *, account_id: int, now: datetime) -> int:
                 Lot.account_id == account_id, Lot.remaining > 0, Lot.expires_at <= now
             )
         )
+        or 0
     )
 
 
@@ -250,6 +252,7 @@ def lots_expiring(session: Session, *, account_id: int, after: datetime, until: 
                 Lot.expires_at <= until,
             )
         )
+        or 0
     )
 
 
@@ -347,6 +350,7 @@ def expiring_by_month(session: Session, *, asset: str, zone: ZoneInfo) -> dict[s
         .where(Account.asset == asset, Lot.remaining > 0, Lot.expires_at.is_not(None))
         .order_by(Lot.expires_at)
     ):
+        assert expires_at is not None  # the query keeps lots that end
         month = expires_at.astimezone(zone).strftime("%Y-%m")
         schedule[month] = schedule.get(month, 0) + int(remaining)
     return schedule
