@@ -126,13 +126,11 @@ def credited_since(
 ) -> tuple[int, int]:
     """(credited since ``day``, credited since ``month``) by entries of ``kind``, on PostgreSQL
     (``month`` is the earlier instant)."""
-    driver = session.connection().connection.driver_connection
-    assert driver is not None  # a checked-out connection always has its driver's
+    driver: Any = session.connection().connection.driver_connection
     with driver.cursor() as cursor:
-        row = cursor.execute(
+        since_day, since_month = cursor.execute(
             CREDITED_SINCE, {"account_id": account_id, "kind": kind, "day": day, "month": month}
         ).fetchone()
-    since_day, since_month = row
     return int(since_day), int(since_month)
 
 
@@ -233,7 +231,7 @@ def account_state(session: Session, code: str) -> AccountState | None:
 def lots_lapsed(session: Session, *, account_id: int, now: datetime) -> int:
     """What is left in the account's lots past their expiry: gone, even before the expiry job
     has posted them."""
-    lapsed: int = (
+    return int(
         session.scalar(
             sa.select(sa.func.coalesce(sa.func.sum(Lot.remaining), 0)).where(
                 Lot.account_id == account_id, Lot.remaining > 0, Lot.expires_at <= now
@@ -241,12 +239,11 @@ def lots_lapsed(session: Session, *, account_id: int, now: datetime) -> int:
         )
         or 0
     )
-    return int(lapsed)
 
 
 def lots_expiring(session: Session, *, account_id: int, after: datetime, until: datetime) -> int:
     """What is left in the account's lots that expire after ``after`` and by ``until``."""
-    expiring: int = (
+    return int(
         session.scalar(
             sa.select(sa.func.coalesce(sa.func.sum(Lot.remaining), 0)).where(
                 Lot.account_id == account_id,
@@ -257,7 +254,6 @@ def lots_expiring(session: Session, *, account_id: int, after: datetime, until: 
         )
         or 0
     )
-    return int(expiring)
 
 
 def available(session: Session, *, account_id: int, now: datetime) -> int:
@@ -354,7 +350,7 @@ def expiring_by_month(session: Session, *, asset: str, zone: ZoneInfo) -> dict[s
         .where(Account.asset == asset, Lot.remaining > 0, Lot.expires_at.is_not(None))
         .order_by(Lot.expires_at)
     ):
-        assert expires_at is not None  # the query keeps only lots that expire
+        assert expires_at is not None  # the query keeps lots that end
         month = expires_at.astimezone(zone).strftime("%Y-%m")
         schedule[month] = schedule.get(month, 0) + int(remaining)
     return schedule

@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as postgresql_dialect
@@ -66,7 +67,7 @@ def _genuine_index(
         raise claim_unknown("Not a genuine code.") from None
 
 
-def _insert(session: Session, table: sa.Table) -> sa.Insert:
+def _insert(session: Session, table: Any) -> Any:
     """An INSERT of the session's dialect, for ``on_conflict_do_nothing``."""
     if session.get_bind().dialect.name == "postgresql":
         return postgresql_dialect.insert(table)

@@ -74,6 +74,11 @@ def test_request_approve_export(client, farm, operator, give, session):
     download = client.get(f"/api/v1/points/payouts/exports/{export['id']}/file", headers=operator)
     assert download.headers["X-Content-SHA256"] == hashlib.sha256(download.data).hexdigest()
     assert download.headers["X-Content-SHA256"] == export["sha256"]
+    # One charset parameter (the type used to carry it twice, once added by werkzeug).
+    assert download.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert download.headers["Content-Disposition"] == (
+        f'attachment; filename="payouts-{export["id"]}.csv"'
+    )
     rows = list(csv.reader(io.StringIO(download.data.decode("utf-8-sig"))))
     assert rows[1][1:5] == [
         "东厍村家庭农场",
@@ -100,6 +105,7 @@ def test_wechat_exports_list_openids_in_fen(client, farm, operator, give):
         "/api/v1/points/payouts/exports", headers=operator, json={"method": "wechat"}
     ).get_json()
     body = client.get(f"/api/v1/points/payouts/exports/{export['id']}/file", headers=operator)
+    assert body.headers["Content-Type"] == "application/json"
     document = json.loads(body.data)
     assert (document["total_amount"], document["total_num"]) == (500, 1)
     assert document["transfer_detail_list"][0]["openid"] == "oFARM_openid_1"
