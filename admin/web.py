@@ -36,16 +36,28 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext
 from marshmallow import Schema
 from marshmallow import fields as ma_fields
 from marshmallow.exceptions import ValidationError as MarshmallowError
 
 from service.auth.services import session_principal
-from service.base.exceptions import AuthenticationFailed, ServiceError, ValidationFailed
+from service.base.exceptions import (
+    AuthenticationFailed,
+    FieldMessage,
+    ServiceError,
+    ValidationFailed,
+)
 from service.base.parties.services import Principal
 from service.db import get_session, utcnow
 from service.errors import flatten_messages
-from service.i18n import error_message, field_message, negotiate_locale, use_locale
+from service.i18n import (
+    error_message,
+    field_label,
+    field_message,
+    negotiate_locale,
+    use_locale,
+)
 from service.pagination import PAGE_NUMBER_MAX, row_count
 
 LANGUAGES = ("zh-CN", "en")
@@ -196,7 +208,7 @@ def form_action(
 def flash_error(error: ServiceError) -> None:
     text = error_message(error.code, error.params)
     details = [
-        f"{name}: {field_message(message)}"
+        f"{field_label(name)}{gettext(': ')}{field_message(message)}"
         for name, messages in error.fields.items()
         for message in messages
     ]
@@ -252,7 +264,9 @@ def form_text(name: str, *, limit: int, required: bool = True) -> str:
     if required and not value:
         raise ValidationFailed.field(name, "Missing data for required field.")
     if len(value) > limit:
-        raise ValidationFailed.field(name, f"Longer than maximum length {limit}.")
+        raise ValidationFailed.field(
+            name, FieldMessage("Longer than maximum length {limit}.", limit=limit)
+        )
     return value
 
 

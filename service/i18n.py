@@ -32,8 +32,12 @@ from service.names import NAMES, PARAM_ENUMS
 
 LOCALES = ("zh-CN", "en")
 DEFAULT_LOCALE = "zh-CN"
-#: Our locale names (BCP 47, as HTTP speaks them) and the gettext catalogue of each.
-CATALOGUE_BY_LOCALE = {"zh-CN": "zh_CN", "en": "en"}
+#: Our locale names (BCP 47, as HTTP speaks them) and the gettext catalogue of each. Babel names
+#: mainland Chinese ``zh_Hans_CN`` (``Locale.parse("zh_CN")`` adds the script), and gettext looks
+#: for the catalogue under that name, so the directory is ``translations/zh_Hans_CN``.
+CATALOGUE_BY_LOCALE = {"zh-CN": "zh_Hans_CN", "en": "en"}
+#: The catalogue of mainland Chinese: every msgid must have its translation here.
+CHINESE = CATALOGUE_BY_LOCALE["zh-CN"]
 TRANSLATIONS = Path(__file__).parent / "translations"
 
 
@@ -153,6 +157,52 @@ MESSAGES: dict[str, str] = {
     "credits_insufficient": N_("Not enough credits: {detail}."),
     "credit_allocation_invalid": N_("The allocation cannot be made: {detail}."),
     "organisation_invalid": N_("The organisation does not fit its kind: {reason}"),
+}
+
+#: What a form calls the fields an error can name (unknown fields show by their key).
+FIELD_LABELS: dict[str, str] = {
+    "units": N_("Units"),
+    "name": N_("Name"),
+    "name_zh": N_("Chinese name"),
+    "name_en": N_("English name"),
+    "category": N_("Category"),
+    "gtin": N_("GTIN"),
+    "net_content_g": N_("Net content (grams)"),
+    "declared_unit": N_("Declared unit"),
+    "lot_number": N_("Lot number"),
+    "label_id": N_("Certified label"),
+    "footprint_id": N_("Footprint"),
+    "scheme": N_("Scheme"),
+    "username": N_("Username"),
+    "password": N_("Password"),
+    "code": N_("Code"),
+    "kind": N_("Kind"),
+    "status": N_("Status"),
+    "description": N_("Description"),
+    "stock": N_("Stock"),
+    "note": N_("Note"),
+    "purpose": N_("Purpose"),
+    "beneficiary": N_("Beneficiary"),
+    "audience": N_("Audience"),
+    "event_type": N_("Event"),
+    "organisation_id": N_("Enterprise"),
+    "price_points": N_("Points each"),
+    "per_party_limit": N_("Limit per party"),
+    "reason": N_("Reason"),
+    "registry_code": N_("Registry code"),
+    "registry_reference": N_("Registry reference"),
+    "retired_on": N_("Retired on"),
+    "reference": N_("Bank reference"),
+    "amount_yuan": N_("Amount received (CNY)"),
+    "slug": N_("Address"),
+    "title_zh": N_("Chinese title"),
+    "title_en": N_("English title"),
+    "body_en": N_("English text"),
+    "points": N_("Points"),
+    "quantity": N_("Quantity"),
+    "file": N_("File"),
+    "valid_until": N_("Valid until"),
+    "validity_days": N_("Days the points stay valid"),
 }
 
 #: The messages marshmallow itself gives for the field types and validators the service uses,
@@ -286,7 +336,8 @@ def beijing_time(moment: datetime | None, *, seconds: bool = False) -> str:
         moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(SHANGHAI)
     text = local.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
-    return f"{text} {gettext('Beijing time')}"
+    label = gettext("Beijing time")
+    return f"{text} {label}"
 
 
 def beijing_date(moment: date | None) -> str:
@@ -308,7 +359,13 @@ def localised(zh_text: str | None, en_text: str | None) -> str:
     return zh_text or en_text or ""
 
 
-def translated(msgid: str, locale: str = "zh_CN", *, context: str | None = None) -> bool:
+def field_label(name: str) -> str:
+    """What a form calls field ``name``, in this request's language; else its key."""
+    label = FIELD_LABELS.get(name)
+    return gettext(label) if label else name
+
+
+def translated(msgid: str, locale: str = CHINESE, *, context: str | None = None) -> bool:
     """Whether the ``locale`` catalogue translates ``msgid`` (for tests and the words check)."""
     return msgid in _catalogue_msgids(locale, context)
 
@@ -384,4 +441,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(
         name=display_name, beijing_time=beijing_time, beijing_date=beijing_date
     )
-    app.jinja_env.globals.update(localised=localised, field_message=field_message)
+    app.jinja_env.globals.update(
+        localised=localised, field_message=field_message, field_label=field_label
+    )

@@ -43,9 +43,9 @@ class ServiceError(Exception):
     """A failure the client can act on.
 
     ``params`` fill the localised message; ``fields`` maps a field path to English messages,
-    msgids or ``FieldMessage``s (translated when rendered); ``headers`` go on the response. ``persist_changes`` is for failures
-    whose side effects must stay, such as counting a failed sign-in. ``upstream`` says why an
-    external service failed, for the errors that report one.
+    each a msgid or a ``FieldMessage`` (translated when rendered); ``headers`` go on the response.
+    ``persist_changes`` is for failures whose side effects must stay, such as counting a failed
+    sign-in. ``upstream`` says why an external service failed, for the errors that report one.
     """
 
     code: str = ErrorCode.BAD_REQUEST
