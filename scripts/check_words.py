@@ -25,6 +25,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
 ROOT = Path(__file__).resolve().parent.parent
 CATALOGUE = ROOT / "service" / "translations" / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po"
 TEMPLATE_DIRS = ("admin/templates", "labels/templates")
@@ -88,8 +91,6 @@ def pybabel_keywords() -> str:
 
 def extracted_messages(root: Path = ROOT) -> Iterator[tuple[str | None, str, str]]:
     """(context, msgid, where) of every marked message in the sources and templates."""
-    from babel.messages.extract import extract_from_dir
-
     method_map = [("**/migrations/**", "ignore")]
     method_map += [(f"{package}/**.py", "python") for package in PACKAGES]
     method_map += [(f"{folder}/**.html", "jinja2") for folder in TEMPLATE_DIRS]
@@ -108,8 +109,6 @@ def _fields(text: str) -> set[str]:
 def check_catalogue(
     catalogue_path: Path, marked: Iterable[tuple[str | None, str, str]]
 ) -> list[Finding]:
-    from babel.messages.pofile import read_po
-
     with catalogue_path.open("rb") as file:
         catalogue = read_po(file)
     findings = []

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from marshmallow import Schema, fields, validate
 
-from labels.models import BOUNDARIES, LABEL_STATUSES, LOT_STATUSES
+from labels.models import BOUNDARIES, DECLARED_UNITS, LABEL_STATUSES, LOT_STATUSES
 from points.models import (
     FLAG_KINDS,
     FLAG_STATUSES,
@@ -40,7 +40,7 @@ from service.i18n import (
     field_message,
     translated,
 )
-from service.names import NAMES, PARAM_ENUMS
+from service.i18n.names import NAMES, PARAM_ENUMS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -141,6 +141,7 @@ def test_a_template_speaking_through_gettext_passes(template):
 ENUMS = {
     "label_status": LABEL_STATUSES,
     "footprint_boundary": BOUNDARIES,
+    "declared_unit": DECLARED_UNITS,
     "lot_status": LOT_STATUSES,
     "order_status": ORDER_STATUSES,
     "payout_status": PAYOUT_STATUSES,

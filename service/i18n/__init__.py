@@ -28,7 +28,7 @@ from marshmallow import validate
 
 from service.base.exceptions import FieldMessage
 from service.base.units import SHANGHAI
-from service.names import NAMES, PARAM_ENUMS
+from service.i18n.names import NAMES, PARAM_ENUMS
 
 LOCALES = ("zh-CN", "en")
 DEFAULT_LOCALE = "zh-CN"
@@ -38,7 +38,7 @@ DEFAULT_LOCALE = "zh-CN"
 CATALOGUE_BY_LOCALE = {"zh-CN": "zh_Hans_CN", "en": "en"}
 #: The catalogue of mainland Chinese: every msgid must have its translation here.
 CHINESE = CATALOGUE_BY_LOCALE["zh-CN"]
-TRANSLATIONS = Path(__file__).parent / "translations"
+TRANSLATIONS = Path(__file__).parent.parent / "translations"
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's name for "mark, translate later"
@@ -319,7 +319,7 @@ def field_message(message: str) -> str:
 
 
 def display_name(value: object, enum: str) -> str:
-    """The name of ``value`` of ``enum`` (a table in ``service.names``) in this request's
+    """The name of ``value`` of ``enum`` (a table in ``service.i18n.names``) in this request's
     language; a value the table lacks shows as it is."""
     names = NAMES[enum]
     if value not in names:

@@ -61,6 +61,10 @@ NAMES: dict[str, dict[str, str]] = {
         "transport": NP_("footprint_stage", "Transport"),
         "packaging_transport": NP_("footprint_stage", "Packaging and transport"),
     },
+    "declared_unit": {
+        "kg": NP_("declared_unit", "kg"),
+        "unit": NP_("declared_unit", "unit"),
+    },
     "product_category": {
         "milled_rice": NP_("product_category", "milled rice"),
         "brown_rice": NP_("product_category", "brown rice"),
