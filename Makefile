@@ -8,7 +8,7 @@ TRANSLATIONS := service/translations
 CATALOGUES := $(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGUES:.po=.mo)
 
-.PHONY: demo test lint install clean messages messages-extract messages-update messages-compile
+.PHONY: demo test lint install clean messages messages-extract messages-update messages-compile words
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,21 +24,26 @@ demo: install
 test: install
 	bash scripts/test.sh $(ARGS)
 
-# Words: gettext catalogues (zh_CN and en) under service/translations, read by Flask-Babel.
-# `make messages` extracts every marked string and merges it into both catalogues; translate the
-# new entries of zh_CN, then `make messages-compile` (install does it too; .mo files are built,
-# never committed).
+# Words: gettext catalogues (zh_Hans_CN, Babel's name for zh-CN, and en) under
+# service/translations, read by Flask-Babel. `make messages` extracts every marked string (the
+# keywords are scripts/check_words.py's) and merges it into both catalogues; translate the new
+# entries of zh_Hans_CN, then `make messages-compile` (install does it too; .mo files are built,
+# never committed). `make words` checks nothing is left untranslated.
 messages: messages-extract messages-update
 
 messages-extract: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k N_ --sort-by-file \
-		-o $(TRANSLATIONS)/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg --no-default-keywords \
+		$$($(BIN)/python scripts/check_words.py --keywords) --sort-by-file --no-wrap \
+		--omit-header -o $(TRANSLATIONS)/messages.pot .
 
 messages-update: $(STAMP)
-	$(BIN)/pybabel update --no-fuzzy-matching -i $(TRANSLATIONS)/messages.pot \
-		-d $(TRANSLATIONS)
+	$(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete --no-wrap \
+		-i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
 
 messages-compile: $(COMPILED)
+
+words: $(STAMP)
+	$(BIN)/python scripts/check_words.py
 
 $(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po $(STAMP)
 	$(BIN)/pybabel compile -i $< -o $@

@@ -2,9 +2,9 @@
 service, and errors as pages.
 
 Pages speak the reader's language: their pick (``?lang=en`` once; a cookie keeps it), else their
-browser's ``Accept-Language``, else zh-CN.
-Templates write both texts side by side with ``t("中文", "English")``, so a page reads as one
-piece in either language.
+browser's ``Accept-Language``, else zh-CN. Templates write English msgids in ``_()`` and the
+gettext catalogues translate them (see ``service.i18n``); enums show through ``| name("enum")``
+and times through ``| beijing_time``.
 
 The console signs staff in with their password (the same lockout as the API) into a sign-in
 session of method ``console``; Flask's signed session cookie names it, and every page request
@@ -36,16 +36,28 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext
 from marshmallow import Schema
 from marshmallow import fields as ma_fields
 from marshmallow.exceptions import ValidationError as MarshmallowError
 
 from service.auth.services import session_principal
-from service.base.exceptions import AuthenticationFailed, ServiceError, ValidationFailed
+from service.base.exceptions import (
+    AuthenticationFailed,
+    FieldMessage,
+    ServiceError,
+    ValidationFailed,
+)
 from service.base.parties.services import Principal
 from service.db import get_session, utcnow
 from service.errors import flatten_messages
-from service.i18n import error_message, field_message, negotiate_locale
+from service.i18n import (
+    error_message,
+    field_label,
+    field_message,
+    negotiate_locale,
+    use_locale,
+)
 from service.pagination import PAGE_NUMBER_MAX, row_count
 
 LANGUAGES = ("zh-CN", "en")
@@ -70,11 +82,6 @@ def page_language() -> str:
     return negotiate_locale(
         request.accept_languages if request.headers.get("Accept-Language") else None
     )
-
-
-def t(zh: str, en: str) -> str:
-    """The text in the page's language."""
-    return en if g.get("lang") == "en" else zh
 
 
 def _remember_language(response: Response) -> Response:
@@ -199,10 +206,9 @@ def form_action(
 
 
 def flash_error(error: ServiceError) -> None:
-    language = g.get("lang", "zh-CN")
-    text = error_message(error.code, language, error.params)
+    text = error_message(error.code, error.params)
     details = [
-        f"{name}: {field_message(message, language)}"
+        f"{field_label(name)}{gettext(': ')}{field_message(message)}"
         for name, messages in error.fields.items()
         for message in messages
     ]
@@ -258,7 +264,9 @@ def form_text(name: str, *, limit: int, required: bool = True) -> str:
     if required and not value:
         raise ValidationFailed.field(name, "Missing data for required field.")
     if len(value) > limit:
-        raise ValidationFailed.field(name, f"Longer than maximum length {limit}.")
+        raise ValidationFailed.field(
+            name, FieldMessage("Longer than maximum length {limit}.", limit=limit)
+        )
     return value
 
 
@@ -343,7 +351,7 @@ def pages_blueprint(name: str, url_prefix: str | None, *, console: bool) -> Blue
     def _before() -> None:
         g.page = True
         g.console = console
-        g.lang = page_language()
+        use_locale(page_language())
         _csrf_check()
 
     blueprint.after_request(_remember_language)
@@ -365,7 +373,7 @@ def init_app(app: Flask) -> None:
     )
     app.context_processor(lambda: _context() if g.get("page") else {})
     # Globals, not context, so imported macros see them too.
-    app.jinja_env.globals.update(t=t, url_with=url_with, csrf_token=csrf_token)
+    app.jinja_env.globals.update(url_with=url_with, csrf_token=csrf_token)
     app.extensions["tanhui.error_page"] = error_page
     static = Blueprint("pages_static", __name__, static_folder="static", static_url_path="/static")
     app.register_blueprint(static)

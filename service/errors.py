@@ -5,7 +5,8 @@
      "request_id": "9f0c..."}
 
 ``code`` is a closed set (see ``service.i18n.MESSAGES``); ``fields`` is present only when fields are
-to blame. Stack traces go to the log under the request id, never to the client.
+to blame. Messages are gettext msgids, translated here, at the edge, in the request's language.
+Stack traces go to the log under the request id, never to the client.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flask import Flask, Response, current_app, g, jsonify, request
+from flask import Flask, Response, current_app, g, jsonify
 from marshmallow import Schema, fields
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -25,7 +26,7 @@ from points.errors import ErrorCode as PointsCode
 from service.auth.errors import ErrorCode as SignInCode
 from service.base.exceptions import ErrorCode as GroundCode
 from service.base.exceptions import ServiceError, Upstream
-from service.i18n import error_message, field_message, negotiate_locale
+from service.i18n import error_message, field_message, request_locale
 
 log = logging.getLogger("tanhui.errors")
 
@@ -184,16 +185,16 @@ def error_response(
     field_errors: list[dict[str, str]] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    locale = g.get("lang") or (negotiate_locale(request.accept_languages) if request else "zh-CN")
+    locale = request_locale()
     body: dict[str, Any] = {
         "code": code,
         "status": status,
-        "message": error_message(code, locale, params),
+        "message": error_message(code, params),
         "request_id": g.get("request_id", ""),
     }
     if field_errors:
         body["fields"] = [
-            {**error, "message": field_message(error["message"], locale)} for error in field_errors
+            {**error, "message": field_message(error["message"])} for error in field_errors
         ]
     page = current_app.extensions.get("tanhui.error_page") if g.get("page") else None
     if page is not None:  # a page, not the API: the same error as HTML

@@ -42,10 +42,10 @@ class Upstream(enum.StrEnum):
 class ServiceError(Exception):
     """A failure the client can act on.
 
-    ``params`` fill the localised message; ``fields`` maps a field path to English messages
-    (localised when rendered); ``headers`` go on the response. ``persist_changes`` is for failures
-    whose side effects must stay, such as counting a failed sign-in. ``upstream`` says why an
-    external service failed, for the errors that report one.
+    ``params`` fill the localised message; ``fields`` maps a field path to English messages,
+    each a msgid or a ``FieldMessage`` (translated when rendered); ``headers`` go on the response.
+    ``persist_changes`` is for failures whose side effects must stay, such as counting a failed
+    sign-in. ``upstream`` says why an external service failed, for the errors that report one.
     """
 
     code: str = ErrorCode.BAD_REQUEST
@@ -72,6 +72,28 @@ class ServiceError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(code={self.code!r}, params={self.params!r})"
+
+
+class FieldMessage(str):
+    """A field message with named parameters: it reads as its English text, and keeps its
+    template (the msgid, with ``{name}`` fields) and parameters apart, so the edge translates the
+    template and fills it in the reader's language. A message without parameters is a plain
+    ``str``, itself the msgid."""
+
+    template: str
+    params: dict[str, object]
+
+    def __new__(cls, template: str, /, **params: object) -> FieldMessage:
+        message = super().__new__(cls, template.format(**params) if params else template)
+        message.template, message.params = template, params
+        return message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_field_message, (self.template, self.params))
+
+
+def _field_message(template: str, params: dict[str, object]) -> FieldMessage:
+    return FieldMessage(template, **params)
 
 
 class ValidationFailed(ServiceError):
@@ -109,7 +131,7 @@ class AlreadyExists(Conflict):
     code = ErrorCode.ALREADY_EXISTS
 
     def __init__(self, what: str, field: str | None = None) -> None:
-        fields = {field: [f"{what} already exists."]} if field else None
+        fields = {field: [FieldMessage("{what} already exists.", what=what)]} if field else None
         super().__init__(params={"what": what}, fields=fields)
 
 
