@@ -19,6 +19,7 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from admin.selectors import desk as selectors
@@ -32,7 +33,6 @@ from admin.web import (
     schema_load,
     search_text,
     signed_in,
-    t,
 )
 from labels import certification, exports, lots, services
 from labels.codes import serials
@@ -52,7 +52,7 @@ from labels.schemas import (
     LotCreateSchema,
     ProductCreateSchema,
 )
-from service.base.exceptions import NotFound, ValidationFailed
+from service.base.exceptions import FieldMessage, NotFound, ValidationFailed
 from service.base.parties.models import Organisation
 from service.db import get_session, utcnow
 
@@ -115,7 +115,7 @@ def product_create() -> BaseResponse:
         work,
         done=lambda product: url_for("desk.product", product_id=product.id),
         back=back,
-        message=t("产品已登记。", "Registered."),
+        message=gettext("Registered."),
     )
 
 
@@ -150,7 +150,13 @@ def footprint_add(product_id: int) -> BaseResponse:
             raise ValidationFailed.field("file", "Missing data for required field.")
         content = upload.read(FOOTPRINT_FILE_MAX_BYTES + 1)
         if len(content) > FOOTPRINT_FILE_MAX_BYTES:
-            raise ValidationFailed.field("file", f"Longer than {FOOTPRINT_FILE_MAX_BYTES} bytes.")
+            raise ValidationFailed.field(
+                "file",
+                FieldMessage(
+                    "Longer than {footprint_file_max_bytes} bytes.",
+                    footprint_file_max_bytes=FOOTPRINT_FILE_MAX_BYTES,
+                ),
+            )
         try:
             document = json.loads(content.decode("utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError):
@@ -160,7 +166,7 @@ def footprint_add(product_id: int) -> BaseResponse:
             session, principal=principal, product=record, values=body, now=utcnow()
         )
 
-    message = t("碳足迹已记录。", "The footprint is recorded.")
+    message = gettext("The footprint is recorded.")
     return form_action(work, done=back, back=back, message=message)
 
 
@@ -177,7 +183,7 @@ def label_apply() -> BaseResponse:
             footprint_id=body["footprint_id"], scheme=body["scheme"], now=utcnow())  # fmt: skip
 
     back = url_for("desk.labels")
-    message = t("申请已提交，等待认证机构审核。", "Applied; the certifier will review it.")
+    message = gettext("Applied; the certifier will review it.")
     return form_action(work, done=back, back=back, message=message)
 
 
@@ -225,7 +231,7 @@ def lot_order() -> BaseResponse:
         work,
         done=lambda lot: url_for("desk.lot", lot_id=lot.id),
         back=url_for("desk.lot_list"),
-        message=t("已下单，请付款。", "Ordered; now pay for it."),
+        message=gettext("Ordered; now pay for it."),
     )
 
 
@@ -244,11 +250,11 @@ def scan_statistics(lot: LabelLot, now: Any) -> dict[str, Any]:
     chart = {
         "type": "bar",
         "labels": days,
-        "unit": t("单品数", "units"),
+        "unit": gettext("units"),
         "series": [
-            {"label": t("首次扫码的单品", "Units first scanned"),
+            {"label": gettext("Units first scanned"),
              "values": [by_day_first.get(day, 0) for day in days]},
-            {"label": t("被认领的单品", "Units claimed"),
+            {"label": gettext("Units claimed"),
              "values": [by_day_claimed.get(day, 0) for day in days]},
         ],
     }  # fmt: skip
@@ -289,7 +295,7 @@ def lot_cancel(lot_id: int) -> BaseResponse:
         lambda: lots.lot_cancel(get_session(), lot=record, now=utcnow()),
         done=back,
         back=back,
-        message=t("已取消，预留的碳汇已释放。", "Cancelled; the held credits are released."),
+        message=gettext("Cancelled; the held credits are released."),
     )
 
 
@@ -326,7 +332,12 @@ def lot_sheet(lot_id: int) -> Response:
     except ValueError:
         raise ValidationFailed.field("start", "Not a valid integer.") from None
     if start < 0 or not 0 < count <= exports.SHEET_CODES_MAX:
-        raise ValidationFailed.field("count", f"Between 1 and {exports.SHEET_CODES_MAX}.")
+        raise ValidationFailed.field(
+            "count",
+            FieldMessage(
+                "Between 1 and {sheet_codes_max}.", sheet_codes_max=exports.SHEET_CODES_MAX
+            ),
+        )
     stop = min(start + count, record.units)
     if start >= stop:
         raise NotFound()

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from flask import current_app, g, redirect, render_template, request, url_for
 from flask import session as cookie
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from admin.selectors import points as selectors
@@ -27,7 +28,6 @@ from admin.web import (
     pages_blueprint,
     safe_next,
     sign_in_remember,
-    t,
 )
 from points import claims, redemption
 from points import selectors as points_selectors
@@ -143,7 +143,7 @@ def order() -> Response:
             now=utcnow(),
         )
 
-    return form_action(work, done=back, back=back, message=t("兑换成功。", "Redeemed."))
+    return form_action(work, done=back, back=back, message=gettext("Redeemed."))
 
 
 # -- claiming a scanned unit ----------------------------------------------------------------------
@@ -188,6 +188,6 @@ def claim() -> Response:
 
     def message(result: claims.ClaimResult) -> str:
         earned = result.claim.points
-        return t(f"认领成功，获得 {earned} 积分。", f"Claimed: {earned} points.")
+        return gettext("Claimed: %(earned)s points.", earned=earned)
 
     return form_action(work, done=url_for("mine.home"), back=back, message=message)

@@ -7,9 +7,10 @@ Everything here is public and read-only; the same facts are open data under ``/a
 from __future__ import annotations
 
 from flask import current_app, render_template
+from flask_babel import gettext
 
 from admin.selectors import portal as selectors
-from admin.web import choice, paged, pages_blueprint, search_text, t
+from admin.web import choice, paged, pages_blueprint, search_text
 from ledger.credits import disclosure
 from service.base.exceptions import NotFound
 from service.db import get_session
@@ -47,20 +48,20 @@ def credits() -> str:
     monthly_chart = {
         "type": "bar",
         "labels": monthly["months"],
-        "unit": t("吨 CO₂e", "t CO₂e"),
+        "unit": gettext("t CO₂e"),
         "series": [
-            {"label": t("注销", "Retired"), "values": monthly["retired_t"]},
-            {"label": t("分配给标签与个人抵消", "Allocated"), "values": monthly["allocated_t"]},
+            {"label": gettext("Retired"), "values": monthly["retired_t"]},
+            {"label": gettext("Allocated"), "values": monthly["allocated_t"]},
         ],
     }
     project_chart = {
         "type": "bar",
         "labels": [row["project"].name for row in projects],
-        "unit": t("吨 CO₂e", "t CO₂e"),
+        "unit": gettext("t CO₂e"),
         "series": [
-            {"label": t("签发", "Issued"), "values": [row["issued_t"] for row in projects]},
-            {"label": t("注销", "Retired"), "values": [row["retired_t"] for row in projects]},
-            {"label": t("已分配", "Allocated"),
+            {"label": gettext("Issued"), "values": [row["issued_t"] for row in projects]},
+            {"label": gettext("Retired"), "values": [row["retired_t"] for row in projects]},
+            {"label": gettext("Allocated"),
              "values": [round(row["allocated_g"] / 1_000_000, 3) for row in projects]},
         ],
     }  # fmt: skip

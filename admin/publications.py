@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from service.base.exceptions import Conflict, ValidationFailed
+from service.base.exceptions import Conflict, FieldMessage, ValidationFailed
 from service.models import PUBLICATION_KINDS, Publication
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
@@ -31,7 +31,9 @@ def publication_create(
 ) -> Publication:
     """A new page, a draft unless ``publish``; its slug (its address) is unique."""
     if kind not in PUBLICATION_KINDS:
-        raise ValidationFailed.field("kind", f"Must be one of: {', '.join(PUBLICATION_KINDS)}.")
+        raise ValidationFailed.field(
+            "kind", FieldMessage("Must be one of: {choices}.", choices=", ".join(PUBLICATION_KINDS))
+        )
     if not SLUG.match(slug):
         raise ValidationFailed.field("slug", "Use a-z, 0-9 and - (not at either end).")
     taken = session.scalar(sa.select(Publication.id).where(Publication.slug == slug))

@@ -28,7 +28,7 @@ from labels.models import Benchmark, Footprint, Label, LabelTransition, Product
 from labels.services import product_for_reader
 from labels.wording import label_wording
 from ledger.tlog import log_append
-from service.base.exceptions import Forbidden, NotFound, ValidationFailed
+from service.base.exceptions import FieldMessage, Forbidden, NotFound, ValidationFailed
 from service.base.parties.services import Principal
 
 RICE_CATEGORIES = ("milled_rice", "brown_rice", "glutinous_rice")
@@ -80,7 +80,10 @@ def _period(values: Mapping[str, Any], today: date) -> tuple[date, date]:
     if end > today:
         raise ValidationFailed.field("period_end", "Must not be in the future.")
     if (end - start).days > PERIOD_MAX_DAYS:
-        raise ValidationFailed.field("period_end", f"At most {PERIOD_MAX_DAYS} days long.")
+        raise ValidationFailed.field(
+            "period_end",
+            FieldMessage("At most {period_max_days} days long.", period_max_days=PERIOD_MAX_DAYS),
+        )
     return start, end
 
 
@@ -113,7 +116,13 @@ def footprint_declare(
     start, end = _period(values, now.date())
     per_unit = _kg(Decimal(values["kg_per_unit"]))
     if not 0 < per_unit <= FOOTPRINT_KG_PER_UNIT_MAX:
-        raise ValidationFailed.field("kg_per_unit", f"Between 0 and {FOOTPRINT_KG_PER_UNIT_MAX}.")
+        raise ValidationFailed.field(
+            "kg_per_unit",
+            FieldMessage(
+                "Between 0 and {footprint_kg_per_unit_max}.",
+                footprint_kg_per_unit_max=FOOTPRINT_KG_PER_UNIT_MAX,
+            ),
+        )
     per_kg = _kg(per_unit / unit_mass_kg(product))
     low = _kg(Decimal(values.get("low_kg_per_unit", per_unit)))
     high = _kg(Decimal(values.get("high_kg_per_unit", per_unit)))
@@ -123,7 +132,10 @@ def footprint_declare(
     total = sum(breakdown.values(), Decimal(0))
     if abs(total - per_kg) > per_kg * BREAKDOWN_TOLERANCE:
         raise ValidationFailed.field(
-            "breakdown", f"Stages add up to {total} kg per kg, not {per_kg}."
+            "breakdown",
+            FieldMessage(
+                "Stages add up to {total} kg per kg, not {per_kg}.", total=total, per_kg=per_kg
+            ),
         )
     footprint = Footprint(
         product_id=product.id,
@@ -324,7 +336,11 @@ def _certify(session: Session, label: Label, now: datetime, valid_until: date | 
     until = valid_until or today + timedelta(days=VALIDITY_DEFAULT_DAYS)
     if not today < until <= today + timedelta(days=VALIDITY_MAX_DAYS):
         raise ValidationFailed.field(
-            "valid_until", f"After today and within {VALIDITY_MAX_DAYS} days."
+            "valid_until",
+            FieldMessage(
+                "After today and within {validity_max_days} days.",
+                validity_max_days=VALIDITY_MAX_DAYS,
+            ),
         )
     if label.scheme == "low_carbon":
         product = session.get(Product, label.product_id)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 
-from service.base.exceptions import ServiceError
+from service.base.exceptions import FieldMessage, ServiceError
 
 
 class ErrorCode(enum.StrEnum):
@@ -33,7 +33,7 @@ class GtinTaken(ServiceError):
     code = ErrorCode.GTIN_TAKEN
 
     def __init__(self) -> None:
-        super().__init__(fields={"gtin": ["This GTIN belongs to another product."]})
+        super().__init__(fields={"gtin": [FieldMessage("This GTIN belongs to another product.")]})
 
 
 class TransitionRefused(ServiceError):

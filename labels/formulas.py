@@ -38,6 +38,7 @@ from labels.factors import (
     WATER_REGIMES,
     Factor,
 )
+from service.base.exceptions import FieldMessage
 
 #: Valid ranges of activity data: (low, high) inclusive, in the field's own unit.
 LIMITS: dict[str, tuple[Decimal, Decimal]] = {
@@ -143,7 +144,9 @@ def _check(activity: RiceActivity) -> None:
         if not isinstance(value, Decimal) or not value.is_finite():
             raise InputInvalid(name, "Not a valid number.")
         if not low <= value <= high:
-            raise InputInvalid(name, f"Must be between {low} and {high}.")
+            raise InputInvalid(
+                name, FieldMessage("Must be between {low} and {high}.", low=low, high=high)
+            )
 
     for name in (
         "cultivation_days",
@@ -168,13 +171,18 @@ def _check(activity: RiceActivity) -> None:
     }
     for name, allowed in choices.items():
         if getattr(activity, name) not in allowed:
-            raise InputInvalid(name, f"Must be one of: {', '.join(allowed)}.")
+            raise InputInvalid(
+                name, FieldMessage("Must be one of: {allowed}.", allowed=", ".join(allowed))
+            )
     if len(activity.amendments) > AMENDMENTS_MAX:
-        raise InputInvalid("amendments", f"At most {AMENDMENTS_MAX}.")
+        raise InputInvalid(
+            "amendments", FieldMessage("At most {amendments_max}.", amendments_max=AMENDMENTS_MAX)
+        )
     for index, (kind, rate) in enumerate(activity.amendments):
         if kind not in AMENDMENTS:
             raise InputInvalid(
-                f"amendments.{index}.kind", f"Must be one of: {', '.join(AMENDMENTS)}."
+                f"amendments.{index}.kind",
+                FieldMessage("Must be one of: {choices}.", choices=", ".join(AMENDMENTS)),
             )
         within(f"amendments.{index}.t_per_ha", rate, "amendment_t_per_ha")
     if activity.urea_kg_per_ha * UREA_N_FRACTION > activity.synthetic_n_kg_per_ha:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from stdnum import ean
 
+from service.base.exceptions import FieldMessage
+
 GTIN_LENGTHS = (8, 12, 13, 14)
-GTIN_MESSAGE = "Not a valid GTIN (8, 12, 13 or 14 digits with a correct check digit)."
+GTIN_MESSAGE = FieldMessage("Not a valid GTIN (8, 12, 13 or 14 digits with a correct check digit).")
 
 
 def normalise_gtin(value: str) -> str:

@@ -32,7 +32,7 @@ from ledger import credits
 from ledger import entries as ledger
 from ledger.errors import CreditError, ErrorCode, LedgerError
 from ledger.tlog import log_append
-from service.base.exceptions import Forbidden, NotFound, ValidationFailed
+from service.base.exceptions import FieldMessage, Forbidden, NotFound, ValidationFailed
 from service.base.parties.services import Principal
 from service.base.units import GRAMS_PER_TONNE
 
@@ -83,7 +83,9 @@ def grams_per_unit(label: Label, footprint: Footprint) -> int:
 
 def quote(label: Label, footprint: Footprint, units: int, pricing: Pricing) -> Quote:
     if type(units) is not int or not 0 < units <= UNITS_MAX:
-        raise ValidationFailed.field("units", f"Between 1 and {UNITS_MAX}.")
+        raise ValidationFailed.field(
+            "units", FieldMessage("Between 1 and {units_max}.", units_max=UNITS_MAX)
+        )
     per_unit = grams_per_unit(label, footprint)
     grams = per_unit * units
     credit_fen = (Decimal(grams) * pricing.price_per_tonne_fen / GRAMS_PER_TONNE).to_integral_value(
@@ -226,7 +228,9 @@ def lot_payment_confirm(
     if lot.status != "reserved":
         raise LotStateConflict(params={"status": lot.status})
     if amount_fen != lot.amount_fen:
-        raise ValidationFailed.field("amount_fen", f"The lot costs {lot.amount_fen} fen.")
+        raise ValidationFailed.field(
+            "amount_fen", FieldMessage("The lot costs {amount_fen} fen.", amount_fen=lot.amount_fen)
+        )
     external = PAYMENTS_ACCOUNT[provider]
     ledger.account_open(
         session, code=external, asset="FEN", owner_type="external", allow_negative=True
@@ -342,7 +346,9 @@ def units_revoke(
     if lot.status != "issued":
         raise LotStateConflict(params={"status": lot.status})
     if not 0 <= index_start <= index_end < lot.units:
-        raise ValidationFailed.field("index_end", f"Units are 0 to {lot.units - 1}.")
+        raise ValidationFailed.field(
+            "index_end", FieldMessage("Units are 0 to {last}.", last=lot.units - 1)
+        )
     if not reason.strip() or len(reason) > REVOCATION_REASON_MAX_CHARS:
         raise ValidationFailed.field("reason", "Say why.")
     revocation = UnitRevocation(

@@ -23,6 +23,7 @@ from labels.models import (
     PRODUCT_CATEGORIES,
 )
 from labels.services import NET_CONTENT_MAX_G
+from service.base.exceptions import FieldMessage
 from service.base.schemas import BodySchema
 
 NAME_MAX_LENGTH_CHARS = 128
@@ -48,7 +49,9 @@ def entries(low: int, high: int) -> Callable[[Sized], None]:
 
     def check(value: Sized) -> None:
         if not low <= len(value) <= high:
-            raise ValidationError(f"Length must be between {low} and {high}.")
+            raise ValidationError(
+                FieldMessage("Length must be between {low} and {high}.", low=low, high=high)
+            )
 
     return check
 

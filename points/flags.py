@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from points.errors import ErrorCode, PointsError
 from points.models import FLAG_STATUSES, PointFlag, UnitClaim
 from points.rows import locked
-from service.base.exceptions import ValidationFailed
+from service.base.exceptions import FieldMessage, ValidationFailed
 from service.base.units import SHANGHAI
 
 BURST_WINDOW = timedelta(seconds=60)
@@ -105,7 +105,10 @@ def flag_resolve(
 ) -> PointFlag:
     """An operator closes a flag: ``dismissed`` (nothing wrong) or ``confirmed`` (abuse)."""
     if status not in FLAG_STATUSES[1:]:
-        raise ValidationFailed.field("status", f"Must be one of: {', '.join(FLAG_STATUSES[1:])}.")
+        raise ValidationFailed.field(
+            "status",
+            FieldMessage("Must be one of: {choices}.", choices=", ".join(FLAG_STATUSES[1:])),
+        )
     flag = locked(session, PointFlag, flag_id)
     if flag.status == status:
         return flag

@@ -28,6 +28,7 @@ from typing import Any
 
 from labels.factors import FACTOR_TABLE_VERSION, FACTORS, GWP_SETS, N2O_PER_N, PRE_SEASON_REGIMES
 from labels.formulas import InputInvalid
+from service.base.exceptions import FieldMessage
 
 MU_PER_HA = Decimal(15)
 AREA_MU_MAX = Decimal(100_000)
@@ -86,13 +87,19 @@ class _Inputs:
         except ArithmeticError:
             raise InputInvalid(f"inputs.{name}", "Not a valid number.") from None
         if not result.is_finite() or not low <= result <= high:
-            raise InputInvalid(f"inputs.{name}", f"Must be between {low} and {high}.")
+            raise InputInvalid(
+                f"inputs.{name}",
+                FieldMessage("Must be between {low} and {high}.", low=low, high=high),
+            )
         return result
 
     def choice(self, name: str, allowed: tuple[str, ...], default: str | None = None) -> str:
         value = self.values.get(name, default)
         if value not in allowed:
-            raise InputInvalid(f"inputs.{name}", f"Must be one of: {', '.join(allowed)}.")
+            raise InputInvalid(
+                f"inputs.{name}",
+                FieldMessage("Must be one of: {allowed}.", allowed=", ".join(allowed)),
+            )
         return str(value)
 
     def factor(self, key: str) -> Decimal:
@@ -188,13 +195,19 @@ def practice_reduction(practice: str, area_mu: Decimal, inputs: Mapping[str, Any
     """The reduction a practice on ``area_mu`` mu gives in one season (information only);
     raises ``InputInvalid`` naming the field."""
     if practice not in PRACTICE_FORMULAS:
-        raise InputInvalid("practice", f"Must be one of: {', '.join(PRACTICE_FORMULAS)}.")
+        raise InputInvalid(
+            "practice",
+            FieldMessage("Must be one of: {choices}.", choices=", ".join(PRACTICE_FORMULAS)),
+        )
     if (
         not isinstance(area_mu, Decimal)
         or not area_mu.is_finite()
         or not 0 < area_mu <= AREA_MU_MAX
     ):
-        raise InputInvalid("area_mu", f"Must be more than 0 and at most {AREA_MU_MAX}.")
+        raise InputInvalid(
+            "area_mu",
+            FieldMessage("Must be more than 0 and at most {area_mu_max}.", area_mu_max=AREA_MU_MAX),
+        )
     reader = _Inputs(inputs)
     per_ha = PRACTICE_FORMULAS[practice](reader)
     area_ha = area_mu / MU_PER_HA

@@ -34,7 +34,7 @@ from points.accounts import ASSET, account_open
 from points.errors import ErrorCode, IdempotencyConflict, PayoutError
 from points.models import FarmPayout, PayoutExport
 from points.rows import locked
-from service.base.exceptions import Forbidden, NotFound, ValidationFailed
+from service.base.exceptions import FieldMessage, Forbidden, NotFound, ValidationFailed
 from service.base.parties.models import Organisation
 from service.base.parties.services import Principal
 
@@ -59,7 +59,9 @@ def amount_fen_for(points_amount: int, fen_per_100_points: int) -> int:
     """
     step = 100 // math.gcd(100, fen_per_100_points)
     if points_amount % step:
-        raise ValidationFailed.field("points", f"Must be a multiple of {step}.")
+        raise ValidationFailed.field(
+            "points", FieldMessage("Must be a multiple of {step}.", step=step)
+        )
     return points_amount * fen_per_100_points // 100
 
 
@@ -98,7 +100,10 @@ def payout_request(
         raise ValidationFailed.field("organisation_id", "Must be an approved farm or cooperative.")
     amount = values["points"]
     if amount < PAYOUT_POINTS_MIN:
-        raise ValidationFailed.field("points", f"At least {PAYOUT_POINTS_MIN}.")
+        raise ValidationFailed.field(
+            "points",
+            FieldMessage("At least {payout_points_min}.", payout_points_min=PAYOUT_POINTS_MIN),
+        )
     amount_fen = amount_fen_for(amount, fen_per_100_points)
     if values["method"] == "bank" and not values.get("bank_name"):
         raise ValidationFailed.field("bank_name", "Required for bank transfers.")
@@ -119,7 +124,8 @@ def payout_request(
         return existing, False
     if reads.available(session, account_id=account_id, now=now) < amount:
         raise PayoutError(
-            code=ErrorCode.POINTS_INSUFFICIENT, fields={"points": ["Not enough points."]}
+            code=ErrorCode.POINTS_INSUFFICIENT,
+            fields={"points": [FieldMessage("Not enough points.")]},
         )
     hold = ledger.hold_create(
         session,

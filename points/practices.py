@@ -25,7 +25,7 @@ from points.formulas import practice_reduction
 from points.models import PracticeRecord
 from points.rows import locked
 from points.rules import points_for, rule_current
-from service.base.exceptions import Forbidden, NotFound, ValidationFailed
+from service.base.exceptions import FieldMessage, Forbidden, NotFound, ValidationFailed
 from service.base.parties.models import Organisation
 from service.base.parties.services import Principal
 
@@ -59,7 +59,12 @@ def practice_submit(
     season_year = values["season_year"]
     if not SEASON_YEAR_MIN <= season_year <= now.year:
         raise ValidationFailed.field(
-            "season_year", f"Must be between {SEASON_YEAR_MIN} and {now.year}."
+            "season_year",
+            FieldMessage(
+                "Must be between {season_year_min} and {year}.",
+                season_year_min=SEASON_YEAR_MIN,
+                year=now.year,
+            ),
         )
     try:
         reduction = practice_reduction(values["practice"], values["area_mu"], values["inputs"])
@@ -87,7 +92,11 @@ def practice_submit(
     except IntegrityError:
         raise PointsError(
             code=ErrorCode.PRACTICE_DUPLICATE,
-            fields={"plot_ref": ["This plot has a record of this practice for the season."]},
+            fields={
+                "plot_ref": [
+                    FieldMessage("This plot has a record of this practice for the season.")
+                ]
+            },
         ) from None
     return record
 
@@ -98,7 +107,9 @@ def practice_decide(
     """An operator verifies (points by the rule in force) or rejects a submitted record. The same
     decision again changes nothing; the other one is refused."""
     if decision not in DECISIONS:
-        raise ValidationFailed.field("decision", f"Must be one of: {', '.join(DECISIONS)}.")
+        raise ValidationFailed.field(
+            "decision", FieldMessage("Must be one of: {choices}.", choices=", ".join(DECISIONS))
+        )
     record = locked(session, PracticeRecord, record_id)
     if record.status == decision:
         return record

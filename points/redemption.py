@@ -36,7 +36,7 @@ from points.accounts import ASSET, account_open
 from points.errors import ErrorCode, IdempotencyConflict, RedemptionError
 from points.models import CatalogueItem, RedemptionOrder
 from points.rows import locked
-from service.base.exceptions import NotFound, ValidationFailed
+from service.base.exceptions import FieldMessage, NotFound, ValidationFailed
 from service.base.parties.models import Organisation
 from service.base.parties.services import Principal
 
@@ -77,7 +77,9 @@ def item_create(session: Session, *, values: dict[str, Any], now: datetime) -> C
             "offset_g_per_unit", "Required for personal offsets, and only for them."
         )
     if session.scalar(sa.select(CatalogueItem.id).where(CatalogueItem.code == values["code"])):
-        raise RedemptionError(code=ErrorCode.ITEM_CODE_TAKEN, fields={"code": ["Already in use."]})
+        raise RedemptionError(
+            code=ErrorCode.ITEM_CODE_TAKEN, fields={"code": [FieldMessage("Already in use.")]}
+        )
     item = CatalogueItem(
         **{key: value for key, value in values.items() if key != "stock"},
         stock_total=values["stock"],
@@ -144,7 +146,12 @@ def order_check(
     points to pay for it. The lock makes one party's orders take turns, so its limit and its
     balance are read and used in one step."""
     if not 0 < quantity <= ORDER_QUANTITY_MAX:
-        raise ValidationFailed.field("quantity", f"Must be between 1 and {ORDER_QUANTITY_MAX}.")
+        raise ValidationFailed.field(
+            "quantity",
+            FieldMessage(
+                "Must be between 1 and {order_quantity_max}.", order_quantity_max=ORDER_QUANTITY_MAX
+            ),
+        )
     scoped_key = f"{party.owner_type}:{party.owner_id}:{key}"
     account = account_open(session, party.owner_type, party.owner_id)
     ledger.account_open(session, code=REDEEMED_ACCOUNT, asset=ASSET, owner_type="platform")
@@ -170,7 +177,8 @@ def order_check(
     price = item.price_points * quantity
     if reads.available(session, account_id=account_id, now=now) < price:
         raise RedemptionError(
-            code=ErrorCode.POINTS_INSUFFICIENT, fields={"quantity": ["Not enough points."]}
+            code=ErrorCode.POINTS_INSUFFICIENT,
+            fields={"quantity": [FieldMessage("Not enough points.")]},
         )
     return OrderChecked(account, item, price, scoped_key)
 
@@ -188,7 +196,11 @@ def _limit_check(session: Session, *, party: Party, item: CatalogueItem, quantit
         raise RedemptionError(
             code=ErrorCode.REDEMPTION_LIMIT_REACHED,
             params={"limit": item.per_party_limit, "ordered": int(ordered)},
-            fields={"quantity": [f"At most {item.per_party_limit - int(ordered)} more."]},
+            fields={
+                "quantity": [
+                    FieldMessage("At most {left} more.", left=item.per_party_limit - int(ordered))
+                ]
+            },
         )
 
 
@@ -224,7 +236,7 @@ def order_place(
     ).first()
     if taken is None:
         raise RedemptionError(
-            code=ErrorCode.OUT_OF_STOCK, fields={"quantity": ["Not enough in stock."]}
+            code=ErrorCode.OUT_OF_STOCK, fields={"quantity": [FieldMessage("Not enough in stock.")]}
         )
     hold = ledger.hold_create(
         session,

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from points.models import EVENT_TYPES, PointRule
-from service.base.exceptions import ValidationFailed
+from service.base.exceptions import FieldMessage, ValidationFailed
 
 #: The field each formula kind needs.
 FORMULA_FIELDS = {
@@ -27,7 +27,9 @@ def rule_publish(
 ) -> PointRule:
     """Publish a new version of an event type's rule (the old versions stay as they were)."""
     if event_type not in EVENT_TYPES:
-        raise ValidationFailed.field("event_type", f"Must be one of: {', '.join(EVENT_TYPES)}.")
+        raise ValidationFailed.field(
+            "event_type", FieldMessage("Must be one of: {choices}.", choices=", ".join(EVENT_TYPES))
+        )
     formula = values["formula"]
     needed = FORMULA_FIELDS[formula["kind"]]
     if formula.get(needed) is None:

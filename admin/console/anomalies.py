@@ -4,11 +4,12 @@ points flags catch; operators close the flags."""
 from __future__ import annotations
 
 from flask import current_app, render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from admin.console.blueprint import REASON_MAX_CHARS, blp
 from admin.selectors import console as selectors
-from admin.web import choice, form_action, form_text, page_requires, paged, signed_in, t
+from admin.web import choice, form_action, form_text, page_requires, paged, signed_in
 from points.flags import flag_resolve, flags_query
 from points.models import FLAG_STATUSES
 from service.db import get_session, utcnow
@@ -47,5 +48,5 @@ def flag_close(flag_id: int) -> Response:
             note=form_text("note", limit=REASON_MAX_CHARS, required=False),
             user_id=principal.user_id, now=utcnow(),
         ),
-        done=back, back=back, message=t("已处理。", "Closed."),
+        done=back, back=back, message=gettext("Closed."),
     )  # fmt: skip

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 from flask import render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from admin.console.blueprint import blp
 from admin.selectors import console as selectors
-from admin.web import form_action, form_text, page_requires, paged, signed_in, t
+from admin.web import form_action, form_text, page_requires, paged, signed_in
 from ledger import credits
 from ledger.errors import CreditError
 from service.base.exceptions import ValidationFailed
@@ -92,4 +93,4 @@ def retirement_record() -> Response:
         )  # fmt: skip
 
     return form_action(work, done=url_for("portal.credits"), back=back,
-                       message=t("注销已记录。", "The retirement is recorded."))  # fmt: skip
+                       message=gettext("The retirement is recorded."))  # fmt: skip

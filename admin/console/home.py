@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, redirect, render_template, request, url_for
 from flask import session as cookie
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from admin.console.blueprint import STAFF_ROLES, blp
@@ -16,7 +17,6 @@ from admin.web import (
     safe_next,
     sign_in_remember,
     signed_in,
-    t,
 )
 from service.auth.services import browser_session_open, password_check, session_revoke
 from service.db import get_session, utcnow
@@ -48,7 +48,7 @@ def sign_in() -> Response | str:
         sign_in_remember(session_id, user.id)
 
     back = url_for("console.sign_in", next=target)
-    return form_action(work, done=target, back=back, message=t("已登录。", "Signed in."))
+    return form_action(work, done=target, back=back, message=gettext("Signed in."))
 
 
 @blp.post("/logout")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from admin.console.blueprint import REASON_MAX_CHARS, blp
@@ -18,7 +19,6 @@ from admin.web import (
     page_requires,
     paged,
     search_text,
-    t,
 )
 from labels import certification
 from labels.models import LABEL_STATUSES, Label
@@ -86,4 +86,4 @@ def label_decide(label_id: int) -> Response:
         )  # fmt: skip
 
     return form_action(work, done=back, back=back,
-                       message=t("决定已记录。", "The decision is recorded."))  # fmt: skip
+                       message=gettext("The decision is recorded."))  # fmt: skip

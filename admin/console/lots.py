@@ -5,20 +5,12 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from flask import render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from admin.console.blueprint import blp
 from admin.selectors import console as selectors
-from admin.web import (
-    choice,
-    form_action,
-    form_text,
-    page_requires,
-    paged,
-    safe_next,
-    search_text,
-    t,
-)
+from admin.web import choice, form_action, form_text, page_requires, paged, safe_next, search_text
 from labels import lots
 from labels.models import LOT_STATUSES, LabelLot
 from service.base.exceptions import NotFound, ValidationFailed
@@ -64,6 +56,7 @@ def lot_payment(lot_id: int) -> Response:
         lots.lot_payment_confirm(session, lot=lot, provider="offline", reference=reference,
                                  amount_fen=amount_fen, now=utcnow())  # fmt: skip
 
-    message = t(f"批次 {lot.lot_number} 已确认付款并发码。",
-                f"Lot {lot.lot_number} is paid and its codes are issued.")  # fmt: skip
+    message = gettext(
+        "Lot %(lot_number)s is paid and its codes are issued.", lot_number=lot.lot_number
+    )
     return form_action(work, done=back, back=back, message=message)

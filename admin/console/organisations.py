@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 from flask import render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from admin.console.blueprint import blp
 from admin.selectors import console as selectors
-from admin.web import (
-    choice,
-    form_action,
-    page_requires,
-    paged,
-    safe_next,
-    search_text,
-    signed_in,
-    t,
-)
+from admin.web import choice, form_action, page_requires, paged, safe_next, search_text, signed_in
 from service.base.exceptions import NotFound, ValidationFailed
 from service.base.parties.models import ORGANISATION_KINDS, ORGANISATION_STATUSES, Organisation
 from service.base.parties.services import organisation_set_status
@@ -62,6 +54,9 @@ def organisation_status(organisation_id: int) -> Response:
         ),
         done=back,
         back=back,
-        message=t(f"“{organisation.name}”已{'批准' if status == 'approved' else '暂停'}。",
-                  f"{organisation.name} is now {status}."),
+        message=(
+            gettext("%(name)s is now approved.", name=organisation.name)
+            if status == "approved"
+            else gettext("%(name)s is now suspended.", name=organisation.name)
+        ),
     )  # fmt: skip

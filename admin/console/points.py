@@ -8,6 +8,7 @@ limits and messages, and each form calls the same service function the API does.
 from __future__ import annotations
 
 from flask import Response, render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from admin.console.blueprint import REASON_MAX_CHARS, blp
@@ -21,7 +22,6 @@ from admin.web import (
     paged,
     safe_next,
     signed_in,
-    t,
 )
 from points import payouts as farm_payouts
 from points import redemption
@@ -82,7 +82,7 @@ def point_rule_publish() -> BaseResponse:
             now=utcnow(),
         )
 
-    message = t("新版本规则已发布。", "The new version is published.")
+    message = gettext("The new version is published.")
     return form_action(work, done=back, back=back, message=message)
 
 
@@ -114,7 +114,7 @@ def catalogue_item_create() -> BaseResponse:
         ),
         done=back,
         back=back,
-        message=t("已上架。", "The item is in the catalogue."),
+        message=gettext("The item is in the catalogue."),
     )
 
 
@@ -128,7 +128,7 @@ def catalogue_item_update(item_id: int) -> BaseResponse:
         ),
         done=back,
         back=back,
-        message=t("已更新。", "Updated."),
+        message=gettext("Updated."),
     )
 
 
@@ -152,7 +152,7 @@ def order_resolve(order_id: int) -> BaseResponse:
         else:
             raise ValidationFailed.field("action", "Must be one of: fulfil, cancel.")
 
-    message = t("订单已处理。", "The order is settled.")
+    message = gettext("The order is settled.")
     return form_action(work, done=back, back=back, message=message)
 
 
@@ -192,7 +192,7 @@ def payout_decide(payout_id: int) -> BaseResponse:
         )
 
     return form_action(work, done=back, back=back,
-                       message=t("决定已记录。", "The decision is recorded."))  # fmt: skip
+                       message=gettext("The decision is recorded."))  # fmt: skip
 
 
 @blp.post("/points/payouts/exports")
@@ -209,7 +209,7 @@ def payout_export() -> BaseResponse:
             raise NotFound(code="payouts_none_to_export")
 
     return form_action(work, done=back, back=back,
-                       message=t("转账文件已生成。", "The transfer file is ready."))  # fmt: skip
+                       message=gettext("The transfer file is ready."))  # fmt: skip
 
 
 @blp.get("/points/payouts/exports/<id:export_id>")

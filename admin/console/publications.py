@@ -4,12 +4,13 @@ portal."""
 from __future__ import annotations
 
 from flask import render_template, request, url_for
+from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from admin import publications as publishing
 from admin.console.blueprint import blp
 from admin.selectors import console as selectors
-from admin.web import choice, form_action, form_text, page_requires, paged, signed_in, t
+from admin.web import choice, form_action, form_text, page_requires, paged, signed_in
 from service.base.exceptions import NotFound
 from service.db import get_session, utcnow
 from service.models import (
@@ -53,7 +54,7 @@ def publication_create() -> Response:
             now=utcnow(),
         )
 
-    return form_action(work, done=back, back=back, message=t("已保存。", "Saved."))
+    return form_action(work, done=back, back=back, message=gettext("Saved."))
 
 
 @blp.post("/publications/<id:publication_id>/status")
@@ -70,5 +71,5 @@ def publication_status(publication_id: int) -> Response:
         ),
         done=back,
         back=back,
-        message=t("状态已更新。", "Status updated."),
+        message=gettext("Status updated."),
     )

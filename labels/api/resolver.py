@@ -24,6 +24,7 @@ from service.base.exceptions import ServiceError
 from service.base.units import SHANGHAI
 from service.db import get_session, utcnow
 from service.extensions import rate_limited, redis_client, shared_store
+from service.i18n import use_locale
 
 #: The package's templates (labels/templates), beside its domain modules, not this web face.
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -165,6 +166,7 @@ def _answer(anchor: str, resolution: Resolution, query: dict) -> Response:
         response.headers["Vary"] = "Accept"
         return _conditional(response) if status == 200 else response
     language = _language(query)
+    use_locale(language)
     record = json_ready(resolution.record)
     if record.get("scans"):
         first = resolution.record["scans"]["first_scan_at"]

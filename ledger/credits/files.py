@@ -33,6 +33,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ledger.credits.models import SHARE_PPM_TOTAL
+from service.base.exceptions import FieldMessage
 from service.base.parties.identifiers import normalise_region_code
 
 FORMAT_TAG = "tanhui.credits/1"
@@ -136,7 +137,7 @@ class _Checker:
             return ""
         text: str = value.strip()
         if len(text) > limit:
-            self.add(row, name, f"longer than {limit} characters")
+            self.add(row, name, FieldMessage("longer than {limit} characters", limit=limit))
         if any(ord(character) < 32 for character in text):
             self.add(row, name, "control characters")
         return text
@@ -155,7 +156,13 @@ class _Checker:
             self.add(row, name, "not a whole number")
             return None
         if not minimum <= value <= SERIAL_MAX:
-            self.add(row, name, f"outside {minimum}..{SERIAL_MAX}")
+            self.add(
+                row,
+                name,
+                FieldMessage(
+                    "outside {minimum}..{serial_max}", minimum=minimum, serial_max=SERIAL_MAX
+                ),
+            )
             return None
         return value
 
@@ -188,7 +195,17 @@ class _Checker:
 def parse(content: bytes, file_format: str, *, current_year: int) -> Plan:
     """Parse and check a whole file; raise ``FileRejected`` with every problem found."""
     if len(content) > IMPORT_BYTES_MAX:
-        raise FileRejected([Problem("file", "", f"larger than {IMPORT_BYTES_MAX} bytes")])
+        raise FileRejected(
+            [
+                Problem(
+                    "file",
+                    "",
+                    FieldMessage(
+                        "larger than {import_bytes_max} bytes", import_bytes_max=IMPORT_BYTES_MAX
+                    ),
+                )
+            ]
+        )
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -211,10 +228,12 @@ def _parse_json(text: str, checker: _Checker) -> Plan | None:
     try:
         document = json.loads(text)
     except ValueError as error:
-        checker.add("file", "", f"not JSON: {error}")
+        checker.add("file", "", FieldMessage("not JSON: {error}", error=error))
         return None
     if not isinstance(document, dict) or document.get("format") != FORMAT_TAG:
-        checker.add("file", "format", f"expected {FORMAT_TAG!r}")
+        checker.add(
+            "file", "format", FieldMessage("expected {format_tag}", format_tag=repr(FORMAT_TAG))
+        )
         return None
     registry = document.get("registry")
     if not isinstance(registry, dict):
@@ -299,7 +318,11 @@ def _batch_append(
         checker.add(row, "serial_end", "before serial_start")
         return None
     if quantity != end - start + 1:
-        checker.add(row, "quantity_t", f"the serial range holds {end - start + 1} tonnes")
+        checker.add(
+            row,
+            "quantity_t",
+            FieldMessage("the serial range holds {tonnes} tonnes", tonnes=end - start + 1),
+        )
         return None
     batch = BatchPlan(row, vintage, start, end, quantity, shares_ppm)
     project.batches.append(batch)
@@ -311,11 +334,13 @@ def _parse_csv(text: str, checker: _Checker) -> Plan | None:
     try:
         header = reader.fieldnames
     except csv.Error as error:
-        checker.add("line 1", "", f"not CSV: {error}")
+        checker.add("line 1", "", FieldMessage("not CSV: {error}", error=error))
         return None
     missing = [name for name in CSV_COLUMNS if name not in (header or [])]
     if missing:
-        checker.add("line 1", "", f"missing columns: {', '.join(missing)}")
+        checker.add(
+            "line 1", "", FieldMessage("missing columns: {missing}", missing=", ".join(missing))
+        )
         return None
     plan: Plan | None = None
     projects: dict[str, ProjectPlan] = {}
@@ -324,7 +349,13 @@ def _parse_csv(text: str, checker: _Checker) -> Plan | None:
         for number, record in enumerate(reader, start=2):
             row = f"line {number}"
             if number - 1 > IMPORT_ROWS_MAX:
-                checker.add(row, "", f"more than {IMPORT_ROWS_MAX} rows")
+                checker.add(
+                    row,
+                    "",
+                    FieldMessage(
+                        "more than {import_rows_max} rows", import_rows_max=IMPORT_ROWS_MAX
+                    ),
+                )
                 break
             if None in record or any(value is None for value in record.values()):
                 checker.add(row, "", "wrong number of columns")
@@ -356,13 +387,17 @@ def _parse_csv(text: str, checker: _Checker) -> Plan | None:
                 _owner, batch, first = existing
                 for name_ in ("project_id", "vintage", "quantity_t"):
                     if record[name_].strip() != first[name_].strip():
-                        checker.add(row, name_, f"differs from {batch.row} of the same batch")
+                        checker.add(
+                            row,
+                            name_,
+                            FieldMessage("differs from {row} of the same batch", row=batch.row),
+                        )
             if ppm is not None:
                 if farm_code in batch.shares_ppm:
                     checker.add(row, "farm_code", "a second share of one farm in one batch")
                 batch.shares_ppm[farm_code] = ppm
     except csv.Error as error:
-        checker.add(f"line {reader.line_num}", "", f"not CSV: {error}")
+        checker.add(f"line {reader.line_num}", "", FieldMessage("not CSV: {error}", error=error))
     if plan is None:
         checker.add("line 2", "", "no rows")
     return plan
@@ -399,7 +434,7 @@ def _csv_project(
     }
     for key, value in fields.items():
         if value and value != stored[key]:
-            checker.add(row, key, f"differs from {project.row}")
+            checker.add(row, key, FieldMessage("differs from {row}", row=project.row))
     return project_id, project
 
 
@@ -407,17 +442,35 @@ def _check_batches(plan: Plan, checker: _Checker, current_year: int) -> None:
     ranges: list[tuple[int, int, str]] = []
     for _project, batch in plan.batches():
         if batch.vintage > current_year:
-            checker.add(batch.row, "vintage", f"in the future (after {current_year})")
+            checker.add(
+                batch.row,
+                "vintage",
+                FieldMessage("in the future (after {current_year})", current_year=current_year),
+            )
         total = sum(batch.shares_ppm.values())
         if batch.shares_ppm and total != SHARE_PPM_TOTAL:
             percent = Decimal(total) / _PPM_PER_PERCENT
-            checker.add(batch.row, "shares", f"farm shares add up to {percent}%, not 100%")
+            checker.add(
+                batch.row,
+                "shares",
+                FieldMessage("farm shares add up to {percent}%, not 100%", percent=percent),
+            )
         ranges.append((batch.serial_start, batch.serial_end, batch.row))
     ranges.sort()
     reach: tuple[int, int, str] | None = None  # the range reaching furthest so far
     for start, end, row in ranges:
         if reach is not None and start <= reach[1]:
             word = "repeats" if (start, end) == reach[:2] else "overlaps"
-            checker.add(row, "serial_start", f"{word} serials {reach[0]}–{reach[1]} of {reach[2]}")
+            checker.add(
+                row,
+                "serial_start",
+                FieldMessage(
+                    "{word} serials {first}–{last} of {row}",
+                    word=word,
+                    first=reach[0],
+                    last=reach[1],
+                    row=reach[2],
+                ),
+            )
         if reach is None or end > reach[1]:
             reach = (start, end, row)

@@ -38,6 +38,7 @@ from ledger.entries.posting import entries_post
 from ledger.entries.requests import EntryRequest, EntryResult, PostingRequest
 from ledger.errors import CreditError, ErrorCode, Outcome
 from ledger.tlog.log import log_append
+from service.base.exceptions import FieldMessage
 from service.base.units import GRAMS_PER_TONNE
 
 #: A planned batch with the project it belongs to.
@@ -205,11 +206,28 @@ def _batches_store(
 def _against_stored(
     session: Session, plan: Plan, registry: CreditRegistry | None
 ) -> tuple[list[Problem], list[_Planned]]:
-    problems: list[Problem] = []
+    """What the file says differently from what is stored, and the batches not stored yet."""
     if registry is None:
-        return problems, plan.batches()
+        return [], plan.batches()
+    problems: list[Problem] = []
     if registry.name != plan.registry_name:
-        problems.append(Problem("registry", "name", f"the registry is stored as {registry.name!r}"))
+        problems.append(
+            Problem(
+                "registry",
+                "name",
+                FieldMessage("the registry is stored as {name}", name=repr(registry.name)),
+            )
+        )
+    problems.extend(_projects_against_stored(session, plan, registry))
+    batch_problems, fresh = _batches_against_stored(session, plan, registry)
+    return problems + batch_problems, fresh
+
+
+def _projects_against_stored(
+    session: Session, plan: Plan, registry: CreditRegistry
+) -> list[Problem]:
+    """A stored project the file names with other terms, or whose farms it names otherwise."""
+    problems: list[Problem] = []
     stored_projects = {
         project.external_id: project
         for project in session.scalars(
@@ -227,7 +245,13 @@ def _against_stored(
         ):
             if getattr(stored, name) != value:
                 problems.append(
-                    Problem(project_plan.row, name, f"project {stored.external_id} differs")
+                    Problem(
+                        project_plan.row,
+                        name,
+                        FieldMessage(
+                            "project {external_id} differs", external_id=stored.external_id
+                        ),
+                    )
                 )
         farms = {
             farm.code: farm
@@ -240,6 +264,15 @@ def _against_stored(
                 problems.append(
                     Problem(project_plan.row, f"farms.{code}", "the farm is stored by another name")
                 )
+    return problems
+
+
+def _batches_against_stored(
+    session: Session, plan: Plan, registry: CreditRegistry
+) -> tuple[list[Problem], list[_Planned]]:
+    """Batches whose serials overlap stored ones (a problem unless the very same batch is stored
+    with the same terms), and the batches not stored yet."""
+    problems: list[Problem] = []
     fresh = []
     for project_plan, batch in plan.batches():
         overlapping = session.scalars(
@@ -270,8 +303,13 @@ def _against_stored(
                 Problem(
                     batch.row,
                     "serial_start",
-                    f"{word} stored batch {stored_batch.id} "
-                    f"(serials {stored_batch.serial_start}–{stored_batch.serial_end})",
+                    FieldMessage(
+                        "{word} stored batch {id} (serials {serial_start}–{serial_end})",
+                        word=word,
+                        id=stored_batch.id,
+                        serial_start=stored_batch.serial_start,
+                        serial_end=stored_batch.serial_end,
+                    ),
                 )
             )
     return problems, fresh

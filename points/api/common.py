@@ -7,7 +7,7 @@ from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
-from service.base.exceptions import ValidationFailed
+from service.base.exceptions import FieldMessage, ValidationFailed
 
 blp = Blueprint(
     "points",
@@ -23,7 +23,14 @@ def idempotency_key() -> str:
     key = request.headers.get("Idempotency-Key", "")
     if not 0 < len(key) <= IDEMPOTENCY_KEY_MAX_CHARS:
         raise ValidationFailed(
-            fields={"Idempotency-Key": [f"Required, 1 to {IDEMPOTENCY_KEY_MAX_CHARS} characters."]}
+            fields={
+                "Idempotency-Key": [
+                    FieldMessage(
+                        "Required, 1 to {idempotency_key_max_chars} characters.",
+                        idempotency_key_max_chars=IDEMPOTENCY_KEY_MAX_CHARS,
+                    )
+                ]
+            }
         )
     return key
 

@@ -12,6 +12,7 @@ from points.models import PRACTICES
 from points.schemas import NOTE_MAX_CHARS
 from service.auth.authz import authenticated, requires
 from service.base.config import PAGE_SIZE_MAX
+from service.base.exceptions import FieldMessage
 from service.base.schemas import BodySchema
 from service.db import get_session, utcnow
 from service.pagination import paginate
@@ -19,7 +20,9 @@ from service.pagination import paginate
 
 def _area(value):
     if not value.is_finite() or not 0 < value <= AREA_MU_MAX:
-        raise ValidationError(f"Must be more than 0 and at most {AREA_MU_MAX}.")
+        raise ValidationError(
+            FieldMessage("Must be more than 0 and at most {area_mu_max}.", area_mu_max=AREA_MU_MAX)
+        )
 
 
 class PracticeCreateSchema(BodySchema):

@@ -12,7 +12,9 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, pre_load
 
-CONTROL_CHARACTER_MESSAGE = "Must not contain control characters."
+from service.base.exceptions import FieldMessage
+
+CONTROL_CHARACTER_MESSAGE = FieldMessage("Must not contain control characters.")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 

@@ -50,7 +50,7 @@ def test_a_product_its_footprint_and_a_label_application(
     assert session.get(Product, product_id).gtin == "06901234567892"
     recorded = upload(client, csrf, product_id, FOOTPRINT_FILE.read_bytes())
     text = recorded.get_data(as_text=True)
-    assert "The footprint is recorded." in text and "paddy_ch4" in text and "6.2500" in text
+    assert "The footprint is recorded." in text and "Paddy methane" in text and "6.2500" in text
     footprint = session.scalars(sa.select(Footprint)).one()
     applied = client.post(
         "/desk/labels",
@@ -76,11 +76,11 @@ def test_a_bad_footprint_file_names_its_fields_and_records_nothing(
     negative = json.dumps({**document, "kg_per_unit": "-1"}).encode()
     answer = upload(client, csrf, product_id, negative).get_data(as_text=True)
     assert "kg_per_unit: Must be greater than 0." in answer
-    assert "file: Not valid JSON." in upload(client, csrf, product_id, b"{nope").get_data(
+    assert "File: Not valid JSON." in upload(client, csrf, product_id, b"{nope").get_data(
         as_text=True
     )
     huge = upload(client, csrf, product_id, b" " * (256 * 1024 + 1)).get_data(as_text=True)
-    assert "file: Longer than 262144 bytes." in huge
+    assert "File: Longer than 262144 bytes." in huge
     assert session.scalar(sa.select(sa.func.count()).select_from(Footprint)) == 0
 
 

@@ -142,6 +142,6 @@ def test_redeeming_points_once_per_form(app, client, give, operator, session):
         "/me/orders?lang=en", data={**form, "key": key + "x", "quantity": "101"},
         follow_redirects=True,
     )  # fmt: skip
-    assert "quantity: Must be greater than or equal to 1 and less than or equal to 100." in (
+    assert "Quantity: Must be greater than or equal to 1 and less than or equal to 100." in (
         too_many.get_data(as_text=True)
     )

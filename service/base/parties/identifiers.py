@@ -10,6 +10,8 @@ import re
 
 from stdnum.cn import uscc as _uscc
 
+from service.base.exceptions import FieldMessage
+
 #: GB/T 2260 administrative divisions the service knows: the provinces of the Yangtze River Delta,
 #: the prefectures of the demonstration zone, and the districts and counties around it. The three
 #: pilot areas are Qingpu 310118, Wujiang 320509 and Jiashan 330421. Source: GB/T 2260 as published
@@ -56,9 +58,9 @@ REGION_NAMES_ZH: dict[str, str] = {
 }
 PILOT_REGION_CODES = ("310118", "320509", "330421")
 
-USCC_MESSAGE = "Not a valid unified social credit code."
-REGION_MESSAGE = "Not a known GB/T 2260 region code."
-PHONE_MESSAGE = "Not a valid mainland China mobile number."
+USCC_MESSAGE = FieldMessage("Not a valid unified social credit code.")
+REGION_MESSAGE = FieldMessage("Not a known GB/T 2260 region code.")
+PHONE_MESSAGE = FieldMessage("Not a valid mainland China mobile number.")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 
 

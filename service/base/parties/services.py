@@ -9,7 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.base.exceptions import AlreadyExists, Conflict, NotFound, ValidationFailed
+from service.base.exceptions import (
+    AlreadyExists,
+    Conflict,
+    FieldMessage,
+    NotFound,
+    ValidationFailed,
+)
 from service.base.parties.identifiers import normalise_region_code, normalise_uscc
 from service.base.parties.models import (
     PLATFORM_ROLES,
@@ -78,9 +84,9 @@ def organisation_check_identifiers(
     """Validate what each kind needs; return the normalised identifiers."""
     errors: dict[str, list[str]] = {}
     if kind == "enterprise" and not uscc:
-        errors["uscc"] = [f"Required for {kind} organisations."]
+        errors["uscc"] = [FieldMessage("Required for {kind} organisations.", kind=kind)]
     if kind in ("farm", "cooperative") and not region_code:
-        errors["region_code"] = [f"Required for {kind} organisations."]
+        errors["region_code"] = [FieldMessage("Required for {kind} organisations.", kind=kind)]
     if uscc:
         try:
             uscc = normalise_uscc(uscc)
@@ -110,7 +116,10 @@ def organisation_register(
 ) -> Organisation:
     """Register an enterprise, farm or cooperative pending approval; the registrant is its staff."""
     if kind not in SELF_REGISTERED_KINDS:
-        raise ValidationFailed.field("kind", f"Must be one of: {', '.join(SELF_REGISTERED_KINDS)}.")
+        raise ValidationFailed.field(
+            "kind",
+            FieldMessage("Must be one of: {choices}.", choices=", ".join(SELF_REGISTERED_KINDS)),
+        )
     uscc, region_code = organisation_check_identifiers(kind, uscc, region_code)
     if uscc and session.scalar(sa.select(Organisation.id).where(Organisation.uscc == uscc)):
         raise AlreadyExists("Organisation with this unified social credit code", field="uscc")
@@ -149,7 +158,9 @@ def organisation_update(
     locked = [name for name in UPDATABLE_WHILE_PENDING if name in changes]
     if locked and organisation.status != "pending":
         raise ValidationFailed(
-            fields={name: ["Not allowed for approved organisations."] for name in locked}
+            fields={
+                name: [FieldMessage("Not allowed for approved organisations.")] for name in locked
+            }
         )
     if locked:
         uscc, region_code = organisation_check_identifiers(
@@ -239,7 +250,7 @@ def user_get(session: Session, user_id: int) -> User:
 def user_by_phone(session: Session, phone: str) -> User:
     user = session.scalars(sa.select(User).where(User.phone == phone)).one_or_none()
     if user is None:
-        raise NotFound(fields={"phone": ["No user has this phone number."]})
+        raise NotFound(fields={"phone": [FieldMessage("No user has this phone number.")]})
     return user
 
 

@@ -48,7 +48,7 @@ def test_a_rule_form_with_a_bad_number_names_the_field_and_publishes_nothing(
     )  # fmt: skip
     text = response.get_data(as_text=True)
     assert "formula.points: Not a valid integer." in text
-    assert "validity_days: Must be greater than or equal to 1" in text
+    assert "Days the points stay valid: Must be greater than or equal to 1" in text
     missing = client.post(
         "/admin/points/rules",
         data={"csrf_token": csrf(), "event_type": "unit_claim", "formula.kind": "fixed",
@@ -85,7 +85,7 @@ def test_an_operator_adds_an_item_restocks_it_and_takes_it_down(
         "personal_offset", 100, 50, 1000)  # fmt: skip
     again = client.post("/admin/points/catalogue?lang=en", data={"csrf_token": csrf(), **OFFSET},
                         follow_redirects=True)  # fmt: skip
-    assert "code: Already in use." in again.get_data(as_text=True)
+    assert "Code: Already in use." in again.get_data(as_text=True)
     changed = client.post(
         f"/admin/points/catalogue/{item.id}",
         data={"csrf_token": csrf(), "stock_added": "25", "price_points": "120", "active": "0"},
