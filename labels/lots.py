@@ -173,7 +173,10 @@ def lot_order(
             if error.error_code is ErrorCode.INSUFFICIENT_FUNDS:
                 raise CreditError(
                     ErrorCode.CREDITS_INSUFFICIENT,
-                    f"{priced.grams_required} g of retired credits are not available",
+                    FieldMessage(
+                        "{grams} g of retired credits are not available",
+                        grams=priced.grams_required,
+                    ),
                     field="units",
                 ) from None
             raise

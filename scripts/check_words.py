@@ -44,6 +44,9 @@ KEYWORDS: dict[str, tuple[int | tuple[int, str], ...]] = {
     "N_": (1,),
     "NP_": ((1, "c"), 2),
     "FieldMessage": (1,),
+    # The ledger's errors: the detail, shown in the error's message and as its field's message.
+    "LedgerError": (2,),
+    "CreditError": (2,),
     "field": (2,),
     "ValidationError": (1,),
     "AlreadyExists": (1,),

@@ -39,6 +39,7 @@ from ledger.entries.requests import EntryRequest, PostingRequest
 from ledger.errors import CreditError, ErrorCode, Outcome
 from ledger.models import Account, AnyRow, Entry, Lot
 from ledger.tlog.log import log_append
+from service.base.exceptions import FieldMessage
 
 #: A retired range drawn on (its id, retirement, serials, lot and remainder) and the grams taken.
 _Draw = tuple[AnyRow, int]
@@ -183,7 +184,10 @@ def allocation_check(
     if len(named) > ALLOCATION_RETIREMENTS_MAX or len(set(named)) != len(named):
         raise CreditError(
             ErrorCode.CREDIT_ALLOCATION_INVALID,
-            f"at most {ALLOCATION_RETIREMENTS_MAX} distinct retirements",
+            FieldMessage(
+                "at most {retirements_max} distinct retirements",
+                retirements_max=ALLOCATION_RETIREMENTS_MAX,
+            ),
             field="retirement_ids",
         )
     return {
@@ -265,7 +269,11 @@ def _draws_plan(session: Session, *, quantity_g: int, named: Sequence[int]) -> l
     if needed:
         raise CreditError(
             ErrorCode.CREDITS_INSUFFICIENT,
-            f"{quantity_g - needed} g of retired credits unallocated, not {quantity_g} g",
+            FieldMessage(
+                "{available_g} g of retired credits unallocated, not {quantity_g} g",
+                available_g=quantity_g - needed,
+                quantity_g=quantity_g,
+            ),
             field="quantity_g",
         )
     return draws

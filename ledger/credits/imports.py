@@ -379,7 +379,11 @@ def farm_link(
         .where(CreditProject.external_id == project_external_id, CreditFarm.code == farm_code)
     ).first()
     if farm is None:
-        raise CreditError(ErrorCode.CREDIT_BATCH_NOT_FOUND, f"farm {farm_code}", field="farm_code")
+        raise CreditError(
+            ErrorCode.CREDIT_BATCH_NOT_FOUND,
+            FieldMessage("farm {farm_code}", farm_code=farm_code),
+            field="farm_code",
+        )
     farm.organisation_id = organisation_id
     session.flush()
     return farm

@@ -32,6 +32,7 @@ from ledger.entries.requests import EntryRequest, PostingRequest
 from ledger.errors import CreditError, ErrorCode, Outcome
 from ledger.models import Entry
 from ledger.tlog.log import log_append
+from service.base.exceptions import FieldMessage
 from service.base.units import GRAMS_PER_TONNE
 
 #: Tonnes taken from one available serial range of a batch: (batch, range, tonnes).
@@ -149,14 +150,16 @@ def retirement_check(
     for name, (value, limit) in texts.items():
         if not isinstance(value, str) or not value.strip() or len(value) > limit:
             raise CreditError(
-                ErrorCode.CREDIT_RETIREMENT_INVALID, f"1 to {limit} characters", field=name
+                ErrorCode.CREDIT_RETIREMENT_INVALID,
+                FieldMessage("1 to {limit} characters", limit=limit),
+                field=name,
             )
     if retired_on > now.date():
         raise CreditError(ErrorCode.CREDIT_RETIREMENT_INVALID, "in the future", field="retired_on")
     if not 0 < len(lines) <= RETIREMENT_LINES_MAX:
         raise CreditError(
             ErrorCode.CREDIT_RETIREMENT_INVALID,
-            f"1 to {RETIREMENT_LINES_MAX} lines",
+            FieldMessage("1 to {lines_max} lines", lines_max=RETIREMENT_LINES_MAX),
             field="lines",
         )
     if len({line.batch_id for line in lines}) != len(lines):
@@ -206,7 +209,12 @@ def _serials_take(
         if have < needed:
             raise CreditError(
                 ErrorCode.CREDITS_INSUFFICIENT,
-                f"batch {batch.id} has {have} t available, not {needed} t",
+                FieldMessage(
+                    "batch {batch_id} has {have} t available, not {needed} t",
+                    batch_id=batch.id,
+                    have=have,
+                    needed=needed,
+                ),
                 field="quantity_t",
             )
         for piece in available:
@@ -293,7 +301,7 @@ def _retirement_repeated(
         if stored[name] != request[name]:
             raise CreditError(
                 ErrorCode.IDEMPOTENCY_CONFLICT,
-                f"the reference was used with another {name}",
+                FieldMessage("the reference was used with another {name}", name=name),
                 field=name,
             )
     return RetirementResult(Outcome.EXISTS, existing)

@@ -18,6 +18,7 @@ from ledger.entries.requests import AccountInfo, AccountSpec, Balance
 from ledger.entries.sql import among, array_literal, insert_for
 from ledger.errors import ErrorCode, LedgerError
 from ledger.models import ASSETS, Account, Posting
+from service.base.exceptions import FieldMessage
 
 #: Longest account code.
 ACCOUNT_CODE_MAX_LENGTH_CHARS = 128
@@ -35,7 +36,11 @@ def account_open(
 ) -> AccountInfo:
     """Open an account, or return it when one with this code and these terms exists."""
     if asset not in ASSETS:
-        raise LedgerError(ErrorCode.ASSET_MISMATCH, f"unknown asset {asset}", field="asset")
+        raise LedgerError(
+            ErrorCode.ASSET_MISMATCH,
+            FieldMessage("unknown asset {asset}", asset=asset),
+            field="asset",
+        )
     if not code or len(code) > ACCOUNT_CODE_MAX_LENGTH_CHARS:
         raise LedgerError(ErrorCode.ENTRY_INVALID, "account code length", field="code")
     if allow_negative and uses_lots:
@@ -52,7 +57,11 @@ def account_open(
     account = session.scalars(sa.select(Account).where(Account.code == code)).one()
     for name, value in terms.items():
         if getattr(account, name) != value:
-            raise LedgerError(ErrorCode.ACCOUNT_CONFLICT, f"{code} has another {name}", field=name)
+            raise LedgerError(
+                ErrorCode.ACCOUNT_CONFLICT,
+                FieldMessage("{code} has another {name}", code=code, name=name),
+                field=name,
+            )
     return _info(account)
 
 
@@ -70,7 +79,11 @@ def accounts_open_many(
     """Open many accounts of one kind at once (``owners``: code → owner id), as ``account_open``
     does one: an existing account must have the same terms."""
     if asset not in ASSETS:
-        raise LedgerError(ErrorCode.ASSET_MISMATCH, f"unknown asset {asset}", field="asset")
+        raise LedgerError(
+            ErrorCode.ASSET_MISMATCH,
+            FieldMessage("unknown asset {asset}", asset=asset),
+            field="asset",
+        )
     codes = sorted(owners)
     if any(not code or len(code) > ACCOUNT_CODE_MAX_LENGTH_CHARS for code in codes):
         raise LedgerError(ErrorCode.ENTRY_INVALID, "account code length", field="code")
@@ -111,7 +124,9 @@ def accounts_open_many(
             )
         ).first()
         if conflicting is not None:
-            raise LedgerError(ErrorCode.ACCOUNT_CONFLICT, f"{conflicting} has other terms")
+            raise LedgerError(
+                ErrorCode.ACCOUNT_CONFLICT, FieldMessage("{code} has other terms", code=conflicting)
+            )
 
 
 def _info(account: Account) -> AccountInfo:
@@ -139,7 +154,9 @@ def accounts_ensure(session: Session, specs: Sequence[AccountSpec]) -> dict[str,
             for name in ("asset", "allow_negative", "uses_lots"):
                 if getattr(info, name) != getattr(spec, name):
                     raise LedgerError(
-                        ErrorCode.ACCOUNT_CONFLICT, f"{spec.code} has another {name}", field=name
+                        ErrorCode.ACCOUNT_CONFLICT,
+                        FieldMessage("{code} has another {name}", code=spec.code, name=name),
+                        field=name,
                     )
         result[spec.code] = info
     return result

@@ -27,6 +27,7 @@ from ledger.entries.requests import (
 from ledger.entries.sql import insert_for
 from ledger.errors import ErrorCode, LedgerError, Outcome
 from ledger.models import Account, Entry, Hold
+from service.base.exceptions import FieldMessage
 
 
 def hold_create(
@@ -49,7 +50,13 @@ def hold_create(
         raise LedgerError(ErrorCode.AMOUNT_INVALID, repr(amount), field="amount")
     if source.asset != target.asset:
         raise LedgerError(
-            ErrorCode.ASSET_MISMATCH, f"{account} and {destination}", field="destination"
+            ErrorCode.ASSET_MISMATCH,
+            FieldMessage(
+                "{account} and {destination} hold different assets",
+                account=account,
+                destination=destination,
+            ),
+            field="destination",
         )
     if source.allow_negative:
         raise LedgerError(ErrorCode.ENTRY_INVALID, "issuers are not held", field="account")
@@ -154,7 +161,9 @@ def hold_post(
         raise LedgerError(ErrorCode.HOLD_EXPIRED, hold.expires_at.isoformat(), field="hold_id")
     if type(amount) is not int or not 0 < amount <= hold.amount:
         raise LedgerError(
-            ErrorCode.HOLD_AMOUNT_EXCEEDED, f"{amount} of {hold.amount}", field="amount"
+            ErrorCode.HOLD_AMOUNT_EXCEEDED,
+            FieldMessage("{amount} of {held}", amount=amount, held=hold.amount),
+            field="amount",
         )
     # Both balances are locked in id order before the reservation is released, as every other
     # writer locks them, so posting a hold cannot deadlock with a transfer between the two.

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ledger.entries.requests import EntryRequest, EntryResult
 from ledger.errors import ErrorCode, LedgerError, Outcome
 from ledger.models import Entry
+from service.base.exceptions import FieldMessage
 
 
 def existing_entries(
@@ -47,5 +48,7 @@ def request_compare(stored: Mapping[str, Any], request: Mapping[str, Any]) -> No
     for name in sorted(set(stored) | set(request)):
         if stored.get(name) != request.get(name):
             raise LedgerError(
-                ErrorCode.IDEMPOTENCY_CONFLICT, f"the key was used with another {name}", field=name
+                ErrorCode.IDEMPOTENCY_CONFLICT,
+                FieldMessage("the key was used with another {name}", name=name),
+                field=name,
             )

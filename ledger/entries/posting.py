@@ -43,6 +43,7 @@ from ledger.entries.requests import (
 from ledger.entries.sql import among, statements
 from ledger.errors import ErrorCode, LedgerError, Outcome
 from ledger.models import Account, Lot, LotMovement, table
+from service.base.exceptions import FieldMessage
 
 #: Above this many accounts, an entry batch locks its balances in one statement and credits them
 #: in one batched UPDATE (a distribution); below it, each balance is one statement.
@@ -74,7 +75,8 @@ def entries_post(
     """
     if len(requests) > limits.ENTRIES_PER_BATCH_MAX:
         raise LedgerError(
-            ErrorCode.BATCH_TOO_LARGE, f"at most {limits.ENTRIES_PER_BATCH_MAX} entries"
+            ErrorCode.BATCH_TOO_LARGE,
+            FieldMessage("at most {entries_max} entries", entries_max=limits.ENTRIES_PER_BATCH_MAX),
         )
     keys = [request.key for request in requests]
     if len(set(keys)) != len(keys):
@@ -345,7 +347,11 @@ def _lots_draw(
             break
     if needed:
         code = ErrorCode.LOT_INVALID if posting.lot_id is not None else ErrorCode.INSUFFICIENT_FUNDS
-        raise LedgerError(code, f"{info.code}: {needed} short in lots", field="amount")
+        raise LedgerError(
+            code,
+            FieldMessage("{code}: {needed} short in lots", code=info.code, needed=needed),
+            field="amount",
+        )
     lots = table(Lot)
     session.execute(
         sa.update(lots)

@@ -24,6 +24,7 @@ from ledger.entries.limits import (
 )
 from ledger.errors import ErrorCode, LedgerError, Outcome
 from ledger.tlog.canonical import canonical_json
+from service.base.exceptions import FieldMessage
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,9 @@ def entry_check(request: EntryRequest, accounts: Mapping[str, AccountInfo]) -> d
         raise LedgerError(ErrorCode.ENTRY_INVALID, "kind length", field="kind")
     if not 2 <= len(request.postings) <= POSTINGS_PER_ENTRY_MAX:
         raise LedgerError(
-            ErrorCode.ENTRY_INVALID, f"2 to {POSTINGS_PER_ENTRY_MAX} postings", field="postings"
+            ErrorCode.ENTRY_INVALID,
+            FieldMessage("2 to {postings_max} postings", postings_max=POSTINGS_PER_ENTRY_MAX),
+            field="postings",
         )
     sums: dict[str, int] = defaultdict(int)
     for posting in request.postings:

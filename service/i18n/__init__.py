@@ -288,7 +288,7 @@ def _filled(template: str, params: Mapping[str, object] | None) -> str:
     if not params:
         return template
     shown = {
-        name: gettext(value) if isinstance(value, str) and value else value
+        name: field_message(value) if isinstance(value, str) and value else value
         for name, value in params.items()
     }
     try:

@@ -153,8 +153,20 @@ def test_a_retirement_beyond_the_batch_is_refused(client, operator, imported, se
         "/api/v1/credits/retirements", headers=operator, json=retirement_body(batch, 1261)
     )
     assert response.status_code == 409
-    assert response.get_json()["code"] == "credits_insufficient"
+    body = response.get_json()
+    assert body["code"] == "credits_insufficient"
     assert count_rows(session, "credit_retirements") == 0
+    # The ledger's detail reads in the reader's language, with its numbers filled in.
+    assert body["fields"] == [
+        {"field": "quantity_t", "message": f"批次 {batch} 可用 1260 吨，不足 1261 吨"}
+    ]
+    assert f"批次 {batch} 可用 1260 吨，不足 1261 吨" in body["message"]
+    english = client.post(
+        "/api/v1/credits/retirements",
+        headers={**operator, "Accept-Language": "en"},
+        json=retirement_body(batch, 1261),
+    ).get_json()
+    assert english["fields"][0]["message"] == f"batch {batch} has 1260 t available, not 1261 t"
 
 
 @pytest.mark.parametrize(
