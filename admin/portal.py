@@ -12,6 +12,7 @@ from flask_babel import gettext
 from admin.selectors import portal as selectors
 from admin.web import choice, paged, pages_blueprint, search_text
 from ledger.credits import disclosure
+from ledger.credits import selectors as credit_selectors
 from service.base.exceptions import NotFound
 from service.db import get_session
 from service.models import PUBLICATION_KINDS
@@ -43,7 +44,7 @@ def credits() -> str:
     session = get_session()
     monthly = selectors.credits_by_month(session)
     projects = selectors.credits_by_project(session)
-    page = paged(selectors.retirements())
+    page = paged(credit_selectors.retirements())
     retirements = disclosure.retirement_views(session, page.rows, detailed=True)
     monthly_chart = {
         "type": "bar",

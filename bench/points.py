@@ -46,7 +46,7 @@ from labels import certification, lots
 from labels.codes import serial_for
 from labels.models import Footprint, Label, Product
 from ledger import credits
-from ledger.credits.models import CreditBatch, CreditFarm
+from ledger.credits import selectors as credit_selectors
 from ledger.tlog import log_sequence
 from ledger.verify import ledger_verify
 from points import rules
@@ -248,9 +248,7 @@ def _distribution_setup(session, app) -> int:
     now = datetime.now(UTC)
     for project in range(PROJECTS):
         credits.import_file(session, content=_credit_file(project), file_format="json", now=now)
-    farms = session.execute(
-        sa.select(CreditFarm.id, CreditFarm.code).where(CreditFarm.code.like("B%-%"))
-    ).all()
+    farms = credit_selectors.farms_coded(session, pattern="B%-%")
     session.execute(
         sa.insert(Organisation),
         [{"kind": "farm", "name": f"农场 {code}", "region_code": "310118", "status": "approved",
@@ -262,17 +260,13 @@ def _distribution_setup(session, app) -> int:
             "WHERE o.name = '农场 ' || credit_farms.code AND o.kind = 'farm'"
         )
     )
-    batches = session.scalars(
-        sa.select(CreditBatch.id).where(CreditBatch.serial_start > 10_000_000)
-    ).all()
-    credits.retire(
+    batches = credit_selectors.batch_ids_starting_above(session, serial_start=10_000_000)
+    retired = credits.retire(
         session, registry_code="BENCH", registry_reference="BENCH-R", beneficiary="Benchmark",
         purpose="Benchmark", retired_on=date(2026, 11, 1),
         lines=[credits.RetirementLine(batch, 1) for batch in batches], now=now,
     )  # fmt: skip
-    retirement = session.scalar(
-        sa.text("SELECT id FROM credit_retirements WHERE registry_reference = 'BENCH-R'")
-    )
+    retirement = retired.retirement.id
     allocation = credits.allocate(
         session, key="bench-distribution", target_type="label_lot", target_id="bench",
         quantity_g=PROJECTS * 1_000_000, retirement_ids=[retirement], now=now,

@@ -22,7 +22,7 @@ from labels import services as products
 from labels.codes import serial_for
 from labels.models import Footprint, Label, LabelLot, Product
 from ledger import credits
-from ledger.credits.models import CreditBatch, CreditRetirement
+from ledger.credits import selectors as credit_selectors
 from points import grants, redemption, rules
 from points.models import CatalogueItem, PointRule
 from service.auth.passwords import password_hash
@@ -228,14 +228,15 @@ def _credits(session: Session) -> list[str]:
             purpose=purpose,
             retired_on=retired_on,
             lines=[
-                credits.RetirementLine(_batch_at(session, serial), tonnes)
+                credits.RetirementLine(
+                    credit_selectors.batch_id_at(session, serial_start=serial), tonnes
+                )
                 for serial, tonnes in lines
             ],
             now=now,
         )
-    batches = session.scalar(sa.select(sa.func.count()).select_from(CreditBatch))
-    retired = session.scalar(sa.select(sa.func.sum(CreditRetirement.quantity_t))) or 0
-    return [f"credits: 3 pilot projects, {batches} batches, {retired} t retired"]
+    figures = credit_selectors.registry_figures(session)
+    return [f"credits: 3 pilot projects, {figures.batches} batches, {figures.retired_t} t retired"]
 
 
 DEMO_GTIN = "06901234567892"
@@ -371,12 +372,6 @@ def _product_with_footprint(
             now=now,
         )  # fmt: skip
     return found, declared
-
-
-def _batch_at(session: Session, serial_start: int) -> int:
-    return session.scalars(
-        sa.select(CreditBatch.id).where(CreditBatch.serial_start == serial_start)
-    ).one()
 
 
 def _staff(

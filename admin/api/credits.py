@@ -20,7 +20,6 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from admin.selectors import credits as selectors
 from ledger import credits
 from ledger.credits import (
     BENEFICIARY_MAX_LENGTH_CHARS,
@@ -28,9 +27,9 @@ from ledger.credits import (
     REFERENCE_MAX_LENGTH_CHARS,
     RETIREMENT_LINES_MAX,
     disclosure,
+    selectors,
 )
 from ledger.credits.files import IMPORT_BYTES_MAX
-from ledger.credits.models import CreditProject, CreditRetirement
 from ledger.errors import Outcome
 from service.auth.authz import authenticated, requires
 from service.base.config import PAGE_SIZE_MAX
@@ -202,7 +201,7 @@ class ProjectItem(MethodView):
     def get(self, project_id: int):
         """One project (public)."""
         session = get_session()
-        project = session.get(CreditProject, project_id)
+        project = selectors.project(session, project_id=project_id)
         if project is None:
             raise NotFound()
         return disclosure.project_view(session, project)
@@ -263,7 +262,7 @@ class RetirementItem(MethodView):
     def get(self, retirement_id: int):
         """One retirement: its serial ranges, and every allocation drawn on it (public)."""
         session = get_session()
-        retirement = session.get(CreditRetirement, retirement_id)
+        retirement = selectors.retirement(session, retirement_id=retirement_id)
         if retirement is None:
             raise NotFound()
         (view,) = disclosure.retirement_views(session, [retirement], detailed=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import current_app, render_template, request
 
 from admin.console.blueprint import blp
-from admin.selectors import console as selectors
 from admin.web import page_requires, paged, search_text
+from ledger import selectors
 from ledger.tlog import log_verify
 from ledger.verify import ledger_verify
 from service.db import get_session
@@ -37,7 +37,7 @@ def audit() -> str:
         report=report,
         log_problems=log_problems,
         page=page,
-        postings=selectors.postings_of(session, [entry.id for entry in page.rows]),
+        postings=selectors.postings_of(session, entry_ids=[entry.id for entry in page.rows]),
         key=key,
         kind=kind,
         account=account,

@@ -9,15 +9,17 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response
 
 from admin.console.blueprint import blp
-from admin.selectors import console as selectors
 from admin.web import form_action, form_text, page_requires, paged, signed_in
 from ledger import credits
+from ledger.credits import selectors as credit_selectors
 from ledger.errors import CreditError
 from service.base.exceptions import ValidationFailed
 from service.db import get_session, utcnow
 from service.errors import status_of
 
 IMPORT_FORMATS = ("json", "csv")
+#: Registry files the page lists (the most recent).
+CREDIT_IMPORTS_SHOWN = 10
 RETIREMENT_LINES_MAX = 20
 TEXT_FIELD_MAX_CHARS = 200
 
@@ -47,8 +49,8 @@ def credits_import() -> tuple[str, int] | str:
         except CreditError as error:
             session.rollback()
             problems, status = error.problems or [], status_of(error)
-    imports = selectors.credit_imports_recent(session)
-    batches = paged(selectors.credit_batches(), scalars=False)
+    imports = credit_selectors.imports_recent(session, limit=CREDIT_IMPORTS_SHOWN)
+    batches = paged(credit_selectors.batches_with_projects(), scalars=False)
     body = render_template("console/credits.html", result=result, problems=problems,
                   imports=imports, page=batches)  # fmt: skip
     return (body, status) if status != 200 else body

@@ -1,5 +1,7 @@
 """Reads for the console at ``/admin``: its counts, the lists operators, certifiers and auditors
-search, a label application with its footprint, scan anomalies and ledger entries."""
+search, a label application with its footprint and scan anomalies. The ledger's entries and the
+credit registry are read through the ledger's own selectors (``ledger.selectors``,
+``ledger.credits.selectors``)."""
 
 from __future__ import annotations
 
@@ -9,13 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from labels.models import Footprint, Label, LabelLot, LabelTransition, Product, UnitScan
-from ledger.credits.models import CreditBatch, CreditImport, CreditProject
-from ledger.models import Account, Entry, Posting
 from service.base.parties.models import Organisation
 from service.models import Publication
-
-#: Registry files the credits page lists (the most recent).
-CREDIT_IMPORTS_SHOWN = 10
 
 
 def home_counts(session: Session) -> dict[str, int | None]:
@@ -112,61 +109,6 @@ def scan_anomalies(session: Session, *, warning_count: int) -> Any:
         .join(Product, Product.id == LabelLot.product_id)
         .where(sa.or_(UnitScan.scan_count > warning_count, provinces > 1))
         .order_by(UnitScan.last_scan_at.desc(), UnitScan.id.desc())
-    )
-
-
-def entries(*, key: str, kind: str, account: str) -> Any:
-    """Ledger entries, newest first, by part of their idempotency key, kind or account code."""
-    statement = sa.select(Entry).order_by(Entry.id.desc())
-    if key:
-        statement = statement.where(Entry.idempotency_key.contains(key, autoescape=True))
-    if kind:
-        statement = statement.where(Entry.kind == kind)
-    if account:
-        statement = statement.where(
-            Entry.id.in_(
-                sa.select(Posting.entry_id)
-                .join(Account, Account.id == Posting.account_id)
-                .where(Account.code == account)
-            )
-        )
-    return statement
-
-
-def postings_of(session: Session, entry_ids: list[int]) -> dict[int, list[tuple[str, str, int]]]:
-    """Each entry's postings as (account code, asset, amount), in order."""
-    postings: dict[int, list[tuple[str, str, int]]] = {}
-    if entry_ids:
-        for posting, code in session.execute(
-            sa.select(Posting, Account.code)
-            .join(Account, Account.id == Posting.account_id)
-            .where(Posting.entry_id.in_(entry_ids))
-            .order_by(Posting.id)
-        ):
-            postings.setdefault(posting.entry_id, []).append((code, posting.asset, posting.amount))
-    return postings
-
-
-def entry_kinds(session: Session) -> list[str]:
-    """Every kind of entry the ledger holds, for the search's choices."""
-    return list(session.scalars(sa.select(Entry.kind).distinct().order_by(Entry.kind)))
-
-
-def credit_imports_recent(session: Session) -> list[CreditImport]:
-    """The latest registry files imported."""
-    return list(
-        session.scalars(
-            sa.select(CreditImport).order_by(CreditImport.id.desc()).limit(CREDIT_IMPORTS_SHOWN)
-        )
-    )
-
-
-def credit_batches() -> Any:
-    """Every credit batch with its project, newest first."""
-    return (
-        sa.select(CreditBatch, CreditProject)
-        .join(CreditProject, CreditProject.id == CreditBatch.project_id)
-        .order_by(CreditBatch.id.desc())
     )
 
 

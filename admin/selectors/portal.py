@@ -1,26 +1,20 @@
 """Reads for the public portal: headline numbers, monthly series for charts, the label
-registry, retirements, the log's state and the published notices.
+registry, the log's state and the published notices. The credit registry's figures come from
+the ledger's selectors (``ledger.credits.selectors``); this module shapes them for the pages.
 
 Months are Asia/Shanghai calendar months, as every report of the service counts them.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from labels.models import Label, LabelLot, Product
+from ledger.credits import selectors as credit_selectors
 from ledger.credits.disclosure import project_totals
-from ledger.credits.models import (
-    CreditAllocation,
-    CreditBatch,
-    CreditProject,
-    CreditRetirement,
-)
 from ledger.tlog import latest_checkpoint
 from service.base.parties.models import Organisation
 from service.base.units import GRAMS_PER_TONNE, SHANGHAI
@@ -30,21 +24,9 @@ from service.models import Publication
 CHART_MONTHS_MAX = 24
 
 
-def month_of(moment: datetime | date) -> str:
-    if isinstance(moment, datetime):
-        moment = moment.astimezone(SHANGHAI)
-    return f"{moment.year:04d}-{moment.month:02d}"
-
-
 def headline(session: Session) -> dict[str, int]:
     """The programme in numbers: tonnes issued, retired and allocated; labels and units."""
-    issued_t = session.scalar(sa.select(sa.func.coalesce(sa.func.sum(CreditBatch.quantity_t), 0)))
-    retired_t = session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(CreditRetirement.quantity_t), 0))
-    )
-    allocated_g = session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(CreditAllocation.quantity_g), 0))
-    )
+    figures = credit_selectors.registry_figures(session)
     labels = session.scalar(
         sa.select(sa.func.count()).select_from(Label).where(Label.status == "certified")
     )
@@ -53,40 +35,34 @@ def headline(session: Session) -> dict[str, int]:
             LabelLot.status == "issued"
         )
     )
-    projects = session.scalar(sa.select(sa.func.count()).select_from(CreditProject))
     return {
-        "issued_t": int(issued_t),
-        "retired_t": int(retired_t),
-        "allocated_g": int(allocated_g),
+        "issued_t": figures.issued_t,
+        "retired_t": figures.retired_t,
+        "allocated_g": figures.allocated_g,
         "labels_certified": int(labels or 0),
         "units_issued": int(units),
-        "projects": int(projects or 0),
+        "projects": figures.projects,
     }
 
 
 def credits_by_month(session: Session) -> dict[str, list[Any]]:
-    """Tonnes retired (by the registry's retirement date) and allocated, per month."""
-    retired: dict[str, float] = defaultdict(float)
-    allocated: dict[str, float] = defaultdict(float)
-    for retired_on, quantity_t in session.execute(
-        sa.select(CreditRetirement.retired_on, CreditRetirement.quantity_t)
-    ):
-        retired[month_of(retired_on)] += quantity_t
-    for created_at, quantity_g in session.execute(
-        sa.select(CreditAllocation.created_at, CreditAllocation.quantity_g)
-    ):
-        allocated[month_of(created_at)] += quantity_g / GRAMS_PER_TONNE
+    """Tonnes retired (by the registry's retirement date) and allocated, per month, for the
+    most recent :data:`CHART_MONTHS_MAX` months with either; a month without one shows 0."""
+    monthly = credit_selectors.credits_by_month(session, zone=SHANGHAI)
+    retired, allocated = monthly.retired_t, monthly.allocated_g
     months = sorted(set(retired) | set(allocated))[-CHART_MONTHS_MAX:]
     return {
         "months": months,
-        "retired_t": [round(retired.get(month, 0), 3) for month in months],
-        "allocated_t": [round(allocated.get(month, 0), 3) for month in months],
-    }
+        "retired_t": [round(float(retired[month]), 3) if month in retired else 0
+                      for month in months],
+        "allocated_t": [round(allocated[month] / GRAMS_PER_TONNE, 3) if month in allocated else 0
+                        for month in months],
+    }  # fmt: skip
 
 
 def credits_by_project(session: Session) -> list[dict[str, Any]]:
     """Tonnes issued, retired and allocated per project (the disclosure's own totals)."""
-    projects = session.scalars(sa.select(CreditProject).order_by(CreditProject.id)).all()
+    projects = credit_selectors.projects_all(session)
     totals = project_totals(session, [project.id for project in projects])
     return [{"project": project, **totals[project.id]} for project in projects]
 
@@ -114,11 +90,6 @@ def label_registry(query: str, status: str | None) -> Any:
             )
         )
     return statement
-
-
-def retirements() -> Any:
-    """Every retirement, newest first (a statement, for a paged list)."""
-    return sa.select(CreditRetirement).order_by(CreditRetirement.id.desc())
 
 
 def publications(kind: str | None = None) -> Any:
