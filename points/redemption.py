@@ -36,7 +36,7 @@ from points.accounts import ASSET, account_open
 from points.errors import ErrorCode, IdempotencyConflict, RedemptionError
 from points.models import CatalogueItem, RedemptionOrder
 from points.rows import locked
-from service.base.exceptions import FieldMessage, NotFound, ValidationFailed
+from service.base.exceptions import FieldMessage, Forbidden, NotFound, ValidationFailed
 from service.base.parties.models import Organisation
 from service.base.parties.services import Principal
 
@@ -297,10 +297,13 @@ def order_fulfil(
 def order_cancel(
     session: Session, *, order_id: int, principal: Principal, note: str, now: datetime
 ) -> RedemptionOrder:
-    """Release the points and return the stock (the owner or an operator). Twice is once."""
+    """Release the points and return the stock (the owner or an operator; an auditor reads
+    orders but changes none). Twice is once."""
     order = locked(session, RedemptionOrder, order_id)
     if not _may_see(principal, order):
         raise NotFound()
+    if not _may_cancel(principal, order):
+        raise Forbidden()
     if order.status == "cancelled":
         return order
     if order.status != "reserved":
@@ -318,12 +321,20 @@ def order_cancel(
     return order
 
 
-def _may_see(principal: Principal, order: RedemptionOrder) -> bool:
-    if principal.has_any_role(("operator", "auditor")):
-        return True
+def _owns(principal: Principal, order: RedemptionOrder) -> bool:
+    """The order is the principal's own, or one of their organisations'."""
     if order.owner_type == "user":
         return order.owner_id == principal.user_id
     return order.owner_id in principal.organisation_ids(*STAFF_ROLES)
+
+
+def _may_see(principal: Principal, order: RedemptionOrder) -> bool:
+    return principal.has_any_role(("operator", "auditor")) or _owns(principal, order)
+
+
+def _may_cancel(principal: Principal, order: RedemptionOrder) -> bool:
+    """Operators and the order's owner: auditors see every order, and none is theirs to undo."""
+    return principal.has_any_role(("operator",)) or _owns(principal, order)
 
 
 def order_for_reader(session: Session, principal: Principal, order_id: int) -> RedemptionOrder:

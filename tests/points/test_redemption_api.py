@@ -193,3 +193,29 @@ def test_an_offset_beyond_the_retired_credits_changes_nothing(
     assert count_rows(session, "redemption_orders") == 0
     assert client.get("/api/v1/points/catalogue").get_json()[0]["stock_available"] == 1000
     assert ledger.balance_of(session, "platform:credits:allocated").balance == 0
+
+
+def test_an_auditor_reads_an_order_but_cannot_cancel_it(
+    client, operator, consumer_tokens, bearer, give, make_staff, sign_in, session
+):
+    """Auditors read every order; cancelling one is its owner's or an operator's act, and the
+    refusal changes nothing."""
+    item = stock(client, operator, TEA_SET)
+    alice = consumer_tokens()
+    give(alice, 1000)
+    order = place(client, bearer(alice), "a-1", item_id=item["id"]).get_json()
+    auditor = bearer(sign_in(make_staff(role="auditor").username))
+    assert client.get(f"/api/v1/points/orders/{order['id']}", headers=auditor).status_code == 200
+    refused = client.post(
+        f"/api/v1/points/orders/{order['id']}/cancel", headers=auditor, json={"note": "x"}
+    )
+    assert (refused.status_code, refused.get_json()["code"]) == (403, "forbidden")
+    assert (
+        client.get(f"/api/v1/points/orders/{order['id']}", headers=auditor).get_json()["status"]
+        == "reserved"
+    )
+    assert me(client, bearer(alice))["available"] == 1000 - order["points"]
+    cancelled = client.post(
+        f"/api/v1/points/orders/{order['id']}/cancel", headers=operator, json={"note": "退回"}
+    )
+    assert cancelled.get_json()["status"] == "cancelled"
