@@ -27,6 +27,7 @@ from service import commands, db, extensions, i18n, observability
 from service.auth_api import blp as auth_blp
 from service.auth_api import me_blp
 from service.base.exceptions import ServiceError
+from service.bodies import json_body_check
 from service.config import load_config
 from service.errors import ErrorSchema, commit_error_response, register_error_handlers
 from service.ops_api import blp as ops_blp
@@ -128,7 +129,8 @@ def register_commands(app: Flask) -> None:
 
 
 def _require_json_body() -> None:
-    """Write requests to the API that carry a body must say it is JSON."""
+    """Write requests to the API that carry a body must say it is JSON, and be JSON we can hold
+    (``service.bodies``)."""
     if request.method not in db.WRITE_METHODS or not request.path.startswith("/api/"):
         return
     has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
@@ -136,3 +138,5 @@ def _require_json_body() -> None:
     ).lower()
     if has_body and request.mimetype not in JSON_MIMETYPES:
         raise ServiceError(code="unsupported_media_type")
+    if has_body:
+        json_body_check(request.get_data(cache=True))

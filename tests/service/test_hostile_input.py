@@ -7,7 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from service.bodies import JSON_NESTING_MAX
 from service.errors import ErrorSchema
+from tests.conftest import count_rows
 
 json_values = st.recursive(
     st.none()
@@ -91,3 +93,45 @@ def test_control_characters_are_refused_by_field(client, operator_headers, sessi
     )
     assert response.status_code == 422
     assert response.get_json()["fields"][0]["field"] == "name"
+
+
+def post_raw(client, text):
+    return client.post(
+        "/api/v1/auth/password",
+        data=text.encode("utf-8"),
+        headers={"Content-Type": "application/json", "Accept-Language": "en"},
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 5_000 + "]" * 5_000,  # deeper than the decoder can recurse
+        '{"a":' * 33 + "1" + "}" * 33,  # one level past JSON_NESTING_MAX
+        '{"username": "\\ud800", "password": "x"}',  # a lone high surrogate
+        '{"username": "x\\udfff", "password": "x"}',  # a lone low surrogate
+        '{"\\ud800": 1}',  # in a key
+        '{"username": ',  # cut short
+    ],
+    ids=["deep", "past-limit", "high-surrogate", "low-surrogate", "surrogate-key", "truncated"],
+)
+def test_json_the_service_cannot_hold_is_malformed_json(client, session, text):
+    """Deep nesting and lone surrogates are the client's malformed JSON: 400 invalid_json in the
+    one error shape, before anything is read or written."""
+    sessions = count_rows(session, "sign_in_sessions")
+    response = post_raw(client, text)
+    assert response.status_code == 400
+    assert ErrorSchema().validate(response.get_json()) == {}
+    assert response.get_json()["code"] == "invalid_json"
+    assert count_rows(session, "sign_in_sessions") == sessions
+
+
+def test_json_at_the_nesting_limit_and_surrogate_pairs_reach_the_schema(client):
+    """The limit itself is allowed, and a character outside the BMP (a surrogate pair in JSON's
+    escapes) is an ordinary character: both go on to the schema, which names the fields."""
+    nested = '{"a":' * (JSON_NESTING_MAX - 1) + "1" + "}" * (JSON_NESTING_MAX - 1)
+    at_limit = post_raw(client, '{"username": "x", "password": "y", "extra": ' + nested + "}")
+    assert (at_limit.status_code, at_limit.get_json()["code"]) == (422, "validation_failed")
+    pair = post_raw(client, '{"username": "\\ud83c\\udf3e", "password": "wrong password"}')
+    assert pair.status_code == 401
+    assert pair.get_json()["code"] == "invalid_credentials"
