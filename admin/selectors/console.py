@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from admin.selectors import matching
 from labels.models import Footprint, Label, LabelLot, LabelTransition, Product, UnitScan
 from service.base.parties.models import Organisation
 from service.models import Publication
@@ -60,11 +61,7 @@ def labels(*, status: str | None, query: str) -> Any:
     if status:
         statement = statement.where(Label.status == status)
     if query:
-        statement = statement.where(
-            sa.or_(Product.name.contains(query, autoescape=True),
-                   Product.gtin.contains(query, autoescape=True),
-                   Organisation.name.contains(query, autoescape=True))
-        )  # fmt: skip
+        statement = statement.where(matching(query, Product.name, Product.gtin, Organisation.name))
     return statement
 
 
@@ -125,8 +122,6 @@ def lots(*, status: str | None, query: str) -> Any:
         statement = statement.where(LabelLot.status == status)
     if query:
         statement = statement.where(
-            sa.or_(LabelLot.lot_number.contains(query, autoescape=True),
-                   Organisation.name.contains(query, autoescape=True),
-                   Product.name.contains(query, autoescape=True))
-        )  # fmt: skip
+            matching(query, LabelLot.lot_number, Organisation.name, Product.name)
+        )
     return statement

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from admin.selectors import matching
 from labels import services
 from labels.models import (
     Footprint,
@@ -75,10 +76,7 @@ def products(principal: Principal, *, query: str) -> Any:
     """The products the reader may see, newest first, searched by name or GTIN."""
     statement = services.products_visible(principal).order_by(None).order_by(Product.id.desc())
     if query:
-        statement = statement.where(
-            sa.or_(Product.name.contains(query, autoescape=True),
-                   Product.gtin.contains(query, autoescape=True))
-        )  # fmt: skip
+        statement = statement.where(matching(query, Product.name, Product.gtin))
     return statement
 
 
