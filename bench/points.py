@@ -106,9 +106,25 @@ def _in_app(env: dict, work):
         os.environ.update(saved)
 
 
-def _claims_setup(session, app, *, units: int, consumers: int) -> list[str]:
+def signed_in_consumers(session, count: int, now: datetime) -> list[tuple[int, str]]:
+    """``count`` new consumers, each signed in: (user id, access token) pairs."""
+    settings = token_settings()
+    signed_in = []
+    for _ in range(count):
+        user = consumer_create(session)
+        signed = _session_open(
+            session, user=user, method="wechat", settings=settings, now=now, created=True
+        )
+        signed_in.append((user.id, signed.access_token))
+    return signed_in
+
+
+def _claims_setup(
+    session, app, *, units: int, consumers: int, signed: list[tuple[int, str]] | None = None
+) -> list[str]:
     """A footprint label and a lot of ``units`` on the demo rice, the claim rule, and signed-in
-    consumers; returns ``token path`` lines, one per unit."""
+    consumers (``signed`` when given, else ``consumers`` new ones); returns ``token path`` lines,
+    one per unit."""
     now = datetime.now(UTC)
     staff = session.scalars(sa.select(User).where(User.username == "lianta")).one()
     certifier = session.scalars(sa.select(User).where(User.username == "certifier")).one()
@@ -141,14 +157,8 @@ def _claims_setup(session, app, *, units: int, consumers: int) -> list[str]:
         user_id=None,
         now=now - timedelta(minutes=1),
     )  # fmt: skip
-    settings = token_settings()
-    tokens = []
-    for _ in range(consumers):
-        user = consumer_create(session)
-        signed = _session_open(
-            session, user=user, method="wechat", settings=settings, now=now, created=True
-        )
-        tokens.append(signed.access_token)
+    tokens = [token for _, token in signed or signed_in_consumers(session, consumers, now)]
+    consumers = len(tokens)
     key = lots.lot_key_of(lot, product, config["UNIT_CODE_MASTER_KEYS"])
     return [
         f"{tokens[index % consumers]} /01/{product.gtin}/10/{lot.lot_number}/21/"
