@@ -271,3 +271,30 @@ class UnitScan(Base):
         sa.CheckConstraint("unit_index >= -1", name="unit_index_known"),
         sa.CheckConstraint("scan_count >= 0", name="scan_count_non_negative"),
     )
+
+
+class ScanEvent(Base):
+    """One counted scan not yet folded into ``unit_scans`` (the production profile).
+
+    The durable record of a scan: the scan's request appends it, in one INSERT that locks no
+    row (no foreign keys, whose checks would lock the lot's row against every other scan of
+    it), and commits before answering, so an acknowledged scan survives Redis losing
+    everything. ``tanhui scans flush`` folds these rows into ``unit_scans`` and deletes them in
+    the same transaction: each is counted exactly once.
+    """
+
+    __tablename__ = "scan_events"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True
+    )
+    lot_id: Mapped[int] = mapped_column(sa.Integer)
+    unit_index: Mapped[int] = mapped_column(sa.BigInteger)
+    scanned_at: Mapped[datetime]
+    province: Mapped[str | None] = mapped_column(sa.String(2))
+    user_id: Mapped[int | None] = mapped_column(sa.Integer)
+
+    __table_args__ = (
+        sa.Index("ix_scan_events_lot_id_unit_index", "lot_id", "unit_index"),
+        sa.CheckConstraint("unit_index >= -1", name="unit_index_known"),
+    )

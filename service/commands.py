@@ -28,16 +28,19 @@ The app factory adds every group (``register``); ``service.cli`` is only the ent
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from sqlalchemy.orm import Session
 
 from labels.certification import labels_expire
-from labels.scans import FLUSH_BATCH_MAX, scan_counter
+from labels.scans import FLUSH_BATCH_MAX, scans_fold
 from ledger.credits import import_file
 from ledger.credits.files import IMPORT_BYTES_MAX
 from ledger.entries import expiry_sinks_open, holds_expire, lots_expire
@@ -59,6 +62,11 @@ from service.extensions import redis_client
 from service.gcpause import collector_paused
 from service.migrations import alembic_command
 from service.signing import log_signer
+
+log = logging.getLogger("tanhui.commands")
+#: How long ``scans flush --follow`` waits after a failure, doubling up to the most [s].
+FLUSH_RETRY_MIN_S = 1.0
+FLUSH_RETRY_MAX_S = 60.0
 
 
 def register(app: Flask) -> None:
@@ -308,24 +316,47 @@ def scans_group() -> None:
 @click.option("--interval", type=float, default=5.0, show_default=True)
 @with_appcontext
 def scans_flush_command(follow: bool, interval: float) -> None:
-    """Write the scan counts kept in Redis to the database (the production profile)."""
-    counter = scan_counter(redis_client(), current_app.config["CACHE_KEY_PREFIX"])
-    if counter is None:
+    """Fold the scans recorded since the last flush into the counts (the production profile).
+
+    With --follow, a failing database is logged and retried after FLUSH_RETRY_MIN_S, doubling up
+    to FLUSH_RETRY_MAX_S, until it answers again; Redis is not needed at all."""
+    if redis_client() is None:
         click.echo("the embedded profile writes scans at once; nothing to flush")
         return
     session = get_session()
+    retry_s = FLUSH_RETRY_MIN_S
     while True:
-        total = 0
-        while True:
-            flushed = counter.flush(session)
-            session.commit()
-            total += flushed
-            if flushed < FLUSH_BATCH_MAX:
-                break
-        click.echo(f"{total} scan counts flushed")
+        try:
+            total = _scans_fold_all(session)
+        except sa.exc.DBAPIError as error:
+            if not follow:
+                raise click.ClickException(f"scans not flushed: {error}") from error
+            log.error("scans flush failed; retrying in %.1f s: %s", retry_s, error)
+            time.sleep(retry_s)
+            retry_s = min(retry_s * 2, FLUSH_RETRY_MAX_S)
+            continue
+        if retry_s != FLUSH_RETRY_MIN_S:
+            log.warning("scans flush resumed")
+            retry_s = FLUSH_RETRY_MIN_S
+        click.echo(f"{total} scans flushed")
         if not follow:
             return
         time.sleep(interval)
+
+
+def _scans_fold_all(session: Session) -> int:
+    """Fold every waiting scan, a batch per transaction; a failure rolls back its batch only."""
+    total = 0
+    try:
+        while True:
+            folded = scans_fold(session)
+            session.commit()
+            total += folded
+            if folded < FLUSH_BATCH_MAX:
+                return total
+    except sa.exc.DBAPIError:
+        session.rollback()
+        raise
 
 
 # -- ledger ---------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from service.auth.errors import ErrorCode
 from service.auth.wechat import WeChatClient
 from service.base.config import WECHAT_TOKEN_REFRESH_MARGIN_S
 from service.base.exceptions import ServiceError
-from service.store import MemoryStore, RedisStore, SharedStore
+from service.store import MemoryStore, Outage, RedisStore, SharedStore, SkippingCache
 from service.wechatpay import WeChatPayClient, WeChatPayConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -87,6 +87,10 @@ def init_app(app: Flask) -> None:
     else:
         app.extensions["tanhui.redis"] = None
         app.extensions["tanhui.store"] = MemoryStore()
+    # One per app: the cache, the scan counter and the rate limits learn of an outage together.
+    outage = Outage("redis")
+    app.extensions["tanhui.redis_outage"] = outage
+    app.extensions["tanhui.cache"] = SkippingCache(app.extensions["tanhui.store"], outage)
 
 
 def apply_rate_limits(app: Flask) -> None:
@@ -98,7 +102,11 @@ def apply_rate_limits(app: Flask) -> None:
         elif view_marks := getattr(view, RATE_LIMIT_SETTING_ATTRIBUTE, None):
             marks[endpoint] = tuple(view_marks)
     ratelimits.init_app(
-        app, client=app.extensions["tanhui.redis"], keys=RATE_LIMIT_KEYS, marks=marks
+        app,
+        client=app.extensions["tanhui.redis"],
+        keys=RATE_LIMIT_KEYS,
+        marks=marks,
+        outage=app.extensions["tanhui.redis_outage"],
     )
 
 
@@ -142,6 +150,16 @@ def shared_store(app: Flask | None = None) -> SharedStore:
 
 def redis_client(app: Flask | None = None) -> redis.Redis | None:
     return (app or current_app).extensions["tanhui.redis"]
+
+
+def shared_cache(app: Flask | None = None) -> SkippingCache:
+    """The shared store as a cache: an outage of the store makes misses, not errors."""
+    return (app or current_app).extensions["tanhui.cache"]
+
+
+def redis_outage(app: Flask | None = None) -> Outage:
+    """Whether this process takes Redis to be down just now (see ``service.store.Outage``)."""
+    return (app or current_app).extensions["tanhui.redis_outage"]
 
 
 def wechat_client(app: Flask | None = None) -> WeChatClient:

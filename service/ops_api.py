@@ -19,7 +19,9 @@ blp = Blueprint("ops", __name__, description="Health and metrics for operators a
 
 
 class HealthSchema(Schema):
-    status = fields.String(required=True, metadata={"description": "ok or unavailable"})
+    status = fields.String(
+        required=True, metadata={"description": "ok, degraded (Redis is down) or unavailable"}
+    )
     checks = fields.Dict(keys=fields.String(), values=fields.String())
 
 
@@ -40,7 +42,14 @@ class Ready(MethodView):
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, schema=HealthSchema, description="A dependency is down.")
     def get(self):
-        """The database and (in production) Redis answer."""
+        """The database and (in production) Redis answer.
+
+        Without the database the worker cannot serve: 503, take it out of rotation. Without
+        Redis it can (the resolver skips its cache and counts scans in the database, rate limits
+        count per process), and Redis is shared by every worker: a 503 would take them all out
+        of rotation at once and turn a cache outage into a full one. So it answers 200 with
+        ``status`` ``degraded`` and ``checks.redis`` ``unavailable``, and logs a warning, for
+        the operator to see and alert on."""
         checks: dict[str, str] = {}
         try:
             with database(current_app).engine.connect() as connection:
@@ -59,9 +68,10 @@ class Ready(MethodView):
             except Exception as error:  # noqa: BLE001
                 log.warning("readiness: redis failed", extra={"error": type(error).__name__})
                 checks["redis"] = "unavailable"
-        ready = all(value in ("ok", "not_configured") for value in checks.values())
-        body = {"status": "ok" if ready else "unavailable", "checks": checks}
-        return body, 200 if ready else 503
+        if checks["database"] != "ok":
+            return {"status": "unavailable", "checks": checks}, 503
+        degraded = checks["redis"] == "unavailable"
+        return {"status": "degraded" if degraded else "ok", "checks": checks}, 200
 
 
 @blp.route("/metrics")

@@ -9,20 +9,21 @@ The windows move: a limit counts the hits of the last minute (hour, day) whereve
 there is no burst at a window's edge. A request is refused when any of its windows is full and
 then counts in none; otherwise it counts in all. With Redis, one script does this for all of a
 request's windows, so workers share the counts and a limited request costs one round trip; the
-embedded profile keeps them in the process. Should Redis fail, requests pass and the failure is
-logged: limits guard against abuse, and an outage of theirs must not become the service's.
+embedded profile keeps them in the process. Should Redis fail, each process counts in windows of
+its own until Redis answers again (the outage and the recovery are logged once each, by
+``service.store.Outage``): limits stay in force, per process rather than shared, so with W
+workers a client gets at most W times its limit, never an unlimited run at sign-in or claims.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import re
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Protocol
 
@@ -30,8 +31,7 @@ import redis
 from flask import Flask, current_app, request
 
 from service.base.exceptions import TooManyRequests
-
-logger = logging.getLogger("tanhui.ratelimits")
+from service.store import Outage
 
 #: The units a limit may be given in, in seconds.
 UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3_600, "day": 86_400}
@@ -162,6 +162,9 @@ class RateLimits:
     prefix: str
     keys: dict[str, Callable[[], str]]
     marks: dict[str | None, Marks]
+    #: Where windows live while ``store`` (Redis) is down, and whether it is.
+    fallback: WindowStore = field(default_factory=lambda: MemoryWindows())
+    outage: Outage = field(default_factory=lambda: Outage("redis"))
 
     def windows(self, endpoint: str | None) -> list[Window]:
         marks = self.marks.get(endpoint, DEFAULT)
@@ -183,13 +186,21 @@ class RateLimits:
         windows = self.windows(request.endpoint)
         if not windows:
             return
-        try:
-            wait_s = self.store.hit(windows, time.time())
-        except redis.RedisError as error:
-            logger.error("rate limits unavailable: %s", error)
-            return
+        wait_s = self._hit(windows, time.time())
         if wait_s is not None:
             raise TooManyRequests(math.ceil(wait_s))
+
+    def _hit(self, windows: Sequence[Window], now_s: float) -> float | None:
+        """Count in the shared windows, or in this process's while they are unavailable."""
+        if not self.outage.skip():
+            try:
+                wait_s = self.store.hit(windows, now_s)
+            except redis.RedisError as error:
+                self.outage.failed(error)
+            else:
+                self.outage.recovered()
+                return wait_s
+        return self.fallback.hit(windows, now_s)
 
 
 def init_app(
@@ -198,6 +209,7 @@ def init_app(
     client: redis.Redis | None,
     keys: dict[str, Callable[[], str]],
     marks: dict[str | None, Marks],
+    outage: Outage | None = None,
 ) -> RateLimits:
     """Check every setting the marks name (a bad one fails here, not on a request), and check
     each request's limits before its view runs."""
@@ -205,6 +217,8 @@ def init_app(
         limits_parse(app.config[setting])
     store: WindowStore = RedisWindows(client) if client is not None else MemoryWindows()
     limits = RateLimits(store, app.config["RATELIMIT_KEY_PREFIX"], keys, marks)
+    if outage is not None:
+        limits.outage = outage
     app.extensions["tanhui.ratelimits"] = limits
     app.before_request(limits.check)
     return limits

@@ -31,6 +31,7 @@ from service.app import create_app
 from service.db import create_engine
 from service.migrations import alembic_command, scratch_database
 from tests.fakes.wechat import FakeWeChat
+from tests.redis_server import redis_server  # noqa: F401 - a fixture every package may use
 
 BACKENDS = ("sqlite", "postgresql")
 TEST_SECRET = "test-secret-" + "x" * 40

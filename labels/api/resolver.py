@@ -23,7 +23,7 @@ from service.auth.authz import current_principal
 from service.base.exceptions import ServiceError
 from service.base.units import SHANGHAI
 from service.db import get_session, utcnow
-from service.extensions import rate_limited, redis_client, shared_store
+from service.extensions import rate_limited, redis_client, redis_outage, shared_cache
 from service.i18n import use_locale
 
 #: The package's templates (labels/templates), beside its domain modules, not this web face.
@@ -97,16 +97,17 @@ def _user_id() -> int | None:
 
 def _options(region: str | None) -> dict[str, Any]:
     """What resolving takes from the app and the request besides the code itself."""
-    counter = scan_counter(redis_client(), current_app.config["CACHE_KEY_PREFIX"])
-    # Embedded, the scan count is written at once, even though this is a GET.
-    g.commit_read = counter is None
+    counter = scan_counter(redis_client(), current_app.config["CACHE_KEY_PREFIX"], redis_outage())
+    # A scan writes (its count embedded, its event in production), though this is a GET: it is
+    # committed before the answer, so an answered scan is never lost.
+    g.commit_read = True
     return {
         "master_keys": current_app.config["UNIT_CODE_MASTER_KEYS"],
         "now": utcnow(),
         "region_code": region,
         "user_id": _user_id(),
         "warning_count": current_app.config["RESOLVER_SCAN_WARNING_COUNT"],
-        "cache": shared_store(),
+        "cache": shared_cache(),
         "counter": counter,
     }
 

@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 
 from service.auth.errors import ErrorCode
 from service.base.exceptions import ServiceError, Upstream
-from service.store import SharedStore
+from service.store import SharedStore, StoreUnavailable
 
 log = logging.getLogger("tanhui.wechat")
 
@@ -298,7 +298,7 @@ class WeChatClient:
                 ttl_s = max(1, expires_in_s - self.token_refresh_margin_s)
                 self.store.set(self._token_key, token, ttl_s)
                 return token
-        except (TimeoutError, RedisError) as error:
+        except (TimeoutError, RedisError, StoreUnavailable) as error:
             log.error(
                 "shared store failed while fetching the access token", extra={"error": str(error)}
             )

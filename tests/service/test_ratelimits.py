@@ -2,6 +2,7 @@
 way in Redis and in the process."""
 
 import logging
+import time
 import uuid
 
 import pytest
@@ -61,15 +62,49 @@ def test_a_refused_hit_counts_in_no_window_and_waits_for_the_oldest(store):
     assert store.hit(both, 1_061.0) == pytest.approx(9.0)
 
 
-def test_requests_pass_when_redis_fails_and_the_failure_is_logged(make_app, backend, caplog):
+@pytest.fixture()
+def outage_app(make_app, backend, redis_server):
+    """The production profile on a Redis of the test's own, with small limits to reach."""
     if backend.redis_url is None:
         pytest.skip("the embedded profile has no Redis to lose")
-    client = make_app(REDIS_URL="redis://127.0.0.1:1/0", RATELIMIT_SIGN_IN="1 per minute")
+    return make_app(
+        REDIS_URL=redis_server.url,
+        RATELIMIT_SIGN_IN="3 per minute",
+        RATELIMIT_CLAIMS_PER_USER="2 per minute",
+    )
+
+
+def test_sign_in_stays_limited_while_redis_is_down_and_both_changes_are_logged_once(
+    outage_app, redis_server, caplog
+):
+    # An attacker tries passwords while Redis is down: the fourth try in a minute is refused.
+    redis_server.stop()
+    client = outage_app.test_client()
     body = {"username": "nobody", "password": "wrong"}
-    with caplog.at_level(logging.ERROR, logger="tanhui.ratelimits"):
-        statuses = [
-            client.test_client().post("/api/v1/auth/password", json=body).status_code
-            for _ in range(2)
-        ]
-    assert statuses == [401, 401]
-    assert "rate limits unavailable" in caplog.text
+    with caplog.at_level(logging.WARNING, logger="tanhui.store"):
+        statuses = [client.post("/api/v1/auth/password", json=body).status_code for _ in range(5)]
+    assert statuses == [401, 401, 401, 429, 429]
+    assert caplog.text.count("redis unavailable") == 1  # once per outage, not per request
+    # Redis comes back (empty): the shared windows count again, and the recovery is logged once.
+    redis_server.start()
+    outage = outage_app.extensions["tanhui.redis_outage"]
+    retry_at = time.monotonic() + outage.retry_after_s  # REDIS_RETRY_AFTER_S later
+    outage.clock = lambda: retry_at
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="tanhui.store"):
+        after = [client.post("/api/v1/auth/password", json=body).status_code for _ in range(4)]
+    assert after == [401, 401, 401, 429]
+    assert caplog.text.count("redis available again") == 1
+
+
+def test_claims_stay_limited_per_user_while_redis_is_down(outage_app, redis_server, fake_wechat):
+    client = outage_app.test_client()
+    code = fake_wechat.issue_code(f"openid-{uuid.uuid4().hex[:12]}")
+    tokens = client.post("/api/v1/auth/wechat", json={"code": code}).get_json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    redis_server.stop()
+    statuses = [
+        client.post("/api/v1/points/claims", headers=headers, json={}).status_code for _ in range(3)
+    ]
+    # The body is wrong (422), but the third claim in a minute is refused before it is read.
+    assert statuses == [422, 422, 429]

@@ -224,13 +224,14 @@ def test_in_production_scans_go_to_redis_and_are_flushed_in_batches(
         client.get(path, headers=JSON, query_string={"region": "310118"})
     client.get(path.rsplit("/", 1)[0] + "/" + serial_for(key, 9), headers=JSON)
     count = sa.text("SELECT count(*) FROM unit_scans")
-    assert session.scalar(count) == 0  # nothing written while resolving
+    assert session.scalar(count) == 0  # each scan appended an event; no count row was locked
+    assert session.scalar(sa.text("SELECT count(*) FROM scan_events")) == 4
     result = app.test_cli_runner().invoke(args=["scans", "flush"])
-    assert result.exit_code == 0 and "2 scan counts flushed" in result.output
+    assert result.exit_code == 0 and "4 scans flushed" in result.output
     rows = dict(session.execute(sa.text("SELECT unit_index, scan_count FROM unit_scans")).all())
     assert rows == {7: 3, 9: 1}
     again = app.test_cli_runner().invoke(args=["scans", "flush"])
-    assert "0 scan counts flushed" in again.output
+    assert "0 scans flushed" in again.output
     assert client.get(path, headers=JSON).get_json()["scans"]["count"] == 4
 
 

@@ -9,6 +9,8 @@ import threading
 
 import pytest
 
+from service.base.exceptions import ServiceError
+from service.errors import status_of
 from service.extensions import wechat_client
 
 WORKERS = 8
@@ -75,3 +77,15 @@ def test_a_worker_started_later_reuses_the_cached_token(make_app, fake_wechat, b
     later_worker = make_app()  # a new app: its own Redis connection, the same Redis
     assert wechat_client(later_worker).access_token() == first
     assert fake_wechat.calls["/cgi-bin/stable_token"] == 1
+
+
+def test_without_redis_the_token_is_a_clear_503_not_a_500(make_app, backend, redis_server):
+    # The token cannot do without the shared store (workers must not each fetch their own).
+    if backend.redis_url is None:
+        pytest.skip("the embedded profile has no Redis to lose")
+    app = make_app(REDIS_URL=redis_server.url)
+    redis_server.stop()
+    with app.app_context():
+        with pytest.raises(ServiceError) as raised:
+            wechat_client(app).access_token()
+    assert status_of(raised.value) == 503
