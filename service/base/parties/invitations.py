@@ -101,7 +101,7 @@ def invitation_answer(
     ``organisation_not_approved``. Locks the invitation row, so two answers cannot both count.
     """
     invitation = session.scalars(
-        sa.select(Invitation).where(Invitation.id == invitation_id).with_for_update()
+        sa.select(Invitation).where(Invitation.id == invitation_id).with_for_update(of=Invitation)
     ).one_or_none()
     if invitation is None or not user.phone or invitation.phone != user.phone:
         raise NotFound()

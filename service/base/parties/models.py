@@ -155,7 +155,7 @@ class Invitation(Base):
     answered_at: Mapped[datetime | None]
     answered_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
-    organisation: Mapped[Organisation] = relationship(lazy="joined")
+    organisation: Mapped[Organisation] = relationship(lazy="joined", innerjoin=True)
 
     __table_args__ = (
         sa.CheckConstraint(_in("role", ROLES), name="role_known"),
