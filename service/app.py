@@ -32,6 +32,7 @@ from service.config import load_config
 from service.errors import ErrorSchema, commit_error_response, register_error_handlers
 from service.ops_api import blp as ops_blp
 from service.parties.api import blp as organisations_blp
+from service.parties.api import my_invitations_blp
 
 API_TITLE = "Tanhui 碳汇 API"
 API_VERSION = "v1"
@@ -108,6 +109,7 @@ def register_blueprints(app: Flask) -> None:
         auth_blp,
         me_blp,
         organisations_blp,
+        my_invitations_blp,
         credits_blp,
         *LABELS_BLUEPRINTS,
         points_blp,

@@ -7,14 +7,16 @@ signed in for per-user limits). Inside the package, the two would import each ot
 
 from __future__ import annotations
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from service.auth import services
-from service.auth.authz import authenticated, requires, token_settings
+from service.auth.attempts import attempt_challenge, attempt_load
+from service.auth.authz import authenticated, password_policy, requires, token_settings
 from service.auth.models import RevokeReason
 from service.auth.schemas import (
+    ChallengeRequestSchema,
+    ChallengeSchema,
     PasswordSignInSchema,
     RefreshSchema,
     TokensSchema,
@@ -23,7 +25,7 @@ from service.auth.schemas import (
 )
 from service.base.parties.services import user_get
 from service.db import get_session, utcnow
-from service.extensions import rate_limited, wechat_client
+from service.extensions import client_address, rate_limited, wechat_client
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-in and tokens.")
 
@@ -73,17 +75,47 @@ class PasswordSignIn(MethodView):
     @blp.arguments(PasswordSignInSchema)
     @blp.response(200, TokensSchema)
     def post(self, body: dict) -> services.SignIn:
-        """Staff sign-in with username and password; repeated failures lock the account."""
-        config = current_app.config
+        """Staff sign-in with username and password.
+
+        Failures never lock the account. After a few from one address at one name, that address
+        waits, longer with each (429 ``sign_in_throttled``, ``Retry-After``); after many at one
+        name from anywhere, each try must carry a solved ``challenge`` and its
+        ``challenge_answer`` (401 ``challenge_required``, with a fresh challenge in the
+        ``Sign-In-Challenge`` header; see ``/auth/password/challenge``). Names that exist and
+        names that do not answer alike.
+        """
         return services.sign_in_password(
             get_session(),
-            username=body["username"],
-            password=body["password"],
+            attempt=services.PasswordTry(address=client_address(), **body),
+            policy=password_policy(),
             settings=token_settings(),
             now=utcnow(),
-            max_failures=config["PASSWORD_MAX_FAILURES"],
-            lockout_s=config["PASSWORD_LOCKOUT_S"],
         )
+
+
+@blp.route("/password/challenge")
+class PasswordChallenge(MethodView):
+    decorators = [rate_limited("RATELIMIT_SIGN_IN")]
+
+    @blp.arguments(ChallengeRequestSchema)
+    @blp.response(200, ChallengeSchema)
+    def post(self, body: dict) -> dict:
+        """A proof-of-work challenge for signing in as ``username`` from this address.
+
+        Find decimal digits ``answer`` such that SHA-256 of ``challenge + ":" + answer`` begins
+        with ``bits`` zero bits (try 0, 1, 2, ...), then send both with the password. The
+        challenge is bound to the name, this address and its failures, and expires; any name
+        gets one, whether or not it exists. Format: ``service/auth/challenges.py``.
+        """
+        policy, now = password_policy(), utcnow()
+        attempt = attempt_load(
+            get_session(), policy, username=body["username"], address=client_address(), now=now
+        )
+        return {
+            "challenge": attempt_challenge(policy, attempt, now=now),
+            "bits": policy.challenge_bits,
+            "expires_in": policy.challenge_ttl_s,
+        }
 
 
 @blp.route("/refresh")

@@ -160,7 +160,11 @@ def staff_group() -> None:
 def staff_create(
     username: str, role: str, organisation_id: int | None, display_name: str, password_stdin: bool
 ) -> None:
-    """Create a staff user USERNAME holding ROLE."""
+    """Create a staff user USERNAME holding ROLE.
+
+    An operator's administrative act at the server: the membership is made directly, where
+    staff over the API invite and the invitee accepts.
+    """
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:

@@ -377,6 +377,8 @@ def _product_with_footprint(
 def _staff(
     session: Session, *, username: str, role: str, organisation: Organisation, hashed: str
 ) -> User:
+    """A demo staff user holding ``role``. Seeding is an operator's administrative act, so the
+    membership is made directly, not by an invitation the user accepts (as over the API)."""
     user = session.scalars(sa.select(User).where(User.username == username)).one_or_none()
     if user is None:
         return parties.staff_create(

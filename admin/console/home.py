@@ -18,9 +18,16 @@ from admin.web import (
     sign_in_remember,
     signed_in,
 )
-from service.auth.services import browser_session_open, password_check, session_revoke
+from service.auth.authz import password_policy
+from service.auth.challenges import ANSWER_MAX_LENGTH_CHARS, CHALLENGE_MAX_LENGTH_CHARS
+from service.auth.services import (
+    PasswordTry,
+    browser_session_open,
+    password_check,
+    session_revoke,
+)
 from service.db import get_session, utcnow
-from service.extensions import rate_limited
+from service.extensions import client_address, rate_limited
 
 
 @blp.route("/login", methods=["GET", "POST"])
@@ -35,14 +42,16 @@ def sign_in() -> Response | str:
 
     def work() -> None:
         session = get_session()
-        user = password_check(
-            session,
+        attempt = PasswordTry(
             username=form_text("username", limit=64),
             password=request.form.get("password", ""),
-            now=utcnow(),
-            max_failures=config["PASSWORD_MAX_FAILURES"],
-            lockout_s=config["PASSWORD_LOCKOUT_S"],
+            address=client_address(),
+            challenge=form_text("challenge", limit=CHALLENGE_MAX_LENGTH_CHARS, required=False),
+            challenge_answer=form_text(
+                "challenge_answer", limit=ANSWER_MAX_LENGTH_CHARS, required=False
+            ),
         )
+        user = password_check(session, attempt=attempt, policy=password_policy(), now=utcnow())
         lifetime_s = int(config["PERMANENT_SESSION_LIFETIME"].total_seconds())
         session_id = browser_session_open(session, user=user, now=utcnow(), ttl_s=lifetime_s)
         sign_in_remember(session_id, user.id)

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request
 
+from service.auth.attempts import PasswordPolicy
 from service.auth.errors import ErrorCode
 from service.auth.services import principal_load
 from service.auth.tokens import TokenSettings, access_token_decode, bearer_challenge
@@ -33,6 +34,10 @@ def token_settings() -> TokenSettings:
         access_ttl_s=config["ACCESS_TOKEN_TTL_S"],
         refresh_ttl_s=config["REFRESH_TOKEN_TTL_S"],
     )
+
+
+def password_policy() -> PasswordPolicy:
+    return PasswordPolicy.from_config(current_app.config)
 
 
 def bearer_token() -> str | None:

@@ -19,7 +19,8 @@ class ErrorCode(enum.StrEnum):
     REFRESH_TOKEN_REUSED = "refresh_token_reused"  # noqa: S105 - a code, not a secret
     # -- passwords and accounts
     INVALID_CREDENTIALS = "invalid_credentials"
-    ACCOUNT_LOCKED = "account_locked"
+    SIGN_IN_THROTTLED = "sign_in_throttled"
+    CHALLENGE_REQUIRED = "challenge_required"
     ACCOUNT_DISABLED = "account_disabled"
     PHONE_TAKEN = "phone_taken"
     # -- the WeChat adapter (mini-program and official account)

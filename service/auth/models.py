@@ -86,3 +86,26 @@ class RefreshToken(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class SignInFailure(Base):
+    """Failed password sign-ins from one client address at one account name.
+
+    Kept alike for names that exist and names that do not (so the counts reveal nothing), under a
+    keyed digest of the name (so what people mistype as a username is not stored). One address's
+    failures slow that address only; their sum over addresses decides when a name needs a solved
+    challenge. Nothing here locks an account.
+    """
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name_digest: Mapped[str] = mapped_column(sa.String(64))
+    address: Mapped[str] = mapped_column(sa.String(64))
+    failure_count: Mapped[int]
+    last_failed_at: Mapped[datetime] = mapped_column(index=True)
+
+    __table_args__ = (
+        sa.UniqueConstraint("name_digest", "address"),
+        sa.CheckConstraint("failure_count > 0", name="failure_count_positive"),
+    )

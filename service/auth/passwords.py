@@ -1,8 +1,7 @@
-"""Password hashing with argon2id (argon2-cffi), and the lockout rule as a pure function."""
+"""Password hashing with argon2id (argon2-cffi), and the throttling rule as a pure function."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from functools import cache
 
 from argon2 import PasswordHasher, profiles
@@ -34,22 +33,16 @@ def password_verify(stored_hash: str | None, password: str) -> bool:
         return False
 
 
-def lockout_after_failure(
-    failed_count: int, *, now: datetime, max_failures: int, lockout_s: int
-) -> tuple[int, datetime | None]:
-    """Return the new failure count and lock expiry after one more failed sign-in.
+def throttle_delay_s(failure_count: int, *, free: int, base_s: int, max_s: int) -> int:
+    """How long one client address waits after ``failure_count`` failures at one account name.
 
-    The count restarts once the account locks, so after the lock lapses the user again has
-    ``max_failures`` tries.
+    The first ``free`` failures cost nothing; then the wait starts at ``base_s`` and doubles with
+    each failure, up to ``max_s``. Only that address waits: the owner at their own address is not
+    slowed by anyone else's failures.
 
-    >>> from datetime import UTC
-    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
-    >>> lockout_after_failure(3, now=t, max_failures=5, lockout_s=900)
-    (4, None)
-    >>> lockout_after_failure(4, now=t, max_failures=5, lockout_s=900)[1].isoformat()
-    '2026-01-01T00:15:00+00:00'
+    >>> [throttle_delay_s(n, free=5, base_s=2, max_s=900) for n in (4, 5, 6, 7, 20)]
+    [0, 2, 4, 8, 900]
     """
-    failed_count += 1
-    if failed_count >= max_failures:
-        return 0, now + timedelta(seconds=lockout_s)
-    return failed_count, None
+    if failure_count < free:
+        return 0
+    return min(max_s, base_s * 2 ** min(failure_count - free, 32))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from service.auth.challenges import ANSWER_MAX_LENGTH_CHARS, CHALLENGE_MAX_LENGTH_CHARS
 from service.base.config import PASSWORD_MAX_LENGTH_CHARS
 from service.base.parties.models import ROLES
 from service.base.schemas import BodySchema
@@ -28,6 +29,26 @@ class PasswordSignInSchema(BodySchema):
         load_only=True,
         validate=validate.Length(min=1, max=PASSWORD_MAX_LENGTH_CHARS),
     )
+    challenge = fields.String(
+        load_default=None,
+        validate=validate.Length(max=CHALLENGE_MAX_LENGTH_CHARS),
+        metadata={"description": "A challenge from /auth/password/challenge, once one is needed."},
+    )
+    challenge_answer = fields.String(
+        load_default=None,
+        validate=validate.Length(max=ANSWER_MAX_LENGTH_CHARS),
+        metadata={"description": "Decimal digits whose hash with the challenge fits its bits."},
+    )
+
+
+class ChallengeRequestSchema(BodySchema):
+    username = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class ChallengeSchema(Schema):
+    challenge = fields.String(required=True)
+    bits = fields.Integer(required=True, metadata={"description": "Leading zero bits needed."})
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds."})
 
 
 class RefreshSchema(BodySchema):

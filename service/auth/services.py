@@ -10,9 +10,16 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from service.auth.attempts import (
+    PasswordPolicy,
+    attempt_check,
+    attempt_load,
+    failure_record,
+    pair_forget,
+)
 from service.auth.errors import ErrorCode
 from service.auth.models import RefreshToken, RevokeReason, SignInMethod, SignInSession
-from service.auth.passwords import lockout_after_failure, password_verify
+from service.auth.passwords import password_verify
 from service.auth.tokens import (
     AccessClaims,
     TokenSettings,
@@ -27,7 +34,6 @@ from service.base.exceptions import (
     AuthenticationFailed,
     Conflict,
     ServiceError,
-    TooManyRequests,
     ValidationFailed,
 )
 from service.base.parties.identifiers import PHONE_MESSAGE, normalise_mobile
@@ -57,13 +63,6 @@ class InvalidCredentials(AuthenticationFailed):
 
     code = ErrorCode.INVALID_CREDENTIALS
     persist_changes = True
-
-
-class AccountLocked(TooManyRequests):
-    persist_changes = True
-
-    def __init__(self, retry_after_s: int) -> None:
-        super().__init__(retry_after_s, code=ErrorCode.ACCOUNT_LOCKED)
 
 
 def _session_open(
@@ -237,21 +236,28 @@ def phone_bind_wechat(session: Session, *, client: WeChatClient, user_id: int, c
 
 
 # -- passwords ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PasswordTry:
+    """What a password sign-in presents: the name and password, the client's address, and the
+    solved challenge when the name needs one."""
+
+    username: str
+    password: str
+    address: str
+    challenge: str | None = None
+    challenge_answer: str | None = None
+
+
 def sign_in_password(
     session: Session,
     *,
-    username: str,
-    password: str,
+    attempt: PasswordTry,
+    policy: PasswordPolicy,
     settings: TokenSettings,
     now: datetime,
-    max_failures: int,
-    lockout_s: int,
 ) -> SignIn:
     """Staff sign-in for tokens (see ``password_check``)."""
-    user = password_check(
-        session, username=username, password=password, now=now, max_failures=max_failures,
-        lockout_s=lockout_s,
-    )  # fmt: skip
+    user = password_check(session, attempt=attempt, policy=policy, now=now)
     return _session_open(
         session,
         user=user,
@@ -263,38 +269,29 @@ def sign_in_password(
 
 
 def password_check(
-    session: Session,
-    *,
-    username: str,
-    password: str,
-    now: datetime,
-    max_failures: int,
-    lockout_s: int,
+    session: Session, *, attempt: PasswordTry, policy: PasswordPolicy, now: datetime
 ) -> User:
-    """The staff user these credentials name. Failures count per account; at ``max_failures``
-    the account locks.
+    """The staff user these credentials name.
 
-    The user row is locked for the update so concurrent guesses cannot each see a low count.
+    One path for every name, whether a user has it or not, so that neither the answer nor the
+    work reveals which names exist: the failures counted against the name and the address
+    (``service.auth.attempts``) may refuse the try first (this address waits, or the name needs
+    a solved challenge); then one argon2 verification runs (against a dummy hash when there is
+    no user or no password), and a failure is counted the same way. Nothing locks the account.
     """
-    user = session.scalars(
-        sa.select(User).where(User.username == username).with_for_update()
-    ).one_or_none()
-    if user is None or user.password_hash is None:
-        password_verify(None, password)  # same cost as a real check, so misses do not stand out
-        raise InvalidCredentials()
-    if user.locked_until is not None and user.locked_until > now:
-        raise AccountLocked(int((user.locked_until - now).total_seconds()) + 1)
-    if not password_verify(user.password_hash, password):
-        user.failed_sign_in_count, user.locked_until = lockout_after_failure(
-            user.failed_sign_in_count, now=now, max_failures=max_failures, lockout_s=lockout_s
-        )
-        session.flush()
-        if user.locked_until is not None:
-            raise AccountLocked(lockout_s)
+    counted = attempt_load(
+        session, policy, username=attempt.username, address=attempt.address, now=now
+    )
+    attempt_check(
+        policy, counted, challenge=attempt.challenge, answer=attempt.challenge_answer, now=now
+    )
+    user = session.scalars(sa.select(User).where(User.username == attempt.username)).one_or_none()
+    stored_hash = user.password_hash if user is not None else None
+    if not password_verify(stored_hash, attempt.password) or user is None:
+        failure_record(session, policy, counted, now=now)
         raise InvalidCredentials()
     _check_active(user)
-    user.failed_sign_in_count = 0
-    user.locked_until = None
+    pair_forget(session, counted)
     return user
 
 

@@ -23,6 +23,10 @@ class ErrorCode(enum.StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
     ALREADY_EXISTS = "already_exists"
+    # -- memberships are invitations the invited person answers
+    ORGANISATION_NOT_APPROVED = "organisation_not_approved"
+    INVITATION_NOT_PENDING = "invitation_not_pending"
+    INVITATIONS_TOO_MANY = "invitations_too_many"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     VALIDATION_FAILED = "validation_failed"

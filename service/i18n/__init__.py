@@ -59,7 +59,10 @@ MESSAGES: dict[str, str] = {
         "This refresh token was already used; every session of its family is revoked."
     ),
     "invalid_credentials": N_("The username or password is wrong."),
-    "account_locked": N_("Too many failed sign-ins; try again in {retry_after_s} seconds."),
+    "sign_in_throttled": N_("Too many failed sign-ins; try again in {retry_after_s} seconds."),
+    "challenge_required": N_(
+        "This name has met many failed sign-ins: solve the sign-in challenge and try again."
+    ),
     "account_disabled": N_("This account is disabled."),
     "csrf_failed": N_(
         "This form expired or did not come from this site; reload the page and try again."
@@ -71,6 +74,13 @@ MESSAGES: dict[str, str] = {
     "conflict": N_("The request conflicts with the current state."),
     "already_exists": N_("{what} already exists."),
     "phone_taken": N_("This phone number is bound to another account."),
+    "organisation_not_approved": N_(
+        "The organisation is not approved: it cannot invite anyone until an operator approves it."
+    ),
+    "invitation_not_pending": N_("This invitation was already answered or has expired."),
+    "invitations_too_many": N_(
+        "The organisation has {limit} invitations waiting; wait for answers before inviting more."
+    ),
     "payload_too_large": N_("The request body is larger than {limit_bytes} bytes."),
     "unsupported_media_type": N_("Send the body as application/json."),
     "validation_failed": N_("Some fields are invalid."),

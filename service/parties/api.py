@@ -2,25 +2,28 @@
 
 Staff see and change only their own organisations; platform operators, certifiers and auditors
 see all, and only operators approve or suspend. An organisation a principal may not see answers
-404, so ids reveal nothing.
+404, so ids reveal nothing. Staff join by invitation (``service.base.parties.invitations``):
+nobody is made a member without accepting, and inviting reveals nothing about a phone number.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from service.auth.authz import authenticated, requires
 from service.base.config import PAGE_SIZE_MAX
 from service.base.exceptions import Forbidden, ValidationFailed
-from service.base.parties import services
+from service.base.parties import invitations, services
 from service.base.parties.identifiers import normalise_mobile
-from service.base.parties.models import Membership, Organisation
+from service.base.parties.models import Invitation, Membership, Organisation
 from service.db import get_session, utcnow
 from service.pagination import paginate
 from service.parties.schemas import (
-    MemberAddSchema,
+    InvitationCreateSchema,
+    InvitationSchema,
     MemberSchema,
     OrganisationCreateSchema,
     OrganisationQuerySchema,
@@ -133,25 +136,94 @@ class OrganisationMembers(MethodView):
         )
         return paginate(session, statement, pagination_parameters)
 
-    @blp.arguments(MemberAddSchema)
-    @blp.response(201, MemberSchema)
+
+@blp.route("/<id:organisation_id>/invitations")
+class OrganisationInvitations(MethodView):
+    @blp.response(200, InvitationSchema(many=True))
+    @blp.paginate(page_size=PAGE_SIZE_DEFAULT, max_page_size=PAGE_SIZE_MAX)
+    @requires("enterprise_staff", "farm_staff", "operator")
+    def get(self, organisation_id: int, pagination_parameters):
+        """The organisation's invitations still waiting for an answer."""
+        session = get_session()
+        organisation = _managed(session, organisation_id)
+        statement = invitations.organisation_invitations(organisation, now=utcnow())
+        return paginate(session, statement, pagination_parameters)
+
+    @blp.arguments(InvitationCreateSchema)
+    @blp.response(201, InvitationSchema)
     @requires("enterprise_staff", "farm_staff", "operator")
     def post(self, body: dict, organisation_id: int):
-        """Add a colleague, found by the phone number bound to their account."""
+        """Invite a colleague by phone number; they join when they accept.
+
+        The answer is the same whether or not anyone has registered the number: the invitation
+        waits for whoever binds it (until it expires). Only an approved organisation invites.
+        """
         session = get_session()
-        principal = authenticated()
-        organisation = services.organisation_for_reader(session, principal, organisation_id)
-        if not services.can_manage_organisation(principal, organisation):
-            raise Forbidden()
+        organisation = _managed(session, organisation_id)
         try:
             phone = normalise_mobile(body["phone"])
         except ValueError as error:
             raise ValidationFailed.field("phone", str(error)) from error
-        user = services.user_by_phone(session, phone)
-        return services.membership_grant(
+        invitations.invitation_check(organisation, body["role"])
+        return invitations.invitation_create(
             session,
-            user_id=user.id,
             organisation=organisation,
+            phone=phone,
             role=body["role"],
-            granted_by_user_id=principal.user_id,
+            invited_by_user_id=authenticated().user_id,
+            now=utcnow(),
+            ttl_s=current_app.config["INVITATION_TTL_S"],
         )
+
+
+def _managed(session, organisation_id: int) -> Organisation:
+    principal = authenticated()
+    organisation = services.organisation_for_reader(session, principal, organisation_id)
+    if not services.can_manage_organisation(principal, organisation):
+        raise Forbidden()
+    return organisation
+
+
+my_invitations_blp = Blueprint(
+    "my_invitations",
+    __name__,
+    url_prefix="/api/v1/me/invitations",
+    description="Invitations to join an organisation, for the signed-in user to answer.",
+)
+
+
+@my_invitations_blp.route("")
+class MyInvitations(MethodView):
+    @my_invitations_blp.response(200, InvitationSchema(many=True))
+    @requires()
+    def get(self):
+        """The invitations waiting for the phone number bound to the signed-in user."""
+        session = get_session()
+        user = services.user_get(session, authenticated().user_id)
+        return invitations.invitations_for(session, user=user, now=utcnow())
+
+
+def _answer(invitation_id: int, *, accept: bool) -> Invitation:
+    session = get_session()
+    user = services.user_get(session, authenticated().user_id)
+    return invitations.invitation_answer(
+        session, invitation_id=invitation_id, user=user, accept=accept, now=utcnow()
+    )
+
+
+@my_invitations_blp.route("/<id:invitation_id>/accept")
+class MyInvitationAccept(MethodView):
+    @my_invitations_blp.response(200, InvitationSchema)
+    @requires()
+    def post(self, invitation_id: int):
+        """Accept: the signed-in user joins the organisation in the invitation's role."""
+        return _answer(invitation_id, accept=True)
+
+
+@my_invitations_blp.route("/<id:invitation_id>/decline")
+class MyInvitationDecline(MethodView):
+    @my_invitations_blp.response(200, InvitationSchema)
+    @requires()
+    def post(self, invitation_id: int):
+        """Decline: nothing is granted, and the invitation is spent."""
+        return _answer(invitation_id, accept=False)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from service.base.parties.models import ORGANISATION_KINDS, ORGANISATION_STATUSES
+from service.base.parties.models import (
+    INVITATION_STATUSES,
+    ORGANISATION_KINDS,
+    ORGANISATION_STATUSES,
+)
 from service.base.parties.services import SELF_REGISTERED_KINDS
 from service.base.schemas import BodySchema
 
@@ -53,9 +57,23 @@ class OrganisationQuerySchema(Schema):
     status = fields.String(validate=validate.OneOf(ORGANISATION_STATUSES))
 
 
-class MemberAddSchema(BodySchema):
+class InvitationCreateSchema(BodySchema):
     phone = fields.String(required=True, validate=validate.Length(min=1, max=20))
     role = fields.String(required=True, validate=validate.OneOf(("enterprise_staff", "farm_staff")))
+
+
+class InvitationSchema(Schema):
+    """An invitation as its organisation and its invitee see it: never who holds the number."""
+
+    id = fields.Integer()
+    organisation_id = fields.Integer()
+    organisation_name = fields.String(attribute="organisation.name")
+    role = fields.String()
+    phone = fields.String()
+    status = fields.String(validate=validate.OneOf(INVITATION_STATUSES))
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    answered_at = fields.DateTime(allow_none=True)
 
 
 class MemberSchema(Schema):

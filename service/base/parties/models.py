@@ -16,6 +16,7 @@ from service.base.orm import Base, utcnow
 
 ORGANISATION_KINDS = ("enterprise", "farm", "cooperative", "platform")
 ORGANISATION_STATUSES = ("pending", "approved", "suspended")
+INVITATION_STATUSES = ("pending", "accepted", "declined")
 ROLES = ("consumer", "enterprise_staff", "farm_staff", "operator", "certifier", "auditor")
 #: Which organisation kinds each role may be held in.
 ROLE_ORGANISATION_KINDS: dict[str, tuple[str, ...]] = {
@@ -47,18 +48,12 @@ class User(Base):
     phone: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
     phone_country_code: Mapped[str | None] = mapped_column(sa.String(4))
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
-    failed_sign_in_count: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", foreign_keys="Membership.user_id", lazy="selectin"
-    )
-
-    __table_args__ = (
-        sa.CheckConstraint("failed_sign_in_count >= 0", name="failed_sign_in_count_non_negative"),
     )
 
 
@@ -134,4 +129,38 @@ class Membership(Base):
     __table_args__ = (
         sa.UniqueConstraint("user_id", "organisation_id", "role"),
         sa.CheckConstraint(_in("role", ROLES), name="role_known"),
+    )
+
+
+class Invitation(Base):
+    """An offer of a role in an organisation, to whoever holds a phone number.
+
+    It grants nothing until the holder of the number accepts it; then a membership is made. It
+    names a number, not a user, so inviting answers alike whether the number is registered or
+    not, and a number registered later finds the invitation waiting (until ``expires_at``).
+    """
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(sa.String(24))
+    phone: Mapped[str] = mapped_column(sa.String(20), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    invited_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    answered_by_user_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined", innerjoin=True)
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("role", ROLES), name="role_known"),
+        sa.CheckConstraint(_in("status", INVITATION_STATUSES), name="status_known"),
+        sa.CheckConstraint(
+            "(status = 'pending') = (answered_at IS NULL)", name="answered_unless_pending"
+        ),
     )

@@ -217,7 +217,12 @@ def membership_grant(
     role: str,
     granted_by_user_id: int | None,
 ) -> Membership:
-    """Give a user a role in an organisation; granting a role they hold is a no-op."""
+    """Give a user a role in an organisation; granting a role they hold is a no-op.
+
+    No request a user makes calls this for someone else: staff invite, and the invitee accepts
+    (``invitations.invitation_answer`` calls this). Direct grants are administrative acts:
+    registering one's own organisation, ``tanhui staff create``, and the demo's seed.
+    """
     membership_check(organisation, role)
     existing = session.scalars(
         sa.select(Membership).where(
@@ -244,13 +249,6 @@ def user_get(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
         raise NotFound()
-    return user
-
-
-def user_by_phone(session: Session, phone: str) -> User:
-    user = session.scalars(sa.select(User).where(User.phone == phone)).one_or_none()
-    if user is None:
-        raise NotFound(fields={"phone": [FieldMessage("No user has this phone number.")]})
     return user
 
 

@@ -3,8 +3,10 @@ that stays on this site."""
 
 import sqlalchemy as sa
 
-from service.auth.models import SignInSession
-from service.base.parties.models import Organisation, User
+from service.auth.challenges import challenge_solve
+from service.auth.models import SignInFailure, SignInSession
+from service.base.config import PASSWORD_CHALLENGE_AFTER_FAILURES
+from service.base.parties.models import Organisation
 from tests.admin.conftest import form_token
 
 
@@ -44,8 +46,45 @@ def test_a_wrong_password_says_so_and_counts_the_failure(client, make_staff, ses
         follow_redirects=True,
     )  # fmt: skip
     assert "The username or password is wrong." in response.get_data(as_text=True)
-    session.expire_all()
-    assert session.get(User, user.id).failed_sign_in_count == 1
+    assert session.scalar(sa.select(SignInFailure.failure_count)) == 1
+
+
+def test_the_sign_in_page_solves_the_challenge_in_its_own_script(client):
+    """No inline script (a CSP forbids them): the page names ``sign_in.js``, which asks the
+    challenge endpoint the form names and fills the two hidden fields."""
+    page = client.get("/admin/login").get_data(as_text=True)
+    assert '<script src="/static/sign_in.js" defer></script>' in page
+    assert 'data-challenge-url="/api/v1/auth/password/challenge"' in page
+    assert 'name="challenge"' in page and 'name="challenge_answer"' in page
+    assert "<script>" not in page
+    script = client.get("/static/sign_in.js")
+    assert script.status_code == 200
+    script.close()
+
+
+def test_after_many_failures_the_form_signs_in_with_a_solved_challenge(client, make_staff, session):
+    user = make_staff(role="operator")
+    for i in range(PASSWORD_CHALLENGE_AFTER_FAILURES):
+        client.post("/api/v1/auth/password", json={"username": user.username, "password": "x"},
+                    environ_base={"REMOTE_ADDR": f"203.0.113.{i + 1}"})  # fmt: skip
+    form = {"username": user.username, "password": "correct horse battery staple"}
+    token = form_token(client.get("/admin/login").get_data(as_text=True))
+    asked = client.post(
+        "/admin/login?lang=en", data={**form, "csrf_token": token},
+        headers={"Accept-Language": "en"}, follow_redirects=True,
+    )  # fmt: skip
+    assert "solve the sign-in challenge" in asked.get_data(as_text=True)
+    challenge = client.post(
+        "/api/v1/auth/password/challenge", json={"username": user.username}
+    ).get_json()["challenge"]
+    token = form_token(client.get("/admin/login").get_data(as_text=True))
+    signed_in = client.post("/admin/login", data={
+        **form, "csrf_token": token, "challenge": challenge,
+        "challenge_answer": challenge_solve(challenge),
+    })  # fmt: skip
+    assert signed_in.status_code == 303
+    assert signed_in.headers["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
 
 
 def test_a_form_without_the_csrf_token_changes_nothing(

@@ -152,7 +152,8 @@ def test_staff_read_and_change_their_own_enterprise(client, enterprise_staff, be
         ("get", "", None),
         ("patch", "", {"name": "Taken over"}),
         ("get", "/members", None),
-        ("post", "/members", {"phone": "13800138000", "role": "enterprise_staff"}),
+        ("get", "/invitations", None),
+        ("post", "/invitations", {"phone": "13800138000", "role": "enterprise_staff"}),
     ],
 )
 def test_staff_cannot_reach_another_enterprise(
@@ -198,7 +199,7 @@ def test_a_consumer_cannot_reach_staff_endpoints(client, consumer_tokens, enterp
     for method, path, body in [
         (
             "post",
-            f"/api/v1/organisations/{organisation.id}/members",
+            f"/api/v1/organisations/{organisation.id}/invitations",
             {"phone": "13800138000", "role": "enterprise_staff"},
         ),
         ("post", f"/api/v1/organisations/{organisation.id}/approve", None),
@@ -236,60 +237,6 @@ def test_lists_are_paginated(client, operator, bearer, make_organisation):
 
 
 # -- staff ----------------------------------------------------------------------------------------
-@pytest.fixture()
-def consumer_with_phone(client, consumer_tokens, bearer, fake_wechat):
-    """A consumer who has bound ``phone`` through WeChat; returns their tokens."""
-
-    def make(phone):
-        tokens = consumer_tokens()
-        code = fake_wechat.issue_phone_code(phone)
-        bound = client.post(
-            "/api/v1/auth/wechat/phone", headers=bearer(tokens), json={"code": code}
-        )
-        assert bound.status_code == 200
-        return tokens
-
-    return make
-
-
-def add_member(client, organisation, tokens, phone, role, bearer):
-    return client.post(
-        f"/api/v1/organisations/{organisation.id}/members",
-        headers=bearer(tokens),
-        json={"phone": phone, "role": role},
-    )
-
-
-def test_staff_add_a_colleague_by_bound_phone(
-    client, enterprise_staff, bearer, consumer_with_phone
-):
-    organisation, tokens = enterprise_staff()
-    colleague = consumer_with_phone("13600000009")
-    response = add_member(client, organisation, tokens, "136 0000 0009", "enterprise_staff", bearer)
-    assert response.status_code == 201
-    assert response.get_json()["user_id"] == colleague["user"]["id"]
-    # The colleague now reaches the enterprise.
-    reached = client.get(f"/api/v1/organisations/{organisation.id}", headers=bearer(colleague))
-    assert reached.status_code == 200
-
-
-def test_a_farm_role_cannot_be_given_in_an_enterprise(
-    client, enterprise_staff, bearer, consumer_with_phone
-):
-    organisation, tokens = enterprise_staff()
-    consumer_with_phone("13600000008")
-    response = add_member(client, organisation, tokens, "13600000008", "farm_staff", bearer)
-    assert response.status_code == 422
-    assert response.get_json()["fields"][0]["field"] == "role"
-
-
-def test_adding_an_unknown_phone_names_the_field(client, enterprise_staff, bearer):
-    organisation, tokens = enterprise_staff()
-    response = add_member(client, organisation, tokens, "13600000007", "enterprise_staff", bearer)
-    assert response.status_code == 404
-    assert response.get_json()["fields"][0]["field"] == "phone"
-
-
 def test_identifiers_are_fixed_once_approved(client, enterprise_staff, bearer):
     organisation, tokens = enterprise_staff()
     response = client.patch(
