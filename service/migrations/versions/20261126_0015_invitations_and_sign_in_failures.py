@@ -9,7 +9,7 @@ Downgrade drops both tables and restores the two columns, every account unlocked
 failures counted.
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0013
 Create Date: 2026-11-26 09:00:00
 """
 
