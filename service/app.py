@@ -24,6 +24,7 @@ from admin.portal import blp as portal_blp
 from labels.api import BLUEPRINTS as LABELS_BLUEPRINTS
 from points.api import blp as points_blp
 from service import commands, db, extensions, i18n, observability
+from service.auth import authz
 from service.auth_api import blp as auth_blp
 from service.auth_api import me_blp
 from service.base.exceptions import ServiceError
@@ -74,6 +75,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app, on_commit_error=commit_error_response)
     extensions.init_app(app)
     i18n.init_app(app)
+    app.before_request(authz.authenticate_first)  # who asks, before what they sent is read
     app.before_request(_require_json_body)
 
 
