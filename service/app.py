@@ -28,7 +28,7 @@ from service.auth import authz
 from service.auth_api import blp as auth_blp
 from service.auth_api import me_blp
 from service.base.exceptions import ServiceError
-from service.bodies import json_body_check
+from service.bodies import ChunkedBodyLimit, chunked_body_check, json_body_check
 from service.config import load_config
 from service.errors import ErrorSchema, commit_error_response, register_error_handlers
 from service.ops_api import blp as ops_blp
@@ -52,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.url_map.converters["id"] = IdConverter
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, limit_bytes=app.config["MAX_CONTENT_LENGTH"])  # type: ignore[method-assign]
     proxies = int(app.config.get("TRUSTED_PROXY_COUNT", 0) or 0)
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
@@ -75,6 +76,7 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app, on_commit_error=commit_error_response)
     extensions.init_app(app)
     i18n.init_app(app)
+    app.before_request(_chunked_body_check)
     app.before_request(authz.authenticate_first)  # who asks, before what they sent is read
     app.before_request(_require_json_body)
 
@@ -128,6 +130,10 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     commands.register(app)
+
+
+def _chunked_body_check() -> None:
+    chunked_body_check(request.environ)
 
 
 def _require_json_body() -> None:
