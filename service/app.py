@@ -58,6 +58,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     register_extensions(app)
     register_blueprints(app)
+    register_request_checks(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
@@ -76,9 +77,6 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app, on_commit_error=commit_error_response)
     extensions.init_app(app)
     i18n.init_app(app)
-    app.before_request(_chunked_body_check)
-    app.before_request(authz.authenticate_first)  # who asks, before what they sent is read
-    app.before_request(_require_json_body)
 
 
 class TanhuiApi(Api):
@@ -122,6 +120,16 @@ def register_blueprints(app: Flask) -> None:
     for page_blueprint in (portal_blp, console_blp, desk_blp, mine_blp):
         app.register_blueprint(page_blueprint)
     extensions.apply_rate_limits(app)
+
+
+def register_request_checks(app: Flask) -> None:
+    """What every request passes before its view, in this order, after the rate limits (which
+    ``register_blueprints`` set, so floods are counted whoever sends them): a chunked body within
+    the size limit, then who asks (protected views: before what they sent is read), then a JSON
+    body the service can hold."""
+    app.before_request(_chunked_body_check)
+    app.before_request(authz.authenticate_first)
+    app.before_request(_require_json_body)
 
 
 def register_errorhandlers(app: Flask) -> None:
