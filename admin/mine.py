@@ -29,7 +29,7 @@ from admin.web import (
     safe_next,
     sign_in_remember,
 )
-from points import claims, redemption
+from points import claims, idempotency, redemption
 from points import selectors as points_selectors
 from points.claims import unit_link_parts
 from points.schemas import ClaimCreateSchema, OrderCreateSchema
@@ -122,6 +122,11 @@ def _key_of_form() -> str:
     return key
 
 
+def _form_sha256(body: dict) -> str:
+    """The form's fingerprint (its fields as loaded, without its key), kept with its key."""
+    return idempotency.request_sha256(method=request.method, path=request.path, query={}, body=body)
+
+
 @blp.post("/orders")
 def order() -> Response:
     principal, elsewhere = _reader()
@@ -138,6 +143,7 @@ def order() -> Response:
             item_id=body["item_id"],
             quantity=body["quantity"],
             key=f"web:{_key_of_form()}",
+            request_sha256=_form_sha256(body),
             user_id=principal.user_id,
             holder_name=body["holder_name"],
             now=utcnow(),
@@ -181,6 +187,7 @@ def claim() -> Response:
             lot_number=lot_number,
             serial=serial,
             key=f"user:{principal.user_id}:web:{_key_of_form()}",
+            request_sha256=_form_sha256(body),
             region_code=body.get("region"),
             master_keys=current_app.config["UNIT_CODE_MASTER_KEYS"],
             now=utcnow(),

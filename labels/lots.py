@@ -38,9 +38,18 @@ from service.base.units import GRAMS_PER_TONNE
 
 #: GS1 AI 10 (batch or lot number) is at most 20 characters.
 LOT_NUMBER_MAX_CHARS = 20
-#: GS1 AI 10 takes the 82-character set; lot numbers here keep to the part that needs no
-#: percent-encoding in a Digital Link path.
+#: GS1 General Specifications, Figure 7.11-1: the GS1 AI encodable character set 82, which
+#: AI 10 is drawn from ("X..20").
+CSET_82 = frozenset(
+    "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+)
+#: Of CSET 82, the characters a URI path carries as they are (RFC 3986 "unreserved"). The rest
+#: (``/``, ``?``, ``%``, ``&``, ``+``, ...) a GS1 Digital Link must percent-encode, and scanners,
+#: printers and browsers do not all do that alike: lot numbers here are refused them, so every
+#: printed code is the lot number itself, character for character.
 LOT_NUMBER_PATTERN = re.compile(rf"[A-Za-z0-9\-._]{{1,{LOT_NUMBER_MAX_CHARS}}}")
+#: RFC 3986 section 5.2.4 removes these path segments: ``/10/../21/x`` is ``/21/x`` to a browser.
+DOT_SEGMENTS = frozenset({".", ".."})
 LOT_NUMBER_MESSAGE = f"1 to {LOT_NUMBER_MAX_CHARS} letters, digits, '-', '.' or '_' (GS1 AI 10)."
 UNITS_MAX = 10_000_000
 HOLD_DAYS = 14
@@ -106,6 +115,19 @@ def _certified(label: Label, now: datetime) -> None:
         raise LabelNotCertified(params={"status": label.status})
 
 
+def lot_number_check(lot_number: str) -> None:
+    """A lot number a Digital Link path carries unchanged: CSET 82 characters that need no
+    percent-encoding, and not a dot segment (``.`` or ``..``), which browsers remove."""
+    if not all(character in CSET_82 for character in lot_number):
+        raise ValidationFailed.field(
+            "lot_number", "Only characters of the GS1 AI encodable character set 82 (GS1 AI 10)."
+        )
+    if not LOT_NUMBER_PATTERN.fullmatch(lot_number):
+        raise ValidationFailed.field("lot_number", LOT_NUMBER_MESSAGE)
+    if lot_number in DOT_SEGMENTS:
+        raise ValidationFailed.field("lot_number", "'.' and '..' cannot be a lot number.")
+
+
 def lot_order(
     session: Session,
     *,
@@ -126,8 +148,7 @@ def lot_order(
     ):
         raise Forbidden()
     _certified(label, now)
-    if not LOT_NUMBER_PATTERN.fullmatch(lot_number or ""):
-        raise ValidationFailed.field("lot_number", LOT_NUMBER_MESSAGE)
+    lot_number_check(lot_number)
     taken = session.scalar(
         sa.select(LabelLot.id).where(
             LabelLot.product_id == product.id, LabelLot.lot_number == lot_number

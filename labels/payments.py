@@ -9,11 +9,15 @@ A notification moves the lot by this table, and is acknowledged whatever it says
 repeats a notification until it is acknowledged, so refusing one would only repeat it)::
 
     SUCCESS, lot reserved, amount the lot's      confirmed: paid, backed and issued
+    (``total`` in fen, ``currency`` CNY)
     SUCCESS, the lot's own transaction again     a repeat: nothing changes
     another trade state (NOTPAY, CLOSED, ...)    nothing changes (logged)
     an order that names no lot                   nothing changes (logged as an error)
-    anything else (another amount, a lot that    nothing changes; logged for an operator, who
-    was cancelled or paid otherwise)             may have to refund
+    anything else (another amount or currency,   nothing changes; logged for an operator, who
+    a lot that was cancelled or paid otherwise)  may have to refund
+
+The adapter has already refused a transaction of another merchant (``mchid``) or another app
+(``appid``) than the one the lot was ordered under: it never comes here.
 
 Functions take a session and never commit; the adapter is passed in (``service.wechatpay`` is
 the real one, the tests' fake another).
@@ -41,6 +45,8 @@ OUT_TRADE_NO_PREFIX = "TH-LOT-"
 #: The lot's ``payment_reference`` column holds this many characters.
 PAYMENT_REFERENCE_MAX_CHARS = 64
 PROVIDER = "wechatpay"
+#: Lots are ordered in fen of this currency; a payment in any other pays nothing.
+CURRENCY = "CNY"
 
 
 class PayAdapter(Protocol):
@@ -127,7 +133,8 @@ def wechatpay_notified(
     """Apply a verified payment notification's ``transaction`` (see the table above)."""
     out_trade_no = str(transaction.get("out_trade_no", ""))
     reference = str(transaction.get("transaction_id", ""))[:PAYMENT_REFERENCE_MAX_CHARS]
-    total = (transaction.get("amount") or {}).get("total")
+    amount = transaction.get("amount") or {}
+    total, currency = amount.get("total"), amount.get("currency")
     lot_id = lot_id_of(out_trade_no)
     lot = session.get(LabelLot, lot_id) if lot_id is not None else None
     facts = {"out_trade_no": out_trade_no, "transaction_id": reference}
@@ -137,7 +144,7 @@ def wechatpay_notified(
     if transaction.get("trade_state") != "SUCCESS":
         log.info("wechat pay notified a non-success state", extra=facts)
         return Notified.NOT_SUCCESS
-    if lot.status == "reserved" and total == lot.amount_fen:
+    if lot.status == "reserved" and total == lot.amount_fen and currency == CURRENCY:
         lot_payment_confirm(
             session, lot=lot, provider=PROVIDER, reference=reference, amount_fen=total, now=now
         )
@@ -146,6 +153,6 @@ def wechatpay_notified(
         return Notified.REPEAT
     log.error(
         "wechat pay payment needs an operator (refund?)",
-        extra={**facts, "lot_status": lot.status, "total": total},
+        extra={**facts, "lot_status": lot.status, "total": total, "currency": currency},
     )
     return Notified.NEEDS_OPERATOR

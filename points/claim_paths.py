@@ -76,7 +76,7 @@ def _insert(session: Session, table: Any) -> Any:
 
 def take_portable(
     session: Session, *, user_id: int, gtin: str, lot_number: str, serial: str, key: str,
-    master_keys: dict[str, bytes], now: datetime, region_code: str | None,
+    request_sha256: str, master_keys: dict[str, bytes], now: datetime, region_code: str | None,
 ) -> Taken:  # fmt: skip
     """The portable path: the lot, the rule, the claim row (the account is opened and locked by
     the earning)."""
@@ -107,7 +107,8 @@ def take_portable(
     claim_id = session.execute(
         _insert(session, claims)
         .values(lot_id=lot_id, unit_index=index, user_id=user_id, rule_id=rule.id, points=0,
-                idempotency_key=key, region_code=region_code, created_at=now)
+                idempotency_key=key, request_sha256=request_sha256, region_code=region_code,
+                created_at=now)
         .on_conflict_do_nothing()
         .returning(claims.c.id)
     ).scalar()  # fmt: skip
@@ -116,7 +117,7 @@ def take_portable(
 
 def _statement_found(
     session: Session, *, user_id: int, gtin: str, lot_number: str, serial: str, key: str,
-    master_keys: dict[str, bytes], now: datetime, region_code: str | None,
+    request_sha256: str, master_keys: dict[str, bytes], now: datetime, region_code: str | None,
 ) -> tuple[claim_statements.Taken, int]:  # fmt: skip
     """Run ``points.postgresql.claim_take`` with the lot's facts remembered, read afresh once
     when the statement finds them stale; returns what it found and the unit's index."""
@@ -138,7 +139,8 @@ def _statement_found(
             continue
         found = claim_statements.claim_take(
             session, gtin=gtin, lot_number=lot_number, facts=facts, index=index, user_id=user_id,
-            key=key, region_code=region_code, account=account_code("user", user_id),
+            key=key, request_sha256=request_sha256, region_code=region_code,
+            account=account_code("user", user_id),
             issuer=ISSUER_ACCOUNT, kind=ENTRY_KIND_PREFIX + "unit_claim", day=day, month=month,
             now=now,
         )  # fmt: skip
@@ -151,12 +153,12 @@ def _statement_found(
 
 def take_one_statement(
     session: Session, *, user_id: int, gtin: str, lot_number: str, serial: str, key: str,
-    master_keys: dict[str, bytes], now: datetime, region_code: str | None,
+    request_sha256: str, master_keys: dict[str, bytes], now: datetime, region_code: str | None,
 ) -> Taken:  # fmt: skip
     """``points.postgresql.claim_take``, and the caps' sums when the claim went in."""
     found, index = _statement_found(
         session, user_id=user_id, gtin=gtin, lot_number=lot_number, serial=serial, key=key,
-        master_keys=master_keys, now=now, region_code=region_code,
+        request_sha256=request_sha256, master_keys=master_keys, now=now, region_code=region_code,
     )  # fmt: skip
     if found.lot_status != "issued":
         raise claim_unknown("Not a genuine code.")

@@ -21,6 +21,7 @@ from points import postgresql as claim_statements
 from points.accounts import account_code, account_open
 from points.earning import Award, earn_locked, earn_many
 from points.errors import ErrorCode, IdempotencyConflict, PointsError
+from points.idempotency import request_same_check
 from points.models import UnitClaim
 from points.rules import points_for
 from service.base.exceptions import ValidationFailed
@@ -72,21 +73,24 @@ def claim_unit(
     lot_number: str,
     serial: str,
     key: str,
+    request_sha256: str,
     master_keys: dict[str, bytes],
     now: datetime,
     region_code: str | None = None,
 ) -> ClaimResult:
-    """Claim a scanned unit for the user: once per unit, ever; a retry with the same key returns
-    the original claim. ``ledger.paths.one_statement`` chooses how the claim row goes in."""
+    """Claim a scanned unit for the user: once per unit, ever; a retry with the same key and the
+    same request (``points.idempotency``) returns the original claim.
+    ``ledger.paths.one_statement`` chooses how the claim row goes in."""
     one_statement = paths.one_statement(session)
     take = claim_paths.take_one_statement if one_statement else claim_paths.take_portable
     taken = take(
         session, user_id=user_id, gtin=gtin, lot_number=lot_number, serial=serial, key=key,
-        master_keys=master_keys, now=now, region_code=region_code,
+        request_sha256=request_sha256, master_keys=master_keys, now=now, region_code=region_code,
     )  # fmt: skip
     refusal = _refusal(taken)
     if refusal is not None:
-        if (replayed := _replay(session, key, taken.lot_id, taken.index, user_id)) is not None:
+        replayed = _replay(session, key, request_sha256, taken.lot_id, taken.index, user_id)
+        if replayed is not None:
             return replayed
         raise refusal
     assert taken.rule is not None and taken.claim_id is not None  # what _refusal leaves
@@ -131,16 +135,17 @@ def _refusal(taken: claim_paths.Taken) -> PointsError | None:
 
 
 def _replay(
-    session: Session, key: str, lot_id: int, index: int, user_id: int
+    session: Session, key: str, request_sha256: str, lot_id: int, index: int, user_id: int
 ) -> ClaimResult | None:
     """The original answer when ``key`` was used before (a conflict when it was used for another
-    claim); ``None`` when it was not."""
+    claim, or another request); ``None`` when it was not."""
     row = session.execute(
-        sa.select(*_CLAIM_COLUMNS).where(UnitClaim.idempotency_key == key)
+        sa.select(*_CLAIM_COLUMNS, UnitClaim.request_sha256).where(UnitClaim.idempotency_key == key)
     ).first()
     if row is None:
         return None
-    existing = Claim(*row)
+    existing = Claim(*row[:-1])
     if (existing.lot_id, existing.unit_index, existing.user_id) != (lot_id, index, user_id):
         raise IdempotencyConflict("code", "Another claim.")
+    request_same_check(row[-1], request_sha256)
     return ClaimResult(existing, False, None)

@@ -12,6 +12,7 @@ from ledger import reads
 from points.accounts import account_open
 from points.earning import Earning, earn
 from points.errors import ErrorCode, IdempotencyConflict, PointsError
+from points.idempotency import request_same_check
 from points.models import PointRule
 from points.rules import points_for, rule_current
 from service.base.exceptions import ValidationFailed
@@ -32,9 +33,24 @@ class GrantChecked:
 
 
 def grant_check(
-    session: Session, *, owner_type: str, owner_id: int, reason: str, key: str, now: datetime
+    session: Session,
+    *,
+    owner_type: str,
+    owner_id: int,
+    reason: str,
+    key: str,
+    request_sha256: str,
+    now: datetime,
 ) -> GrantChecked:
-    """The rule in force and the party exist; a key used before is used for this grant."""
+    """The rule in force and the party exist; a key used before is used for this grant (the
+    whole request: ``points.idempotency``)."""
+    entry_key = f"grant:{key}"
+    earlier = reads.entry_by_key(session, entry_key)
+    if earlier is not None:  # the key first: used for another request, it answers nothing else
+        metadata = earlier.request["metadata"]
+        if (metadata.get("owner"), metadata.get("reason")) != (f"{owner_type}:{owner_id}", reason):
+            raise IdempotencyConflict("Idempotency-Key", "Used for another grant.")
+        request_same_check(metadata.get("request_sha256"), request_sha256)
     rule = rule_current(session, "operator_grant", now)
     if rule is None:
         raise PointsError(code=ErrorCode.POINTS_RULE_MISSING)
@@ -42,12 +58,6 @@ def grant_check(
     if exists is None:
         raise ValidationFailed.field("owner_id", "No such party.")
     account = account_open(session, owner_type, owner_id)
-    entry_key = f"grant:{key}"
-    earlier = reads.entry_by_key(session, entry_key)
-    if earlier is not None:
-        metadata = earlier.request["metadata"]
-        if (metadata.get("owner"), metadata.get("reason")) != (f"{owner_type}:{owner_id}", reason):
-            raise IdempotencyConflict("Idempotency-Key", "Used for another grant.")
     return GrantChecked(rule, account, entry_key, earlier)
 
 
@@ -59,14 +69,16 @@ def grant(
     points: int | None,
     reason: str,
     key: str,
+    request_sha256: str,
     user_id: int,
     now: datetime,
 ) -> Earning:
     """An operator's grant under the ``operator_grant`` rule: ``points``, or the rule's formula
     when not given; the rule's caps and validity apply. A repeated key grants nothing more."""
     checked = grant_check(
-        session, owner_type=owner_type, owner_id=owner_id, reason=reason, key=key, now=now
-    )
+        session, owner_type=owner_type, owner_id=owner_id, reason=reason, key=key,
+        request_sha256=request_sha256, now=now,
+    )  # fmt: skip
     if checked.earlier is not None:
         earlier = checked.earlier
         granted = sum(p["amount"] for p in earlier.request["postings"] if p["amount"] > 0)
@@ -85,5 +97,6 @@ def grant(
             "reason": reason,
             "requested": requested,
             "granted_by": user_id,
+            "request_sha256": request_sha256,
         },  # fmt: skip
     )

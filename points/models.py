@@ -70,6 +70,8 @@ class UnitClaim(Base):
     points: Mapped[int] = mapped_column(sa.BigInteger)
     entry_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     idempotency_key: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    #: The whole request's fingerprint (``points.idempotency``); none on rows from before it.
+    request_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     #: The claimant's GB/T 2260 region, when the mini-program knows it (for abuse flags).
     region_code: Mapped[str | None] = mapped_column(sa.String(6))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -198,6 +200,7 @@ class RedemptionOrder(Base):
     hold_id: Mapped[int] = mapped_column(sa.BigInteger)
     status: Mapped[str] = mapped_column(sa.String(16), default="reserved")
     idempotency_key: Mapped[str] = mapped_column(sa.String(160), unique=True)
+    request_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     entry_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     allocation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("credit_allocations.id"))
     certificate_number: Mapped[str | None] = mapped_column(sa.String(32), unique=True)
@@ -257,6 +260,7 @@ class FarmPayout(Base):
     hold_id: Mapped[int] = mapped_column(sa.BigInteger)
     status: Mapped[str] = mapped_column(sa.String(16), default="requested")
     idempotency_key: Mapped[str] = mapped_column(sa.String(160), unique=True)
+    request_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     requested_by: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)
     decided_by: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))

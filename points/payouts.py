@@ -32,6 +32,7 @@ from ledger import entries as ledger
 from ledger import reads
 from points.accounts import ASSET, account_open
 from points.errors import ErrorCode, IdempotencyConflict, PayoutError
+from points.idempotency import request_same_check
 from points.models import FarmPayout, PayoutExport
 from points.rows import locked
 from service.base.exceptions import FieldMessage, Forbidden, NotFound, ValidationFailed
@@ -87,10 +88,13 @@ def payout_request(
     organisation_id: int,
     values: dict[str, Any],
     key: str,
+    request_sha256: str,
     fen_per_100_points: int,
     now: datetime,
 ) -> tuple[FarmPayout, bool]:
-    """A farm asks for ``points`` in fen; returns (payout, created). Same key, same answer."""
+    """A farm asks for ``points`` in fen; returns (payout, created). Same key and request, same
+    answer; the key is looked up before the values are checked, so a key used for another request
+    is refused as such."""
     organisation = session.get(Organisation, organisation_id)
     if organisation is None or organisation_id not in principal.organisation_ids():
         raise NotFound()
@@ -98,15 +102,6 @@ def payout_request(
         raise Forbidden()
     if organisation.kind not in FARM_KINDS or organisation.status != "approved":
         raise ValidationFailed.field("organisation_id", "Must be an approved farm or cooperative.")
-    amount = values["points"]
-    if amount < PAYOUT_POINTS_MIN:
-        raise ValidationFailed.field(
-            "points",
-            FieldMessage("At least {payout_points_min}.", payout_points_min=PAYOUT_POINTS_MIN),
-        )
-    amount_fen = amount_fen_for(amount, fen_per_100_points)
-    if values["method"] == "bank" and not values.get("bank_name"):
-        raise ValidationFailed.field("bank_name", "Required for bank transfers.")
     scoped_key = f"organisation:{organisation_id}:{key}"
     account = account_open(session, "organisation", organisation_id)
     _accounts_open(session, organisation_id)
@@ -116,12 +111,22 @@ def payout_request(
     ).first()
     if existing is not None:
         if (existing.points, existing.method, existing.payee_account) != (
-            amount,
+            values["points"],
             values["method"],
             values["payee_account"],
         ):
             raise IdempotencyConflict("Idempotency-Key", "Used for another payout.")
+        request_same_check(existing.request_sha256, request_sha256)
         return existing, False
+    amount = values["points"]
+    if amount < PAYOUT_POINTS_MIN:
+        raise ValidationFailed.field(
+            "points",
+            FieldMessage("At least {payout_points_min}.", payout_points_min=PAYOUT_POINTS_MIN),
+        )
+    amount_fen = amount_fen_for(amount, fen_per_100_points)
+    if values["method"] == "bank" and not values.get("bank_name"):
+        raise ValidationFailed.field("bank_name", "Required for bank transfers.")
     if reads.available(session, account_id=account_id, now=now) < amount:
         raise PayoutError(
             code=ErrorCode.POINTS_INSUFFICIENT,
@@ -148,6 +153,7 @@ def payout_request(
         hold_id=hold.hold_id,
         status="requested",
         idempotency_key=scoped_key,
+        request_sha256=request_sha256,
         requested_by=principal.user_id,
         requested_at=now,
     )

@@ -64,10 +64,11 @@ CLAIM_TAKE = f"""
     ),
     claimed AS (
         INSERT INTO unit_claims
-            (lot_id, unit_index, user_id, rule_id, points, idempotency_key, region_code,
-             created_at)
+            (lot_id, unit_index, user_id, rule_id, points, idempotency_key, request_sha256,
+             region_code, created_at)
         SELECT lot.id, CAST(%(index)s AS bigint), CAST(%(user_id)s AS integer), rule.id, 0,
-               CAST(%(key)s AS text), CAST(%(region_code)s AS text),
+               CAST(%(key)s AS text), CAST(%(request_sha256)s AS text),
+               CAST(%(region_code)s AS text),
                CAST(%(now)s AS timestamptz)
         FROM lot, rule
         WHERE lot.status = 'issued' AND lot.label_status = 'certified' AND NOT lot.revoked
@@ -149,6 +150,7 @@ def claim_take(
     index: int,
     user_id: int,
     key: str,
+    request_sha256: str,
     region_code: str | None,
     account: str,
     issuer: str,
@@ -159,7 +161,8 @@ def claim_take(
 ) -> Taken:
     parameters = {
         "gtin": gtin, "lot_number": lot_number, "key_id": facts.key_id, "units": facts.units,
-        "index": index, "user_id": user_id, "key": key, "region_code": region_code, "now": now,
+        "index": index, "user_id": user_id, "key": key, "request_sha256": request_sha256,
+        "region_code": region_code, "now": now,
         "account": account, "issuer": issuer, "kind": kind, "day": day, "month": month,
     }  # fmt: skip
     with _driver(session).cursor() as cursor:

@@ -34,6 +34,7 @@ from ledger.credits.disclosure import backing_retirements
 from ledger.tlog import leaf_proof, log_append
 from points.accounts import ASSET, account_open
 from points.errors import ErrorCode, IdempotencyConflict, RedemptionError
+from points.idempotency import request_same_check
 from points.models import CatalogueItem, RedemptionOrder
 from points.rows import locked
 from service.base.exceptions import FieldMessage, Forbidden, NotFound, ValidationFailed
@@ -139,7 +140,14 @@ class OrderChecked:
 
 
 def order_check(
-    session: Session, *, party: Party, item_id: int, quantity: int, key: str, now: datetime
+    session: Session,
+    *,
+    party: Party,
+    item_id: int,
+    quantity: int,
+    key: str,
+    request_sha256: str,
+    now: datetime,
 ) -> OrderChecked | RedemptionOrder:
     """Lock the party's points account, then check the order: the earlier order when the key was
     used for this one, else the item on offer to the party, within its per-party limit, and the
@@ -164,6 +172,7 @@ def order_check(
     if existing is not None:
         if (existing.item_id, existing.quantity) != (item_id, quantity):
             raise IdempotencyConflict("Idempotency-Key", "Used for another order.")
+        request_same_check(existing.request_sha256, request_sha256)
         return existing
     item = session.get(CatalogueItem, item_id)
     if item is None:
@@ -211,6 +220,7 @@ def order_place(
     item_id: int,
     quantity: int,
     key: str,
+    request_sha256: str,
     user_id: int,
     now: datetime,
     holder_name: str = "",
@@ -222,8 +232,9 @@ def order_place(
     stock (the item's row lock serialises its buyers; the database refuses a negative stock),
     then holds the points."""
     checked = order_check(
-        session, party=party, item_id=item_id, quantity=quantity, key=key, now=now
-    )
+        session, party=party, item_id=item_id, quantity=quantity, key=key,
+        request_sha256=request_sha256, now=now,
+    )  # fmt: skip
     if isinstance(checked, RedemptionOrder):
         return checked, False
     item = checked.item
@@ -256,6 +267,7 @@ def order_place(
         hold_id=hold.hold_id,
         status="reserved",
         idempotency_key=checked.scoped_key,
+        request_sha256=request_sha256,
         holder_name=holder_name,
         created_by=user_id,
         created_at=now,

@@ -47,6 +47,7 @@ KEYWORDS: dict[str, tuple[int | tuple[int, str], ...]] = {
     # The ledger's errors: the detail, shown in the error's message and as its field's message.
     "LedgerError": (2,),
     "CreditError": (2,),
+    "IdempotencyConflict": (2,),
     "field": (2,),
     "ValidationError": (1,),
     "AlreadyExists": (1,),

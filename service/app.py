@@ -24,10 +24,11 @@ from admin.portal import blp as portal_blp
 from labels.api import BLUEPRINTS as LABELS_BLUEPRINTS
 from points.api import blp as points_blp
 from service import commands, db, extensions, i18n, observability
+from service.auth import authz
 from service.auth_api import blp as auth_blp
 from service.auth_api import me_blp
 from service.base.exceptions import ServiceError
-from service.bodies import json_body_check
+from service.bodies import ChunkedBodyLimit, chunked_body_check, json_body_check
 from service.config import load_config
 from service.errors import ErrorSchema, commit_error_response, register_error_handlers
 from service.ops_api import blp as ops_blp
@@ -52,11 +53,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.url_map.converters["id"] = IdConverter
+    app.wsgi_app = ChunkedBodyLimit(app.wsgi_app, limit_bytes=app.config["MAX_CONTENT_LENGTH"])  # type: ignore[method-assign]
     proxies = int(app.config.get("TRUSTED_PROXY_COUNT", 0) or 0)
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
     register_extensions(app)
     register_blueprints(app)
+    register_request_checks(app)
     register_errorhandlers(app)
     register_commands(app)
     return app
@@ -75,7 +78,6 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app, on_commit_error=commit_error_response)
     extensions.init_app(app)
     i18n.init_app(app)
-    app.before_request(_require_json_body)
 
 
 class TanhuiApi(Api):
@@ -122,12 +124,26 @@ def register_blueprints(app: Flask) -> None:
     extensions.apply_rate_limits(app)
 
 
+def register_request_checks(app: Flask) -> None:
+    """What every request passes before its view, in this order, after the rate limits (which
+    ``register_blueprints`` set, so floods are counted whoever sends them): a chunked body within
+    the size limit, then who asks (protected views: before what they sent is read), then a JSON
+    body the service can hold."""
+    app.before_request(_chunked_body_check)
+    app.before_request(authz.authenticate_first)
+    app.before_request(_require_json_body)
+
+
 def register_errorhandlers(app: Flask) -> None:
     register_error_handlers(app)
 
 
 def register_commands(app: Flask) -> None:
     commands.register(app)
+
+
+def _chunked_body_check() -> None:
+    chunked_body_check(request.environ)
 
 
 def _require_json_body() -> None:

@@ -1,4 +1,5 @@
-"""What the API accepts as a JSON body, checked once before any schema reads it.
+"""What the API accepts as a JSON body, checked once before any schema reads it; and a body
+sent in chunks held to the same size limit as one with a length.
 
 Python's JSON decoder recurses, so a body nested a thousand levels deep raises ``RecursionError``
 instead of a decoding error; and JSON's ``\\u`` escapes can spell a lone UTF-16 surrogate, a
@@ -8,10 +9,17 @@ malformed JSON (``invalid_json``, 400), refused before anything is read or writt
 
 from __future__ import annotations
 
+import io
 import json
-from typing import Any
+from collections.abc import Iterable
+from typing import IO, TYPE_CHECKING, Any
+
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from service.base.exceptions import ErrorCode, ServiceError
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 #: How deeply a body's objects and arrays may nest; the API's own bodies nest three levels.
 JSON_NESTING_MAX = 32
@@ -46,3 +54,52 @@ def _text_check(text: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise ServiceError(code=ErrorCode.INVALID_JSON) from None
+
+
+#: Set in the WSGI environment when a chunked body went past the limit.
+CHUNKED_TOO_LARGE = "tanhui.chunked_body_too_large"
+_CHUNK_READ_BYTES = 64 * 1024
+
+
+class ChunkedBodyLimit:
+    """WSGI middleware: a body sent with ``Transfer-Encoding: chunked`` and no Content-Length
+    is read here, at most ``limit_bytes`` and one more, and handed on with its length.
+
+    Werkzeug stops reading such a body at ``MAX_CONTENT_LENGTH`` without saying so, so a body
+    over the limit reached the views cut short, and answered 400 (broken JSON) or 401 (a
+    signature over other bytes). Over the limit it is now marked, and ``chunked_body_check``
+    answers 413 in the error shape before anything reads it. Only servers that end the stream
+    themselves (``wsgi.input_terminated``: gunicorn, werkzeug's) hand such a body on at all."""
+
+    def __init__(self, app: WSGIApplication, *, limit_bytes: int) -> None:
+        self.app = app
+        self.limit_bytes = limit_bytes
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked and not environ.get("CONTENT_LENGTH") and environ.get("wsgi.input_terminated"):
+            data = _read_at_most(environ["wsgi.input"], self.limit_bytes + 1)
+            if len(data) > self.limit_bytes:
+                environ[CHUNKED_TOO_LARGE] = True
+                data = b""
+            environ["wsgi.input"] = io.BytesIO(data)
+            environ["CONTENT_LENGTH"] = str(len(data))
+        return self.app(environ, start_response)
+
+
+def _read_at_most(stream: IO[bytes], limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    while size < limit:
+        part = stream.read(min(_CHUNK_READ_BYTES, limit - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
+def chunked_body_check(environ: WSGIEnvironment) -> None:
+    """413 for a chunked body ``ChunkedBodyLimit`` found over the limit."""
+    if environ.get(CHUNKED_TOO_LARGE):
+        raise RequestEntityTooLarge()

@@ -23,7 +23,7 @@ from labels.codes import serial_for
 from labels.models import Footprint, Label, LabelLot, Product
 from ledger import credits
 from ledger.credits import selectors as credit_selectors
-from points import grants, redemption, rules
+from points import grants, idempotency, redemption, rules
 from points.models import CatalogueItem, PointRule
 from service.auth.passwords import password_hash
 from service.base.parties import services as parties
@@ -187,8 +187,11 @@ def _points(session: Session) -> list[str]:
             )  # fmt: skip
             session.add(identity)
             session.flush()
-        grants.grant(session, owner_type="user", owner_id=identity.user_id, points=granted,
-                     reason="试点欢迎积分", key=f"demo-welcome-{unionid}", user_id=operator.id,
+        welcome = {"owner_type": "user", "owner_id": identity.user_id, "points": granted,
+                   "reason": "试点欢迎积分"}  # fmt: skip
+        grants.grant(session, **welcome, key=f"demo-welcome-{unionid}", user_id=operator.id,
+                     request_sha256=idempotency.request_sha256(
+                         method="POST", path="/api/v1/points/grants", query={}, body=welcome),
                      now=now)  # fmt: skip
         lines.append(f"consumer: {name} (WeChat unionid {unionid}), {granted} points")
     return lines

@@ -7,7 +7,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from points import claims
-from points.api.common import blp, idempotency_key
+from points.api.common import blp, idempotency_key, request_sha256
 from points.schemas import ClaimCreateSchema
 from service.auth.authz import authenticated, requires
 from service.db import get_session, utcnow
@@ -48,6 +48,7 @@ class Claims(MethodView):
             lot_number=lot,
             serial=serial,
             key=f"user:{user_id}:{key}",
+            request_sha256=request_sha256(),
             region_code=body.get("region"),
             master_keys=current_app.config["UNIT_CODE_MASTER_KEYS"],
             now=utcnow(),

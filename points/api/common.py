@@ -1,5 +1,5 @@
-"""The points blueprint, and what its resources share: the Idempotency-Key header, page sizes,
-the status filter."""
+"""The points blueprint, and what its resources share: the Idempotency-Key header and the
+fingerprint of the request it was sent with, page sizes, the status filter."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from points import idempotency
 from service.base.exceptions import FieldMessage, ValidationFailed
 
 blp = Blueprint(
@@ -33,6 +34,17 @@ def idempotency_key() -> str:
             }
         )
     return key
+
+
+def request_sha256() -> str:
+    """The fingerprint of this request (method, path, query, parsed body), stored with its
+    Idempotency-Key so that the key answers the same request only."""
+    return idempotency.request_sha256(
+        method=request.method,
+        path=request.path,
+        query=request.args.to_dict(flat=False),
+        body=request.get_json(silent=True),
+    )
 
 
 class StatusQuerySchema(Schema):

@@ -6,7 +6,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from points import grants
-from points.api.common import blp, idempotency_key
+from points.api.common import blp, idempotency_key, request_sha256
 from points.models import OWNER_TYPES
 from points.schemas import NOTE_MAX_CHARS
 from service.auth.authz import authenticated, requires
@@ -48,6 +48,7 @@ class Grants(MethodView):
             points=body.get("points"),
             reason=body["reason"],
             key=key,
+            request_sha256=request_sha256(),
             user_id=authenticated().user_id,
             now=utcnow(),
         )

@@ -8,7 +8,13 @@ from marshmallow import Schema, fields, validate
 
 from labels.resolver import json_ready
 from points import redemption
-from points.api.common import PAGE_SIZE_DEFAULT, StatusQuerySchema, blp, idempotency_key
+from points.api.common import (
+    PAGE_SIZE_DEFAULT,
+    StatusQuerySchema,
+    blp,
+    idempotency_key,
+    request_sha256,
+)
 from points.schemas import NOTE_MAX_CHARS, OrderCreateSchema
 from service.auth.authz import authenticated, requires
 from service.base.config import PAGE_SIZE_MAX
@@ -65,6 +71,7 @@ class Orders(MethodView):
             item_id=body["item_id"],
             quantity=body["quantity"],
             key=key,
+            request_sha256=request_sha256(),
             user_id=principal.user_id,
             holder_name=body["holder_name"],
             now=utcnow(),

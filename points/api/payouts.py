@@ -8,7 +8,13 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from points import payouts
-from points.api.common import PAGE_SIZE_DEFAULT, StatusQuerySchema, blp, idempotency_key
+from points.api.common import (
+    PAGE_SIZE_DEFAULT,
+    StatusQuerySchema,
+    blp,
+    idempotency_key,
+    request_sha256,
+)
 from points.errors import ErrorCode, PayoutError
 from points.models import PAYOUT_METHODS
 from points.schemas import ExportCreateSchema, PayoutDecisionSchema
@@ -83,6 +89,7 @@ class Payouts(MethodView):
             organisation_id=body.pop("organisation_id"),
             values=body,
             key=key,
+            request_sha256=request_sha256(),
             fen_per_100_points=current_app.config["POINTS_PAYOUT_FEN_PER_100_POINTS"],
             now=utcnow(),
         )

@@ -129,6 +129,7 @@ class FakeWeChatPay:
         timestamp: int | None = None,
         mchid: str = MCHID,
         appid: str | None = None,
+        currency: str = "CNY",
     ) -> tuple[dict[str, str], str]:
         """The headers and body WeChat Pay would POST to the order's ``notify_url``."""
         order = self.orders[out_trade_no]
@@ -145,8 +146,8 @@ class FakeWeChatPay:
             "amount": {
                 "total": order["amount"]["total"] if total is None else total,
                 "payer_total": order["amount"]["total"] if total is None else total,
-                "currency": "CNY",
-                "payer_currency": "CNY",
+                "currency": currency,
+                "payer_currency": currency,
             },
         }
         nonce, associated = secrets.token_hex(6), "transaction"

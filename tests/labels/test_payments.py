@@ -41,7 +41,7 @@ def success(lot, transaction_id="4200000001", **changes):
         "out_trade_no": payments.out_trade_no_for(lot.id),
         "transaction_id": transaction_id,
         "trade_state": "SUCCESS",
-        "amount": {"total": lot.amount_fen},
+        "amount": {"total": lot.amount_fen, "currency": "CNY"},
         **changes,
     }
 
@@ -86,6 +86,16 @@ def test_other_notifications_change_nothing(session, reserved, changes, outcome)
     transaction = success(reserved, **changes)
     notified = payments.wechatpay_notified(session, transaction=transaction, now=datetime.now(UTC))
     assert notified is outcome
+    assert reserved.status == "reserved"
+
+
+@pytest.mark.parametrize("currency", ["USD", "cny", "", None])
+def test_the_right_number_in_another_currency_pays_nothing(session, reserved, currency):
+    amount = {"total": reserved.amount_fen, "currency": currency}
+    notified = payments.wechatpay_notified(
+        session, transaction=success(reserved, amount=amount), now=datetime.now(UTC)
+    )
+    assert notified is Notified.NEEDS_OPERATOR
     assert reserved.status == "reserved"
 
 

@@ -22,6 +22,9 @@ from service.base.parties.services import consumer_create
 from service.db import database
 from tests.parallel import run_at_once
 
+#: One request's fingerprint (``points.idempotency``): these tests send each key once.
+SAME = "0" * 64
+
 CLAIMERS = 50
 UNITS = 20
 
@@ -84,6 +87,7 @@ def test_fifty_parallel_claims_of_one_unit_pay_once(server_config, scratch_datab
                         lot_number=lot_number,
                         serial=serial,
                         key=f"user:{user_id}:scan",
+                        request_sha256=SAME,
                         master_keys=app.config["UNIT_CODE_MASTER_KEYS"],
                         now=now,
                     ),
@@ -137,6 +141,7 @@ def test_parallel_claims_of_one_consumer_stop_at_the_daily_cap(server_config, sc
                     lot_number=lot_number,
                     serial=serials[index],
                     key=f"scan-{index}",
+                    request_sha256=SAME,
                     master_keys=app.config["UNIT_CODE_MASTER_KEYS"],
                     now=now,
                 ),  # fmt: skip

@@ -16,6 +16,9 @@ from points import postgresql as claim_statements
 from points.claims import unit_link_parts
 from points.models import UnitClaim
 
+#: One request's fingerprint (``points.idempotency``): these tests send each key once.
+SAME = "0" * 64
+
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
 
@@ -44,7 +47,7 @@ def claim(session, app, user_id, uri, key, *, portable=False):
     with paths.portable_path(session) if portable else contextlib.nullcontext():
         return claims.claim_unit(
             session, user_id=user_id, gtin=gtin, lot_number=lot_number, serial=serial, key=key,
-            master_keys=app.config["UNIT_CODE_MASTER_KEYS"], now=NOW,
+            request_sha256=SAME, master_keys=app.config["UNIT_CODE_MASTER_KEYS"], now=NOW,
         )  # fmt: skip
 
 
@@ -148,7 +151,8 @@ def test_remembered_facts_that_no_longer_hold_are_read_again(
     stale = claim_statements.claim_take(
         session, gtin=gtin, lot_number=lot_number,
         facts=claim_statements.LotFacts(real.key_id, 1000), index=1, user_id=alice, key="k1",
-        region_code=None, account=f"user:{alice}:points", issuer=accounts.ISSUER_ACCOUNT,
+        request_sha256=SAME, region_code=None, account=f"user:{alice}:points",
+        issuer=accounts.ISSUER_ACCOUNT,
         kind="points_unit_claim", day=NOW, month=NOW, now=NOW,
     )  # fmt: skip
     assert stale.lot_id is None

@@ -11,6 +11,9 @@ from points import claims, flags, rules
 from points.models import PointFlag
 from service.base.parties.services import consumer_create
 
+#: One request's fingerprint (``points.idempotency``): these tests send each key once.
+SAME = "0" * 64
+
 MORNING = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 
 
@@ -31,7 +34,8 @@ def claimer(app, lot_codes, session):
         serial = lot_codes(index).rsplit("/", 1)[1]
         claims.claim_unit(
             session, user_id=user_id, gtin=product.gtin, lot_number=lot.lot_number,
-            serial=serial, key=f"{user_id}:{index}", now=at, region_code=region,
+            serial=serial, key=f"{user_id}:{index}", request_sha256=SAME, now=at,
+            region_code=region,
             master_keys=app.config["UNIT_CODE_MASTER_KEYS"],
         )  # fmt: skip
 

@@ -19,6 +19,9 @@ from service.base.parties.services import consumer_create
 from service.db import database
 from tests.parallel import run_at_once
 
+#: One request's fingerprint (``points.idempotency``): these tests send each key once.
+SAME = "0" * 64
+
 BUYERS = 40
 STOCK = 10
 
@@ -45,7 +48,8 @@ def _race(factory, calls):
 def _order(party, item_id, key, now):
     def call(session):
         order, _ = redemption.order_place(
-            session, party=party, item_id=item_id, quantity=1, key=key, user_id=party.owner_id,
+            session, party=party, item_id=item_id, quantity=1, key=key, request_sha256=SAME,
+            user_id=party.owner_id,
             now=now,
         )  # fmt: skip
         return order

@@ -170,3 +170,36 @@ def test_without_wechat_pay_configured_lots_are_paid_offline(
     lot = order(client, headers, certified(), 10).get_json()
     response = start_payment(client, headers, lot)
     assert (response.status_code, response.get_json()["code"]) == (503, "wechatpay_not_configured")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "status"),
+    [
+        # Verified and acknowledged (WeChat Pay would only repeat a refusal), kept for an operator.
+        ("currency", "USD", 204),
+        ("total", 24_999, 204),
+        # Another merchant's or app's transaction is not ours: refused.
+        ("mchid", "1900000000", 401),
+        ("appid", "wx00000000000000ff", 401),
+    ],
+)
+def test_a_signed_notification_must_match_the_order_in_every_field(
+    client, wechat_staff, reserved, fake_pay, session, caplog, field, value, status
+):
+    """A platform-signed success with the right number but one field of the order changed
+    issues nothing, and says so in the log."""
+    start_payment(client, wechat_staff, reserved)
+    headers, body = fake_pay.notification(f"TH-LOT-{reserved['id']}", **{field: value})
+    with caplog.at_level("WARNING", logger="tanhui"):
+        assert notify(client, headers, body).status_code == status
+    assert lot_status(client, wechat_staff, reserved)["status"] == "reserved"
+    payments = sa.text("SELECT count(*) FROM ledger_entries WHERE kind = 'label_lot_payment'")
+    assert session.scalar(payments) == 0
+    assert any(
+        record.name.startswith("tanhui") and record.levelname in ("WARNING", "ERROR")
+        for record in caplog.records
+    )
+    # The order's own notification still pays it.
+    headers, body = fake_pay.notification(f"TH-LOT-{reserved['id']}")
+    assert notify(client, headers, body).status_code == 204
+    assert lot_status(client, wechat_staff, reserved)["status"] == "issued"
