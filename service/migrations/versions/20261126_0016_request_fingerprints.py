@@ -5,7 +5,7 @@ Nullable: rows written before this revision have none and are compared by their 
 they were. Grants keep theirs in their ledger entry's metadata, which needs no column.
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0015
 Create Date: 2026-11-26 09:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0012"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
