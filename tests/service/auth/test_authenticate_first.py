@@ -14,6 +14,7 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 OPEN_WRITES = {
     ("/api/v1/auth/wechat", "POST"),
     ("/api/v1/auth/password", "POST"),
+    ("/api/v1/auth/password/challenge", "POST"),
     ("/api/v1/auth/refresh", "POST"),
     ("/api/v1/payments/wechatpay/notify", "POST"),
 }
