@@ -8,12 +8,14 @@ runs it twice (the page's rows and the total); the others take the ``session`` f
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ledger.models import Account, Entry, Posting
+from ledger.models import Account, Entry, LogCheckpoint, LogPending, LogState, Posting
 
 
 def entries(*, key: str = "", kind: str = "", account: str = "") -> sa.Select[Entry]:
@@ -56,3 +58,25 @@ def postings_of(
 def entry_kinds(session: Session) -> list[str]:
     """Every kind of entry the journal holds, in alphabetical order (a search's choices)."""
     return list(session.scalars(sa.select(Entry.kind).distinct().order_by(Entry.kind)))
+
+
+def ledger_figures(session: Session) -> dict[str, Any]:
+    """What a backup's manifest records of the ledger and the log: counts of entries and
+    postings, the log's tree size and pending events, and the latest signed checkpoint (its size,
+    root hash in base64 and signed note), or ``None`` before the first."""
+    checkpoint = session.scalars(
+        sa.select(LogCheckpoint).order_by(LogCheckpoint.size.desc()).limit(1)
+    ).first()
+    return {
+        "entries": session.scalar(sa.select(sa.func.count()).select_from(Entry)) or 0,
+        "postings": session.scalar(sa.select(sa.func.count()).select_from(Posting)) or 0,
+        "log_tree_size": session.scalar(sa.select(LogState.size).where(LogState.id == 1)) or 0,
+        "log_pending": session.scalar(sa.select(sa.func.count()).select_from(LogPending)) or 0,
+        "checkpoint": None
+        if checkpoint is None
+        else {
+            "size": checkpoint.size,
+            "root_hash": base64.b64encode(checkpoint.root_hash).decode(),
+            "note": checkpoint.note,
+        },
+    }

@@ -23,7 +23,7 @@ from admin.mine import blp as mine_blp
 from admin.portal import blp as portal_blp
 from labels.api import BLUEPRINTS as LABELS_BLUEPRINTS
 from points.api import blp as points_blp
-from service import commands, db, extensions, i18n, observability
+from service import commands, db, extensions, headers, i18n, observability
 from service.auth import authz
 from service.auth_api import blp as auth_blp
 from service.auth_api import me_blp
@@ -75,6 +75,7 @@ class IdConverter(IntegerConverter):
 
 def register_extensions(app: Flask) -> None:
     observability.init_app(app)
+    headers.init_app(app)
     db.init_app(app, on_commit_error=commit_error_response)
     extensions.init_app(app)
     i18n.init_app(app)

@@ -21,6 +21,9 @@ commits what they did (domain functions never commit).
     tanhui points flag           flag suspicious claim patterns for operators
     tanhui scans flush [--follow]
                                  write scan counts kept in Redis to the database (production)
+    tanhui backup DIR            back up the database with a manifest (``service.backup``)
+    tanhui restore DIR --database-url URL [--checkpoint FILE]
+                                 restore into a fresh database, never behind a published log
 
 The app factory adds every group (``register``); ``service.cli`` is only the entry point.
 """
@@ -52,6 +55,7 @@ from points.farms import ALLOCATIONS_PER_RUN_MAX, distribute_pending
 from points.flags import flags_scan
 from points.purchases import LOTS_PER_RUN_MAX, reward_pending
 from service.auth.passwords import password_hash
+from service.backup import backup_command, restore_command
 from service.base.config import PASSWORD_MAX_LENGTH_CHARS, PASSWORD_MIN_LENGTH_CHARS
 from service.base.exceptions import ServiceError
 from service.base.parties import services as parties
@@ -81,6 +85,8 @@ def register(app: Flask) -> None:
         labels_group,
         scans_group,
         points_group,
+        backup_command,
+        restore_command,
     ):
         app.cli.add_command(group)
 

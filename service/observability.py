@@ -5,10 +5,18 @@ otherwise. It is echoed on the response, put on every log line of the request, a
 bodies so a user's report leads straight to the log. Under gunicorn with several workers, set
 ``PROMETHEUS_MULTIPROC_DIR`` (the bundled gunicorn config does) so ``/metrics`` aggregates all
 workers.
+
+``/metrics`` is for the operator's scraper, not the public: it answers only addresses in
+``METRICS_ALLOWED_NETWORKS`` (this machine by default) and requests bearing
+``METRICS_BEARER_TOKEN``. Anyone else gets the same 404 as any path that does not exist, so the
+endpoint neither confirms itself nor invites guessing at the token; the refusal is logged for the
+operator whose scraper is misconfigured.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 import logging
 import os
@@ -19,7 +27,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -130,3 +138,20 @@ def metrics_response() -> Response:
     else:
         payload = generate_latest()
     return Response(payload, content_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_allowed() -> bool:
+    """May this request read ``/metrics``? Its client address is in ``METRICS_NETWORKS`` or it
+    bears ``METRICS_BEARER_TOKEN`` (compared in constant time)."""
+    token = current_app.config.get("METRICS_BEARER_TOKEN") or ""
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    bearer = scheme.lower() == "bearer"
+    if token and bearer and hmac.compare_digest(presented.strip().encode(), token.encode()):
+        return True
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # a dual-stack listener sees IPv4 clients this way
+    return any(address in network for network in current_app.config["METRICS_NETWORKS"])

@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from service.base.exceptions import ErrorCode, ServiceError
 from service.db import database
 from service.extensions import rate_limit_exempt, redis_client
-from service.observability import metrics_response
+from service.observability import metrics_allowed, metrics_response
 
 log = logging.getLogger("tanhui.ops")
 blp = Blueprint("ops", __name__, description="Health and metrics for operators and load balancers.")
@@ -79,6 +80,11 @@ class Metrics(MethodView):
     decorators = [rate_limit_exempt]
 
     @blp.response(200, content_type="text/plain", description="Prometheus text format.")
+    @blp.alt_response(404, description="Not a scrape address and no valid token.")
     def get(self):
-        """Prometheus metrics."""
+        """Prometheus metrics, for scrapers at ``METRICS_ALLOWED_NETWORKS`` or bearing
+        ``METRICS_BEARER_TOKEN``."""
+        if not metrics_allowed():
+            log.warning("metrics refused", extra={"client": request.remote_addr})
+            raise ServiceError(code=ErrorCode.NOT_FOUND)
         return metrics_response()

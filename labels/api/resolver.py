@@ -33,6 +33,9 @@ blp = Blueprint(
     __name__,
     description="GS1 Digital Link resolution of printed codes.",
     template_folder=str(TEMPLATES),
+    # The scan page's stylesheet (labels/static), a file because the CSP allows no inline style.
+    static_folder=str(TEMPLATES.parent / "static"),
+    static_url_path="/static/labels",
 )
 LINK_TYPES = {
     "gs1:pip": ("https://gs1.org/voc/pip", "", "产品信息", "Product information"),

@@ -13,6 +13,7 @@ are generated and checked by hooks the composition root passes in (``service.con
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import secrets
@@ -57,6 +58,9 @@ PASSWORD_MAX_LENGTH_CHARS = 256
 WECHAT_HTTP_TIMEOUT_S = 5.0
 WECHAT_TOKEN_REFRESH_MARGIN_S = 300
 PAGE_SIZE_MAX = 100
+#: ``/metrics`` answers these addresses (CIDRs, comma-separated) and requests bearing
+#: ``METRICS_BEARER_TOKEN``; by default only this machine (a scraper beside the service).
+METRICS_ALLOWED_NETWORKS_DEFAULT = "127.0.0.0/8,::1/128"
 
 DEFAULTS: dict[str, Any] = {
     "TANHUI_PROFILE": "embedded",
@@ -117,6 +121,10 @@ DEFAULTS: dict[str, Any] = {
     "WECHATPAY_PLATFORM_SERIAL": "",
     "WECHATPAY_PLATFORM_PUBLIC_KEY": "",
     "WECHATPAY_API_BASE_URL": "https://api.mch.weixin.qq.com",
+    # Who may read /metrics: scrapers at these addresses, or presenting this bearer token (at
+    # least SECRET_MIN_LENGTH_CHARS characters). Empty token: addresses only.
+    "METRICS_ALLOWED_NETWORKS": METRICS_ALLOWED_NETWORKS_DEFAULT,
+    "METRICS_BEARER_TOKEN": "",
 }
 
 #: Environment variables read as integers or floats.
@@ -206,9 +214,42 @@ def load_config(
     config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(config["DATABASE_URL"])
     config["DATABASE_URL"] = config["SQLALCHEMY_DATABASE_URI"]
     config.setdefault("REDIS_URL", None)
+    config["METRICS_NETWORKS"] = metrics_networks(config["METRICS_ALLOWED_NETWORKS"])
+    token = config["METRICS_BEARER_TOKEN"]
+    if token and len(token) < SECRET_MIN_LENGTH_CHARS:
+        raise ConfigError(
+            f"METRICS_BEARER_TOKEN must be at least {SECRET_MIN_LENGTH_CHARS} characters"
+        )
     for check in checks:
         check(config)
     return config
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def metrics_networks(setting: str) -> tuple[IPNetwork, ...]:
+    """Parse ``METRICS_ALLOWED_NETWORKS``: CIDRs (or single addresses), comma-separated;
+    ``none`` allows no address at all (then only the token opens ``/metrics``).
+
+    >>> metrics_networks("10.0.0.0/8, ::1")
+    (IPv4Network('10.0.0.0/8'), IPv6Network('::1/128'))
+    >>> metrics_networks("none")
+    ()
+    """
+    if setting.strip().lower() == "none":
+        return ()
+    networks = []
+    for item in setting.split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item.strip()))
+        except ValueError as error:
+            raise ConfigError(
+                f"METRICS_ALLOWED_NETWORKS: {item.strip()!r} is not a CIDR such as 10.0.0.0/8"
+            ) from error
+    return tuple(networks)
 
 
 def unit_code_keys(setting: str, secret_key: str) -> tuple[dict[str, bytes], str]:

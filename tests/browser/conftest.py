@@ -16,6 +16,21 @@ ARTIFACTS = ROOT / "test-artifacts" / "browser"
 PHONE = {"width": 390, "height": 844}
 DESK = {"width": 1280, "height": 900}
 DEMO_PASSWORD = "tanhui-demo-2026"
+#: Every page reports what its Content-Security-Policy refused to the console, where the visit
+#: collects it (Chromium logs most violations itself; this catches every one, with its source).
+CSP_REPORTER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error("CSP violation: " + event.violatedDirective + " blocked " +
+                (event.blockedURI || "inline") + " at " + event.sourceFile + ":" +
+                event.lineNumber);
+});
+"""
+SECURITY_HEADERS = (
+    "content-security-policy",
+    "x-frame-options",
+    "x-content-type-options",
+    "referrer-policy",
+)
 
 
 @pytest.fixture(scope="session")
@@ -45,14 +60,23 @@ def wechat():
 
 
 @pytest.fixture(scope="session")
-def live(tmp_path_factory, wechat) -> str:
+def demo_instance(tmp_path_factory) -> Path:
+    """The served demo's instance folder (``demo-logins.txt`` names a sample scan page)."""
+    return tmp_path_factory.mktemp("browser-demo")
+
+
+@pytest.fixture(scope="session")
+def live(demo_instance, wechat) -> str:
     """The demo, served once for every browser test (they read it and add to it)."""
-    instance = tmp_path_factory.mktemp("browser-demo")
+    instance = demo_instance
     settings = {
         "WECHAT_API_BASE_URL": wechat.base_url,
         "WECHAT_OAUTH_BASE_URL": wechat.base_url,
         "WECHAT_WEB_APPID": wechat.web_appid,
         "WECHAT_WEB_SECRET": wechat.web_secret,
+        # Every visitor signs in from 127.0.0.1: the tests together sign in more than ten
+        # times a minute (test_pages signs in each role), past the default per-address limit.
+        "RATELIMIT_SIGN_IN": "60 per minute;600 per hour",
     }
     try:
         with demo_server(instance, settings) as base:
@@ -81,14 +105,39 @@ class Visit:
     ) -> None:
         self.also = tuple(also)  # other hosts this visitor is sent to (WeChat's authorisation)
         self.context = browser.new_context(viewport=viewport, base_url=live, locale="zh-CN")
+        self.context.add_init_script(CSP_REPORTER)
         self.page = self.context.new_page()
         self.requests: list[str] = []
         self.page.on("request", lambda request: self.requests.append(request.url))
         self.errors: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.violations: list[str] = []
+        self.page.on("console", self._console)
+        self.unsecured: list[str] = []
+        self.page.on("response", self._response)
         self.live = live
         self.prefix = re.sub(r"[^a-z0-9]+", "-", test_name.lower()).strip("-")
         self.shots = 0
+
+    def _console(self, message) -> None:
+        if "Content Security Policy" in message.text or "CSP violation" in message.text:
+            self.violations.append(f"{self.page.url}: {message.text}")
+
+    def _response(self, response) -> None:
+        """Pages (documents) from the service must carry every security header."""
+        if response.request.resource_type != "document" or not response.url.startswith(self.live):
+            return
+        missing = [name for name in SECURITY_HEADERS if name not in response.headers]
+        if missing:
+            self.unsecured.append(f"{response.url}: no {', '.join(missing)}")
+
+    def check(self) -> None:
+        """What every visit must end with: no script error, no CSP violation, every page with
+        its security headers, nothing fetched from another host."""
+        assert self.errors == [], self.errors
+        assert self.violations == [], self.violations
+        assert self.unsecured == [], self.unsecured
+        assert self.foreign_requests() == []
 
     def shot(self, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -112,8 +161,7 @@ def desk(browser, live, request):
     visit = Visit(browser, live, request.node.name, DESK)
     yield visit
     visit.context.close()
-    assert visit.errors == [], visit.errors
-    assert visit.foreign_requests() == []
+    visit.check()
 
 
 @pytest.fixture()
@@ -122,8 +170,7 @@ def phone(browser, live, wechat, request):
     visit = Visit(browser, live, request.node.name + "-phone", PHONE, also=[wechat.base_url])
     yield visit
     visit.context.close()
-    assert visit.errors == [], visit.errors
-    assert visit.foreign_requests() == []
+    visit.check()
 
 
 @pytest.fixture()
@@ -132,5 +179,4 @@ def colleague(browser, live, request):
     visit = Visit(browser, live, request.node.name + "-colleague", DESK)
     yield visit
     visit.context.close()
-    assert visit.errors == [], visit.errors
-    assert visit.foreign_requests() == []
+    visit.check()

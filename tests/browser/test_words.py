@@ -22,8 +22,7 @@ def small_desk(browser, live, request):
     visit = Visit(browser, live, request.node.name, PHONE)
     yield visit
     visit.context.close()
-    assert visit.errors == [], visit.errors
-    assert visit.foreign_requests() == []
+    visit.check()
 
 
 def register_wrongly(visit: Visit, *, net_content_g: str) -> str:

@@ -5,6 +5,7 @@ import logging
 
 import pytest
 
+from service.base.config import SECRET_MIN_LENGTH_CHARS, ConfigError
 from service.observability import JsonFormatter
 
 
@@ -116,3 +117,56 @@ def test_metrics_count_requests_by_route_and_status(client):
     )
     assert float(line.rsplit(" ", 1)[1]) >= 2
     assert "tanhui_http_request_duration_seconds_bucket" in text
+
+
+# -- who may read /metrics ------------------------------------------------------------------------
+OUTSIDER = {"REMOTE_ADDR": "203.0.113.7"}
+SCRAPER_TOKEN = "scrape-" + "k" * 40
+
+
+def test_metrics_are_refused_to_an_outside_address_by_default(client):
+    response = client.get("/metrics", environ_base=OUTSIDER)
+    assert response.status_code == 404
+    body = response.get_json()
+    assert body["code"] == "not_found" and body["status"] == 404
+    assert "tanhui_http_requests_total" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.8.9.10", "::1", "::ffff:127.0.0.1"])
+def test_metrics_answer_this_machine_by_default(client, address):
+    response = client.get("/metrics", environ_base={"REMOTE_ADDR": address})
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain")
+
+
+def test_metrics_answer_a_configured_scrape_network_and_no_other(make_app):
+    client = make_app(METRICS_ALLOWED_NETWORKS="10.20.0.0/16, 2001:db8::/32").test_client()
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "10.20.3.4"}).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "2001:db8::9"}).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "10.21.0.1"}).status_code == 404
+    # Naming networks replaces the default: this machine is no longer one of them.
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 404
+
+
+def test_metrics_answer_the_bearer_token_from_anywhere(make_app):
+    client = make_app(
+        METRICS_ALLOWED_NETWORKS="none", METRICS_BEARER_TOKEN=SCRAPER_TOKEN
+    ).test_client()
+    bearing = {"Authorization": f"Bearer {SCRAPER_TOKEN}"}
+    assert client.get("/metrics", environ_base=OUTSIDER, headers=bearing).status_code == 200
+    wrong = {"Authorization": f"Bearer {SCRAPER_TOKEN[:-1]}x"}
+    assert client.get("/metrics", environ_base=OUTSIDER, headers=wrong).status_code == 404
+    assert client.get("/metrics", environ_base=OUTSIDER).status_code == 404
+    # "none": not even this machine without the token.
+    assert client.get("/metrics").status_code == 404
+
+
+def test_a_metrics_token_shorter_than_a_secret_is_refused(make_app):
+    with pytest.raises(ConfigError, match="METRICS_BEARER_TOKEN"):
+        make_app(METRICS_BEARER_TOKEN="k" * (SECRET_MIN_LENGTH_CHARS - 1))
+    assert make_app(METRICS_BEARER_TOKEN="k" * SECRET_MIN_LENGTH_CHARS)
+
+
+def test_a_metrics_network_that_is_not_a_cidr_is_refused(make_app):
+    with pytest.raises(ConfigError, match="METRICS_ALLOWED_NETWORKS"):
+        make_app(METRICS_ALLOWED_NETWORKS="10.0.0.0/33")

@@ -4,7 +4,7 @@ import re
 
 from openapi_spec_validator import validate
 
-UNDOCUMENTED = {"static", "api-docs.openapi_json"}
+UNDOCUMENTED = {"static", "api-docs.openapi_json", "resolver.static"}  # files: the scan page's CSS
 #: Blueprints of HTML pages (the portal, the console, the desk, a reader's pages, their files).
 PAGES = ("portal.", "console.", "desk.", "mine.", "pages_static.")
 
