@@ -22,6 +22,9 @@ from service.db import get_session, utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
 BEARER_SECURITY = [{"bearerAuth": []}]
+#: The methods that only read: every other one is a write, which a suspended organisation's
+#: staff may not make.
+READ_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 
 
 def token_settings() -> TokenSettings:
@@ -76,6 +79,8 @@ def requires(*roles: str) -> Callable[[F], F]:
             principal = authenticated()
             if roles and not principal.has_any_role(roles):
                 raise RoleRequired(roles)
+            if request.method not in READ_METHODS:
+                principal.write_check(roles)
             return view(*args, **kwargs)
 
         apidoc = dict(getattr(guarded, "_apidoc", {}))

@@ -84,6 +84,7 @@ class OrganisationItem(MethodView):
         organisation = services.organisation_for_reader(session, principal, organisation_id)
         if not services.can_manage_organisation(principal, organisation):
             raise Forbidden()
+        principal.organisation_write_check(organisation.id)
         return services.organisation_update(session, organisation=organisation, changes=changes)
 
 
@@ -143,6 +144,7 @@ class OrganisationMembers(MethodView):
         organisation = services.organisation_for_reader(session, principal, organisation_id)
         if not services.can_manage_organisation(principal, organisation):
             raise Forbidden()
+        principal.organisation_write_check(organisation.id)
         try:
             phone = normalise_mobile(body["phone"])
         except ValueError as error:
