@@ -1,5 +1,5 @@
-"""Organisations' tests reuse the label and points fixtures: an enterprise with an issued lot, a
-farm, an operator who suspends and reinstates them, and the unit-claim rule."""
+"""The service's tests reuse the label and points fixtures: an enterprise with an issued lot, a
+farm, an operator, and the unit-claim rule."""
 
 from tests.labels.conftest import (  # noqa: F401 - shared fixtures
     certified,
