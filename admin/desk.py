@@ -54,6 +54,7 @@ from labels.schemas import (
 )
 from service.base.exceptions import FieldMessage, NotFound, ValidationFailed
 from service.base.parties.models import Organisation
+from service.base.parties.services import organisation_active_check
 from service.db import get_session, utcnow
 
 blp = pages_blueprint("desk", "/desk", console=True)
@@ -235,9 +236,10 @@ def lot_order() -> BaseResponse:
     )
 
 
-def _lot_of_mine(lot_id: int) -> tuple[LabelLot, Product]:
+def _lot_of_mine(lot_id: int, *, writing: bool = False) -> tuple[LabelLot, Product]:
     session = get_session()
-    lot = lots.lot_for_reader(session, signed_in(), lot_id)
+    find = lots.lot_for_writer if writing else lots.lot_for_reader
+    lot = find(session, signed_in(), lot_id)
     return lot, session.get(Product, lot.product_id)
 
 
@@ -289,7 +291,7 @@ def lot(lot_id: int) -> str:
 @blp.post("/lots/<id:lot_id>/cancel")
 @page_requires("enterprise_staff")
 def lot_cancel(lot_id: int) -> BaseResponse:
-    record, _ = _lot_of_mine(lot_id)
+    record, _ = _lot_of_mine(lot_id, writing=True)
     back = url_for("desk.lot", lot_id=record.id)
     return form_action(
         lambda: lots.lot_cancel(get_session(), lot=record, now=utcnow()),
@@ -303,6 +305,7 @@ def _issued(lot_id: int) -> tuple[LabelLot, Product, Any]:
     record, product = _lot_of_mine(lot_id)
     if record.status != "issued":
         raise lots.LotStateConflict(params={"status": record.status})
+    organisation_active_check(get_session(), product.organisation_id)
     key = lots.lot_key_of(record, product, current_app.config["UNIT_CODE_MASTER_KEYS"])
     return record, product, key
 

@@ -34,7 +34,7 @@ from points import selectors as points_selectors
 from points.claims import unit_link_parts
 from points.schemas import ClaimCreateSchema, OrderCreateSchema
 from service.auth.services import sign_in_wechat_web
-from service.base.exceptions import ValidationFailed
+from service.base.exceptions import RoleRequired, ValidationFailed
 from service.db import get_session, utcnow
 from service.extensions import rate_limited, wechat_web_client
 
@@ -44,6 +44,7 @@ READER_SESSION_TTL_S = 30 * 24 * 3600
 #: The key a form carries (``secrets.token_urlsafe(24)`` makes 32 characters).
 FORM_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 ORDERS_SHOWN = 20
+CONSUMER_ROLES = ("consumer",)
 
 
 def _reader():
@@ -52,6 +53,15 @@ def _reader():
     if principal is None:
         return None, redirect(url_for("mine.sign_in", next=request.full_path.rstrip("?")))
     return principal, None
+
+
+def _consumer():
+    """The signed-in consumer for a form that writes: claiming and redeeming are a consumer's
+    acts, as in the API, so staff signed in to the console are refused (403)."""
+    principal, elsewhere = _reader()
+    if principal is not None and not principal.has_any_role(CONSUMER_ROLES):
+        raise RoleRequired(CONSUMER_ROLES)
+    return principal, elsewhere
 
 
 def _web_sign_in_configured() -> bool:
@@ -129,7 +139,7 @@ def _form_sha256(body: dict) -> str:
 
 @blp.post("/orders")
 def order() -> Response:
-    principal, elsewhere = _reader()
+    principal, elsewhere = _consumer()
     if elsewhere:
         return elsewhere
     back = url_for("mine.home")
@@ -171,7 +181,7 @@ def claim_page() -> Response | str:
 @rate_limited("RATELIMIT_CLAIMS")
 @rate_limited("RATELIMIT_CLAIMS_PER_DEVICE", per="device")
 def claim() -> Response:
-    principal, elsewhere = _reader()
+    principal, elsewhere = _consumer()
     if elsewhere:
         return elsewhere
     code = form_text("code", limit=512)

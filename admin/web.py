@@ -41,6 +41,7 @@ from marshmallow import Schema
 from marshmallow import fields as ma_fields
 from marshmallow.exceptions import ValidationError as MarshmallowError
 
+from service.auth.authz import READ_METHODS
 from service.auth.services import session_principal
 from service.base.exceptions import (
     AuthenticationFailed,
@@ -148,6 +149,8 @@ def page_requires(*roles: str) -> Callable[[F], F]:
                 return redirect(url_for("console.sign_in", next=request.full_path.rstrip("?")))
             if roles and not principal.has_any_role(roles):
                 raise ServiceError(code="forbidden")
+            if request.method not in READ_METHODS:
+                principal.write_check(roles)
             return view(*args, **kwargs)
 
         return guarded  # type: ignore[return-value]

@@ -71,6 +71,7 @@ def _manager_check(principal: Principal, product: Product) -> None:
         or product.organisation_id in principal.organisation_ids("enterprise_staff")
     ):
         raise Forbidden()
+    principal.organisation_write_check(product.organisation_id)
 
 
 def _period(values: Mapping[str, Any], today: date) -> tuple[date, date]:

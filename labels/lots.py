@@ -33,7 +33,7 @@ from ledger import entries as ledger
 from ledger.errors import CreditError, ErrorCode, LedgerError
 from ledger.tlog import log_append
 from service.base.exceptions import FieldMessage, Forbidden, NotFound, ValidationFailed
-from service.base.parties.services import Principal
+from service.base.parties.services import Principal, organisation_active_check
 from service.base.units import GRAMS_PER_TONNE
 
 #: GS1 AI 10 (batch or lot number) is at most 20 characters.
@@ -147,6 +147,7 @@ def lot_order(
         or product.organisation_id in principal.organisation_ids("enterprise_staff")
     ):
         raise Forbidden()
+    principal.organisation_write_check(product.organisation_id)
     _certified(label, now)
     lot_number_check(lot_number)
     taken = session.scalar(
@@ -321,6 +322,16 @@ def lot_for_reader(session: Session, principal: Principal, lot_id: int) -> Label
     return lot
 
 
+def lot_for_writer(session: Session, principal: Principal, lot_id: int) -> LabelLot:
+    """The lot, for a write: as ``lot_for_reader``, and refused to a suspended enterprise's
+    staff (``OrganisationSuspended``)."""
+    lot = lot_for_reader(session, principal, lot_id)
+    product = session.get(Product, lot.product_id)
+    assert product is not None
+    principal.organisation_write_check(product.organisation_id)
+    return lot
+
+
 def lot_key_of(lot: LabelLot, product: Product, master_keys: dict[str, bytes]) -> LotKey:
     return lot_key(master_keys, lot.key_id, gtin=product.gtin, lot=lot.lot_number, units=lot.units)
 
@@ -335,6 +346,7 @@ def lot_issued_for_reader(
         raise LotStateConflict(params={"status": lot.status})
     product = session.get(Product, lot.product_id)
     assert product is not None
+    organisation_active_check(session, product.organisation_id)
     return lot, product, lot_key_of(lot, product, master_keys)
 
 

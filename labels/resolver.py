@@ -42,6 +42,8 @@ LOT_ID_LIMIT = 2**31
 class Outcome(enum.StrEnum):
     GENUINE = "genuine"
     REVOKED = "revoked"
+    #: The enterprise is suspended: the unit is ours, but its claims do not stand for now.
+    SUSPENDED = "suspended"
     FORGED = "forged"
     UNKNOWN = "unknown"
 
@@ -106,8 +108,7 @@ def resolve(
         )
     elif count_scan:
         scans = _scan(session, lot, index, now, province, user_id)
-    label_status = record["label"]["status"]
-    outcome = Outcome.REVOKED if revoked or label_status == "revoked" else Outcome.GENUINE
+    outcome = _outcome(record, revoked=revoked)
     warnings = []
     if scans is not None:
         if scans["count"] > warning_count:
@@ -125,6 +126,15 @@ def resolve(
         }
     )
     return Resolution(outcome, record)
+
+
+def _outcome(record: dict[str, Any], *, revoked: bool) -> Outcome:
+    """Revoked (the unit or its label) before suspended (its enterprise) before genuine."""
+    if revoked or record["label"]["status"] == "revoked":
+        return Outcome.REVOKED
+    if record["enterprise"]["status"] == "suspended":
+        return Outcome.SUSPENDED
+    return Outcome.GENUINE
 
 
 def resolve_scene(session: Session, *, scene: str, **options: Any) -> Resolution:
@@ -163,12 +173,19 @@ def cached_lot_record(
     session: Session, lot: LabelLot, product: Product, cache: Any | None
 ) -> dict[str, Any]:
     """The lot record, from ``cache`` (``get``/``set`` of text with a TTL) when it holds the
-    version for the label's current status: any certification move changes the key, so the next
-    scan after a suspension or revocation never sees the old record."""
+    version for the label's current status and its enterprise's: any certification move, and
+    suspending or reinstating the enterprise, changes the key, so the next scan after it never
+    sees the old record."""
     if cache is None:
         return lot_record(session, lot, product)
     label = session.get(Label, lot.label_id)
-    key = f"resolver:lot:{lot.id}:{label.status}:{label.updated_at.timestamp():.6f}"
+    enterprise_status = session.scalar(
+        sa.select(Organisation.status).where(Organisation.id == product.organisation_id)
+    )
+    key = (
+        f"resolver:lot:{lot.id}:{label.status}:{label.updated_at.timestamp():.6f}"
+        f":{enterprise_status}"
+    )
     cached = cache.get(key)
     if cached is not None:
         return json.loads(cached)
@@ -211,6 +228,7 @@ def lot_record(session: Session, lot: LabelLot, product: Product) -> dict[str, A
             "name": enterprise.name,
             "uscc": enterprise.uscc,
             "region_code": enterprise.region_code,
+            "status": enterprise.status,
         },
         "lot": {"lot_number": lot.lot_number, "units": lot.units, "issued_at": lot.issued_at},
         "footprint": {

@@ -55,6 +55,7 @@ def product_create(
         raise NotFound()
     if not can_manage_products(principal, organisation_id):
         raise Forbidden()
+    principal.organisation_write_check(organisation_id)
     if organisation.kind != "enterprise":
         raise ValidationFailed.field("organisation_id", "Products belong to enterprises.")
     if organisation.status != "approved":
@@ -84,6 +85,7 @@ def product_update(
 ) -> Product:
     if not can_manage_products(principal, product.organisation_id):
         raise Forbidden()
+    principal.organisation_write_check(product.organisation_id)
     changes = dict(changes)
     if "gtin" in changes:
         changes["gtin"] = _gtin(changes["gtin"])

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from labels.models import Product
 from ledger import paths
 from points import claim_paths
 from points import postgresql as claim_statements
@@ -25,6 +26,7 @@ from points.idempotency import request_same_check
 from points.models import UnitClaim
 from points.rules import points_for
 from service.base.exceptions import ValidationFailed
+from service.base.parties.models import Organisation
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,7 @@ def claim_unit(
     """Claim a scanned unit for the user: once per unit, ever; a retry with the same key and the
     same request (``points.idempotency``) returns the original claim.
     ``ledger.paths.one_statement`` chooses how the claim row goes in."""
+    _enterprise_active_check(session, gtin)
     one_statement = paths.one_statement(session)
     take = claim_paths.take_one_statement if one_statement else claim_paths.take_portable
     taken = take(
@@ -121,6 +124,18 @@ def claim_unit(
         taken.claim_id, taken.lot_id, taken.index, user_id, earning.points, earning.entry_id, now
     )
     return ClaimResult(claim, True, earning.capped_by)
+
+
+def _enterprise_active_check(session: Session, gtin: str) -> None:
+    """Refuse before anything is written when the product's enterprise is suspended (its units
+    resolve as suspended, and earn nothing until it is reinstated)."""
+    status = session.scalar(
+        sa.select(Organisation.status)
+        .join(Product, Product.organisation_id == Organisation.id)
+        .where(Product.gtin == gtin)
+    )
+    if status == "suspended":
+        raise PointsError(code=ErrorCode.CLAIM_ENTERPRISE_SUSPENDED)
 
 
 def _refusal(taken: claim_paths.Taken) -> PointsError | None:

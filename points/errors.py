@@ -16,6 +16,7 @@ from service.base.exceptions import ServiceError
 class ErrorCode(enum.StrEnum):
     CLAIM_CODE_INVALID = "claim_code_invalid"
     CLAIM_CODE_REVOKED = "claim_code_revoked"
+    CLAIM_ENTERPRISE_SUSPENDED = "claim_enterprise_suspended"
     UNIT_ALREADY_CLAIMED = "unit_already_claimed"
     POINTS_RULE_MISSING = "points_rule_missing"
     PRACTICE_DUPLICATE = "practice_duplicate"

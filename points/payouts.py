@@ -100,6 +100,7 @@ def payout_request(
         raise NotFound()
     if organisation_id not in principal.organisation_ids("farm_staff"):
         raise Forbidden()
+    principal.organisation_write_check(organisation_id)
     if organisation.kind not in FARM_KINDS or organisation.status != "approved":
         raise ValidationFailed.field("organisation_id", "Must be an approved farm or cooperative.")
     scoped_key = f"organisation:{organisation_id}:{key}"

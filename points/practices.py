@@ -54,6 +54,7 @@ def practice_submit(
         raise NotFound()
     if not can_submit_for(principal, organisation_id):
         raise Forbidden()
+    principal.organisation_write_check(organisation_id)
     if organisation.kind not in FARM_KINDS or organisation.status != "approved":
         raise ValidationFailed.field("organisation_id", "Must be an approved farm or cooperative.")
     season_year = values["season_year"]

@@ -66,6 +66,7 @@ def party_for(session: Session, principal: Principal, organisation_id: int | Non
     organisation = session.get(Organisation, organisation_id)
     if organisation is None or organisation_id not in principal.organisation_ids(*STAFF_ROLES):
         raise NotFound()
+    principal.organisation_write_check(organisation_id)
     if organisation.status != "approved" or organisation.kind not in AUDIENCE_BY_KIND:
         raise ValidationFailed.field("organisation_id", "Must be an approved farm or enterprise.")
     return Party("organisation", organisation_id, AUDIENCE_BY_KIND[organisation.kind])
@@ -316,6 +317,8 @@ def order_cancel(
         raise NotFound()
     if not _may_cancel(principal, order):
         raise Forbidden()
+    if order.owner_type == "organisation":
+        principal.organisation_write_check(order.owner_id)
     if order.status == "cancelled":
         return order
     if order.status != "reserved":

@@ -39,6 +39,7 @@ _GROUND: dict[str, int] = {
     GroundCode.AUTHENTICATION_REQUIRED: 401,
     GroundCode.FORBIDDEN: 403,
     GroundCode.ROLE_REQUIRED: 403,
+    GroundCode.ORGANISATION_SUSPENDED: 403,
     GroundCode.NOT_FOUND: 404,
     GroundCode.METHOD_NOT_ALLOWED: 405,
     GroundCode.CONFLICT: 409,
@@ -114,6 +115,7 @@ _LABELS: dict[str, int] = {
 _POINTS: dict[str, int] = {
     PointsCode.CLAIM_CODE_INVALID: 422,
     PointsCode.CLAIM_CODE_REVOKED: 409,
+    PointsCode.CLAIM_ENTERPRISE_SUSPENDED: 409,
     PointsCode.UNIT_ALREADY_CLAIMED: 409,
     PointsCode.POINTS_RULE_MISSING: 503,
     PointsCode.PRACTICE_DUPLICATE: 409,

@@ -137,7 +137,7 @@ class LotCancel(MethodView):
     def post(self, lot_id: int):
         """Cancel before payment; the held credits are released."""
         session = get_session()
-        lot = lots.lot_for_reader(session, authenticated(), lot_id)
+        lot = lots.lot_for_writer(session, authenticated(), lot_id)
         return lots.lot_cancel(session, lot=lot, now=utcnow())
 
 
@@ -177,7 +177,7 @@ class LotRevocations(MethodView):
         """Revoke units by index range (one unit: the same index twice)."""
         session = get_session()
         principal = authenticated()
-        lot = lots.lot_for_reader(session, principal, lot_id)
+        lot = lots.lot_for_writer(session, principal, lot_id)
         return lots.units_revoke(
             session,
             lot=lot,

@@ -48,7 +48,7 @@ class LotWeChatPay(MethodView):
         goes straight to ``wx.requestPayment``. The lot is issued when WeChat Pay notifies."""
         session = get_session()
         principal = authenticated()
-        lot = lots.lot_for_reader(session, principal, lot_id)
+        lot = lots.lot_for_writer(session, principal, lot_id)
         return payments.lot_wechatpay_start(
             session,
             lot=lot,

@@ -136,7 +136,11 @@ def _linkset(anchor: str, resolution: Resolution) -> Response:
                 "type": "text/html",
             },
         ]
-    links["https://gs1.org/voc/defaultLink"] = [{"href": anchor, "type": "text/html"}]
+    # What the scan found rides on the default link as an extension target attribute (RFC 9264
+    # section 4.2.4.3), so a client reading only the linkset still sees revoked or suspended.
+    links["https://gs1.org/voc/defaultLink"] = [
+        {"href": anchor, "type": "text/html", "outcome": [resolution.outcome.value]}
+    ]
     response = jsonify({"linkset": [links]})
     response.mimetype = LINKSET_TYPE
     response.headers["Cache-Control"] = f"public, max-age={LINKSET_MAX_AGE_S}"

@@ -25,6 +25,9 @@ from service.db import get_session, utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])
 BEARER_SECURITY = [{"bearerAuth": []}]
+#: The methods that only read: every other one is a write, which a suspended organisation's
+#: staff may not make.
+READ_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 
 
 def token_settings() -> TokenSettings:
@@ -78,6 +81,8 @@ def _guard(roles: tuple[str, ...]) -> None:
     principal = authenticated()
     if roles and not principal.has_any_role(roles):
         raise RoleRequired(roles)
+    if request.method not in READ_METHODS:
+        principal.write_check(roles)
 
 
 def requires(*roles: str) -> Callable[[F], F]:

@@ -37,7 +37,7 @@ from service.base.exceptions import (
     ValidationFailed,
 )
 from service.base.parties.identifiers import PHONE_MESSAGE, normalise_mobile
-from service.base.parties.models import Membership, User, WeChatIdentity
+from service.base.parties.models import Membership, Organisation, User, WeChatIdentity
 from service.base.parties.services import Principal, consumer_create, user_get
 
 
@@ -395,9 +395,11 @@ _SESSION_PRINCIPAL = (
         User.is_active,
         Membership.role,
         Membership.organisation_id,
+        Organisation.status.label("organisation_status"),
     )
     .join(User, User.id == SignInSession.user_id)
     .outerjoin(Membership, Membership.user_id == User.id)
+    .outerjoin(Organisation, Organisation.id == Membership.organisation_id)
     .where(SignInSession.id == sa.bindparam("session_id"))
 )
 
@@ -418,4 +420,7 @@ def session_principal(
         user_id=user_id,
         session_id=session_id,
         roles=frozenset((row.role, row.organisation_id) for row in rows if row.role is not None),
+        suspended=frozenset(
+            row.organisation_id for row in rows if row.organisation_status == "suspended"
+        ),
     )

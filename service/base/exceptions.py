@@ -19,6 +19,7 @@ class ErrorCode(enum.StrEnum):
     AUTHENTICATION_REQUIRED = "authentication_required"
     FORBIDDEN = "forbidden"
     ROLE_REQUIRED = "role_required"
+    ORGANISATION_SUSPENDED = "organisation_suspended"
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
@@ -121,6 +122,12 @@ class RoleRequired(Forbidden):
 
     def __init__(self, roles: list[str] | tuple[str, ...]) -> None:
         super().__init__(params={"roles": ", ".join(roles)})
+
+
+class OrganisationSuspended(Forbidden):
+    """The organisation is suspended: its staff read, but neither they nor its units act."""
+
+    code = ErrorCode.ORGANISATION_SUSPENDED
 
 
 class NotFound(ServiceError):

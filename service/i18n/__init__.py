@@ -69,6 +69,9 @@ MESSAGES: dict[str, str] = {
     ),
     "forbidden": N_("You may not do this."),
     "role_required": N_("This needs one of the roles: {roles}."),
+    "organisation_suspended": N_(
+        "The organisation is suspended: it can be read, but nothing can be done for it."
+    ),
     "not_found": N_("Not found."),
     "method_not_allowed": N_("This method is not allowed here."),
     "conflict": N_("The request conflicts with the current state."),
@@ -137,6 +140,9 @@ MESSAGES: dict[str, str] = {
     "wechatpay_unavailable": N_("WeChat Pay could not be reached; try again shortly."),
     "claim_code_invalid": N_("This code cannot be claimed: it is not a genuine unit code."),
     "claim_code_revoked": N_("This code's label is not valid ({status}); it earns no points."),
+    "claim_enterprise_suspended": N_(
+        "The enterprise behind this product is suspended; its codes earn no points for now."
+    ),
     "unit_already_claimed": N_("This unit has been claimed already."),
     "points_rule_missing": N_("No points rule is in force for this yet."),
     "practice_duplicate": N_("This plot already has a record of this practice for the season."),

@@ -87,6 +87,7 @@ class OrganisationItem(MethodView):
         organisation = services.organisation_for_reader(session, principal, organisation_id)
         if not services.can_manage_organisation(principal, organisation):
             raise Forbidden()
+        principal.organisation_write_check(organisation.id)
         return services.organisation_update(session, organisation=organisation, changes=changes)
 
 
@@ -160,6 +161,7 @@ class OrganisationInvitations(MethodView):
         """
         session = get_session()
         organisation = _managed(session, organisation_id)
+        authenticated().organisation_write_check(organisation.id)
         try:
             phone = normalise_mobile(body["phone"])
         except ValueError as error:

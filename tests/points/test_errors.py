@@ -18,6 +18,7 @@ from service.i18n import MESSAGES, translated
 STATUSES = {
     "claim_code_invalid": 422,
     "claim_code_revoked": 409,
+    "claim_enterprise_suspended": 409,
     "unit_already_claimed": 409,
     "points_rule_missing": 503,
     "practice_duplicate": 409,

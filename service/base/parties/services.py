@@ -14,6 +14,7 @@ from service.base.exceptions import (
     Conflict,
     FieldMessage,
     NotFound,
+    OrganisationSuspended,
     ValidationFailed,
 )
 from service.base.parties.identifiers import normalise_region_code, normalise_uscc
@@ -32,11 +33,13 @@ SELF_REGISTERED_KINDS = ("enterprise", "farm", "cooperative")
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is asking: a user and the roles they hold, by organisation."""
+    """Who is asking: a user and the roles they hold, by organisation, and which of those
+    organisations are suspended (their staff read but do not write)."""
 
     user_id: int
     session_id: str | None
     roles: frozenset[tuple[str, int]]
+    suspended: frozenset[int] = frozenset()
 
     @property
     def role_names(self) -> frozenset[str]:
@@ -52,12 +55,32 @@ class Principal:
     def is_platform_staff(self) -> bool:
         return self.has_any_role(PLATFORM_ROLES)
 
+    def writing(self) -> Principal:
+        """The principal as a writer: without the roles held in suspended organisations."""
+        if not self.suspended:
+            return self
+        roles = frozenset((role, org) for role, org in self.roles if org not in self.suspended)
+        return Principal(self.user_id, self.session_id, roles)
+
+    def write_check(self, roles: tuple[str, ...] | list[str]) -> None:
+        """Refuse a write that only roles in a suspended organisation would allow."""
+        if roles and not self.writing().has_any_role(roles) and self.has_any_role(roles):
+            raise OrganisationSuspended()
+
+    def organisation_write_check(self, organisation_id: int) -> None:
+        """Refuse a write to a suspended organisation's things by its own staff."""
+        if organisation_id in self.suspended:
+            raise OrganisationSuspended()
+
 
 def principal_for(user: User, session_id: str | None = None) -> Principal:
     return Principal(
         user_id=user.id,
         session_id=session_id,
         roles=frozenset((m.role, m.organisation_id) for m in user.memberships),
+        suspended=frozenset(
+            m.organisation_id for m in user.memberships if m.organisation.status == "suspended"
+        ),
     )
 
 
@@ -194,6 +217,15 @@ def organisation_set_status(
         organisation.approved_by_user_id = operator_id
     session.flush()
     return organisation
+
+
+def organisation_active_check(session: Session, organisation_id: int) -> None:
+    """Refuse what acts for a suspended organisation whoever asks (printing its units' codes)."""
+    status = session.scalar(
+        sa.select(Organisation.status).where(Organisation.id == organisation_id)
+    )
+    if status == "suspended":
+        raise OrganisationSuspended()
 
 
 def organisation_get(session: Session, organisation_id: int) -> Organisation:
