@@ -39,6 +39,7 @@ PAYOUT = {"points": 100, "method": "bank", "payee_name": "东厍村", "payee_acc
 #: The request is a function of the fixtures' ids: the path and the JSON body (or form fields).
 API = {
     ("POST", "/api/v1/auth/password"): (EVERYONE, lambda c: ("/api/v1/auth/password", {"username": "nobody", "password": "wrong-password"})),
+    ("POST", "/api/v1/auth/password/challenge"): (EVERYONE, lambda c: ("/api/v1/auth/password/challenge", {"username": "nobody"})),
     ("POST", "/api/v1/auth/refresh"): (EVERYONE, lambda c: ("/api/v1/auth/refresh", {"refresh_token": "x" * 40})),
     ("POST", "/api/v1/auth/wechat"): (EVERYONE, lambda c: ("/api/v1/auth/wechat", {"code": "x" * 32})),
     ("POST", "/api/v1/auth/wechat/phone"): (SIGNED_IN, lambda c: ("/api/v1/auth/wechat/phone", {"code": "x" * 32})),
@@ -58,7 +59,9 @@ API = {
     ("PATCH", "/api/v1/organisations/<id:organisation_id>"): ({"enterprise_staff", "operator"}, lambda c: (f"/api/v1/organisations/{c['enterprise']}", {"address": "x"}), OUTSIDERS),
     ("POST", "/api/v1/organisations/<id:organisation_id>/approve"): ({"operator"}, lambda c: (f"/api/v1/organisations/{c['enterprise']}/approve", None)),
     ("POST", "/api/v1/organisations/<id:organisation_id>/suspend"): ({"operator"}, lambda c: (f"/api/v1/organisations/{c['enterprise']}/suspend", None)),
-    ("POST", "/api/v1/organisations/<id:organisation_id>/members"): ({"enterprise_staff", "operator"}, lambda c: (f"/api/v1/organisations/{c['enterprise']}/members", {"phone": "13800138000", "role": "enterprise_staff"}), OUTSIDERS),
+    ("POST", "/api/v1/organisations/<id:organisation_id>/invitations"): ({"enterprise_staff", "operator"}, lambda c: (f"/api/v1/organisations/{c['enterprise']}/invitations", {"phone": "13800138000", "role": "enterprise_staff"}), OUTSIDERS),
+    ("POST", "/api/v1/me/invitations/<id:invitation_id>/accept"): (SIGNED_IN, lambda c: (f"/api/v1/me/invitations/{NONE}/accept", None)),
+    ("POST", "/api/v1/me/invitations/<id:invitation_id>/decline"): (SIGNED_IN, lambda c: (f"/api/v1/me/invitations/{NONE}/decline", None)),
     ("POST", "/api/v1/points/catalogue"): ({"operator"}, lambda c: ("/api/v1/points/catalogue", {"code": "x", "name_zh": "x", "name_en": "x", "audience": "consumer", "kind": "goods", "price_points": 1, "stock": 1})),
     ("PATCH", "/api/v1/points/catalogue/<int:item_id>"): ({"operator"}, lambda c: (f"/api/v1/points/catalogue/{NONE}", {"active": False})),
     ("POST", "/api/v1/points/claims"): ({"consumer"}, lambda c: ("/api/v1/points/claims", {"code": c["unit"]})),
