@@ -151,6 +151,9 @@ class Visit:
         self.page.get_by_label(re.compile("用户名|Username")).fill(username)
         self.page.get_by_label(re.compile("密码|Password")).fill(password)
         self.page.get_by_role("button", name=re.compile("登录|Sign in")).click()
+        # The page asks for a challenge and solves it before it sends the form (sign_in.js):
+        # wait until the form has been answered, or the next step would cut it short.
+        self.page.wait_for_url(lambda url: "/admin/login" not in url)
 
     def foreign_requests(self) -> list[str]:
         return [url for url in self.requests if not url.startswith((self.live, *self.also))]
