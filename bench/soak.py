@@ -44,7 +44,7 @@ import sqlalchemy as sa
 from bench.common import UNLIMITED, production_env, report, scratch_database
 from bench.points import _claims_setup, _in_app, _verify, signed_in_consumers
 from bench.resolver import BIN, ROOT, _free_port, _wait_ready
-from points import grants
+from points import grants, idempotency
 from points.models import CatalogueItem
 from service.base.parties.models import User
 from tests.redis_server import RedisServer
@@ -92,10 +92,13 @@ def _setup(session, app, *, units: int, consumers: int) -> tuple[list[tuple[str,
     signed = signed_in_consumers(session, consumers, now)
     operator = session.scalars(sa.select(User).where(User.username == "operator")).one()
     for user_id, _ in signed:
-        grants.grant(
-            session, owner_type="user", owner_id=user_id, points=POINTS_PER_CONSUMER,
-            reason="soak", key=f"soak-{user_id}", user_id=operator.id, now=now,
-        )  # fmt: skip
+        body = {"owner_type": "user", "owner_id": user_id, "points": POINTS_PER_CONSUMER,
+                "reason": "soak"}  # fmt: skip
+        fingerprint = idempotency.request_sha256(
+            method="POST", path="/api/v1/points/grants", query={}, body=body
+        )
+        grants.grant(session, **body, key=f"soak-{user_id}", request_sha256=fingerprint,
+                     user_id=operator.id, now=now)  # fmt: skip
     lines = _claims_setup(session, app, units=units, consumers=consumers, signed=signed)
     pairs = [(token, path) for token, path in (line.split(" ", 1) for line in lines)]
     item_id = session.scalar(sa.select(CatalogueItem.id).where(CatalogueItem.code == "OFFSET-1KG"))
