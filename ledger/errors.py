@@ -57,6 +57,10 @@ class ErrorCode(enum.StrEnum):
     CREDIT_RETIREMENT_NOT_FOUND = "credit_retirement_not_found"
     CREDITS_INSUFFICIENT = "credits_insufficient"
     CREDIT_ALLOCATION_INVALID = "credit_allocation_invalid"
+    # A registry's answers (``ledger.credits.registry``).
+    CREDIT_REGISTRY_REFUSED = "credit_registry_refused"
+    CREDIT_REGISTRY_UNAVAILABLE = "credit_registry_unavailable"
+    CREDIT_REGISTRY_NOT_CONFIGURED = "credit_registry_not_configured"
 
 
 class LedgerError(ServiceError):

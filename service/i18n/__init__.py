@@ -172,6 +172,11 @@ MESSAGES: dict[str, str] = {
     "credit_retirement_not_found": N_("No such retirement: {detail}."),
     "credits_insufficient": N_("Not enough credits: {detail}."),
     "credit_allocation_invalid": N_("The allocation cannot be made: {detail}."),
+    "credit_registry_refused": N_("The registry refused the retirement: {detail}."),
+    "credit_registry_unavailable": N_(
+        "The registry did not answer; ask again later with the same reference."
+    ),
+    "credit_registry_not_configured": N_("No registry is set up on this server: {detail}."),
     "organisation_invalid": N_("The organisation does not fit its kind: {reason}"),
 }
 
