@@ -1,7 +1,8 @@
 """Extensions, created unbound here and bound to each app in ``create_app``.
 
 ``shared_store(app)`` is the key-value store all workers share (see ``service.store``);
-``wechat_client(app)`` is the WeChat adapter configured for the app.
+``wechat_client(app)`` is the WeChat adapter configured for the app; ``wechatpay_client(app)``
+and ``registry_client(app)`` likewise for WeChat Pay and a registry's API.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from service.auth.errors import ErrorCode
 from service.auth.wechat import WeChatClient
 from service.base.config import WECHAT_TOKEN_REFRESH_MARGIN_S
 from service.base.exceptions import ServiceError
+from service.registry_http import RegistryHttpClient, registry_http_config
 from service.store import MemoryStore, Outage, RedisStore, SharedStore, SkippingCache
 from service.wechatpay import WeChatPayClient, WeChatPayConfig
 
@@ -141,6 +143,18 @@ def wechatpay_client(app: Flask | None = None) -> WeChatPayClient:
             )
         )
         app.extensions["tanhui.wechatpay"] = client
+    return client
+
+
+def registry_client(app: Flask | None = None) -> RegistryHttpClient:
+    """The app's registry adapter (its API, configured by the ``REGISTRY_*`` settings), to be
+    passed to the domain code that retires; raises ``credit_registry_not_configured`` naming the
+    missing settings."""
+    app = app or current_app
+    client = app.extensions.get("tanhui.registry")
+    if client is None:
+        client = RegistryHttpClient(registry_http_config(app.config))
+        app.extensions["tanhui.registry"] = client
     return client
 
 

@@ -57,6 +57,9 @@ PASSWORD_MIN_LENGTH_CHARS = 12
 PASSWORD_MAX_LENGTH_CHARS = 256
 WECHAT_HTTP_TIMEOUT_S = 5.0
 WECHAT_TOKEN_REFRESH_MARGIN_S = 300
+#: A registry's API (``service.registry_http``): seconds to connect, and to wait for its answer.
+REGISTRY_CONNECT_TIMEOUT_S = 3.0
+REGISTRY_READ_TIMEOUT_S = 10.0
 PAGE_SIZE_MAX = 100
 #: ``/metrics`` answers these addresses (CIDRs, comma-separated) and requests bearing
 #: ``METRICS_BEARER_TOKEN``; by default only this machine (a scraper beside the service).
@@ -121,6 +124,13 @@ DEFAULTS: dict[str, Any] = {
     "WECHATPAY_PLATFORM_SERIAL": "",
     "WECHATPAY_PLATFORM_PUBLIC_KEY": "",
     "WECHATPAY_API_BASE_URL": "https://api.mch.weixin.qq.com",
+    # A registry's API (docs/registry-protocol.md): its base URL, our API key and the platform's
+    # holding account there. Unset: retirements are recorded by operators (the local registry).
+    "REGISTRY_URL": "",
+    "REGISTRY_API_KEY": "",
+    "REGISTRY_ACCOUNT": "",
+    "REGISTRY_CONNECT_TIMEOUT_S": REGISTRY_CONNECT_TIMEOUT_S,
+    "REGISTRY_READ_TIMEOUT_S": REGISTRY_READ_TIMEOUT_S,
     # Who may read /metrics: scrapers at these addresses, or presenting this bearer token (at
     # least SECRET_MIN_LENGTH_CHARS characters). Empty token: addresses only.
     "METRICS_ALLOWED_NETWORKS": METRICS_ALLOWED_NETWORKS_DEFAULT,
@@ -147,7 +157,7 @@ _INTEGERS = {
     "POINTS_FLAG_PROVINCES_PER_DAY",
     "POINTS_FLAG_CLAIMS_PER_MINUTE",
 }
-_FLOATS = {"WECHAT_HTTP_TIMEOUT_S"}
+_FLOATS = {"WECHAT_HTTP_TIMEOUT_S", "REGISTRY_CONNECT_TIMEOUT_S", "REGISTRY_READ_TIMEOUT_S"}
 _STRINGS = set(DEFAULTS) - _INTEGERS - _FLOATS | {"DATABASE_URL", "REDIS_URL", *SECRET_NAMES}
 
 

@@ -1,6 +1,7 @@
 """Every refusal a sink-credit operation can answer, one table row each: the codes are those of
 ``ledger.errors.ErrorCode``, shared with entries (``idempotency_conflict`` is the same code)."""
 
+import socket
 from datetime import date
 from pathlib import Path
 
@@ -8,8 +9,12 @@ import pytest
 
 from ledger import credits
 from ledger.credits.models import CreditBatch
+from ledger.credits.registry import Beneficiary, RetireRequest
+from ledger.credits.registry_local import LocalRegistry
 from ledger.errors import CreditError, ErrorCode
 from service.errors import STATUS_BY_CODE, status_of
+from service.registry_http import RegistryHttpClient, RegistryHttpConfig, registry_http_config
+from tests.conftest import valid_uscc
 
 EXAMPLES = Path(__file__).parents[3] / "examples" / "credits"
 
@@ -39,6 +44,19 @@ def allocate(session, now, **changes):
     return credits.allocate(session, **arguments)
 
 
+def registry_retire(registry, quantity_t=10**6):
+    beneficiary = Beneficiary("上海某米业有限公司", valid_uscc(1))
+    return registry.retire(RetireRequest("TANHUI-LOT-1", quantity_t, beneficiary, "碳中和标签"))
+
+
+def nobody_listening():
+    """A registry at a loopback port nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return RegistryHttpClient(RegistryHttpConfig(f"http://127.0.0.1:{port}", "key", "A"))
+
+
 @pytest.fixture()
 def world(session, now):
     credits.import_file(
@@ -63,6 +81,11 @@ CASES = {
     ),
     ErrorCode.CREDITS_INSUFFICIENT: lambda s, now: allocate(s, now, quantity_g=10**12),
     ErrorCode.CREDIT_ALLOCATION_INVALID: lambda s, now: allocate(s, now, target_type="nothing"),
+    ErrorCode.CREDIT_REGISTRY_REFUSED: lambda s, now: registry_retire(
+        LocalRegistry(s, registry_code="YRD-CI", now=now)
+    ),
+    ErrorCode.CREDIT_REGISTRY_UNAVAILABLE: lambda s, now: registry_retire(nobody_listening(), 1),
+    ErrorCode.CREDIT_REGISTRY_NOT_CONFIGURED: lambda s, now: registry_http_config({}),
 }
 
 
