@@ -189,13 +189,12 @@ class RegistryHttpClient:
         return response.status_code, payload
 
     def _refusal(self, status: int, payload: dict[str, Any]) -> CreditError:
-        """A 4xx answer: the registry's refusal with its reason (401 and 403 are ours to fix)."""
+        """A 4xx answer: the registry's refusal with its reason (a 401 is our key to fix)."""
         error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
         assert isinstance(error, dict)
-        if status in (401, 403):
+        reason = RefusalReason.of(error.get("code"))
+        if status == 401 or (status == 403 and reason is RefusalReason.OTHER):
             reason = RefusalReason.UNAUTHORISED
-        else:
-            reason = RefusalReason.of(error.get("code"))
         message = str(error.get("message") or "")[:200]
         log.warning("registry refused", extra={"status": status, "reason": reason.value})
         return RegistryRefused(reason, message or reason.value, field=_REASON_FIELD.get(reason))

@@ -181,6 +181,12 @@ def test_a_wrong_key_is_unauthorised(fake):
     assert fake.retirements == {}
 
 
+def test_another_holders_account_is_unknown(registry):
+    with pytest.raises(RegistryRefused) as refused:
+        registry.holdings("SOMEONE-ELSE")
+    assert refused.value.reason is RefusalReason.ACCOUNT_UNKNOWN
+
+
 # -- a registry that fails ----------------------------------------------------------------------
 @pytest.mark.parametrize("status", [500, 502, 503, 429])
 def test_a_failure_before_retiring_is_unavailable_and_the_same_reference_retires_once(
