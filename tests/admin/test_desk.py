@@ -55,7 +55,7 @@ def test_a_product_its_footprint_and_a_label_application(
     applied = client.post(
         "/desk/labels",
         data={"csrf_token": csrf(), "product_id": str(product_id),
-              "footprint_id": str(footprint.id), "scheme": "footprint"},
+              "footprint_id": str(footprint.id), "scheme": "footprint", "markets": ["CN", "DE"]},
     )  # fmt: skip
     assert applied.status_code == 303
     assert session.scalars(sa.select(Label.status)).one() == "submitted"
