@@ -36,6 +36,7 @@ from admin.web import (
 )
 from labels import certification, exports, lots, services
 from labels.codes import serials
+from labels.markets import MARKETS
 from labels.models import (
     DECLARED_UNITS,
     LABEL_SCHEMES,
@@ -132,6 +133,7 @@ def product(product_id: int) -> str:
         footprints=selectors.footprints_of(session, record.id),
         applications=selectors.applications_of(session, record.id),
         schemes=LABEL_SCHEMES,
+        market_codes=MARKETS,
     )
 
 
@@ -181,7 +183,8 @@ def label_apply() -> BaseResponse:
         body = form_load(LabelCreateSchema())
         record = services.product_for_reader(session, principal, body["product_id"])
         certification.label_apply(session, principal=principal, product=record,
-            footprint_id=body["footprint_id"], scheme=body["scheme"], now=utcnow())  # fmt: skip
+            footprint_id=body["footprint_id"], scheme=body["scheme"], markets=body["markets"],
+            now=utcnow())  # fmt: skip
 
     back = url_for("desk.labels")
     message = gettext("Applied; the certifier will review it.")

@@ -247,6 +247,11 @@ def _form_data(schema: Schema, prefix: str) -> dict[str, Any]:
             if nested:
                 data[name] = nested
             continue
+        if isinstance(field, ma_fields.List):  # a multiple choice: each chosen value
+            values = [value.strip() for value in request.form.getlist(key) if value.strip()]
+            if values:
+                data[name] = values
+            continue
         value = request.form.get(key, "").strip()
         if not value:
             continue

@@ -134,7 +134,7 @@ def _claims_setup(
     ).first()
     label = certification.label_apply(
         session, principal=principal_for(staff), product=product, footprint_id=footprint.id,
-        scheme="footprint", now=now,
+        scheme="footprint", markets=["CN"], now=now,
     )  # fmt: skip
     for status in ("under_review", "certified"):
         certification.label_transition(

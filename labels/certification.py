@@ -9,12 +9,14 @@ The workflow (who may make each move)::
                                                             └──expiry job──▶ expired ◀── suspended
 
 Every move is a ``LabelTransition`` row and a transparency-log event (``labels.transition``).
-Wording keeps reduction (footprint, low-carbon) and offset (carbon-neutral) apart.
+Wording keeps reduction (footprint, low-carbon) and offset (carbon-neutral) apart. A label names
+the markets where its product is sold, and a claim banned in one of them (``labels.markets``: an
+offset-based claim in the EU) is refused when applied for and when it would be certified.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -22,8 +24,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from labels.errors import BenchmarkNotMet, TransitionRefused
+from labels.errors import BenchmarkNotMet, ClaimBannedInMarket, TransitionRefused
 from labels.formulas import InputInvalid, activity_from_mapping, rice_footprint
+from labels.markets import MARKETS_MAX_COUNT, markets_unknown, markets_where_claim_banned
 from labels.models import Benchmark, Footprint, Label, LabelTransition, Product
 from labels.services import product_for_reader
 from labels.wording import label_wording
@@ -275,17 +278,24 @@ def label_apply(
     product: Product,
     footprint_id: int,
     scheme: str,
+    markets: Sequence[str],
     now: datetime,
 ) -> Label:
-    """Apply for a label scheme on one of the product's footprints."""
+    """Apply for a label scheme on one of the product's footprints, for the markets where the
+    product is sold; refused when the scheme's claim is banned in one of them."""
     _manager_check(principal, product)
     footprint = session.get(Footprint, footprint_id)
     if footprint is None or footprint.product_id != product.id:
         raise ValidationFailed.field("footprint_id", "Not a footprint of this product.")
+    markets = markets_check(markets)
+    banned = markets_where_claim_banned(scheme, markets, now)
+    if banned:
+        raise ClaimBannedInMarket(banned)
     label = Label(
         product_id=product.id,
         footprint_id=footprint.id,
         scheme=scheme,
+        markets=markets,
         status="submitted",
         submitted_by=principal.user_id,
         created_at=now,
@@ -295,6 +305,31 @@ def label_apply(
     session.flush()
     _record(session, label, None, "submitted", principal.user_id, "", now)
     return label
+
+
+def markets_check(markets: Sequence[str]) -> list[str]:
+    """The markets, each once and in the order given, or a ``markets`` field error: at least
+    one, each a known code (``labels.markets.MARKETS``)."""
+    unique = list(dict.fromkeys(markets))
+    if not 1 <= len(unique) <= MARKETS_MAX_COUNT:
+        raise ValidationFailed.field(
+            "markets",
+            FieldMessage(
+                "Name between 1 and {markets_max_count} markets.",
+                markets_max_count=MARKETS_MAX_COUNT,
+            ),
+        )
+    unknown = markets_unknown(unique)
+    if unknown:
+        raise ValidationFailed.field(
+            "markets",
+            FieldMessage(
+                "Unknown market: {codes}. Use a country's ISO 3166-1 alpha-2 code in capitals "
+                "(CN for mainland China), or EU for the European Union as a whole.",
+                codes=", ".join(unknown),
+            ),
+        )
+    return unique
 
 
 def label_transition(
@@ -319,6 +354,9 @@ def label_transition(
     reason = reason.strip()
     if to_status in REASON_REQUIRED and not reason:
         raise ValidationFailed.field("reason", "Say why.")
+    banned = markets_where_claim_banned(label.scheme, label.markets, now)
+    if to_status == "certified" and banned:
+        raise ClaimBannedInMarket(banned)
     if to_status == "certified" and label.status == "under_review":
         _certify(session, label, now, valid_until)
     elif to_status == "certified" and label.valid_until and label.valid_until <= now.date():
@@ -387,6 +425,7 @@ def _record(
             "product_id": label.product_id,
             "footprint_id": label.footprint_id,
             "scheme": label.scheme,
+            "markets": label.markets,
             "from": from_status,
             "to": to_status,
             "certificate_number": label.certificate_number,

@@ -25,6 +25,7 @@ class ErrorCode(enum.StrEnum):
     LABEL_BENCHMARK_NOT_MET = "label_benchmark_not_met"
     LABEL_NOT_CERTIFIED = "label_not_certified"
     LOT_STATE_CONFLICT = "lot_state_conflict"
+    LABEL_CLAIM_BANNED_IN_MARKET = "label_claim_banned_in_market"
 
 
 class GtinTaken(ServiceError):
@@ -60,3 +61,28 @@ class LotStateConflict(ServiceError):
     not issued, paying twice with different references)."""
 
     code = ErrorCode.LOT_STATE_CONFLICT
+
+
+class ClaimBannedInMarket(ServiceError):
+    """The label's claim may not be made in some of the markets where the product is sold: an
+    offset-based (carbon-neutral) claim in the EU once Directive (EU) 2024/825 applies (see
+    ``labels.markets``). Raised when the label is applied for, and when a certifier would certify
+    it; the field to change is ``markets``."""
+
+    code = ErrorCode.LABEL_CLAIM_BANNED_IN_MARKET
+
+    def __init__(self, markets: list[str]) -> None:
+        codes = ", ".join(markets)
+        super().__init__(
+            params={"markets": codes},
+            fields={
+                "markets": [
+                    FieldMessage(
+                        "Directive (EU) 2024/825 bans offset-based carbon-neutral claims in the "
+                        "EU from 27 September 2026: remove {markets}, or apply for a footprint "
+                        "or low-carbon label.",
+                        markets=codes,
+                    )
+                ]
+            },
+        )

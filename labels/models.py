@@ -138,6 +138,8 @@ class Label(Base):
     product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id"), index=True)
     footprint_id: Mapped[int] = mapped_column(sa.ForeignKey("footprints.id"))
     scheme: Mapped[str] = mapped_column(sa.String(16))
+    #: Where the product is sold: market codes of ``labels.markets.MARKETS``, each once.
+    markets: Mapped[list[str]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(sa.String(16), default="submitted")
     benchmark_id: Mapped[int | None] = mapped_column(sa.ForeignKey("label_benchmarks.id"))
     certificate_number: Mapped[str | None] = mapped_column(sa.String(32), unique=True)

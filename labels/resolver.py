@@ -247,6 +247,7 @@ def lot_record(session: Session, lot: LabelLot, product: Product) -> dict[str, A
         },
         "label": {
             "scheme": label.scheme,
+            "markets": list(label.markets),
             "status": _live_status(label),
             "certificate_number": label.certificate_number,
             "valid_from": label.valid_from,

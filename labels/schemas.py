@@ -14,6 +14,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from labels import lots
+from labels.markets import MARKET_CODE_MAX_CHARS, MARKETS_MAX_COUNT
 from labels.models import (
     BOUNDARIES,
     DECLARED_UNITS,
@@ -141,6 +142,15 @@ class LabelCreateSchema(BodySchema):
     product_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     footprint_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     scheme = fields.String(required=True, validate=validate.OneOf(LABEL_SCHEMES))
+    markets = fields.List(
+        fields.String(validate=validate.Length(min=1, max=MARKET_CODE_MAX_CHARS)),
+        required=True,
+        validate=validate.Length(min=1, max=MARKETS_MAX_COUNT),
+        metadata={
+            "description": "Where the product is sold: ISO 3166-1 alpha-2 codes (CN is mainland "
+            "China), or EU for the European Union as a whole."
+        },
+    )
 
 
 class LotCreateSchema(BodySchema):

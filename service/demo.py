@@ -278,6 +278,7 @@ def _labels(session: Session) -> list[str]:
             product=product,
             footprint_id=footprint.id,
             scheme="carbon_neutral",
+            markets=["CN"],
             now=now,
         )
         for status in ("under_review", "certified"):
@@ -344,7 +345,7 @@ def _application(session: Session) -> list[str]:
     if label is None:
         label = certification.label_apply(
             session, principal=principal, product=product, footprint_id=footprint.id,
-            scheme="footprint", now=now,
+            scheme="footprint", markets=["CN", "HK", "DE"], now=now,
         )  # fmt: skip
     return [f"application: {product.name}, {label.scheme} label {label.status}"]
 

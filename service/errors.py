@@ -115,6 +115,7 @@ _LABELS: dict[str, int] = {
     LabelsCode.LABEL_BENCHMARK_NOT_MET: 409,
     LabelsCode.LABEL_NOT_CERTIFIED: 409,
     LabelsCode.LOT_STATE_CONFLICT: 409,
+    LabelsCode.LABEL_CLAIM_BANNED_IN_MARKET: 422,
 }
 _POINTS: dict[str, int] = {
     PointsCode.CLAIM_CODE_INVALID: 422,

@@ -72,6 +72,7 @@ class LabelSchema(Schema):
     product_id = fields.Integer()
     footprint_id = fields.Integer()
     scheme = fields.String()
+    markets = fields.List(fields.String())
     status = fields.String()
     certificate_number = fields.String(allow_none=True)
     valid_from = fields.Date(allow_none=True)
@@ -137,6 +138,7 @@ class Labels(MethodView):
             product=product,
             footprint_id=body["footprint_id"],
             scheme=body["scheme"],
+            markets=body["markets"],
             now=utcnow(),
         )
         return certification.label_detail(session, label)

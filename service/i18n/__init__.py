@@ -163,6 +163,11 @@ MESSAGES: dict[str, str] = {
     "publication_status_refused": N_("A page cannot go from {from} to {to}."),
     "label_transition_refused": N_("A label cannot go from {from} to {to}."),
     "label_benchmark_not_met": N_("The footprint does not beat the category benchmark: {detail}."),
+    "label_claim_banned_in_market": N_(
+        "A carbon-neutral claim based on offsetting is banned where this product is sold "
+        "({markets}): Directive (EU) 2024/825 has applied in the EU since 27 September 2026. "
+        "Footprint and low-carbon labels remain available."
+    ),
     "credit_import_rejected": N_(
         "The credit file was not imported: {count} problems, listed by row and field."
     ),
@@ -194,6 +199,7 @@ FIELD_LABELS: dict[str, str] = {
     "label_id": N_("Certified label"),
     "footprint_id": N_("Footprint"),
     "scheme": N_("Scheme"),
+    "markets": N_("Markets"),
     "username": N_("Username"),
     "password": N_("Password"),
     "code": N_("Code"),

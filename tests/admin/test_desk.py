@@ -55,12 +55,43 @@ def test_a_product_its_footprint_and_a_label_application(
     applied = client.post(
         "/desk/labels",
         data={"csrf_token": csrf(), "product_id": str(product_id),
-              "footprint_id": str(footprint.id), "scheme": "footprint"},
+              "footprint_id": str(footprint.id), "scheme": "footprint", "markets": ["CN", "DE"]},
     )  # fmt: skip
     assert applied.status_code == 303
     assert session.scalars(sa.select(Label.status)).one() == "submitted"
+    assert session.scalars(sa.select(Label.markets)).one() == ["CN", "DE"]
     listed = client.get("/desk/labels?status=submitted&lang=en").get_data(as_text=True)
     assert "练塘香粳米 5kg" in listed and "submitted" in listed
+    assert "mainland China <code>CN</code> · Germany <code>DE</code>" in listed
+    chinese = client.get(f"/desk/products/{product_id}?lang=zh-CN").get_data(as_text=True)
+    assert "中国大陆 <code>CN</code> · 德国 <code>DE</code>" in chinese
+    assert '<option value="EU">欧盟（整个市场） (EU)</option>' in chinese
+
+
+def test_the_desk_refuses_a_carbon_neutral_label_for_the_eu_and_an_application_without_markets(
+    client, console_sign_in, csrf, make_organisation, session
+):
+    enterprise = make_organisation("enterprise")
+    console_sign_in("enterprise_staff", organisation=enterprise)
+    product_id = register(client, csrf, enterprise)
+    upload(client, csrf, product_id, FOOTPRINT_FILE.read_bytes())
+    footprint = session.scalars(sa.select(Footprint)).one()
+    form = {"product_id": str(product_id), "footprint_id": str(footprint.id),
+            "scheme": "carbon_neutral"}  # fmt: skip
+    refused = client.post(
+        "/desk/labels?lang=zh-CN",
+        data={"csrf_token": csrf(), **form, "markets": ["CN", "FR"]},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert (
+        "销售市场：欧盟第 2024/825 号指令自 2026 年 9 月 27 日起禁止在欧盟基于抵消作出碳中和声明："
+        "请删除 FR，或改为申请碳足迹标签或低碳标签。" in refused
+    )
+    english = client.post(
+        "/desk/labels?lang=en", data={"csrf_token": csrf(), **form}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "Markets: Missing data for required field." in english
+    assert session.scalar(sa.select(sa.func.count()).select_from(Label)) == 0
 
 
 def test_a_bad_footprint_file_names_its_fields_and_records_nothing(

@@ -87,7 +87,12 @@ def certified(client, staff, certifier):
         label = client.post(
             "/api/v1/labels",
             headers=headers,
-            json={"product_id": product["id"], "footprint_id": footprint["id"], "scheme": scheme},
+            json={
+                "product_id": product["id"],
+                "footprint_id": footprint["id"],
+                "scheme": scheme,
+                "markets": ["CN"],
+            },
         ).get_json()
         if decide:
             for status in ("under_review", "certified"):

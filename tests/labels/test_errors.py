@@ -5,6 +5,7 @@ import pytest
 
 from labels.errors import (
     BenchmarkNotMet,
+    ClaimBannedInMarket,
     ErrorCode,
     GtinTaken,
     LabelNotCertified,
@@ -19,6 +20,7 @@ TABLE = [
     (BenchmarkNotMet(params={"detail": "no benchmark"}), "label_benchmark_not_met", 409),
     (LabelNotCertified(params={"status": "submitted"}), "label_not_certified", 409),
     (LotStateConflict(params={"status": "issued"}), "lot_state_conflict", 409),
+    (ClaimBannedInMarket(["DE"]), "label_claim_banned_in_market", 422),
 ]  # fmt: skip
 
 

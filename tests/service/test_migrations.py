@@ -10,6 +10,7 @@ from alembic.migration import MigrationContext
 from service.db import create_engine
 from service.migrations import alembic_command, scratch_database
 from service.models import metadata
+from tests.conftest import valid_uscc
 
 
 @pytest.fixture()
@@ -92,5 +93,89 @@ def test_a_sign_out_stored_as_logout_becomes_signed_out(empty_database_url):
         alembic_command(empty_database_url, "downgrade", "0011")
         with engine.connect() as connection:
             assert connection.execute(sa.text(reasons)).all()[0] == ("a", "signed_out")
+    finally:
+        engine.dispose()
+
+
+def test_labels_made_before_markets_were_recorded_are_for_mainland_china(empty_database_url):
+    """Revision 0020 adds the markets a label's product is sold in; the pilot's labels until
+    then were for its home market, so each gets ``["CN"]``, and the column is NOT NULL after."""
+    alembic_command(empty_database_url, "upgrade", "0016")
+    engine = create_engine(empty_database_url)
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    try:
+        tables = sa.MetaData()
+        tables.reflect(engine, only=("organisations", "products", "footprints", "labels"))
+        with engine.begin() as connection:
+            connection.execute(
+                tables.tables["organisations"].insert(),
+                [
+                    {
+                        "id": 1,
+                        "kind": "enterprise",
+                        "name": "练塘大米",
+                        "uscc": valid_uscc(1),
+                        "status": "approved",
+                        "created_at": at,
+                        "updated_at": at,
+                    }
+                ],
+            )
+            connection.execute(
+                tables.tables["products"].insert(),
+                [
+                    {
+                        "id": 1,
+                        "organisation_id": 1,
+                        "gtin": "06901234567892",
+                        "name": "香粳米",
+                        "name_en": "",
+                        "category": "milled_rice",
+                        "declared_unit": "kg",
+                        "net_content_g": 5000,
+                        "created_at": at,
+                        "updated_at": at,
+                    }
+                ],
+            )
+            connection.execute(
+                tables.tables["footprints"].insert(),
+                [
+                    {
+                        "id": 1,
+                        "product_id": 1,
+                        "method": "declared",
+                        "kg_per_unit": "1.25",
+                        "kg_per_kg": "1.25",
+                        "low_kg_per_unit": "1.25",
+                        "high_kg_per_unit": "1.25",
+                        "declared_unit": "kg",
+                        "boundary": "cradle_to_gate",
+                        "gwp_set": "AR5",
+                        "period_start": at.date(),
+                        "period_end": at.date(),
+                        "breakdown": {},
+                        "data_quality": {},
+                        "verifier": "",
+                        "report": {},
+                        "calculation": {},
+                        "created_at": at,
+                    }
+                ],
+            )
+            connection.execute(tables.tables["labels"].insert(), [
+                {"id": label_id, "product_id": 1, "footprint_id": 1, "scheme": scheme,
+                 "status": "submitted", "reason": "", "created_at": at, "updated_at": at}
+                for label_id, scheme in ((1, "carbon_neutral"), (2, "footprint"))])  # fmt: skip
+        alembic_command(empty_database_url, "upgrade", "0020")
+        labels = sa.Table("labels", sa.MetaData(), autoload_with=engine)
+        with engine.connect() as connection:
+            rows = connection.execute(sa.select(labels.c.id, labels.c.markets).order_by("id"))
+            assert [(row.id, row.markets) for row in rows] == [(1, ["CN"]), (2, ["CN"])]
+        assert labels.c.markets.nullable is False
+        alembic_command(empty_database_url, "downgrade", "0016")
+        assert "markets" not in {
+            column["name"] for column in sa.inspect(engine).get_columns("labels")
+        }
     finally:
         engine.dispose()

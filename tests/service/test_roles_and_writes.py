@@ -47,7 +47,7 @@ API = {
     ("POST", "/api/v1/payments/wechatpay/notify"): (EVERYONE, lambda c: ("/api/v1/payments/wechatpay/notify", {})),
     ("POST", "/api/v1/credits/imports"): ({"operator"}, lambda c: ("/api/v1/credits/imports", {"format": "json", "content": "{}"})),
     ("POST", "/api/v1/credits/retirements"): ({"operator"}, lambda c: ("/api/v1/credits/retirements", {"registry_code": "YRD-CI", "registry_reference": "R-X", "beneficiary": "x", "purpose": "x", "retired_on": "2026-11-01", "lines": [{"batch_id": 1, "quantity_t": 1}]})),
-    ("POST", "/api/v1/labels"): ({"enterprise_staff", "operator"}, lambda c: ("/api/v1/labels", {"product_id": c["product"], "footprint_id": c["footprint"], "scheme": "footprint"})),
+    ("POST", "/api/v1/labels"): ({"enterprise_staff", "operator"}, lambda c: ("/api/v1/labels", {"product_id": c["product"], "footprint_id": c["footprint"], "scheme": "footprint", "markets": ["CN"]})),
     ("POST", "/api/v1/labels/<id:label_id>/transitions"): ({"certifier"}, lambda c: (f"/api/v1/labels/{c['label']}/transitions", {"to_status": "suspended", "reason": "x"})),
     ("POST", "/api/v1/labels/benchmarks"): ({"operator"}, lambda c: ("/api/v1/labels/benchmarks", {"category": "milled_rice", "kg_per_kg": "1.0", "source": "x", "valid_from": "2026-01-01"})),
     ("POST", "/api/v1/lots"): ({"enterprise_staff", "operator"}, lambda c: ("/api/v1/lots", {"label_id": c["label"], "lot_number": "RT1", "units": 10})),

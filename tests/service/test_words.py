@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from marshmallow import Schema, fields, validate
 
+from labels.markets import MARKETS
 from labels.models import BOUNDARIES, DECLARED_UNITS, LABEL_STATUSES, LOT_STATUSES
 from points.models import (
     FLAG_KINDS,
@@ -140,6 +141,7 @@ def test_a_template_speaking_through_gettext_passes(template):
 # -- enums ----------------------------------------------------------------------------------------
 ENUMS = {
     "label_status": LABEL_STATUSES,
+    "market": MARKETS,
     "footprint_boundary": BOUNDARIES,
     "declared_unit": DECLARED_UNITS,
     "lot_status": LOT_STATUSES,

@@ -33,3 +33,14 @@ def test_a_certifier_decides_with_the_footprint_in_front_of_them(
     )
     session.expire_all()
     assert session.get(Label, label["id"]).status == "suspended"
+
+
+def test_the_application_shows_where_the_product_is_sold_in_both_languages(
+    client, console_sign_in, certified
+):
+    label = certified(decide=False)
+    console_sign_in("certifier")
+    chinese = client.get(f"/admin/labels/{label['id']}?lang=zh-CN").get_data(as_text=True)
+    assert "销售市场" in chinese and "中国大陆 <code>CN</code>" in chinese
+    english = client.get(f"/admin/labels/{label['id']}?lang=en").get_data(as_text=True)
+    assert "Sold in" in english and "mainland China <code>CN</code>" in english

@@ -164,12 +164,17 @@ def footprint(client, enterprise, product):
     return add_footprint(client, headers, product, DECLARED).get_json()
 
 
-def apply(client, enterprise, product, footprint, scheme):
+def apply(client, enterprise, product, footprint, scheme, markets=("CN",)):
     _, headers = enterprise
     response = client.post(
         "/api/v1/labels",
         headers=headers,
-        json={"product_id": product["id"], "footprint_id": footprint["id"], "scheme": scheme},
+        json={
+            "product_id": product["id"],
+            "footprint_id": footprint["id"],
+            "scheme": scheme,
+            "markets": list(markets),
+        },
     )
     assert response.status_code == 201, response.get_json()
     return response.get_json()
@@ -319,7 +324,12 @@ def test_other_enterprises_see_no_label(
     response = client.post(
         "/api/v1/labels",
         headers=stranger,
-        json={"product_id": product["id"], "footprint_id": footprint["id"], "scheme": "footprint"},
+        json={
+            "product_id": product["id"],
+            "footprint_id": footprint["id"],
+            "scheme": "footprint",
+            "markets": ["CN"],
+        },
     )
     assert response.status_code == 404
 

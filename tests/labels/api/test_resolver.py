@@ -273,3 +273,12 @@ def test_a_signed_in_scanner_is_recorded(client, issued, consumer_tokens, bearer
     # A broken token does not stop the scan; it is counted without a user.
     broken = client.get(path, headers={**JSON, "Authorization": "Bearer nonsense"})
     assert broken.status_code == 200
+
+
+def test_the_label_says_where_the_product_is_sold(client, issued):
+    _, path, _ = issued
+    assert client.get(path, headers=JSON).get_json()["label"]["markets"] == ["CN"]
+    chinese = client.get(path + "?lang=zh-CN").get_data(as_text=True)
+    assert "<dt>销售市场</dt><dd>中国大陆</dd>" in chinese
+    english = client.get(path + "?lang=en").get_data(as_text=True)
+    assert "<dt>Sold in</dt><dd>mainland China</dd>" in english

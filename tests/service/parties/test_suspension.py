@@ -42,7 +42,7 @@ def staff_writes(client, staff, lot, label):  # noqa: F811
             f"/api/v1/products/{product_id}", headers=headers, json={"name": "改名"}),
         "label": client.post("/api/v1/labels", headers=headers, json={
             "product_id": product_id, "footprint_id": label["footprint_id"],
-            "scheme": "footprint"}),
+            "scheme": "footprint", "markets": ["CN"]}),
         "lot": order(client, headers, label, 10, lot_number="LT2026B"),
         "revocation": client.post(f"/api/v1/lots/{lot['id']}/revocations", headers=headers,
                                   json={"index_start": 1, "index_end": 1, "reason": "退货"}),
