@@ -283,6 +283,20 @@ def export_rows(session: Session) -> Iterator[dict[str, Any]]:
         offset += EXPORT_CHUNK_ROWS
 
 
+def part_serials(part: Any) -> dict[str, int]:
+    """The exact serials an allocation part took, as pages, JSON and the API show them: the
+    first and last serial, the grams of each (whole serials between), and ``grams`` in all."""
+    return {
+        "serial_start": part.serial_start,
+        "serial_end": part.serial_end,
+        "first_serial_g": part.first_serial_g,
+        "last_serial_g": part.last_serial_g,
+        "from_g": part.from_g,
+        "to_g": part.to_g,
+        "grams": part.quantity_g,
+    }
+
+
 def backing_retirements(session: Session, parts: Sequence[Any]) -> list[dict[str, Any]]:
     """What an allocation's parts draw on, by retirement: the registry reference, the serial
     ranges and grams, and each batch's project, methodology, vintage and farms."""
@@ -324,14 +338,7 @@ def backing_retirements(session: Session, parts: Sequence[Any]) -> list[dict[str
                 "registry_reference": retirement.registry_reference,
                 "retired_on": retirement.retired_on,
                 "beneficiary": retirement.beneficiary,
-                "ranges": [
-                    {
-                        "serial_start": part.serial_start,
-                        "serial_end": part.serial_end,
-                        "grams": part.quantity_g,
-                    }
-                    for part in ranges
-                ],  # fmt: skip
+                "ranges": [part_serials(part) for part in ranges],
                 "batches": list(projects.values()),
             }
         )
