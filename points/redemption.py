@@ -404,10 +404,7 @@ def _offset(session: Session, order: RedemptionOrder, item: CatalogueItem, now: 
             "allocation_id": allocation.allocation_id,
             "quantity_g": grams,
             "points": order.points,
-            "parts": [
-                [p.retirement_id, p.serial_start, p.serial_end, p.quantity_g]
-                for p in allocation.parts
-            ],
+            "parts": [credits.part_leaf(part) for part in allocation.parts],
             "at": now.isoformat(),
         },
         now=now,

@@ -152,6 +152,12 @@ class AllocationSchema(Schema):
     target_id = fields.String()
     range_id = fields.Integer()
     quantity_g = fields.Integer()
+    serial_start = fields.Integer(metadata={"description": "The first serial this part took."})
+    serial_end = fields.Integer(metadata={"description": "The last serial this part took."})
+    first_serial_g = fields.Integer(metadata={"description": "Grams taken of serial_start."})
+    last_serial_g = fields.Integer(metadata={"description": "Grams taken of serial_end."})
+    from_g = fields.Integer(metadata={"description": "Gram of serial_start where it begins."})
+    to_g = fields.Integer(metadata={"description": "Gram of serial_end where it ends (exclusive)."})
     created_at = fields.DateTime()
 
 

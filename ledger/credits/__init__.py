@@ -27,6 +27,7 @@ from ledger.credits.allocations import (
     AllocationResult,
     allocate,
     allocations_of,
+    part_leaf,
 )
 from ledger.credits.imports import ImportResult, farm_link, import_file
 from ledger.credits.retirements import RetirementLine, RetirementResult, retire
@@ -51,5 +52,6 @@ __all__ = [
     "farm_link",
     "import_file",
     "issuer_account",
+    "part_leaf",
     "retire",
 ]

@@ -2,7 +2,8 @@
 backs a target.
 
 An allocation draws on lots of the retired pool, from named retirements in the order given or
-FIFO by vintage, and records which serial ranges it drew on. Every allocation is a ledger entry
+FIFO by vintage, and records the exact grams of each serial range it drew on: within a range,
+the lowest free grams first (``ledger.credits.serials``). Every allocation is a ledger entry
 (so a log leaf) and a ``credits.allocation`` log event of its own. ``allocation_check``
 validates the request; ``allocate`` locks and writes.
 """
@@ -33,6 +34,12 @@ from ledger.credits.models import (
     CreditRetirement,
     CreditSerialRange,
 )
+from ledger.credits.serials import (
+    GRAMS_PER_SERIAL,
+    free_intervals,
+    intervals_take,
+    serial_span,
+)
 from ledger.entries.limits import AMOUNT_MAX
 from ledger.entries.posting import entry_post
 from ledger.entries.requests import EntryRequest, PostingRequest
@@ -41,17 +48,42 @@ from ledger.models import Account, AnyRow, Entry, Lot
 from ledger.tlog.log import log_append
 from service.base.exceptions import FieldMessage
 
-#: A retired range drawn on (its id, retirement, serials, lot and remainder) and the grams taken.
-_Draw = tuple[AnyRow, int]
+#: A retired range drawn on (its id, retirement, serials, lot and remainder) and the intervals
+#: ``[start_g, end_g)`` of its gram line taken.
+_Draw = tuple[AnyRow, list[tuple[int, int]]]
 
 
 @dataclass(frozen=True)
 class AllocationPart:
+    """The grams one allocation took of one retired range: ``serial_start`` to ``serial_end``
+    are the serials it took, with ``first_serial_g`` and ``last_serial_g`` grams of the first and
+    last; ``start_g`` and ``end_g`` are its offsets into the range's gram line, ``from_g`` and
+    ``to_g`` the same ends within ``serial_start`` and ``serial_end``."""
+
     retirement_id: int
     range_id: int
     serial_start: int
     serial_end: int
     quantity_g: int
+    start_g: int
+    end_g: int
+    from_g: int
+    to_g: int
+    first_serial_g: int
+    last_serial_g: int
+
+
+def part_leaf(part: AllocationPart) -> dict[str, int]:
+    """A part as a log leaf records it: the serials taken and where in the first and last the
+    grams begin and end, which is exact without the range's row."""
+    return {
+        "retirement_id": part.retirement_id,
+        "serial_start": part.serial_start,
+        "serial_end": part.serial_end,
+        "from_g": part.from_g,
+        "to_g": part.to_g,
+        "quantity_g": part.quantity_g,
+    }
 
 
 @dataclass(frozen=True)
@@ -98,7 +130,12 @@ def allocate(
         sa.select(Account.id).where(Account.code == RETIRED_ACCOUNT).with_for_update()
     ).one()
     draws = _draws_plan(session, quantity_g=quantity_g, named=named)
-    postings = [PostingRequest(RETIRED_ACCOUNT, -take, lot_id=row.lot_id) for row, take in draws]
+    postings = [
+        PostingRequest(
+            RETIRED_ACCOUNT, -sum(end - start for start, end in taken), lot_id=row.lot_id
+        )
+        for row, taken in draws
+    ]
     postings.append(PostingRequest(ALLOCATED_ACCOUNT, quantity_g))
     result = entry_post(
         session,
@@ -129,7 +166,7 @@ def allocate(
             "target_type": target_type,
             "target_id": target_id,
             "quantity_g": quantity_g,
-            "parts": [[p.retirement_id, p.serial_start, p.serial_end, p.quantity_g] for p in parts],
+            "parts": [part_leaf(part) for part in parts],
         },
         now=now,
     )
@@ -148,9 +185,12 @@ def _allocation_store(
                 allocation_id=allocation.id,
                 range_id=row.id,
                 retirement_id=row.retirement_id,
-                quantity_g=take,
+                quantity_g=end_g - start_g,
+                start_g=start_g,
+                end_g=end_g,
             )
-            for row, take in draws
+            for row, taken in draws
+            for start_g, end_g in taken
         ]
     )
     session.flush()
@@ -261,9 +301,10 @@ def _draws_plan(session: Session, *, quantity_g: int, named: Sequence[int]) -> l
     draws: list[_Draw] = []
     needed = quantity_g
     for row in session.execute(candidates):
-        take = min(row.remaining, needed)
-        draws.append((row, take))
-        needed -= take
+        taken = _lowest_free(session, row, min(row.remaining, needed))
+        if taken:
+            draws.append((row, taken))
+            needed -= sum(end_g - start_g for start_g, end_g in taken)
         if needed == 0:
             break
     if needed:
@@ -279,6 +320,18 @@ def _draws_plan(session: Session, *, quantity_g: int, named: Sequence[int]) -> l
     return draws
 
 
+def _lowest_free(session: Session, row: AnyRow, quantity_g: int) -> list[tuple[int, int]]:
+    """The lowest ``quantity_g`` free grams of a retired range's gram line (fewer only if its
+    parts and its lot disagree, which ``ledger verify`` reports)."""
+    total_g = (row.serial_end - row.serial_start + 1) * GRAMS_PER_SERIAL
+    taken = session.execute(
+        sa.select(CreditAllocationPart.start_g, CreditAllocationPart.end_g).where(
+            CreditAllocationPart.range_id == row.id
+        )
+    ).all()
+    return intervals_take(free_intervals(total_g, [(a, b) for a, b in taken]), quantity_g)
+
+
 def _allocation_named(session: Session, allocation: CreditAllocation) -> list[int]:
     request = session.scalars(sa.select(Entry.request).where(Entry.id == allocation.entry_id)).one()
     return list(request["metadata"].get("retirement_ids", []))
@@ -290,14 +343,34 @@ def _parts_of(session: Session, allocation_id: int) -> tuple[AllocationPart, ...
             CreditAllocationPart.retirement_id,
             CreditAllocationPart.range_id,
             CreditSerialRange.serial_start,
-            CreditSerialRange.serial_end,
-            CreditAllocationPart.quantity_g,
+            CreditAllocationPart.start_g,
+            CreditAllocationPart.end_g,
         )
         .join(CreditSerialRange, CreditSerialRange.id == CreditAllocationPart.range_id)
         .where(CreditAllocationPart.allocation_id == allocation_id)
         .order_by(CreditAllocationPart.id)
     ).all()
-    return tuple(AllocationPart(*row) for row in rows)
+    return tuple(part_of(*row) for row in rows)
+
+
+def part_of(
+    retirement_id: int, range_id: int, range_serial_start: int, start_g: int, end_g: int
+) -> AllocationPart:
+    """A stored part with the serials its offsets name."""
+    span = serial_span(range_serial_start, start_g, end_g)
+    return AllocationPart(
+        retirement_id=retirement_id,
+        range_id=range_id,
+        serial_start=span.serial_start,
+        serial_end=span.serial_end,
+        quantity_g=span.quantity_g,
+        start_g=start_g,
+        end_g=end_g,
+        from_g=span.from_g,
+        to_g=span.to_g,
+        first_serial_g=span.first_serial_g,
+        last_serial_g=span.last_serial_g,
+    )
 
 
 def allocations_of(session: Session, target_type: str, target_id: str) -> list[Mapping[str, Any]]:

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ledger.credits.allocations import part_of
 from ledger.credits.models import (
     SHARE_PPM_TOTAL,
     CreditAllocation,
@@ -43,6 +44,7 @@ EXPORT_COLUMNS = (
     "purpose",
     "retired_on",
     "allocated_g",
+    "allocated_serials",
 )
 EXPORT_CHUNK_ROWS = 1_000
 _RANGE_TONNES = CreditSerialRange.serial_end - CreditSerialRange.serial_start + 1
@@ -209,31 +211,60 @@ def retirement_views(
                     .order_by(CreditSerialRange.serial_start)
                 )
             ]
-            view["allocations"] = [
-                {
-                    "allocation_id": allocation.id,
-                    "target_type": allocation.target_type,
-                    "target_id": allocation.target_id,
-                    "range_id": part.range_id,
-                    "quantity_g": part.quantity_g,
-                    "created_at": allocation.created_at,
-                }
-                for part, allocation in session.execute(
-                    sa.select(CreditAllocationPart, CreditAllocation)
-                    .join(
-                        CreditAllocation, CreditAllocation.id == CreditAllocationPart.allocation_id
-                    )
-                    .where(CreditAllocationPart.retirement_id == retirement.id)
-                    .order_by(CreditAllocationPart.id)
-                )
-            ]
+            view["allocations"] = _allocations_of_retirement(session, retirement.id)
         views.append(view)
     return views
 
 
+def _allocations_of_retirement(session: Session, retirement_id: int) -> list[dict[str, Any]]:
+    """Each part allocated of a retirement, with the exact serials it took."""
+    return [
+        {
+            "allocation_id": allocation.id,
+            "target_type": allocation.target_type,
+            "target_id": allocation.target_id,
+            "range_id": part.range_id,
+            "quantity_g": part.quantity_g,
+            **part_serials(
+                part_of(part.retirement_id, part.range_id, range_start, part.start_g, part.end_g)
+            ),
+            "created_at": allocation.created_at,
+        }
+        for part, allocation, range_start in session.execute(
+            sa.select(CreditAllocationPart, CreditAllocation, CreditSerialRange.serial_start)
+            .join(CreditAllocation, CreditAllocation.id == CreditAllocationPart.allocation_id)
+            .join(CreditSerialRange, CreditSerialRange.id == CreditAllocationPart.range_id)
+            .where(CreditAllocationPart.retirement_id == retirement_id)
+            .order_by(CreditAllocationPart.id)
+        )
+    ]
+
+
+def serials_notation(allocation_id: int, part: Any) -> str:
+    """One allocated part, exactly, as the export writes it: ``12@1000001:0-1000007:250000`` is
+    allocation 12, from gram 0 of serial 1000001 to gram 250,000 of serial 1000007 (exclusive),
+    so serials 1000001–1000006 whole and 250,000 g of 1000007."""
+    return f"{allocation_id}@{part.serial_start}:{part.from_g}-{part.serial_end}:{part.to_g}"
+
+
+def _export_serials(session: Session, range_ids: Sequence[int]) -> dict[int, str]:
+    """Per range, its allocated parts in the export's notation, in gram order."""
+    serials: dict[int, list[str]] = defaultdict(list)
+    for part, range_start in session.execute(
+        sa.select(CreditAllocationPart, CreditSerialRange.serial_start)
+        .join(CreditSerialRange, CreditSerialRange.id == CreditAllocationPart.range_id)
+        .where(CreditAllocationPart.range_id.in_(range_ids))
+        .order_by(CreditAllocationPart.range_id, CreditAllocationPart.start_g)
+    ):
+        exact = part_of(part.retirement_id, part.range_id, range_start, part.start_g, part.end_g)
+        serials[part.range_id].append(serials_notation(part.allocation_id, exact))
+    return {range_id: " ".join(notations) for range_id, notations in serials.items()}
+
+
 def export_rows(session: Session) -> Iterator[dict[str, Any]]:
-    """Every serial range with its batch, project, retirement and grams allocated, in serial
-    order, fetched a chunk at a time."""
+    """Every serial range with its batch, project, retirement, grams allocated and the exact
+    serials of each allocation (``serials_notation``, space-separated), in serial order, fetched
+    a chunk at a time."""
     allocated = (
         sa.select(
             CreditAllocationPart.range_id.label("range_id"),
@@ -244,6 +275,7 @@ def export_rows(session: Session) -> Iterator[dict[str, Any]]:
     )
     statement = (
         sa.select(
+            CreditSerialRange.id,
             CreditRegistry.code,
             CreditProject.external_id,
             CreditProject.name,
@@ -272,8 +304,9 @@ def export_rows(session: Session) -> Iterator[dict[str, Any]]:
     offset = 0
     while True:
         rows = session.execute(statement.offset(offset).limit(EXPORT_CHUNK_ROWS)).all()
+        serials = _export_serials(session, [row[0] for row in rows])
         for row in rows:
-            values = dict(zip(EXPORT_COLUMNS, row, strict=True))
+            values = dict(zip(EXPORT_COLUMNS, (*row[1:], serials.get(row[0], "")), strict=True))
             if values["retired_on"] is not None:
                 values["retired_on"] = values["retired_on"].isoformat()
             values["allocated_g"] = int(values["allocated_g"])
@@ -281,6 +314,20 @@ def export_rows(session: Session) -> Iterator[dict[str, Any]]:
         if len(rows) < EXPORT_CHUNK_ROWS:
             return
         offset += EXPORT_CHUNK_ROWS
+
+
+def part_serials(part: Any) -> dict[str, int]:
+    """The exact serials an allocation part took, as pages, JSON and the API show them: the
+    first and last serial, the grams of each (whole serials between), and ``grams`` in all."""
+    return {
+        "serial_start": part.serial_start,
+        "serial_end": part.serial_end,
+        "first_serial_g": part.first_serial_g,
+        "last_serial_g": part.last_serial_g,
+        "from_g": part.from_g,
+        "to_g": part.to_g,
+        "grams": part.quantity_g,
+    }
 
 
 def backing_retirements(session: Session, parts: Sequence[Any]) -> list[dict[str, Any]]:
@@ -324,14 +371,7 @@ def backing_retirements(session: Session, parts: Sequence[Any]) -> list[dict[str
                 "registry_reference": retirement.registry_reference,
                 "retired_on": retirement.retired_on,
                 "beneficiary": retirement.beneficiary,
-                "ranges": [
-                    {
-                        "serial_start": part.serial_start,
-                        "serial_end": part.serial_end,
-                        "grams": part.quantity_g,
-                    }
-                    for part in ranges
-                ],  # fmt: skip
+                "ranges": [part_serials(part) for part in ranges],
                 "batches": list(projects.values()),
             }
         )

@@ -187,7 +187,14 @@ class CreditAllocation(Base):
 
 
 class CreditAllocationPart(Base):
-    """Grams of one retired serial range in one allocation: the provenance of a claim."""
+    """Grams of one retired serial range in one allocation: the provenance of a claim.
+
+    ``[start_g, end_g)`` are offsets into the range's gram line (serial ``serial_start + k``
+    covers ``[k * 1,000,000, (k + 1) * 1,000,000)``), so the part names exactly the serials it
+    took (``ledger.credits.serials``). On PostgreSQL an EXCLUDE constraint (migration 0018,
+    btree_gist) refuses two parts of one range that share a gram; ``ledger verify`` checks it on
+    every database.
+    """
 
     __tablename__ = "credit_allocation_parts"
 
@@ -196,5 +203,11 @@ class CreditAllocationPart(Base):
     range_id: Mapped[int] = mapped_column(sa.ForeignKey("credit_serial_ranges.id"), index=True)
     retirement_id: Mapped[int] = mapped_column(sa.ForeignKey("credit_retirements.id"), index=True)
     quantity_g: Mapped[int] = mapped_column(sa.BigInteger)
+    start_g: Mapped[int] = mapped_column(sa.BigInteger)
+    end_g: Mapped[int] = mapped_column(sa.BigInteger)
 
-    __table_args__ = (sa.CheckConstraint("quantity_g > 0", name="quantity_positive"),)
+    __table_args__ = (
+        sa.CheckConstraint("quantity_g > 0", name="quantity_positive"),
+        sa.CheckConstraint("start_g >= 0 AND start_g < end_g", name="offsets_ordered"),
+        sa.CheckConstraint("quantity_g = end_g - start_g", name="quantity_is_offsets"),
+    )

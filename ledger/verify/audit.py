@@ -37,6 +37,8 @@ CHECKS: tuple[tuple[str, Callable[[Session], list[str]]], ...] = (
     ("retirements hold their tonnes", credits.retirements_hold_tonnes),
     ("allocations stay within retirements", credits.allocations_within_retirements),
     ("allocations trace to retirements", credits.allocations_traced),
+    ("no gram of a serial is allocated twice", credits.grams_never_allocated_twice),
+    ("allocation parts stay inside their ranges", credits.parts_inside_their_ranges),
 )
 
 

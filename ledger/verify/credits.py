@@ -1,5 +1,6 @@
 """The audit's checks of sink credits: serials conserved and never overlapping, each retirement's
-tonnes in its retired ranges, and no retired range (so no retirement) over-allocated."""
+tonnes in its retired ranges, no retired range (so no retirement) over-allocated, and no gram of
+any serial allocated twice or outside its retired range."""
 
 from __future__ import annotations
 
@@ -146,4 +147,62 @@ def allocations_traced(session: Session) -> list[str]:
     return [
         f"allocation {r.id} of {r.quantity_g} g has {r.parts} g of retired ranges"
         for r in rows(session, unbacked)
+    ]
+
+
+def grams_never_allocated_twice(session: Session) -> list[str]:
+    """No two parts of one retired range share a gram, so each serial sums to at most one tonne:
+    in offset order, each part starts at or after the furthest end before it."""
+    parts = table(CreditAllocationPart)
+    furthest = (
+        sa.func.max(parts.c.end_g)
+        .over(
+            partition_by=parts.c.range_id,
+            order_by=(parts.c.start_g, parts.c.id),
+            rows=(None, -1),
+        )
+        .label("furthest_g")
+    )
+    ordered = sa.select(
+        parts.c.id, parts.c.range_id, parts.c.start_g, parts.c.end_g, furthest
+    ).subquery()
+    shared = sa.select(ordered).where(ordered.c.start_g < ordered.c.furthest_g)
+    return [
+        f"part {r.id} of retired range {r.range_id} takes grams {r.start_g}–{r.end_g}, "
+        f"some already allocated (up to {r.furthest_g})"
+        for r in rows(session, shared)
+    ]
+
+
+def parts_inside_their_ranges(session: Session) -> list[str]:
+    """Every part lies on its retired range's gram line, and names that range's retirement."""
+    parts, ranges = table(CreditAllocationPart), _RANGES
+    grams = (ranges.c.serial_end - ranges.c.serial_start + 1) * GRAMS_PER_TONNE
+    outside = (
+        sa.select(
+            parts.c.id,
+            parts.c.range_id,
+            parts.c.start_g,
+            parts.c.end_g,
+            grams.label("grams"),
+            parts.c.retirement_id,
+            ranges.c.retirement_id.label("range_retirement_id"),
+        )
+        .join(ranges, ranges.c.id == parts.c.range_id)
+        .where(
+            sa.or_(
+                parts.c.start_g < 0,
+                parts.c.end_g <= parts.c.start_g,
+                parts.c.end_g > grams,
+                parts.c.quantity_g != parts.c.end_g - parts.c.start_g,
+                ranges.c.status != "retired",
+                ranges.c.retirement_id.is_(None),
+                ranges.c.retirement_id != parts.c.retirement_id,
+            )
+        )
+    )
+    return [
+        f"part {r.id} takes grams {r.start_g}–{r.end_g} of retired range {r.range_id} "
+        f"({r.grams} g, retirement {r.range_retirement_id}) for retirement {r.retirement_id}"
+        for r in rows(session, outside)
     ]

@@ -23,12 +23,13 @@ from typing import Any
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, g, has_request_context, request
-from flask_babel import Babel, gettext, pgettext, refresh
+from flask_babel import Babel, get_translations, gettext, pgettext, refresh
 from marshmallow import validate
 
 from service.base.exceptions import FieldMessage
 from service.base.units import SHANGHAI
 from service.i18n.names import NAMES, PARAM_ENUMS
+from service.i18n.serials import serials_words
 
 LOCALES = ("zh-CN", "en")
 DEFAULT_LOCALE = "zh-CN"
@@ -466,7 +467,10 @@ def init_app(app: Flask) -> None:
         default_timezone="Asia/Shanghai",
     )
     app.jinja_env.filters.update(
-        name=display_name, beijing_time=beijing_time, beijing_date=beijing_date
+        name=display_name,
+        beijing_time=beijing_time,
+        beijing_date=beijing_date,
+        serials=lambda part: serials_words(part, get_translations()),
     )
     app.jinja_env.globals.update(
         localised=localised, field_message=field_message, field_label=field_label

@@ -1,16 +1,21 @@
 """Migrations are reversible and match the models, on SQLite and PostgreSQL."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy.orm import Session
 
+from ledger import credits
+from ledger.credits import RetirementLine
+from ledger.verify import ledger_verify
 from service.db import create_engine
 from service.migrations import alembic_command, scratch_database
 from service.models import metadata
 from tests.conftest import valid_uscc
+from tests.ledger.credits.test_credits import example
 
 
 @pytest.fixture()
@@ -177,5 +182,70 @@ def test_labels_made_before_markets_were_recorded_are_for_mainland_china(empty_d
         assert "markets" not in {
             column["name"] for column in sa.inspect(engine).get_columns("labels")
         }
+    finally:
+        engine.dispose()
+
+
+def test_existing_allocations_are_re_expressed_to_the_gram(empty_database_url, tmp_path):
+    """Revision 0018 gives the parts stored before it (a quantity per retired range) their
+    offsets: per range, in allocation order, each starting where the one before stopped; ledger
+    verify passes afterwards. The rows are made by the domain, then taken back to 0016's shape."""
+    alembic_command(empty_database_url, "upgrade", "head")
+    engine = create_engine(empty_database_url)
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    parts = (
+        "SELECT allocation_id, range_id, quantity_g, start_g, end_g "
+        "FROM credit_allocation_parts ORDER BY id"
+    )
+    try:
+        with Session(engine) as session:
+            credits.import_file(
+                session, content=example("qingpu.json"), file_format="json", now=now
+            )
+            batch_id = session.scalar(sa.text("SELECT id FROM credit_batches WHERE vintage = 2024"))
+            for reference, tonnes in (("R-1", 7), ("R-2", 5)):
+                credits.retire(
+                    session,
+                    registry_code="YRD-CI",
+                    registry_reference=reference,
+                    beneficiary="青浦练塘大米有限公司",
+                    purpose="练塘大米碳中和标签",
+                    retired_on=date(2026, 11, 1),
+                    lines=[RetirementLine(batch_id, tonnes)],
+                    now=now,
+                )
+            for key, grams in (("A", 6_250_000), ("B", 3_000_000), ("C", 500_000)):
+                credits.allocate(
+                    session,
+                    key=key,
+                    target_type="label_lot",
+                    target_id=key,
+                    quantity_g=grams,
+                    now=now,
+                )
+            session.commit()
+        with engine.connect() as connection:
+            expected = connection.execute(sa.text(parts)).all()
+        # A 7 t range then a 5 t one: B takes the last 0.75 t of the first and 2.25 t of the next.
+        assert [row[2:] for row in expected] == [
+            (6_250_000, 0, 6_250_000),
+            (750_000, 6_250_000, 7_000_000),
+            (2_250_000, 0, 2_250_000),
+            (500_000, 2_250_000, 2_750_000),
+        ]
+
+        alembic_command(empty_database_url, "downgrade", "0016")
+        with engine.connect() as connection:
+            columns = {
+                c["name"] for c in sa.inspect(connection).get_columns("credit_allocation_parts")
+            }
+            assert "start_g" not in columns
+        alembic_command(empty_database_url, "upgrade", "head")
+
+        with engine.connect() as connection:
+            assert connection.execute(sa.text(parts)).all() == expected
+        with Session(engine) as session:
+            result = ledger_verify(session)
+            assert result.ok, result.problems
     finally:
         engine.dispose()

@@ -5,7 +5,7 @@ pilot's home market, mainland China, and get ``["CN"]``.
 Added in two steps: nullable, filled, then NOT NULL.
 
 Revision ID: 0020
-Revises: 0016
+Revises: 0018
 Create Date: 2026-11-26 12:00:00
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0020"
-down_revision = "0016"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

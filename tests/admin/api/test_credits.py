@@ -92,6 +92,9 @@ def test_only_operators_import_and_retire(client, make_staff, sign_in, bearer, c
     assert response.status_code == 403
 
 
+EXACT = ("serial_start", "serial_end", "first_serial_g", "last_serial_g", "from_g", "to_g")
+
+
 def retirement_body(batch, tonnes, reference="YRDCI-R-2026-0101"):
     return {
         "registry_code": "YRD-CI",
@@ -133,6 +136,16 @@ def test_a_retirement_is_recorded_and_disclosed_with_its_allocations(
     assert [(a["target_type"], a["target_id"], a["quantity_g"]) for a in detail["allocations"]] == [
         ("label_lot", "LT-2026-001", 2_500_000)
     ]
+    # The exact serials: 1000001–1000002 whole and 500,000 g of 1000003.
+    (allocated,) = detail["allocations"]
+    assert {name: allocated[name] for name in EXACT} == {
+        "serial_start": 1_000_001,
+        "serial_end": 1_000_003,
+        "first_serial_g": 1_000_000,
+        "last_serial_g": 500_000,
+        "from_g": 0,
+        "to_g": 500_000,
+    }
     listed = client.get("/api/v1/credits/retirements").get_json()
     assert [(r["registry_reference"], r["allocated_g"]) for r in listed] == [
         ("YRDCI-R-2026-0101", 2_500_000)
@@ -215,3 +228,34 @@ def test_the_open_data_export(client, operator, imported):
 def test_unknown_objects_answer_404(client):
     assert client.get("/api/v1/credits/projects/999").status_code == 404
     assert client.get("/api/v1/credits/retirements/999").status_code == 404
+
+
+def test_the_open_data_export_names_each_allocations_exact_serials(
+    client, operator, imported, session
+):
+    batch = batch_id(client, 2024, "青浦")
+    client.post("/api/v1/credits/retirements", headers=operator, json=retirement_body(batch, 10))
+    now = datetime.now(UTC)
+    first = credits.allocate(
+        session, key="a", target_type="label_lot", target_id="A", quantity_g=6_250_000, now=now
+    )
+    second = credits.allocate(
+        session, key="b", target_type="label_lot", target_id="B", quantity_g=1_000_000, now=now
+    )
+
+    rows = list(
+        csv.DictReader(
+            io.StringIO(client.get("/api/v1/credits/export.csv").get_data(as_text=True)[1:])
+        )
+    )
+    (retired,) = [row for row in rows if row["status"] == "retired"]
+    # A: 1000001–1000006 and 250,000 g of 1000007; B: the rest of 1000007 and 250,000 g of 1000008.
+    assert retired["allocated_serials"] == (
+        f"{first.allocation_id}@1000001:0-1000007:250000 "
+        f"{second.allocation_id}@1000007:250000-1000008:250000"
+    )
+    assert retired["allocated_g"] == "7250000"
+    document = client.get("/api/v1/credits/export.json").get_json()
+    assert [row["allocated_serials"] for row in document["rows"] if row["status"] == "retired"] == [
+        retired["allocated_serials"]
+    ]

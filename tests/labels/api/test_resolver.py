@@ -282,3 +282,46 @@ def test_the_label_says_where_the_product_is_sold(client, issued):
     assert "<dt>销售市场</dt><dd>中国大陆</dd>" in chinese
     english = client.get(path + "?lang=en").get_data(as_text=True)
     assert "<dt>Sold in</dt><dd>mainland China</dd>" in english
+
+
+def test_the_page_and_json_name_the_exact_serials_the_lot_took(
+    client, issued, staff, certified, operator, session
+):
+    """The 100 bags took 625,000 g of serial 1000001, and the next lot the 312,500 g after them:
+    each page names its own grams, never the retirement's range."""
+    _, path, _ = issued
+    _, headers = staff
+    second = order(client, headers, certified(), 50, lot_number="LT2026B").get_json()
+    client.post(
+        f"/api/v1/lots/{second['id']}/offline-payment",
+        headers=operator,
+        json={"reference": "ICBC-10", "amount_fen": second["amount_fen"]},
+    )
+
+    (first_range,) = client.get(path, headers=JSON).get_json()["backing"]["retirements"][0][
+        "ranges"
+    ]
+    assert first_range == {
+        "serial_start": 1_000_001,
+        "serial_end": 1_000_001,
+        "first_serial_g": 625_000,
+        "last_serial_g": 625_000,
+        "from_g": 0,
+        "to_g": 625_000,
+        "grams": 625_000,
+    }
+    assert "1000001 的 0.625 t" in client.get(path).get_data(as_text=True)
+    assert "0.625 t of 1000001" in client.get(path + "?lang=en").get_data(as_text=True)
+
+    row = session.get(LabelLot, second["id"])
+    key = lot_key_of(
+        row,
+        session.get(Product, row.product_id),
+        client.application.config["UNIT_CODE_MASTER_KEYS"],
+    )
+    second_path = f"/01/06901234567892/10/LT2026B/21/{serial_for(key, 1)}"
+    (second_range,) = client.get(second_path, headers=JSON).get_json()["backing"]["retirements"][0][
+        "ranges"
+    ]
+    assert (second_range["from_g"], second_range["to_g"]) == (625_000, 937_500)
+    assert "1000001 的 0.3125 t" in client.get(second_path).get_data(as_text=True)

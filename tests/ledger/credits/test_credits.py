@@ -525,5 +525,14 @@ def test_imports_retirements_and_allocations_become_log_leaves(
     kinds = session.scalars(sa.text("SELECT kind FROM tlog_leaves WHERE kind LIKE 'credits.%'"))
     assert sorted(set(kinds)) == ["credits.allocation", "credits.import", "credits.retirement"]
     bundle = leaf_proof(session, kind="credits.allocation", source_id=str(allocation.allocation_id))
-    assert json.loads(bundle["leaf_data"])["parts"][0][3] == 5
+    assert json.loads(bundle["leaf_data"])["parts"] == [
+        {
+            "retirement_id": allocation.parts[0].retirement_id,
+            "serial_start": 3_000_001,
+            "serial_end": 3_000_001,
+            "from_g": 0,
+            "to_g": 5,
+            "quantity_g": 5,
+        }
+    ]
     proof_verify(bundle, verifier=signer.verifier(), origin=origin)

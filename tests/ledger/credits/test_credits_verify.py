@@ -52,6 +52,8 @@ def test_honest_holdings_verify(holdings):
         "retirements hold their tonnes",
         "allocations stay within retirements",
         "allocations trace to retirements",
+        "no gram of a serial is allocated twice",
+        "allocation parts stay inside their ranges",
     ):
         assert result.checks[name] == 0
 
@@ -81,13 +83,21 @@ CORRUPTIONS = {
         None,
         [
             "INSERT INTO credit_allocation_parts (allocation_id, range_id, retirement_id, "
-            "quantity_g) SELECT allocation_id, range_id, retirement_id, 71000000 "
-            "FROM credit_allocation_parts"
+            "quantity_g, start_g, end_g) SELECT allocation_id, range_id, retirement_id, "
+            "71000000, 30000000, 101000000 FROM credit_allocation_parts"
         ],
     ),
     "allocations trace to retirements": (
         "credit_allocation_parts",
         ["DELETE FROM credit_allocation_parts"],
+    ),
+    # Every sum still agrees: the part moves past its range's 100 t, grams it does not have.
+    "allocation parts stay inside their ranges": (
+        "credit_allocation_parts",
+        [
+            "UPDATE credit_allocation_parts "
+            "SET start_g = start_g + 80000000, end_g = end_g + 80000000"
+        ],
     ),
 }
 
@@ -103,3 +113,68 @@ def test_tampering_with_credits_is_found(holdings, check):
     result = ledger_verify(holdings)
     assert not result.ok
     assert result.checks[check] >= 1, result.problems
+
+
+def _second_allocation(session, now):
+    """A second lot of 5 t: it takes grams 30,000,000–35,000,000 of the retired range."""
+    credits.allocate(
+        session, key="b", target_type="label_lot", target_id="L2", quantity_g=5 * T, now=now
+    )
+    session.flush()
+
+
+def test_a_gram_allocated_twice_is_found(holdings, now):
+    """The second lot's part is moved onto grams the first already has: every total still
+    agrees, only the grams of serials 1000001–1000005 are now claimed twice."""
+    _second_allocation(holdings, now)
+    unprotect(holdings, "credit_allocation_parts")
+    if holdings.get_bind().dialect.name == "postgresql":
+        # The database refuses it first (next test); drop its guard to reach the audit.
+        holdings.execute(
+            sa.text(
+                "ALTER TABLE credit_allocation_parts "
+                "DROP CONSTRAINT ex_credit_allocation_parts_no_shared_gram"
+            )
+        )
+    holdings.execute(
+        sa.text(
+            "UPDATE credit_allocation_parts SET start_g = 0, end_g = 5000000 "
+            "WHERE start_g = 30000000"
+        )
+    )
+
+    result = ledger_verify(holdings)
+    assert result.checks["no gram of a serial is allocated twice"] == 1, result.problems
+    assert result.checks["allocations stay within retirements"] == 0
+    assert any("already allocated" in problem for problem in result.problems)
+
+
+def test_postgresql_refuses_two_parts_sharing_a_gram(holdings, now):
+    if holdings.get_bind().dialect.name != "postgresql":
+        pytest.skip("the EXCLUDE constraint (btree_gist) is PostgreSQL's")
+    _second_allocation(holdings, now)
+    unprotect(holdings, "credit_allocation_parts")
+    with pytest.raises(sa.exc.IntegrityError, match="no_shared_gram"):
+        with holdings.begin_nested():
+            holdings.execute(
+                sa.text(
+                    "UPDATE credit_allocation_parts SET start_g = 29999999, end_g = 34999999 "
+                    "WHERE start_g = 30000000"
+                )
+            )
+
+
+@pytest.mark.parametrize(
+    ("start_g", "end_g"), [(5, 5), (-1, 4), (7, 3)], ids=["empty", "negative", "reversed"]
+)
+def test_the_database_refuses_a_part_that_is_not_an_interval(holdings, start_g, end_g):
+    with pytest.raises(sa.exc.IntegrityError):
+        with holdings.begin_nested():
+            holdings.execute(
+                sa.text(
+                    "INSERT INTO credit_allocation_parts (allocation_id, range_id, "
+                    "retirement_id, quantity_g, start_g, end_g) SELECT allocation_id, range_id, "
+                    "retirement_id, :quantity_g, :start_g, :end_g FROM credit_allocation_parts"
+                ),
+                {"quantity_g": max(end_g - start_g, 1), "start_g": start_g, "end_g": end_g},
+            )
