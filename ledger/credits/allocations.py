@@ -137,21 +137,31 @@ def allocate(
     )
     _allocation_store(session, allocation, draws)
     parts = _parts_of(session, allocation.id)
+    _allocation_log(session, allocation, parts, now)
+    return AllocationResult(Outcome.CREATED, allocation.id, quantity_g, parts)
+
+
+def _allocation_log(
+    session: Session,
+    allocation: CreditAllocation,
+    parts: Sequence[AllocationPart],
+    now: datetime,
+) -> None:
+    """The allocation's own log event: what it claims, for whom, from which serials."""
     log_append(
         session,
         kind="credits.allocation",
         source_id=str(allocation.id),
         data={
-            "key": key,
-            "target_type": target_type,
-            "target_id": target_id,
-            "claimant_organisation_id": claimant_organisation_id,
-            "quantity_g": quantity_g,
+            "key": allocation.idempotency_key,
+            "target_type": allocation.target_type,
+            "target_id": allocation.target_id,
+            "claimant_organisation_id": allocation.claimant_organisation_id,
+            "quantity_g": allocation.quantity_g,
             "parts": [[p.retirement_id, p.serial_start, p.serial_end, p.quantity_g] for p in parts],
         },
         now=now,
     )
-    return AllocationResult(Outcome.CREATED, allocation.id, quantity_g, parts)
 
 
 def _allocation_store(
@@ -372,6 +382,7 @@ def allocations_of(session: Session, target_type: str, target_id: str) -> list[M
         result.append(
             {
                 "allocation_id": allocation.id,
+                "claimant_organisation_id": allocation.claimant_organisation_id,
                 "quantity_g": allocation.quantity_g,
                 "parts": _parts_of(session, allocation.id),
             }
