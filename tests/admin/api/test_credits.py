@@ -96,7 +96,7 @@ def retirement_body(batch, tonnes, reference="YRDCI-R-2026-0101"):
     return {
         "registry_code": "YRD-CI",
         "registry_reference": reference,
-        "beneficiary": "上海青浦练塘米业有限公司",
+        "beneficiary": "上海某米业有限公司",
         "purpose": "碳中和大米标签，2026 年第 1 批",
         "retired_on": "2026-11-20",
         "lines": [{"batch_id": batch, "quantity_t": tonnes}],
@@ -104,7 +104,7 @@ def retirement_body(batch, tonnes, reference="YRDCI-R-2026-0101"):
 
 
 def test_a_retirement_is_recorded_and_disclosed_with_its_allocations(
-    client, operator, imported, session
+    claimant, client, operator, imported, session
 ):
     batch = batch_id(client, 2024, "青浦")
     response = client.post(
@@ -122,6 +122,7 @@ def test_a_retirement_is_recorded_and_disclosed_with_its_allocations(
 
     credits.allocate(
         session,
+        claimant_organisation_id=claimant.id,
         key="lot-1",
         target_type="label_lot",
         target_id="LT-2026-001",

@@ -17,7 +17,7 @@ T = 1_000_000
 
 
 @pytest.fixture()
-def holdings(session, now):
+def holdings(claimant, session, now):
     """The Qingpu file imported, 100 t of its 2024 batch retired, 30 t of those allocated."""
     credits.import_file(
         session,
@@ -28,16 +28,23 @@ def holdings(session, now):
     batch_id = session.scalar(sa.text("SELECT id FROM credit_batches WHERE vintage = 2024"))
     credits.retire(
         session,
+        beneficiary_organisation_id=claimant.id,
         registry_code="YRD-CI",
         registry_reference="R-1",
-        beneficiary="某米业",
+        beneficiary="上海某米业有限公司",
         purpose="碳中和标签",
         retired_on=date(2026, 11, 1),
         lines=[RetirementLine(batch_id, 100)],
         now=now,
     )
     credits.allocate(
-        session, key="a", target_type="label_lot", target_id="L1", quantity_g=30 * T, now=now
+        session,
+        claimant_organisation_id=claimant.id,
+        key="a",
+        target_type="label_lot",
+        target_id="L1",
+        quantity_g=30 * T,
+        now=now,
     )
     session.flush()
     return session
