@@ -566,3 +566,52 @@ def test_imports_retirements_and_allocations_become_log_leaves(
     bundle = leaf_proof(session, kind="credits.allocation", source_id=str(allocation.allocation_id))
     assert json.loads(bundle["leaf_data"])["parts"][0][3] == 5
     proof_verify(bundle, verifier=signer.verifier(), origin=origin)
+
+
+# -- the claimant rule ----------------------------------------------------------------------------
+def test_a_retirement_must_name_its_beneficiary_organisation(session, qingpu, retire, claimant):
+    older = batch_at(session, 1_000_001)
+    with pytest.raises(CreditError) as error:
+        retire("R-NAME", (older.id, 1), beneficiary="吴江同里米业有限公司")
+    assert error.value.error_code is ErrorCode.CREDIT_RETIREMENT_INVALID
+    assert "beneficiary" in error.value.fields
+    with pytest.raises(CreditError) as error:
+        retire("R-NONE", (older.id, 1), beneficiary_organisation_id=999_999)
+    assert "beneficiary_organisation_id" in error.value.fields
+    retired = retire("R-OK", (older.id, 1)).retirement
+    assert retired.beneficiary_organisation_id == claimant.id
+    assert ledger.balance_of(session, credits.retired_account(claimant.id)).balance == T
+
+
+def test_an_allocation_draws_only_on_its_claimants_retirements(
+    session, now, retired, make_organisation
+):
+    """Issue 20: a lot of one company backed by another's retirement. Another claimant finds
+    nothing to draw on, by FIFO or by naming the retirement."""
+    other = make_organisation("enterprise")
+    arguments = {"target_type": "label_lot", "quantity_g": 1, "now": now}
+    with pytest.raises(CreditError) as error:
+        credits.allocate(
+            session, key="x", target_id="X", claimant_organisation_id=other.id, **arguments
+        )
+    assert error.value.error_code is ErrorCode.CREDITS_INSUFFICIENT
+    with pytest.raises(CreditError) as error:
+        credits.allocate(
+            session, key="y", target_id="Y", claimant_organisation_id=other.id,
+            retirement_ids=[retired[0].id], **arguments,
+        )  # fmt: skip
+    assert error.value.error_code is ErrorCode.CREDIT_ALLOCATION_INVALID
+    assert "retirement_ids" in error.value.fields
+    assert count(session, CreditAllocation) == 0
+
+
+def test_a_repeated_key_with_another_claimant_is_a_conflict(
+    session, now, retired, claimant, make_organisation
+):
+    arguments = {"key": "k", "target_type": "label_lot", "target_id": "A", "quantity_g": 7}
+    credits.allocate(session, claimant_organisation_id=claimant.id, now=now, **arguments)
+    other = make_organisation("enterprise")
+    with pytest.raises(CreditError) as error:
+        credits.allocate(session, claimant_organisation_id=other.id, now=now, **arguments)
+    assert error.value.error_code is ErrorCode.IDEMPOTENCY_CONFLICT
+    assert "claimant_organisation_id" in error.value.fields

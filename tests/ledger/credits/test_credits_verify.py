@@ -59,8 +59,10 @@ def test_honest_holdings_verify(holdings):
         "retirements hold their tonnes",
         "allocations stay within retirements",
         "allocations trace to retirements",
+        "allocations draw on their claimant's retirements",
     ):
         assert result.checks[name] == 0
+    assert result.known == []
 
 
 CORRUPTIONS = {
@@ -96,6 +98,11 @@ CORRUPTIONS = {
         "credit_allocation_parts",
         ["DELETE FROM credit_allocation_parts"],
     ),
+    # A null claimant escapes the composite foreign keys (MATCH SIMPLE); the audit does not.
+    "allocations draw on their claimant's retirements": (
+        "credit_allocation_parts",
+        ["UPDATE credit_allocation_parts SET claimant_organisation_id = NULL"],
+    ),
 }
 
 
@@ -110,3 +117,64 @@ def test_tampering_with_credits_is_found(holdings, check):
     result = ledger_verify(holdings)
     assert not result.ok
     assert result.checks[check] >= 1, result.problems
+
+
+def _beneficiary_change(session, organisation_id):
+    """Say the retirement was made for another organisation, past the composite foreign key
+    (dropped on PostgreSQL, deferred on SQLite: the test's transaction is rolled back)."""
+    unprotect(session, "credit_retirements")
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            sa.text(
+                "ALTER TABLE credit_allocation_parts "
+                "DROP CONSTRAINT fk_credit_allocation_parts_claimant_is_beneficiary"
+            )
+        )
+    else:
+        session.execute(sa.text("PRAGMA defer_foreign_keys = ON"))
+    session.execute(
+        sa.text("UPDATE credit_retirements SET beneficiary_organisation_id = :o"),
+        {"o": organisation_id},
+    )
+
+
+def test_the_database_refuses_a_retirement_changing_its_beneficiary(holdings, make_organisation):
+    other = make_organisation("enterprise")
+    unprotect(holdings, "credit_retirements")
+    with pytest.raises(sa.exc.IntegrityError), holdings.begin_nested():
+        holdings.execute(
+            sa.text("UPDATE credit_retirements SET beneficiary_organisation_id = :o"),
+            {"o": other.id},
+        )
+
+
+def test_an_allocation_on_another_beneficiarys_retirement_fails_verify(holdings, make_organisation):
+    other = make_organisation("enterprise")
+    _beneficiary_change(holdings, other.id)
+
+    result = ledger_verify(holdings)
+
+    assert not result.ok
+    assert result.checks["allocations draw on their claimant's retirements"] == 1
+    assert "draws on retirement" in result.problems[0]
+
+
+def test_a_recorded_finding_is_reported_not_failed(holdings, make_organisation):
+    """Migration 0017 records what it found; the audit lists it as known and passes."""
+    other = make_organisation("enterprise")
+    _beneficiary_change(holdings, other.id)
+    holdings.execute(
+        sa.text(
+            "INSERT INTO credit_allocation_findings (allocation_id, retirement_id, "
+            "claimant_organisation_id, beneficiary_organisation_id, problem, quantity_g, "
+            "status, created_at) SELECT a.id, r.id, a.claimant_organisation_id, :o, "
+            "'other_beneficiary', a.quantity_g, 'open', CURRENT_TIMESTAMP "
+            "FROM credit_allocations a, credit_retirements r"
+        ),
+        {"o": other.id},
+    )
+
+    result = ledger_verify(holdings)
+
+    assert result.ok, result.problems
+    assert len(result.known) == 1
