@@ -236,3 +236,16 @@ def test_an_auditor_reads_an_order_but_cannot_cancel_it(
         f"/api/v1/points/orders/{order['id']}/cancel", headers=operator, json={"note": "退回"}
     )
     assert cancelled.get_json()["status"] == "cancelled"
+
+
+def test_the_personal_offset_programme_is_the_configured_organisation(session, make_organisation):
+    """``PERSONAL_OFFSET_PROGRAMME_USCC`` names the programme; empty, it is the platform."""
+    from points.redemption import offset_programme
+    from service.base.exceptions import NotFound
+    from service.base.parties.services import platform_organisation
+
+    programme = make_organisation("enterprise", name="长三角个人碳抵消计划")
+    assert offset_programme(session, programme.uscc).id == programme.id
+    assert offset_programme(session, "").id == platform_organisation(session).id
+    with pytest.raises(NotFound):
+        offset_programme(session, "91310000000000000X")
