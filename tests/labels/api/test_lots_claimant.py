@@ -87,5 +87,5 @@ def test_another_enterprises_retired_grams_never_back_a_lot(
     assert (response.status_code, response.get_json()["code"]) == (409, "credits_insufficient")
     (problem,) = response.get_json()["fields"]
     assert problem["field"] == "units"
-    assert "retire 1 t more" in problem["message"]
+    assert "再注销 1 吨" in problem["message"]  # "retire 1 t more in its name first"
     assert count_rows(session, "label_lots") == 0
