@@ -210,7 +210,8 @@ def _points(session: Session) -> list[str]:
 
 
 def _credits(session: Session) -> list[str]:
-    """Import the pilot projects' credit files and record two retirements (both idempotent)."""
+    """Import the pilot projects' credit files and record the retirements of Lianta, Tongli and
+    the personal-offset programme, each in its own name (idempotent)."""
     now = utcnow()
     for name in DEMO_CREDIT_FILES:
         path = DEMO_CREDITS_PATH / name
