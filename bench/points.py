@@ -271,15 +271,20 @@ def _distribution_setup(session, app) -> int:
         )
     )
     batches = credit_selectors.batch_ids_starting_above(session, serial_start=10_000_000)
+    bench = Organisation(kind="enterprise", name="Benchmark", uscc="91310000BENCH0000X",
+                         status="approved", created_at=now, updated_at=now)  # fmt: skip
+    session.add(bench)
+    session.flush()
     retired = credits.retire(
         session, registry_code="BENCH", registry_reference="BENCH-R", beneficiary="Benchmark",
-        purpose="Benchmark", retired_on=date(2026, 11, 1),
+        beneficiary_organisation_id=bench.id, purpose="Benchmark", retired_on=date(2026, 11, 1),
         lines=[credits.RetirementLine(batch, 1) for batch in batches], now=now,
     )  # fmt: skip
     retirement = retired.retirement.id
     allocation = credits.allocate(
         session, key="bench-distribution", target_type="label_lot", target_id="bench",
-        quantity_g=PROJECTS * 1_000_000, retirement_ids=[retirement], now=now,
+        claimant_organisation_id=bench.id, quantity_g=PROJECTS * 1_000_000,
+        retirement_ids=[retirement], now=now,
     )  # fmt: skip
     rules.rule_publish(
         session,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
@@ -30,6 +30,7 @@ from labels.models import Footprint, Label, LabelLot, Product, UnitRevocation
 from labels.services import product_for_reader
 from ledger import credits
 from ledger import entries as ledger
+from ledger.credits import selectors as credit_selectors
 from ledger.errors import CreditError, ErrorCode, LedgerError
 from ledger.tlog import log_append
 from service.base.exceptions import FieldMessage, Forbidden, NotFound, ValidationFailed
@@ -79,6 +80,20 @@ class Quote:
     price_per_tonne_fen: int
     service_fee_fen: int
     amount_fen: int
+    #: For a quote to an enterprise: its retired grams not allocated nor held, and the whole
+    #: tonnes it must still retire for this lot (0 when covered).
+    retired_available_g: int | None = None
+    tonnes_to_retire: int | None = None
+
+
+def tonnes_to_retire(grams_required: int, available_g: int) -> int:
+    """Whole tonnes still to retire so ``available_g`` covers ``grams_required``.
+
+    >>> tonnes_to_retire(6_250_000, 1_000_000), tonnes_to_retire(10, 10)
+    (6, 0)
+    """
+    shortfall = max(grams_required - max(available_g, 0), 0)
+    return -(-shortfall // GRAMS_PER_TONNE)
 
 
 def grams_per_unit(label: Label, footprint: Footprint) -> int:
@@ -139,7 +154,9 @@ def lot_order(
     key_id: str,
     now: datetime,
 ) -> LabelLot:
-    """Order a lot: quote it and hold its grams in the retired pool."""
+    """Order a lot: quote it and hold its grams in the enterprise's own retired pool (grams
+    retired for it, so two enterprises never hold each other's). Refused, naming the tonnes
+    still to retire, when those grams do not cover the lot."""
     product = session.get(Product, label.product_id)
     assert product is not None
     if not (
@@ -179,32 +196,44 @@ def lot_order(
     session.add(lot)
     session.flush()
     if priced.grams_required:
-        credits.accounts_open(session)
-        try:
-            hold = ledger.hold_create(
-                session,
-                key=f"lot:{lot.id}:hold",
-                account=credits.RETIRED_ACCOUNT,
-                destination=credits.ALLOCATED_ACCOUNT,
-                amount=priced.grams_required,
-                now=now,
-                expires_at=now + timedelta(days=HOLD_DAYS),
-                metadata={"lot_id": lot.id},
-            )
-        except LedgerError as error:
-            if error.error_code is ErrorCode.INSUFFICIENT_FUNDS:
-                raise CreditError(
-                    ErrorCode.CREDITS_INSUFFICIENT,
-                    FieldMessage(
-                        "{grams} g of retired credits are not available",
-                        grams=priced.grams_required,
-                    ),
-                    field="units",
-                ) from None
-            raise
-        lot.hold_id = hold.hold_id
+        _lot_hold(session, lot, product.organisation_id, now)
     session.flush()
     return lot
+
+
+def _lot_hold(session: Session, lot: LabelLot, organisation_id: int, now: datetime) -> None:
+    """Hold the lot's grams in the enterprise's retired pool, or refuse with the tonnes still to
+    retire. The hold takes the pool's row lock, so two orders never hold the same grams."""
+    credits.accounts_open(session, beneficiary_id=organisation_id)
+    try:
+        hold = ledger.hold_create(
+            session,
+            key=f"lot:{lot.id}:hold",
+            account=credits.retired_account(organisation_id),
+            destination=credits.ALLOCATED_ACCOUNT,
+            amount=lot.grams_required,
+            now=now,
+            expires_at=now + timedelta(days=HOLD_DAYS),
+            metadata={"lot_id": lot.id, "claimant_organisation_id": organisation_id},
+        )
+    except LedgerError as error:
+        if error.error_code is ErrorCode.INSUFFICIENT_FUNDS:
+            available = credit_selectors.claimant_credits(
+                session, organisation_id=organisation_id
+            ).available_g
+            raise CreditError(
+                ErrorCode.CREDITS_INSUFFICIENT,
+                FieldMessage(
+                    "The enterprise has {available_g} g of retired credits available, not "
+                    "{grams} g: retire {tonnes} t more in its name first.",
+                    available_g=max(available, 0),
+                    grams=lot.grams_required,
+                    tonnes=tonnes_to_retire(lot.grams_required, available),
+                ),
+                field="units",
+            ) from None
+        raise
+    lot.hold_id = hold.hold_id
 
 
 def lot_cancel(session: Session, *, lot: LabelLot, now: datetime) -> LabelLot:
@@ -284,11 +313,14 @@ def lot_payment_confirm(
 def _issue(session: Session, lot: LabelLot, now: datetime) -> None:
     if lot.grams_required:
         _hold_release(session, lot, now)
+        product = session.get(Product, lot.product_id)
+        assert product is not None
         allocation = credits.allocate(
             session,
             key=f"lot:{lot.id}",
             target_type="label_lot",
             target_id=str(lot.id),
+            claimant_organisation_id=product.organisation_id,
             quantity_g=lot.grams_required,
             now=now,
         )
@@ -351,10 +383,21 @@ def lot_issued_for_reader(
 
 
 def lot_quote(session: Session, *, label: Label, units: int, pricing: Pricing) -> Quote:
-    """What a lot of ``units`` of the label would need in retired credits, and cost."""
+    """What a lot of ``units`` of the label would need in retired credits, and cost; the
+    enterprise's retired grams still available, and the whole tonnes it must retire first."""
     footprint = session.get(Footprint, label.footprint_id)
     assert footprint is not None
-    return quote(label, footprint, units, pricing)
+    product = session.get(Product, label.product_id)
+    assert product is not None
+    priced = quote(label, footprint, units, pricing)
+    available = credit_selectors.claimant_credits(
+        session, organisation_id=product.organisation_id
+    ).available_g
+    return replace(
+        priced,
+        retired_available_g=max(available, 0),
+        tonnes_to_retire=tonnes_to_retire(priced.grams_required, available),
+    )
 
 
 def revocations_of(session: Session, lot: LabelLot) -> list[UnitRevocation]:

@@ -39,7 +39,7 @@ from points.models import CatalogueItem, RedemptionOrder
 from points.rows import locked
 from service.base.exceptions import FieldMessage, Forbidden, NotFound, ValidationFailed
 from service.base.parties.models import Organisation
-from service.base.parties.services import Principal
+from service.base.parties.services import Principal, platform_organisation
 
 REDEEMED_ACCOUNT = "platform:points:redeemed"
 ORDER_QUANTITY_MAX = 100
@@ -225,6 +225,7 @@ def order_place(
     user_id: int,
     now: datetime,
     holder_name: str = "",
+    offset_programme_uscc: str = "",
 ) -> tuple[RedemptionOrder, bool]:
     """Order ``quantity`` of an item for ``party``; returns (order, created). A repeated key
     answers the original order; the key with another order is refused.
@@ -276,7 +277,7 @@ def order_place(
     session.add(order)
     session.flush()
     if item.kind == "personal_offset":
-        _offset(session, order, item, now)
+        _offset(session, order, item, now, offset_programme_uscc)
     return order, True
 
 
@@ -379,13 +380,34 @@ def certificate_number(order: RedemptionOrder) -> str:
     return f"{CERTIFICATE_PREFIX}-{order.created_at.year}-{order.id:07d}"
 
 
-def _offset(session: Session, order: RedemptionOrder, item: CatalogueItem, now: datetime) -> None:
+def offset_programme(session: Session, uscc: str) -> Organisation:
+    """The personal-offset programme: the organisation whose retirements back personal offsets
+    (their purpose says so). ``uscc`` is the ``PERSONAL_OFFSET_PROGRAMME_USCC`` setting; empty,
+    the programme is the platform organisation's own."""
+    if not uscc:
+        return platform_organisation(session)
+    programme = session.scalars(sa.select(Organisation).where(Organisation.uscc == uscc)).first()
+    if programme is None:
+        raise NotFound()
+    return programme
+
+
+def _offset(
+    session: Session,
+    order: RedemptionOrder,
+    item: CatalogueItem,
+    now: datetime,
+    programme_uscc: str,
+) -> None:
+    """Allocate the offset's grams, claimed by the personal-offset programme; the certificate
+    names the consumer (``holder_name``) as the end beneficiary."""
     grams = item.offset_g_per_unit * order.quantity
     allocation = credits.allocate(
         session,
         key=f"offset:{order.id}",
         target_type="personal_offset",
         target_id=f"order:{order.id}",
+        claimant_organisation_id=offset_programme(session, programme_uscc).id,
         quantity_g=grams,
         now=now,
     )
@@ -421,9 +443,16 @@ def certificate(session: Session, number: str) -> dict[str, Any]:
         raise NotFound()
     allocations = credits.allocations_of(session, "personal_offset", f"order:{order.id}")
     parts = [part for allocation in allocations for part in allocation["parts"]]
+    claimant = (
+        session.get(Organisation, allocations[0]["claimant_organisation_id"])
+        if allocations
+        else None
+    )
     return {
         "certificate_number": number,
         "holder_name": order.holder_name,
+        "end_beneficiary": order.holder_name,
+        "claimant": claimant.name if claimant is not None else "",
         "quantity_g": sum(allocation["quantity_g"] for allocation in allocations),
         "points": order.points,
         "issued_at": order.created_at,

@@ -81,10 +81,13 @@ DEMO_FARM_LINKS = (
     ("YRDCI-JS-2024-003", "JS-YZ-01", "yaozhuang_coop"),
     ("YRDCI-JS-2024-003", "JS-XT-02", "zhou_farm"),
 )
-#: (reference, beneficiary, purpose, retired on, [(batch's first serial, tonnes)])
+#: (reference, beneficiary organisation's USCC (None: the platform, which runs the
+#: personal-offset programme), beneficiary as the registry writes it, purpose, retired on,
+#: [(batch's first serial, tonnes)]). Each enterprise's lots draw on its own retirements only.
 DEMO_RETIREMENTS = (
     (
         "YRDCI-R-2026-0001",
+        "91310118MA1FL4XQ09",
         "青浦练塘大米有限公司",
         "练塘大米碳中和标签 2026 年第一批",
         date(2026, 10, 15),
@@ -92,10 +95,19 @@ DEMO_RETIREMENTS = (
     ),
     (
         "YRDCI-R-2026-0002",
+        "91320509MA1NQ7K2TQ",
         "吴江同里米业有限公司",
         "同里香粳米碳中和标签",
         date(2026, 10, 28),
         [(2_000_001, 150), (3_000_001, 60)],
+    ),
+    (
+        "YRDCI-R-2026-0003",
+        None,
+        "碳汇平台",
+        "碳汇平台个人碳抵消计划 (personal-offset programme)",
+        date(2026, 11, 2),
+        [(2_000_001, 20)],
     ),
 )
 
@@ -198,7 +210,8 @@ def _points(session: Session) -> list[str]:
 
 
 def _credits(session: Session) -> list[str]:
-    """Import the pilot projects' credit files and record two retirements (both idempotent)."""
+    """Import the pilot projects' credit files and record the retirements of Lianta, Tongli and
+    the personal-offset programme, each in its own name (idempotent)."""
     now = utcnow()
     for name in DEMO_CREDIT_FILES:
         path = DEMO_CREDITS_PATH / name
@@ -222,12 +235,18 @@ def _credits(session: Session) -> list[str]:
             farm_code=farm_code,
             organisation_id=organisation_id,
         )
-    for reference, beneficiary, purpose, retired_on, lines in DEMO_RETIREMENTS:
+    for reference, uscc, beneficiary, purpose, retired_on, lines in DEMO_RETIREMENTS:
+        organisation = (
+            parties.platform_organisation(session)
+            if uscc is None
+            else session.scalars(sa.select(Organisation).where(Organisation.uscc == uscc)).one()
+        )
         credits.retire(
             session,
             registry_code="YRD-CI",
             registry_reference=reference,
             beneficiary=beneficiary,
+            beneficiary_organisation_id=organisation.id,
             purpose=purpose,
             retired_on=retired_on,
             lines=[

@@ -297,3 +297,10 @@ def consumer_tokens(client: FlaskClient, fake_wechat: FakeWeChat) -> Callable[..
 
 def count_rows(session: Session, table: str) -> int:
     return session.scalar(sa.text(f"SELECT count(*) FROM {table}"))  # noqa: S608 - fixed names
+
+
+@pytest.fixture()
+def claimant(make_organisation: Callable[..., Any]) -> Any:
+    """The enterprise a test's retirements are made for, so the one whose claims draw on them
+    (the registry writes its legal name, "上海某米业有限公司")."""
+    return make_organisation("enterprise", name="上海某米业有限公司 Shanghai Rice Co.")

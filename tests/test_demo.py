@@ -56,3 +56,45 @@ def test_metrics_add_up_over_gunicorn_workers(demo):
         if line.startswith("tanhui_http_requests_total{") and 'endpoint="/healthz"' in line
     )
     assert counted >= 20
+
+
+def test_every_demo_claim_draws_on_its_own_retirements_and_the_ledger_verifies(demo):
+    """Issue 20: Lianta, Tongli and the personal-offset programme each have their own
+    retirements; every demo allocation draws on its claimant's; the portal's totals are the sum
+    of the allocations; ``ledger verify`` passes."""
+    import sqlalchemy as sa  # noqa: PLC0415 - only this test reads the demo's database
+    from sqlalchemy.orm import Session  # noqa: PLC0415 - as above
+
+    from ledger.credits import selectors  # noqa: PLC0415 - as above
+    from ledger.verify import ledger_verify  # noqa: PLC0415 - as above
+    from service.db import create_engine  # noqa: PLC0415 - as above
+
+    _, instance = demo
+    engine = create_engine(f"sqlite:///{instance / 'tanhui.sqlite3'}")
+    try:
+        with Session(engine) as session:
+            beneficiaries = session.execute(
+                sa.text(
+                    "SELECT o.kind, o.name FROM credit_retirements r "
+                    "JOIN organisations o ON o.id = r.beneficiary_organisation_id ORDER BY r.id"
+                )
+            ).all()
+            assert [kind for kind, _ in beneficiaries] == ["enterprise", "enterprise", "platform"]
+            assert "Lianta" in beneficiaries[0][1] and "Tongli" in beneficiaries[1][1]
+            strays = session.scalar(
+                sa.text(
+                    "SELECT count(*) FROM credit_allocation_parts p "
+                    "JOIN credit_allocations a ON a.id = p.allocation_id "
+                    "JOIN credit_retirements r ON r.id = p.retirement_id "
+                    "WHERE a.claimant_organisation_id IS NULL "
+                    "OR r.beneficiary_organisation_id <> a.claimant_organisation_id"
+                )
+            )
+            assert strays == 0
+            allocated = session.scalar(sa.text("SELECT sum(quantity_g) FROM credit_allocations"))
+            assert selectors.registry_figures(session).allocated_g == allocated > 0
+            report = ledger_verify(session)
+            assert report.ok, report.problems
+            assert report.known == []
+    finally:
+        engine.dispose()

@@ -68,7 +68,18 @@ class RetirementCreateSchema(BodySchema):
         required=True, validate=validate.Length(min=1, max=REFERENCE_MAX_LENGTH_CHARS)
     )
     beneficiary = fields.String(
-        required=True, validate=validate.Length(min=1, max=BENEFICIARY_MAX_LENGTH_CHARS)
+        required=True,
+        validate=validate.Length(min=1, max=BENEFICIARY_MAX_LENGTH_CHARS),
+        metadata={"description": "The beneficiary's name as the registry wrote it."},
+    )
+    beneficiary_organisation_id = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1),
+        metadata={
+            "description": "The organisation the retirement was made for: the only party whose "
+            "claims may draw on it. ``beneficiary`` must be its name."
+        },
     )
     purpose = fields.String(
         required=True, validate=validate.Length(min=1, max=PURPOSE_MAX_LENGTH_CHARS)
@@ -166,6 +177,7 @@ class RetirementSchema(Schema):
     registry = fields.String()
     registry_reference = fields.String()
     beneficiary = fields.String()
+    beneficiary_organisation_id = fields.Integer(allow_none=True)
     purpose = fields.String()
     retired_on = fields.Date()
     quantity_t = fields.Integer()
@@ -252,6 +264,7 @@ class Retirements(MethodView):
             registry_code=body["registry_code"],
             registry_reference=body["registry_reference"],
             beneficiary=body["beneficiary"],
+            beneficiary_organisation_id=body["beneficiary_organisation_id"],
             purpose=body["purpose"],
             retired_on=body["retired_on"],
             lines=[credits.RetirementLine(**line) for line in body["lines"]],

@@ -20,6 +20,8 @@ from service.errors import status_of
 IMPORT_FORMATS = ("json", "csv")
 #: Registry files the page lists (the most recent).
 CREDIT_IMPORTS_SHOWN = 10
+#: Open findings of the claimant rule (migration 0017) listed on the credits page.
+CREDIT_FINDINGS_SHOWN = 50
 RETIREMENT_LINES_MAX = 20
 TEXT_FIELD_MAX_CHARS = 200
 
@@ -51,9 +53,31 @@ def credits_import() -> tuple[str, int] | str:
             problems, status = error.problems or [], status_of(error)
     imports = credit_selectors.imports_recent(session, limit=CREDIT_IMPORTS_SHOWN)
     batches = paged(credit_selectors.batches_with_projects(), scalars=False)
+    findings = credit_selectors.findings_open(session, limit=CREDIT_FINDINGS_SHOWN)
     body = render_template("console/credits.html", result=result, problems=problems,
-                  imports=imports, page=batches)  # fmt: skip
+                  imports=imports, page=batches, findings=findings,
+                  finding_problems=_finding_problems())  # fmt: skip
     return (body, status) if status != 200 else body
+
+
+def _finding_problems() -> dict[str, str]:
+    """Each kind of finding, as an operator reads it."""
+    return {
+        "other_beneficiary": gettext("The retirement was made for another organisation."),
+        "beneficiary_unknown": gettext("The retirement's beneficiary matches no organisation."),
+        "claimant_unknown": gettext("The allocation's claimant is unknown."),
+    }
+
+
+def _organisation_id() -> int:
+    """The beneficiary organisation's number from the form."""
+    try:
+        number = int(request.form.get("beneficiary_organisation_id", ""))
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise ValidationFailed.field("beneficiary_organisation_id", "An organisation's number.")
+    return number
 
 
 def _retirement_lines() -> list[credits.RetirementLine]:
@@ -90,6 +114,7 @@ def retirement_record() -> Response:
             registry_code=form_text("registry_code", limit=32),
             registry_reference=form_text("registry_reference", limit=128),
             beneficiary=form_text("beneficiary", limit=TEXT_FIELD_MAX_CHARS),
+            beneficiary_organisation_id=_organisation_id(),
             purpose=form_text("purpose", limit=500),
             retired_on=retired_on, lines=lines, recorded_by=principal.user_id, now=utcnow(),
         )  # fmt: skip

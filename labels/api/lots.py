@@ -41,6 +41,17 @@ class QuoteSchema(Schema):
     amount_fen = fields.Integer()
 
 
+class LotQuoteSchema(QuoteSchema):
+    retired_available_g = fields.Integer(
+        metadata={
+            "description": "Grams retired in the enterprise's name, not yet allocated nor held."
+        }
+    )
+    tonnes_to_retire = fields.Integer(
+        metadata={"description": "Whole tonnes the enterprise must still retire for this lot."}
+    )
+
+
 class LotSchema(QuoteSchema):
     id = fields.Integer()
     label_id = fields.Integer()
@@ -90,7 +101,7 @@ def _pricing() -> lots.Pricing:
 @blp.route("/quote")
 class LotQuote(MethodView):
     @blp.arguments(QuoteQuerySchema, location="query")
-    @blp.response(200, QuoteSchema)
+    @blp.response(200, LotQuoteSchema)
     @requires("enterprise_staff", "operator")
     def get(self, query: dict):
         """What a lot of ``units`` would need in retired credits, and cost."""

@@ -21,6 +21,7 @@ from ledger.credits.accounts import (
     RETIREMENT_LINES_MAX,
     accounts_open,
     issuer_account,
+    retired_account,
 )
 from ledger.credits.allocations import (
     AllocationPart,
@@ -30,7 +31,12 @@ from ledger.credits.allocations import (
     part_leaf,
 )
 from ledger.credits.imports import ImportResult, farm_link, import_file
-from ledger.credits.retirements import RetirementLine, RetirementResult, retire
+from ledger.credits.retirements import (
+    RetirementLine,
+    RetirementResult,
+    beneficiary_matches,
+    retire,
+)
 
 __all__ = [
     "ALLOCATED_ACCOUNT",
@@ -49,9 +55,11 @@ __all__ = [
     "accounts_open",
     "allocate",
     "allocations_of",
+    "beneficiary_matches",
     "farm_link",
     "import_file",
     "issuer_account",
     "part_leaf",
     "retire",
+    "retired_account",
 ]

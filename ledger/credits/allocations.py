@@ -1,9 +1,13 @@
 """Allocating retired grams to a target (a label lot, a personal offset), and reading back what
 backs a target.
 
-An allocation draws on lots of the retired pool, from named retirements in the order given or
-FIFO by vintage, and records the exact grams of each serial range it drew on: within a range,
-the lowest free grams first (``ledger.credits.serials``). Every allocation is a ledger entry
+An allocation draws only on retirements whose beneficiary is its claimant (a label lot's
+enterprise, the personal-offset programme): on lots of the claimant's retired pool (and of the
+shared pool of retirements recorded before migration 0017), from named retirements in the order
+given or FIFO by vintage, and records the exact grams of each serial range it drew on: within a
+range, the lowest free grams first (``ledger.credits.serials``). Each part repeats the claimant,
+and two composite foreign keys hold it to the allocation's claimant and the retirement's
+beneficiary. Every allocation is a ledger entry
 (so a log leaf) and a ``credits.allocation`` log event of its own. ``allocation_check``
 validates the request; ``allocate`` locks and writes.
 """
@@ -22,9 +26,9 @@ from ledger.credits.accounts import (
     ALLOCATED_ACCOUNT,
     ALLOCATION_RETIREMENTS_MAX,
     KEY_MAX_LENGTH_CHARS,
-    RETIRED_ACCOUNT,
     TARGET_ID_MAX_LENGTH_CHARS,
     accounts_open,
+    retired_account,
 )
 from ledger.credits.models import (
     ALLOCATION_TARGET_TYPES,
@@ -100,21 +104,24 @@ def allocate(
     key: str,
     target_type: str,
     target_id: str,
+    claimant_organisation_id: int,
     quantity_g: int,
     now: datetime,
     retirement_ids: Sequence[int] | None = None,
 ) -> AllocationResult:
     """Allocate ``quantity_g`` retired grams to a target: from the named retirements in the
-    order given, or FIFO by vintage (then retirement, then serial). All or nothing; a repeated
-    key answers the original allocation.
+    order given, or FIFO by vintage (then retirement, then serial), only of retirements whose
+    beneficiary is ``claimant_organisation_id``. All or nothing; a repeated key answers the
+    original allocation.
 
-    Allocators take turns on the retired pool's account row, so each plans from what the others
-    committed: the ledger refuses any draw beyond a lot's remainder in any case.
+    Allocators of one claimant take turns on its retired pool's account row, so each plans from
+    what the others committed: the ledger refuses any draw beyond a lot's remainder in any case.
     """
     request = allocation_check(
         key=key,
         target_type=target_type,
         target_id=target_id,
+        claimant_organisation_id=claimant_organisation_id,
         quantity_g=quantity_g,
         retirement_ids=retirement_ids,
     )
@@ -125,15 +132,17 @@ def allocate(
     if existing is not None:
         return _allocation_repeated(session, existing, request)
 
-    accounts_open(session)
+    accounts_open(session, beneficiary_id=claimant_organisation_id)
     session.execute(
-        sa.select(Account.id).where(Account.code == RETIRED_ACCOUNT).with_for_update()
+        sa.select(Account.id)
+        .where(Account.code == retired_account(claimant_organisation_id))
+        .with_for_update()
     ).one()
-    draws = _draws_plan(session, quantity_g=quantity_g, named=named)
+    draws = _draws_plan(
+        session, quantity_g=quantity_g, named=named, claimant=claimant_organisation_id
+    )
     postings = [
-        PostingRequest(
-            RETIRED_ACCOUNT, -sum(end - start for start, end in taken), lot_id=row.lot_id
-        )
+        PostingRequest(row.account, -sum(end - start for start, end in taken), lot_id=row.lot_id)
         for row, taken in draws
     ]
     postings.append(PostingRequest(ALLOCATED_ACCOUNT, quantity_g))
@@ -143,7 +152,12 @@ def allocate(
             key=f"credits:allocation:{key}",
             kind="credits_allocate",
             postings=postings,
-            metadata={"target_type": target_type, "target_id": target_id, "retirement_ids": named},
+            metadata={
+                "target_type": target_type,
+                "target_id": target_id,
+                "claimant_organisation_id": claimant_organisation_id,
+                "retirement_ids": named,
+            },
         ),
         now=now,
     )
@@ -151,26 +165,38 @@ def allocate(
         idempotency_key=key,
         target_type=target_type,
         target_id=target_id,
+        claimant_organisation_id=claimant_organisation_id,
         quantity_g=quantity_g,
         entry_id=result.entry_id,
         created_at=now,
     )
     _allocation_store(session, allocation, draws)
     parts = _parts_of(session, allocation.id)
+    _allocation_log(session, allocation, parts, now)
+    return AllocationResult(Outcome.CREATED, allocation.id, quantity_g, parts)
+
+
+def _allocation_log(
+    session: Session,
+    allocation: CreditAllocation,
+    parts: Sequence[AllocationPart],
+    now: datetime,
+) -> None:
+    """The allocation's own log event: what it claims, for whom, from which serials."""
     log_append(
         session,
         kind="credits.allocation",
         source_id=str(allocation.id),
         data={
-            "key": key,
-            "target_type": target_type,
-            "target_id": target_id,
-            "quantity_g": quantity_g,
+            "key": allocation.idempotency_key,
+            "target_type": allocation.target_type,
+            "target_id": allocation.target_id,
+            "claimant_organisation_id": allocation.claimant_organisation_id,
+            "quantity_g": allocation.quantity_g,
             "parts": [part_leaf(part) for part in parts],
         },
         now=now,
     )
-    return AllocationResult(Outcome.CREATED, allocation.id, quantity_g, parts)
 
 
 def _allocation_store(
@@ -185,6 +211,7 @@ def _allocation_store(
                 allocation_id=allocation.id,
                 range_id=row.id,
                 retirement_id=row.retirement_id,
+                claimant_organisation_id=allocation.claimant_organisation_id,
                 quantity_g=end_g - start_g,
                 start_g=start_g,
                 end_g=end_g,
@@ -201,6 +228,7 @@ def allocation_check(
     key: str,
     target_type: str,
     target_id: str,
+    claimant_organisation_id: int,
     quantity_g: int,
     retirement_ids: Sequence[int] | None,
 ) -> dict[str, Any]:
@@ -216,6 +244,12 @@ def allocation_check(
         )
     if not isinstance(target_id, str) or not 0 < len(target_id) <= TARGET_ID_MAX_LENGTH_CHARS:
         raise CreditError(ErrorCode.CREDIT_ALLOCATION_INVALID, "target id", field="target_id")
+    if type(claimant_organisation_id) is not int or claimant_organisation_id <= 0:
+        raise CreditError(
+            ErrorCode.CREDIT_ALLOCATION_INVALID,
+            "an organisation id",
+            field="claimant_organisation_id",
+        )
     if type(quantity_g) is not int or not 0 < quantity_g <= AMOUNT_MAX:
         raise CreditError(
             ErrorCode.CREDIT_ALLOCATION_INVALID, "whole grams, more than 0", field="quantity_g"
@@ -233,6 +267,7 @@ def allocation_check(
     return {
         "target_type": target_type,
         "target_id": target_id,
+        "claimant_organisation_id": claimant_organisation_id,
         "quantity_g": quantity_g,
         "retirement_ids": named,
     }
@@ -245,10 +280,11 @@ def _allocation_repeated(
     stored = {
         "target_type": existing.target_type,
         "target_id": existing.target_id,
+        "claimant_organisation_id": existing.claimant_organisation_id,
         "quantity_g": existing.quantity_g,
         "retirement_ids": _allocation_named(session, existing),
     }
-    for name in ("target_type", "target_id", "quantity_g", "retirement_ids"):
+    for name in stored:
         if stored[name] != request[name]:
             raise CreditError(
                 ErrorCode.IDEMPOTENCY_CONFLICT,
@@ -260,9 +296,12 @@ def _allocation_repeated(
     )
 
 
-def _draws_plan(session: Session, *, quantity_g: int, named: Sequence[int]) -> list[_Draw]:
-    """The retired ranges to draw on and the grams from each: the named retirements' in the
-    order given, or FIFO by vintage, then retirement, then serial."""
+def _draws_plan(
+    session: Session, *, quantity_g: int, named: Sequence[int], claimant: int
+) -> list[_Draw]:
+    """The retired ranges to draw on and the grams from each, of the claimant's retirements
+    only: the named retirements' in the order given, or FIFO by vintage, then retirement, then
+    serial. A named retirement of another beneficiary is refused."""
     candidates = (
         sa.select(
             CreditSerialRange.id,
@@ -271,10 +310,17 @@ def _draws_plan(session: Session, *, quantity_g: int, named: Sequence[int]) -> l
             CreditSerialRange.serial_end,
             CreditSerialRange.lot_id,
             Lot.remaining,
+            Account.code.label("account"),
         )
         .join(Lot, Lot.id == CreditSerialRange.lot_id)
+        .join(Account, Account.id == Lot.account_id)
         .join(CreditBatch, CreditBatch.id == CreditSerialRange.batch_id)
-        .where(CreditSerialRange.status == "retired", Lot.remaining > 0)
+        .join(CreditRetirement, CreditRetirement.id == CreditSerialRange.retirement_id)
+        .where(
+            CreditSerialRange.status == "retired",
+            Lot.remaining > 0,
+            CreditRetirement.beneficiary_organisation_id == claimant,
+        )
     )
     if named:
         found = set(
@@ -289,6 +335,7 @@ def _draws_plan(session: Session, *, quantity_g: int, named: Sequence[int]) -> l
                 ", ".join(map(str, missing)),
                 field="retirement_ids",
             )
+        _named_beneficiary_check(session, named, claimant)
         order = sa.case({number: position for position, number in enumerate(named)},
                         value=CreditSerialRange.retirement_id)  # fmt: skip
         candidates = candidates.where(CreditSerialRange.retirement_id.in_(named)).order_by(
@@ -311,7 +358,7 @@ def _draws_plan(session: Session, *, quantity_g: int, named: Sequence[int]) -> l
         raise CreditError(
             ErrorCode.CREDITS_INSUFFICIENT,
             FieldMessage(
-                "{available_g} g of retired credits unallocated, not {quantity_g} g",
+                "{available_g} g of the claimant's retired credits unallocated, not {quantity_g} g",
                 available_g=quantity_g - needed,
                 quantity_g=quantity_g,
             ),
@@ -330,6 +377,28 @@ def _lowest_free(session: Session, row: AnyRow, quantity_g: int) -> list[tuple[i
         )
     ).all()
     return intervals_take(free_intervals(total_g, [(a, b) for a, b in taken]), quantity_g)
+
+
+def _named_beneficiary_check(session: Session, named: Sequence[int], claimant: int) -> None:
+    """Refuse named retirements made for another beneficiary than the claimant."""
+    others = session.scalars(
+        sa.select(CreditRetirement.id).where(
+            CreditRetirement.id.in_(named),
+            sa.or_(
+                CreditRetirement.beneficiary_organisation_id.is_(None),
+                CreditRetirement.beneficiary_organisation_id != claimant,
+            ),
+        )
+    ).all()
+    if others:
+        raise CreditError(
+            ErrorCode.CREDIT_ALLOCATION_INVALID,
+            FieldMessage(
+                "retirements {retirement_ids} were not made for the claimant",
+                retirement_ids=", ".join(map(str, sorted(others))),
+            ),
+            field="retirement_ids",
+        )
 
 
 def _allocation_named(session: Session, allocation: CreditAllocation) -> list[int]:
@@ -384,6 +453,7 @@ def allocations_of(session: Session, target_type: str, target_id: str) -> list[M
         result.append(
             {
                 "allocation_id": allocation.id,
+                "claimant_organisation_id": allocation.claimant_organisation_id,
                 "quantity_g": allocation.quantity_g,
                 "parts": _parts_of(session, allocation.id),
             }

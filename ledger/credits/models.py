@@ -23,6 +23,10 @@ from service.base.orm import Base, utcnow
 SHARE_PPM_TOTAL = 1_000_000
 RANGE_STATUSES = ("available", "retired")
 ALLOCATION_TARGET_TYPES = ("label_lot", "personal_offset")
+#: What a finding of migration 0017 says: the retirement names another beneficiary; the
+#: retirement's beneficiary matched no organisation; the allocation's claimant is unknown.
+FINDING_PROBLEMS = ("other_beneficiary", "beneficiary_unknown", "claimant_unknown")
+FINDING_STATUSES = ("open", "resolved")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -125,7 +129,13 @@ class CreditRetirement(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     registry_id: Mapped[int] = mapped_column(sa.ForeignKey("credit_registries.id"))
     registry_reference: Mapped[str] = mapped_column(sa.String(128))
+    #: The beneficiary's name as the registry wrote it, and the party it names: the only party
+    #: whose claims may draw on this retirement. Null only on retirements recorded before 0017
+    #: whose name matched no organisation (their allocations are findings).
     beneficiary: Mapped[str] = mapped_column(sa.String(200))
+    beneficiary_organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisations.id"), index=True
+    )
     purpose: Mapped[str] = mapped_column(sa.String(500))
     retired_on: Mapped[date]
     quantity_t: Mapped[int] = mapped_column(sa.BigInteger)
@@ -135,6 +145,9 @@ class CreditRetirement(Base):
 
     __table_args__ = (
         sa.UniqueConstraint("registry_id", "registry_reference"),
+        sa.UniqueConstraint(
+            "id", "beneficiary_organisation_id", name="uq_credit_retirements_id_beneficiary"
+        ),
         sa.CheckConstraint("quantity_t > 0", name="quantity_positive"),
     )
 
@@ -175,11 +188,19 @@ class CreditAllocation(Base):
     idempotency_key: Mapped[str] = mapped_column(sa.String(128), unique=True)
     target_type: Mapped[str] = mapped_column(sa.String(32))
     target_id: Mapped[str] = mapped_column(sa.String(64))
+    #: The party making the claim: a label lot's enterprise, or the personal-offset programme.
+    #: Null only on allocations made before 0017 whose claimant could not be told.
+    claimant_organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisations.id"), index=True
+    )
     quantity_g: Mapped[int] = mapped_column(sa.BigInteger)
     entry_id: Mapped[int] = mapped_column(BIGINT, sa.ForeignKey("ledger_entries.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (
+        sa.UniqueConstraint(
+            "id", "claimant_organisation_id", name="uq_credit_allocations_id_claimant"
+        ),
         sa.CheckConstraint("quantity_g > 0", name="quantity_positive"),
         sa.CheckConstraint(_in("target_type", ALLOCATION_TARGET_TYPES), name="target_type_known"),
         sa.Index("ix_credit_allocations_target", "target_type", "target_id"),
@@ -202,6 +223,10 @@ class CreditAllocationPart(Base):
     allocation_id: Mapped[int] = mapped_column(sa.ForeignKey("credit_allocations.id"), index=True)
     range_id: Mapped[int] = mapped_column(sa.ForeignKey("credit_serial_ranges.id"), index=True)
     retirement_id: Mapped[int] = mapped_column(sa.ForeignKey("credit_retirements.id"), index=True)
+    #: The allocation's claimant, repeated so the database can hold it to the retirement's
+    #: beneficiary (two composite foreign keys). Null only on parts made before 0017 that broke
+    #: the claimant rule; each of those has a finding.
+    claimant_organisation_id: Mapped[int | None]
     quantity_g: Mapped[int] = mapped_column(sa.BigInteger)
     start_g: Mapped[int] = mapped_column(sa.BigInteger)
     end_g: Mapped[int] = mapped_column(sa.BigInteger)
@@ -210,4 +235,41 @@ class CreditAllocationPart(Base):
         sa.CheckConstraint("quantity_g > 0", name="quantity_positive"),
         sa.CheckConstraint("start_g >= 0 AND start_g < end_g", name="offsets_ordered"),
         sa.CheckConstraint("quantity_g = end_g - start_g", name="quantity_is_offsets"),
+        sa.ForeignKeyConstraint(
+            ["retirement_id", "claimant_organisation_id"],
+            ["credit_retirements.id", "credit_retirements.beneficiary_organisation_id"],
+            name="fk_credit_allocation_parts_claimant_is_beneficiary",
+        ),
+        sa.ForeignKeyConstraint(
+            ["allocation_id", "claimant_organisation_id"],
+            ["credit_allocations.id", "credit_allocations.claimant_organisation_id"],
+            name="fk_credit_allocation_parts_claimant_of_allocation",
+        ),
+    )
+
+
+class CreditAllocationFinding(Base):
+    """An allocation made before the claimant rule that breaks it, recorded by migration 0017
+    rather than rewritten: history stays as it was until an operator reverses and re-allocates.
+    ``ledger verify`` reports a recorded finding and fails on an unrecorded violation."""
+
+    __tablename__ = "credit_allocation_findings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    allocation_id: Mapped[int] = mapped_column(sa.ForeignKey("credit_allocations.id"), index=True)
+    retirement_id: Mapped[int] = mapped_column(sa.ForeignKey("credit_retirements.id"))
+    claimant_organisation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisations.id"))
+    beneficiary_organisation_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisations.id")
+    )
+    #: What is wrong, in words an operator reads (English; the console translates the kind).
+    problem: Mapped[str] = mapped_column(sa.String(32))
+    quantity_g: Mapped[int] = mapped_column(sa.BigInteger)
+    status: Mapped[str] = mapped_column(sa.String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        sa.UniqueConstraint("allocation_id", "retirement_id"),
+        sa.CheckConstraint(_in("problem", FINDING_PROBLEMS), name="problem_known"),
+        sa.CheckConstraint(_in("status", FINDING_STATUSES), name="status_known"),
     )

@@ -21,10 +21,10 @@ from ledger.credits.accounts import (
     INVENTORY_ACCOUNT,
     PURPOSE_MAX_LENGTH_CHARS,
     REFERENCE_MAX_LENGTH_CHARS,
-    RETIRED_ACCOUNT,
     RETIREMENT_LINES_MAX,
     accounts_open,
     registry_lock,
+    retired_account,
 )
 from ledger.credits.models import CreditBatch, CreditRegistry, CreditRetirement, CreditSerialRange
 from ledger.entries.posting import entry_post
@@ -33,10 +33,25 @@ from ledger.errors import CreditError, ErrorCode, Outcome
 from ledger.models import Entry
 from ledger.tlog.log import log_append
 from service.base.exceptions import FieldMessage
+from service.base.parties.models import Organisation
 from service.base.units import GRAMS_PER_TONNE
 
 #: Tonnes taken from one available serial range of a batch: (batch, range, tonnes).
 _Piece = tuple[CreditBatch, CreditSerialRange, int]
+
+
+def beneficiary_matches(beneficiary: str, organisation_name: str) -> bool:
+    """Whether the name a registry wrote is the organisation's: the whole name, or its legal
+    name, the part before the first space (names here are kept as "青浦练塘大米有限公司 Lianta
+    Rice Co.", a registry writes the legal name alone). Spaces around either are ignored.
+
+    >>> beneficiary_matches("青浦练塘大米有限公司", "青浦练塘大米有限公司 Lianta Rice Co.")
+    True
+    >>> beneficiary_matches("吴江同里米业有限公司", "青浦练塘大米有限公司 Lianta Rice Co.")
+    False
+    """
+    written, name = " ".join(beneficiary.split()), " ".join(organisation_name.split())
+    return bool(written) and written in (name, name.split(" ", 1)[0])
 
 
 @dataclass(frozen=True)
@@ -57,6 +72,7 @@ def retire(
     registry_code: str,
     registry_reference: str,
     beneficiary: str,
+    beneficiary_organisation_id: int,
     purpose: str,
     retired_on: date,
     lines: Sequence[RetirementLine],
@@ -64,7 +80,10 @@ def retire(
     now: datetime,
 ) -> RetirementResult:
     """Record a retirement the registry made: whole tonnes of one or more batches, the lowest
-    serials still available first. Repeating a reference answers the original retirement.
+    serials still available first, into the retired pool of the beneficiary organisation (the
+    only party whose claims may draw on it). ``beneficiary`` is the name as the registry wrote
+    it and must be that organisation's (``beneficiary_matches``). Repeating a reference answers
+    the original retirement.
 
     Locks the registry's row (``retirement_check``), then the available serial ranges of each
     batch it draws on, then the ledger's balances as any entry does.
@@ -74,6 +93,7 @@ def retire(
         registry_code=registry_code,
         registry_reference=registry_reference,
         beneficiary=beneficiary,
+        beneficiary_organisation_id=beneficiary_organisation_id,
         purpose=purpose,
         retired_on=retired_on,
         lines=lines,
@@ -90,13 +110,14 @@ def retire(
         return _retirement_repeated(session, existing, request)
 
     batches, pieces = _serials_take(session, registry, lines)
-    accounts_open(session, registry.code)
+    accounts_open(session, registry.code, beneficiary_id=beneficiary_organisation_id)
+    pool = retired_account(beneficiary_organisation_id)
     result = entry_post(
         session,
         EntryRequest(
             key=f"credits:retirement:{registry.code}:{reference}",
             kind="credits_retire",
-            postings=_retirement_postings(registry, reference, lines, batches, pieces),
+            postings=_retirement_postings(registry, reference, lines, batches, pieces, pool),
             metadata={"reference": reference},
         ),
         now=now,
@@ -105,6 +126,7 @@ def retire(
         registry_id=registry.id,
         registry_reference=reference,
         beneficiary=request["beneficiary"],
+        beneficiary_organisation_id=beneficiary_organisation_id,
         purpose=request["purpose"],
         retired_on=retired_on,
         quantity_t=sum(line.quantity_t for line in lines),
@@ -132,6 +154,7 @@ def retirement_check(
     registry_code: str,
     registry_reference: str,
     beneficiary: str,
+    beneficiary_organisation_id: int,
     purpose: str,
     retired_on: date,
     lines: Sequence[RetirementLine],
@@ -154,6 +177,19 @@ def retirement_check(
                 FieldMessage("1 to {limit} characters", limit=limit),
                 field=name,
             )
+    organisation = session.get(Organisation, beneficiary_organisation_id)
+    if organisation is None:
+        raise CreditError(
+            ErrorCode.CREDIT_RETIREMENT_INVALID,
+            "no such organisation",
+            field="beneficiary_organisation_id",
+        )
+    if not beneficiary_matches(beneficiary, organisation.name):
+        raise CreditError(
+            ErrorCode.CREDIT_RETIREMENT_INVALID,
+            FieldMessage("not the name of {organisation}", organisation=organisation.name),
+            field="beneficiary",
+        )
     if retired_on > now.date():
         raise CreditError(ErrorCode.CREDIT_RETIREMENT_INVALID, "in the future", field="retired_on")
     if not 0 < len(lines) <= RETIREMENT_LINES_MAX:
@@ -175,6 +211,7 @@ def retirement_check(
             )
     request = {
         "beneficiary": beneficiary.strip(),
+        "beneficiary_organisation_id": beneficiary_organisation_id,
         "purpose": purpose.strip(),
         "retired_on": retired_on.isoformat(),
         "lines": [[line.batch_id, line.quantity_t] for line in lines],
@@ -232,9 +269,10 @@ def _retirement_postings(
     lines: Sequence[RetirementLine],
     batches: dict[int, CreditBatch],
     pieces: Sequence[_Piece],
+    pool: str,
 ) -> list[PostingRequest]:
-    """Each line out of its batch's inventory lot; each piece into a retired lot that names its
-    serials."""
+    """Each line out of its batch's inventory lot; each piece into a lot of the beneficiary's
+    retired pool that names its serials."""
     postings = [
         PostingRequest(
             INVENTORY_ACCOUNT,
@@ -246,7 +284,7 @@ def _retirement_postings(
     for batch, piece, take in pieces:
         postings.append(
             PostingRequest(
-                RETIRED_ACCOUNT,
+                pool,
                 take * GRAMS_PER_TONNE,
                 provenance={
                     "registry": registry.code,
@@ -297,7 +335,7 @@ def _retirement_repeated(
     """The original answer to a repeated reference, or ``idempotency_conflict`` naming what
     differs."""
     stored = _retirement_request(session, existing)
-    for name in ("beneficiary", "purpose", "retired_on", "lines"):
+    for name in ("beneficiary", "beneficiary_organisation_id", "purpose", "retired_on", "lines"):
         if stored[name] != request[name]:
             raise CreditError(
                 ErrorCode.IDEMPOTENCY_CONFLICT,
@@ -325,6 +363,7 @@ def _retirement_request(session: Session, retirement: CreditRetirement) -> dict[
     )
     return {
         "beneficiary": retirement.beneficiary,
+        "beneficiary_organisation_id": retirement.beneficiary_organisation_id,
         "purpose": retirement.purpose,
         "retired_on": retirement.retired_on.isoformat(),
         "lines": [[batch_by_lot[lot], tonnes] for lot, tonnes in lines],

@@ -18,14 +18,17 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from ledger.credits.accounts import retired_account
 from ledger.credits.models import (
     CreditAllocation,
+    CreditAllocationFinding,
     CreditBatch,
     CreditFarm,
     CreditImport,
     CreditProject,
     CreditRetirement,
 )
+from ledger.models import Account
 
 
 def _month(moment: date | datetime) -> str:
@@ -178,3 +181,41 @@ def credits_by_month(session: Session, *, zone: ZoneInfo) -> CreditMonths:
         month = _month(created_at.astimezone(zone))
         months.allocated_g[month] = months.allocated_g.get(month, 0) + int(quantity_g)
     return months
+
+
+# -- claimants ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClaimantCredits:
+    """One claimant's retired pool: grams retired for it and not allocated, of which held for
+    orders, and what is left to hold (``available_g``)."""
+
+    unallocated_g: int
+    held_g: int
+
+    @property
+    def available_g(self) -> int:
+        return self.unallocated_g - self.held_g
+
+
+def claimant_credits(session: Session, *, organisation_id: int) -> ClaimantCredits:
+    """The claimant's retired pool (zero when nothing was ever retired for it)."""
+    row = session.execute(
+        sa.select(Account.balance, Account.reserved).where(
+            Account.code == retired_account(organisation_id)
+        )
+    ).first()
+    if row is None:
+        return ClaimantCredits(0, 0)
+    return ClaimantCredits(int(row.balance), int(row.reserved))
+
+
+def findings_open(session: Session, *, limit: int) -> list[CreditAllocationFinding]:
+    """Allocations recorded by migration 0017 as breaking the claimant rule, not yet resolved."""
+    return list(
+        session.scalars(
+            sa.select(CreditAllocationFinding)
+            .where(CreditAllocationFinding.status == "open")
+            .order_by(CreditAllocationFinding.id)
+            .limit(limit)
+        )
+    )

@@ -1,6 +1,7 @@
 """The audit's checks of sink credits: serials conserved and never overlapping, each retirement's
-tonnes in its retired ranges, no retired range (so no retirement) over-allocated, and no gram of
-any serial allocated twice or outside its retired range."""
+tonnes in its retired ranges, no retired range (so no retirement) over-allocated, no gram of any
+serial allocated twice or outside its retired range, and every allocation drawing only on
+retirements made for its claimant."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from sqlalchemy.orm import Session
 
 from ledger.credits.models import (
     CreditAllocation,
+    CreditAllocationFinding,
     CreditAllocationPart,
     CreditBatch,
     CreditRetirement,
     CreditSerialRange,
 )
-from ledger.models import Lot, table
+from ledger.models import AnySelect, Lot, table
 from ledger.verify.common import rows, totals
 from service.base.units import GRAMS_PER_TONNE
 
@@ -206,3 +208,61 @@ def parts_inside_their_ranges(session: Session) -> list[str]:
         f"({r.grams} g, retirement {r.range_retirement_id}) for retirement {r.retirement_id}"
         for r in rows(session, outside)
     ]
+
+
+def _claimant_violations() -> AnySelect:
+    """Allocation parts that break the claimant rule: the part's claimant is not its
+    allocation's, or not its retirement's beneficiary, or either is unknown."""
+    parts, allocations = table(CreditAllocationPart), table(CreditAllocation)
+    retirements = table(CreditRetirement)
+    return (
+        sa.select(
+            parts.c.id,
+            parts.c.allocation_id,
+            parts.c.retirement_id,
+            allocations.c.claimant_organisation_id.label("claimant"),
+            retirements.c.beneficiary_organisation_id.label("beneficiary"),
+        )
+        .join(allocations, allocations.c.id == parts.c.allocation_id)
+        .join(retirements, retirements.c.id == parts.c.retirement_id)
+        .where(
+            sa.or_(
+                parts.c.claimant_organisation_id.is_(None),
+                allocations.c.claimant_organisation_id.is_(None),
+                retirements.c.beneficiary_organisation_id.is_(None),
+                parts.c.claimant_organisation_id != allocations.c.claimant_organisation_id,
+                parts.c.claimant_organisation_id != retirements.c.beneficiary_organisation_id,
+            )
+        )
+        .order_by(parts.c.id)
+    )
+
+
+def _claimant_rows(session: Session, *, recorded: bool) -> list[str]:
+    violations = _claimant_violations().subquery()
+    findings = table(CreditAllocationFinding)
+    known = (
+        sa.select(findings.c.id)
+        .where(
+            findings.c.allocation_id == violations.c.allocation_id,
+            findings.c.retirement_id == violations.c.retirement_id,
+        )
+        .exists()
+    )
+    statement = sa.select(violations).where(known if recorded else ~known)
+    return [
+        f"allocation {r.allocation_id} (claimant {r.claimant}) draws on retirement "
+        f"{r.retirement_id} (beneficiary {r.beneficiary}), part {r.id}"
+        for r in rows(session, statement)
+    ]
+
+
+def allocations_claim_own_retirements(session: Session) -> list[str]:
+    """Every allocation part draws on a retirement made for the allocation's claimant, unless a
+    finding records it (those are reported by ``allocation_findings_known``)."""
+    return _claimant_rows(session, recorded=False)
+
+
+def allocation_findings_known(session: Session) -> list[str]:
+    """Violations of the claimant rule recorded as findings: known, reported, not failures."""
+    return _claimant_rows(session, recorded=True)

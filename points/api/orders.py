@@ -3,6 +3,7 @@ offset's certificate is public."""
 
 from __future__ import annotations
 
+from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
@@ -74,6 +75,7 @@ class Orders(MethodView):
             request_sha256=request_sha256(),
             user_id=principal.user_id,
             holder_name=body["holder_name"],
+            offset_programme_uscc=current_app.config["PERSONAL_OFFSET_PROGRAMME_USCC"],
             now=utcnow(),
         )
         return order, 201 if created else 200
@@ -118,6 +120,12 @@ class OrderFulfil(MethodView):
 class CertificateSchema(Schema):
     certificate_number = fields.String()
     holder_name = fields.String()
+    end_beneficiary = fields.String(
+        metadata={"description": "The person the offset was made for (the holder)."}
+    )
+    claimant = fields.String(
+        metadata={"description": "The personal-offset programme the retirements were made for."}
+    )
     quantity_g = fields.Integer()
     points = fields.Integer()
     issued_at = fields.String(metadata={"description": "ISO 8601, UTC."})

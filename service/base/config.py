@@ -101,6 +101,9 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
     "TLOG_ORIGIN": "tanhui.local/log",
+    # The personal-offset programme: the USCC of the organisation whose retirements back
+    # personal offsets; empty, the platform organisation itself.
+    "PERSONAL_OFFSET_PROGRAMME_USCC": "",
     # Label lots: the price of retired credits and the service fee, in fen.
     "LABEL_PRICE_PER_TONNE_FEN": 8_000,
     "LABEL_SERVICE_FEE_FEN": 20_000,

@@ -24,14 +24,30 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
     context.configure(
         connection=connection,
         target_metadata=metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+    if not sqlite or connection.in_transaction():
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    # Batch mode rebuilds a table by copy, drop and rename; with foreign keys on, SQLite refuses
+    # to drop a table other rows refer to. Alembic's documented way: keys off for the run (the
+    # pragma is ignored inside a transaction, so it goes to the driver first), checked after.
+    driver = connection.connection.driver_connection
+    driver.execute("PRAGMA foreign_keys=OFF")
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+        broken = driver.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"the migration broke foreign keys: {broken[:10]}")
+    finally:
+        driver.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():

@@ -13,8 +13,10 @@ EXAMPLES = Path(__file__).parents[2] / "examples" / "credits"
 
 
 @pytest.fixture()
-def retired_tonne(session):
-    """The Qingpu file imported and 1 t of its 2024 batch retired: 1,000,000 g to allocate."""
+def retired_tonne(session, staff):
+    """The Qingpu file imported and 1 t of its 2024 batch retired for the enterprise of
+    ``staff``: 1,000,000 g its lots may hold and allocate."""
+    organisation, _ = staff
     now = datetime.now(UTC)
     credits.import_file(
         session, content=(EXAMPLES / "qingpu.json").read_bytes(), file_format="json", now=now
@@ -24,7 +26,8 @@ def retired_tonne(session):
         session,
         registry_code="YRD-CI",
         registry_reference="R-LOTS",
-        beneficiary="练塘大米",
+        beneficiary=organisation.name,
+        beneficiary_organisation_id=organisation.id,
         purpose="碳中和标签",
         retired_on=date(2026, 11, 1),
         lines=[credits.RetirementLine(batch, 1)],

@@ -138,19 +138,21 @@ def test_locks_return_ids_and_posting_needs_no_lookup_after(session, story, now)
     assert ledger.balance_of(session, "bob").balance == 8
 
 
-def test_what_an_allocation_drew_and_the_farms_shares(session, now):
+def test_what_an_allocation_drew_and_the_farms_shares(claimant, session, now):
     """Qingpu's 2024 batch (four farms), 1 t retired, two label-lot allocations."""
     credits.import_file(
         session, content=(EXAMPLES / "qingpu.json").read_bytes(), file_format="json", now=now
     )
     batch = session.scalar(sa.text("SELECT id FROM credit_batches WHERE vintage = 2024"))
     credits.retire(
-        session, registry_code="YRD-CI", registry_reference="R-READS", beneficiary="某米业",
+        session, beneficiary_organisation_id=claimant.id, registry_code="YRD-CI",
+            registry_reference="R-READS", beneficiary="上海某米业有限公司",
         purpose="碳中和标签", retired_on=date(2026, 11, 1),
         lines=[credits.RetirementLine(batch, 1)], now=now,
     )  # fmt: skip
     first, second = (
-        credits.allocate(session, key=f"lot-{n}", target_type="label_lot", target_id=str(n),
+        credits.allocate(session, claimant_organisation_id=claimant.id,
+                         key=f"lot-{n}", target_type="label_lot", target_id=str(n),
                          quantity_g=grams, now=now).allocation_id
         for n, grams in ((9, 250_003), (10, 1_000))
     )  # fmt: skip

@@ -2,13 +2,18 @@
 labels and issued lots) and add a farm with its staff and an operator who grants points."""
 
 import itertools
+from datetime import UTC, date, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from labels.codes import serial_for
 from labels.lots import lot_key_of
 from labels.models import LabelLot, Product
+from ledger import credits
+from service.base.parties.services import platform_organisation
 from tests.labels.conftest import (  # noqa: F401
+    EXAMPLES,
     certified,
     certifier,
     operator,
@@ -79,3 +84,28 @@ def lot_codes(app, client, staff, certified, operator, session):  # noqa: F811
 
     uri.lot = lot
     return uri
+
+
+@pytest.fixture()
+def programme_tonne(session):
+    """1 t of the Qingpu file's 2024 batch retired for the personal-offset programme (by
+    default the platform organisation): what personal offsets draw on."""
+    now = datetime.now(UTC)
+    credits.import_file(
+        session, content=(EXAMPLES / "qingpu.json").read_bytes(), file_format="json", now=now
+    )
+    batch = session.scalar(sa.text("SELECT id FROM credit_batches WHERE vintage = 2024"))
+    programme = platform_organisation(session)
+    credits.retire(
+        session,
+        registry_code="YRD-CI",
+        registry_reference="R-OFFSETS",
+        beneficiary=programme.name,
+        beneficiary_organisation_id=programme.id,
+        purpose="碳汇平台个人碳抵消计划",
+        retired_on=date(2026, 11, 1),
+        lines=[credits.RetirementLine(batch, 1)],
+        now=now,
+    )
+    session.flush()
+    return programme

@@ -47,7 +47,7 @@ def test_any_split_adds_up_exactly(total, parts):
 
 
 @pytest.fixture()
-def allocation(session, make_organisation):
+def allocation(claimant, session, make_organisation):
     """Qingpu imported, QP-LT-01 linked to a registered farm, 1 t retired, 250 kg allocated."""
     credits.import_file(
         session, content=(EXAMPLES / "qingpu.json").read_bytes(), file_format="json", now=NOW
@@ -60,16 +60,23 @@ def allocation(session, make_organisation):
     batch = session.scalar(sa.text("SELECT id FROM credit_batches WHERE vintage = 2024"))
     credits.retire(
         session,
+        beneficiary_organisation_id=claimant.id,
         registry_code="YRD-CI",
         registry_reference="R-FARMS",
-        beneficiary="某米业",
+        beneficiary="上海某米业有限公司",
         purpose="碳中和标签",
         retired_on=date(2026, 11, 1),
         lines=[credits.RetirementLine(batch, 1)],
         now=NOW,
     )
     result = credits.allocate(
-        session, key="lot-9", target_type="label_lot", target_id="9", quantity_g=250_003, now=NOW
+        session,
+        claimant_organisation_id=claimant.id,
+        key="lot-9",
+        target_type="label_lot",
+        target_id="9",
+        quantity_g=250_003,
+        now=NOW,
     )
     rules.rule_publish(
         session,

@@ -145,7 +145,7 @@ def test_orders_are_private(client, operator, consumer_tokens, bearer, give):
     assert len(client.get("/api/v1/points/orders", headers=operator).get_json()) == 1
 
 
-@pytest.mark.usefixtures("retired_tonne")
+@pytest.mark.usefixtures("programme_tonne")
 def test_a_personal_offset_allocates_retired_credits_with_a_certificate(
     client, operator, consumer_tokens, bearer, give, session
 ):
@@ -166,8 +166,11 @@ def test_a_personal_offset_allocates_retired_credits_with_a_certificate(
     assert allocated == [("personal_offset", f"order:{order['id']}", 30_000)]
     certificate = client.get(f"/api/v1/points/offsets/{number}").get_json()
     assert (certificate["holder_name"], certificate["quantity_g"]) == ("王小明", 30_000)
+    # The programme claims; the consumer is the end beneficiary.
+    assert certificate["end_beneficiary"] == "王小明"
+    assert certificate["claimant"] == "碳汇平台 Tanhui platform"
     retirement = certificate["retirements"][0]
-    assert retirement["registry_reference"] == "R-LOTS"
+    assert retirement["registry_reference"] == "R-OFFSETS"
     assert retirement["batches"][0]["vintage"] == 2024
     assert "make no claim" in certificate["statement"]
     assert certificate["log"] is None  # not yet sequenced
@@ -180,7 +183,7 @@ def test_a_personal_offset_allocates_retired_credits_with_a_certificate(
     assert client.get("/api/v1/points/offsets/TH-PO-2026-9999999").status_code == 404
 
 
-@pytest.mark.usefixtures("retired_tonne")
+@pytest.mark.usefixtures("programme_tonne")
 def test_an_offset_beyond_the_retired_credits_changes_nothing(
     client, operator, consumer_tokens, bearer, give, session
 ):
@@ -193,6 +196,20 @@ def test_an_offset_beyond_the_retired_credits_changes_nothing(
     assert count_rows(session, "redemption_orders") == 0
     assert client.get("/api/v1/points/catalogue").get_json()[0]["stock_available"] == 1000
     assert ledger.balance_of(session, "platform:credits:allocated").balance == 0
+
+
+@pytest.mark.usefixtures("retired_tonne")
+def test_an_offset_never_draws_on_an_enterprises_retirement(
+    client, operator, consumer_tokens, bearer, give, session
+):
+    """Issue 20: a consumer's certificate pointed at Lianta's retirement. Only the programme's
+    retirements back personal offsets; an enterprise's tonne is not the programme's."""
+    item = stock(client, operator, OFFSET)
+    alice = consumer_tokens()
+    give(alice, 500)
+    response = place(client, bearer(alice), "off-1", item_id=item["id"], quantity=1)
+    assert (response.status_code, response.get_json()["code"]) == (409, "credits_insufficient")
+    assert count_rows(session, "credit_allocations") == 0
 
 
 def test_an_auditor_reads_an_order_but_cannot_cancel_it(
@@ -219,3 +236,16 @@ def test_an_auditor_reads_an_order_but_cannot_cancel_it(
         f"/api/v1/points/orders/{order['id']}/cancel", headers=operator, json={"note": "退回"}
     )
     assert cancelled.get_json()["status"] == "cancelled"
+
+
+def test_the_personal_offset_programme_is_the_configured_organisation(session, make_organisation):
+    """``PERSONAL_OFFSET_PROGRAMME_USCC`` names the programme; empty, it is the platform."""
+    from points.redemption import offset_programme
+    from service.base.exceptions import NotFound
+    from service.base.parties.services import platform_organisation
+
+    programme = make_organisation("enterprise", name="长三角个人碳抵消计划")
+    assert offset_programme(session, programme.uscc).id == programme.id
+    assert offset_programme(session, "").id == platform_organisation(session).id
+    with pytest.raises(NotFound):
+        offset_programme(session, "91310000000000000X")

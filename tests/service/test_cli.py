@@ -125,9 +125,10 @@ def test_demo_seed_is_idempotent_and_its_logins_work(app, session, client):
         )
     )
     assert regions == {"310118", "320509", "330421"}
-    # The three pilot projects' credits, two retirements, and farms linked to their owners.
-    assert (counts["credit_batches"], counts["credit_retirements"]) == (6, 2)
-    assert "credits: 3 pilot projects, 6 batches, 510 t retired" in first.output
+    # The three pilot projects' credits; retirements for Lianta, Tongli and the personal-offset
+    # programme, each its own; farms linked to their owners.
+    assert (counts["credit_batches"], counts["credit_retirements"]) == (6, 3)
+    assert "credits: 3 pilot projects, 6 batches, 530 t retired" in first.output
     assert (
         "carbon_neutral TH-" in first.output
         and "lot LT2026A of 1000 units (issued)" in first.output

@@ -81,13 +81,15 @@ def test_a_rejected_upload_names_each_bad_row_in_the_language_asked(client, oper
     assert count_rows(session, "credit_batches") == 0
 
 
-def test_only_operators_import_and_retire(client, make_staff, sign_in, bearer, consumer_tokens):
+def test_only_operators_import_and_retire(
+    claimant, client, make_staff, sign_in, bearer, consumer_tokens
+):
     certifier = bearer(sign_in(make_staff(role="certifier").username))
     assert upload(client, certifier, "qingpu.json").status_code == 403
     assert upload(client, bearer(consumer_tokens()), "qingpu.json").status_code == 403
     assert upload(client, {}, "qingpu.json").status_code == 401
     response = client.post(
-        "/api/v1/credits/retirements", headers=certifier, json=retirement_body(1, 1)
+        "/api/v1/credits/retirements", headers=certifier, json=retirement_body(claimant.id, 1, 1)
     )
     assert response.status_code == 403
 
@@ -95,11 +97,12 @@ def test_only_operators_import_and_retire(client, make_staff, sign_in, bearer, c
 EXACT = ("serial_start", "serial_end", "first_serial_g", "last_serial_g", "from_g", "to_g")
 
 
-def retirement_body(batch, tonnes, reference="YRDCI-R-2026-0101"):
+def retirement_body(organisation_id, batch, tonnes, reference="YRDCI-R-2026-0101"):
     return {
         "registry_code": "YRD-CI",
         "registry_reference": reference,
-        "beneficiary": "上海青浦练塘米业有限公司",
+        "beneficiary": "上海某米业有限公司",
+        "beneficiary_organisation_id": organisation_id,
         "purpose": "碳中和大米标签，2026 年第 1 批",
         "retired_on": "2026-11-20",
         "lines": [{"batch_id": batch, "quantity_t": tonnes}],
@@ -107,11 +110,13 @@ def retirement_body(batch, tonnes, reference="YRDCI-R-2026-0101"):
 
 
 def test_a_retirement_is_recorded_and_disclosed_with_its_allocations(
-    client, operator, imported, session
+    claimant, client, operator, imported, session
 ):
     batch = batch_id(client, 2024, "青浦")
     response = client.post(
-        "/api/v1/credits/retirements", headers=operator, json=retirement_body(batch, 120)
+        "/api/v1/credits/retirements",
+        headers=operator,
+        json=retirement_body(claimant.id, batch, 120),
     )
     assert response.status_code == 201, response.get_json()
     retirement = response.get_json()
@@ -119,12 +124,15 @@ def test_a_retirement_is_recorded_and_disclosed_with_its_allocations(
         (1_000_001, 1_000_120)
     ]
     again = client.post(
-        "/api/v1/credits/retirements", headers=operator, json=retirement_body(batch, 120)
+        "/api/v1/credits/retirements",
+        headers=operator,
+        json=retirement_body(claimant.id, batch, 120),
     )
     assert (again.status_code, again.get_json()["id"]) == (200, retirement["id"])
 
     credits.allocate(
         session,
+        claimant_organisation_id=claimant.id,
         key="lot-1",
         target_type="label_lot",
         target_id="LT-2026-001",
@@ -160,10 +168,12 @@ def test_a_retirement_is_recorded_and_disclosed_with_its_allocations(
     }
 
 
-def test_a_retirement_beyond_the_batch_is_refused(client, operator, imported, session):
+def test_a_retirement_beyond_the_batch_is_refused(claimant, client, operator, imported, session):
     batch = batch_id(client, 2025, "嘉善")
     response = client.post(
-        "/api/v1/credits/retirements", headers=operator, json=retirement_body(batch, 1261)
+        "/api/v1/credits/retirements",
+        headers=operator,
+        json=retirement_body(claimant.id, batch, 1261),
     )
     assert response.status_code == 409
     body = response.get_json()
@@ -177,7 +187,7 @@ def test_a_retirement_beyond_the_batch_is_refused(client, operator, imported, se
     english = client.post(
         "/api/v1/credits/retirements",
         headers={**operator, "Accept-Language": "en"},
-        json=retirement_body(batch, 1261),
+        json=retirement_body(claimant.id, batch, 1261),
     ).get_json()
     assert english["fields"][0]["message"] == f"batch {batch} has 1260 t available, not 1261 t"
 
@@ -190,20 +200,28 @@ def test_a_retirement_beyond_the_batch_is_refused(client, operator, imported, se
         ({"lines": [{"batch_id": 1, "quantity_t": "5"}]}, "lines.0.quantity_t"),
         ({"lines": [{"batch_id": 1, "quantity_t": 0}]}, "lines.0.quantity_t"),
         ({"beneficiary": ""}, "beneficiary"),
+        # The name the registry wrote must be the beneficiary organisation's.
+        ({"beneficiary": "吴江同里米业有限公司"}, "beneficiary"),
+        ({"beneficiary_organisation_id": 999_999}, "beneficiary_organisation_id"),
+        ({"beneficiary_organisation_id": None}, "beneficiary_organisation_id"),
         ({"registry_code": "NOPE"}, "registry_code"),
     ],
 )
-def test_a_malformed_retirement_names_the_field(client, operator, imported, change, field):
-    body = {**retirement_body(batch_id(client, 2024, "吴江"), 1), **change}
+def test_a_malformed_retirement_names_the_field(
+    claimant, client, operator, imported, change, field
+):
+    body = {**retirement_body(claimant.id, batch_id(client, 2024, "吴江"), 1), **change}
     response = client.post("/api/v1/credits/retirements", headers=operator, json=body)
     assert response.status_code in (404, 422)
     assert field in {item["field"] for item in response.get_json()["fields"]}
 
 
-def test_the_open_data_export(client, operator, imported):
+def test_the_open_data_export(claimant, client, operator, imported):
     batch = batch_id(client, 2025, "吴江")
     client.post(
-        "/api/v1/credits/retirements", headers=operator, json=retirement_body(batch, 15, "R-9")
+        "/api/v1/credits/retirements",
+        headers=operator,
+        json=retirement_body(claimant.id, batch, 15, "R-9"),
     )
     response = client.get("/api/v1/credits/export.csv")
     assert response.status_code == 200
@@ -231,17 +249,22 @@ def test_unknown_objects_answer_404(client):
 
 
 def test_the_open_data_export_names_each_allocations_exact_serials(
-    client, operator, imported, session
+    claimant, client, operator, imported, session
 ):
     batch = batch_id(client, 2024, "青浦")
-    client.post("/api/v1/credits/retirements", headers=operator, json=retirement_body(batch, 10))
+    client.post(
+        "/api/v1/credits/retirements", headers=operator,
+        json=retirement_body(claimant.id, batch, 10),
+    )  # fmt: skip
     now = datetime.now(UTC)
     first = credits.allocate(
-        session, key="a", target_type="label_lot", target_id="A", quantity_g=6_250_000, now=now
-    )
+        session, claimant_organisation_id=claimant.id, key="a", target_type="label_lot",
+        target_id="A", quantity_g=6_250_000, now=now,
+    )  # fmt: skip
     second = credits.allocate(
-        session, key="b", target_type="label_lot", target_id="B", quantity_g=1_000_000, now=now
-    )
+        session, claimant_organisation_id=claimant.id, key="b", target_type="label_lot",
+        target_id="B", quantity_g=1_000_000, now=now,
+    )  # fmt: skip
 
     rows = list(
         csv.DictReader(

@@ -43,7 +43,9 @@ def test_an_operator_imports_a_file_and_sees_every_bad_row(client, console_sign_
     assert "A .json or .csv file" in wrong_kind.get_data(as_text=True)
 
 
-def test_an_operator_records_a_retirement(client, console_sign_in, csrf, session):
+def test_an_operator_records_a_retirement(
+    client, console_sign_in, csrf, session, make_organisation
+):
     import io
     from pathlib import Path
 
@@ -57,9 +59,16 @@ def test_an_operator_records_a_retirement(client, console_sign_in, csrf, session
         content_type="multipart/form-data",
     )
     batch = session.scalars(sa.select(CreditBatch).order_by(CreditBatch.id)).first()
+    tongli = make_organisation("enterprise", name="吴江同里米业 Tongli")
     form = {"csrf_token": csrf(), "registry_code": "YRD-CI", "registry_reference": "R-TEST-1",
-            "beneficiary": "吴江同里米业", "purpose": "碳中和标签", "retired_on": "2026-11-01",
+            "beneficiary": "吴江同里米业", "beneficiary_organisation_id": str(tongli.id),
+            "purpose": "碳中和标签", "retired_on": "2026-11-01",
             "batch_0": str(batch.id), "quantity_t_0": "5"}  # fmt: skip
+    other = client.post(
+        "/admin/credits/retirements?lang=en", data={**form, "beneficiary": "青浦练塘大米"},
+        follow_redirects=True,
+    )  # fmt: skip
+    assert "not the name of 吴江同里米业 Tongli" in other.get_data(as_text=True)
     bad = client.post(
         "/admin/credits/retirements?lang=en", data={**form, "quantity_t_0": "2.5"},
         follow_redirects=True,
@@ -69,4 +78,15 @@ def test_an_operator_records_a_retirement(client, console_sign_in, csrf, session
     assert done.headers["Location"] == "/credits"
     retirement = session.scalars(sa.select(CreditRetirement)).one()
     assert (retirement.quantity_t, retirement.registry_reference) == (5, "R-TEST-1")
+    assert retirement.beneficiary_organisation_id == tongli.id
     assert "R-TEST-1" in client.get("/credits").get_data(as_text=True)
+
+
+def test_the_credits_page_lists_open_findings_of_the_claimant_rule(
+    client, console_sign_in, session, claimant
+):
+    """Migration 0017's findings wait on the credits page for an operator."""
+    console_sign_in("operator")
+    page = client.get("/admin/credits?lang=en").get_data(as_text=True)
+    assert "Allocations that break the claimant rule" in page
+    assert "No open findings." in page

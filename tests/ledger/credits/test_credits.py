@@ -300,12 +300,13 @@ def test_a_file_that_is_not_what_it_says_is_refused(session, do_import):
 
 # -- retirement -----------------------------------------------------------------------------------
 @pytest.fixture()
-def retire(session, now):
+def retire(session, now, claimant):
     def run(reference, *lines, **overrides):
         arguments = {
             "registry_code": "YRD-CI",
             "registry_reference": reference,
             "beneficiary": "上海某米业有限公司",
+            "beneficiary_organisation_id": claimant.id,
             "purpose": "碳中和大米标签 2026 年第一批",
             "retired_on": date(2026, 11, 20),
             "lines": [RetirementLine(batch_id, tonnes) for batch_id, tonnes in lines],
@@ -316,7 +317,7 @@ def retire(session, now):
     return run
 
 
-def test_a_retirement_splits_the_serial_range_exactly(session, qingpu, retire):
+def test_a_retirement_splits_the_serial_range_exactly(claimant, session, qingpu, retire):
     older = batch_at(session, 1_000_001)
     result = retire("YRDCI-R-2026-0001", (older.id, 100))
 
@@ -325,7 +326,7 @@ def test_a_retirement_splits_the_serial_range_exactly(session, qingpu, retire):
         (1_000_001, 1_000_100, "retired"),
         (1_000_101, 1_001_850, "available"),
     ]
-    assert ledger.balance_of(session, credits.RETIRED_ACCOUNT).balance == 100 * T
+    assert ledger.balance_of(session, credits.retired_account(claimant.id)).balance == 100 * T
     assert session.get(Lot, older.lot_id).remaining == 1750 * T
     # The next retirement takes the next serials.
     retire("YRDCI-R-2026-0002", (older.id, 1750))
@@ -368,7 +369,7 @@ def test_a_retirement_beyond_what_is_available_writes_nothing(session, qingpu, r
     assert ranges_of(session, newer) == [(1_001_851, 1_003_560, "available")]
 
 
-def test_repeating_a_retirement_reference(session, qingpu, retire):
+def test_repeating_a_retirement_reference(claimant, session, qingpu, retire):
     older = batch_at(session, 1_000_001)
     first = retire("YRDCI-R-2026-0007", (older.id, 20))
     again = retire("YRDCI-R-2026-0007", (older.id, 20))
@@ -380,7 +381,7 @@ def test_repeating_a_retirement_reference(session, qingpu, retire):
         ErrorCode.IDEMPOTENCY_CONFLICT,
         True,
     )
-    assert ledger.balance_of(session, credits.RETIRED_ACCOUNT).balance == 20 * T
+    assert ledger.balance_of(session, credits.retired_account(claimant.id)).balance == 20 * T
 
 
 @pytest.mark.parametrize(
@@ -412,10 +413,11 @@ def retired(session, do_import, retire):
     return first, second
 
 
-def test_allocation_takes_the_oldest_vintage_first(session, now, retired):
+def test_allocation_takes_the_oldest_vintage_first(claimant, session, now, retired):
     qingpu_2025, jiashan_2024 = retired
     result = credits.allocate(
         session,
+        claimant_organisation_id=claimant.id,
         key="lot-A",
         target_type="label_lot",
         target_id="A-2026-001",
@@ -430,13 +432,14 @@ def test_allocation_takes_the_oldest_vintage_first(session, now, retired):
     ]
     assert result.parts[0].serial_start == 3_000_001
     assert ledger.balance_of(session, credits.ALLOCATED_ACCOUNT).balance == 60 * T
-    assert ledger.balance_of(session, credits.RETIRED_ACCOUNT).balance == 90 * T
+    assert ledger.balance_of(session, credits.retired_account(claimant.id)).balance == 90 * T
 
 
-def test_allocation_from_named_retirements(session, now, retired):
+def test_allocation_from_named_retirements(claimant, session, now, retired):
     qingpu_2025, _ = retired
     result = credits.allocate(
         session,
+        claimant_organisation_id=claimant.id,
         key="offset-1",
         target_type="personal_offset",
         target_id="user-7",
@@ -447,34 +450,56 @@ def test_allocation_from_named_retirements(session, now, retired):
     assert [(p.retirement_id, p.quantity_g) for p in result.parts] == [(qingpu_2025.id, 1_234)]
 
 
-def test_allocation_never_exceeds_what_was_retired(session, now, retired):
+def test_allocation_never_exceeds_what_was_retired(claimant, session, now, retired):
     credits.allocate(
-        session, key="a", target_type="label_lot", target_id="A", quantity_g=150 * T - 1, now=now
+        session,
+        claimant_organisation_id=claimant.id,
+        key="a",
+        target_type="label_lot",
+        target_id="A",
+        quantity_g=150 * T - 1,
+        now=now,
     )
     with pytest.raises(CreditError) as error:
         credits.allocate(
-            session, key="b", target_type="label_lot", target_id="B", quantity_g=2, now=now
+            session,
+            claimant_organisation_id=claimant.id,
+            key="b",
+            target_type="label_lot",
+            target_id="B",
+            quantity_g=2,
+            now=now,
         )
     assert error.value.error_code is ErrorCode.CREDITS_INSUFFICIENT
     assert count(session, CreditAllocation) == 1
     last = credits.allocate(
-        session, key="c", target_type="label_lot", target_id="C", quantity_g=1, now=now
+        session,
+        claimant_organisation_id=claimant.id,
+        key="c",
+        target_type="label_lot",
+        target_id="C",
+        quantity_g=1,
+        now=now,
     )
     assert last.quantity_g == 1
-    assert ledger.balance_of(session, credits.RETIRED_ACCOUNT).balance == 0
+    assert ledger.balance_of(session, credits.retired_account(claimant.id)).balance == 0
 
 
-def test_repeating_an_allocation_key(session, now, retired):
+def test_repeating_an_allocation_key(claimant, session, now, retired):
     arguments = {"key": "k", "target_type": "label_lot", "target_id": "A", "now": now}
-    first = credits.allocate(session, quantity_g=7, **arguments)
-    again = credits.allocate(session, quantity_g=7, **arguments)
+    first = credits.allocate(
+        session, claimant_organisation_id=claimant.id, quantity_g=7, **arguments
+    )
+    again = credits.allocate(
+        session, claimant_organisation_id=claimant.id, quantity_g=7, **arguments
+    )
     assert (again.outcome, again.allocation_id, again.parts) == (
         Outcome.EXISTS,
         first.allocation_id,
         first.parts,
     )
     with pytest.raises(CreditError) as error:
-        credits.allocate(session, quantity_g=8, **arguments)
+        credits.allocate(session, claimant_organisation_id=claimant.id, quantity_g=8, **arguments)
     assert error.value.error_code is ErrorCode.IDEMPOTENCY_CONFLICT
     assert "quantity_g" in error.value.fields
 
@@ -490,7 +515,7 @@ def test_repeating_an_allocation_key(session, now, retired):
         ({"retirement_ids": [999]}, "retirement_ids"),
     ],
 )
-def test_a_malformed_allocation_names_its_field(session, now, retired, overrides, field):
+def test_a_malformed_allocation_names_its_field(claimant, session, now, retired, overrides, field):
     arguments = {
         "key": "bad",
         "target_type": "label_lot",
@@ -499,14 +524,22 @@ def test_a_malformed_allocation_names_its_field(session, now, retired, overrides
         "now": now,
     }
     with pytest.raises(CreditError) as error:
-        credits.allocate(session, **{**arguments, **overrides})
+        credits.allocate(
+            session, claimant_organisation_id=claimant.id, **{**arguments, **overrides}
+        )
     assert field in error.value.fields
     assert count(session, CreditAllocation) == 0
 
 
-def test_what_backs_a_target(session, now, retired):
+def test_what_backs_a_target(claimant, session, now, retired):
     credits.allocate(
-        session, key="x", target_type="label_lot", target_id="L1", quantity_g=3 * T, now=now
+        session,
+        claimant_organisation_id=claimant.id,
+        key="x",
+        target_type="label_lot",
+        target_id="L1",
+        quantity_g=3 * T,
+        now=now,
     )
     backing = credits.allocations_of(session, "label_lot", "L1")
     assert [b["quantity_g"] for b in backing] == [3 * T]
@@ -514,12 +547,18 @@ def test_what_backs_a_target(session, now, retired):
 
 
 def test_imports_retirements_and_allocations_become_log_leaves(
-    session, now, retired, signer, origin
+    claimant, session, now, retired, signer, origin
 ):
     from ledger.tlog import leaf_proof, log_sequence, proof_verify
 
     allocation = credits.allocate(
-        session, key="log", target_type="label_lot", target_id="L9", quantity_g=5, now=now
+        session,
+        claimant_organisation_id=claimant.id,
+        key="log",
+        target_type="label_lot",
+        target_id="L9",
+        quantity_g=5,
+        now=now,
     )
     log_sequence(session, signer=signer, origin=origin, now=now)
     kinds = session.scalars(sa.text("SELECT kind FROM tlog_leaves WHERE kind LIKE 'credits.%'"))
@@ -536,3 +575,52 @@ def test_imports_retirements_and_allocations_become_log_leaves(
         }
     ]
     proof_verify(bundle, verifier=signer.verifier(), origin=origin)
+
+
+# -- the claimant rule ----------------------------------------------------------------------------
+def test_a_retirement_must_name_its_beneficiary_organisation(session, qingpu, retire, claimant):
+    older = batch_at(session, 1_000_001)
+    with pytest.raises(CreditError) as error:
+        retire("R-NAME", (older.id, 1), beneficiary="吴江同里米业有限公司")
+    assert error.value.error_code is ErrorCode.CREDIT_RETIREMENT_INVALID
+    assert "beneficiary" in error.value.fields
+    with pytest.raises(CreditError) as error:
+        retire("R-NONE", (older.id, 1), beneficiary_organisation_id=999_999)
+    assert "beneficiary_organisation_id" in error.value.fields
+    retired = retire("R-OK", (older.id, 1)).retirement
+    assert retired.beneficiary_organisation_id == claimant.id
+    assert ledger.balance_of(session, credits.retired_account(claimant.id)).balance == T
+
+
+def test_an_allocation_draws_only_on_its_claimants_retirements(
+    session, now, retired, make_organisation
+):
+    """Issue 20: a lot of one company backed by another's retirement. Another claimant finds
+    nothing to draw on, by FIFO or by naming the retirement."""
+    other = make_organisation("enterprise")
+    arguments = {"target_type": "label_lot", "quantity_g": 1, "now": now}
+    with pytest.raises(CreditError) as error:
+        credits.allocate(
+            session, key="x", target_id="X", claimant_organisation_id=other.id, **arguments
+        )
+    assert error.value.error_code is ErrorCode.CREDITS_INSUFFICIENT
+    with pytest.raises(CreditError) as error:
+        credits.allocate(
+            session, key="y", target_id="Y", claimant_organisation_id=other.id,
+            retirement_ids=[retired[0].id], **arguments,
+        )  # fmt: skip
+    assert error.value.error_code is ErrorCode.CREDIT_ALLOCATION_INVALID
+    assert "retirement_ids" in error.value.fields
+    assert count(session, CreditAllocation) == 0
+
+
+def test_a_repeated_key_with_another_claimant_is_a_conflict(
+    session, now, retired, claimant, make_organisation
+):
+    arguments = {"key": "k", "target_type": "label_lot", "target_id": "A", "quantity_g": 7}
+    credits.allocate(session, claimant_organisation_id=claimant.id, now=now, **arguments)
+    other = make_organisation("enterprise")
+    with pytest.raises(CreditError) as error:
+        credits.allocate(session, claimant_organisation_id=other.id, now=now, **arguments)
+    assert error.value.error_code is ErrorCode.IDEMPOTENCY_CONFLICT
+    assert "claimant_organisation_id" in error.value.fields

@@ -17,7 +17,7 @@ T = 1_000_000
 
 
 @pytest.fixture()
-def holdings(session, now):
+def holdings(claimant, session, now):
     """The Qingpu file imported, 100 t of its 2024 batch retired, 30 t of those allocated."""
     credits.import_file(
         session,
@@ -28,16 +28,23 @@ def holdings(session, now):
     batch_id = session.scalar(sa.text("SELECT id FROM credit_batches WHERE vintage = 2024"))
     credits.retire(
         session,
+        beneficiary_organisation_id=claimant.id,
         registry_code="YRD-CI",
         registry_reference="R-1",
-        beneficiary="某米业",
+        beneficiary="上海某米业有限公司",
         purpose="碳中和标签",
         retired_on=date(2026, 11, 1),
         lines=[RetirementLine(batch_id, 100)],
         now=now,
     )
     credits.allocate(
-        session, key="a", target_type="label_lot", target_id="L1", quantity_g=30 * T, now=now
+        session,
+        claimant_organisation_id=claimant.id,
+        key="a",
+        target_type="label_lot",
+        target_id="L1",
+        quantity_g=30 * T,
+        now=now,
     )
     session.flush()
     return session
@@ -54,8 +61,10 @@ def test_honest_holdings_verify(holdings):
         "allocations trace to retirements",
         "no gram of a serial is allocated twice",
         "allocation parts stay inside their ranges",
+        "allocations draw on their claimant's retirements",
     ):
         assert result.checks[name] == 0
+    assert result.known == []
 
 
 CORRUPTIONS = {
@@ -99,6 +108,11 @@ CORRUPTIONS = {
             "SET start_g = start_g + 80000000, end_g = end_g + 80000000"
         ],
     ),
+    # A null claimant escapes the composite foreign keys (MATCH SIMPLE); the audit does not.
+    "allocations draw on their claimant's retirements": (
+        "credit_allocation_parts",
+        ["UPDATE credit_allocation_parts SET claimant_organisation_id = NULL"],
+    ),
 }
 
 
@@ -115,18 +129,19 @@ def test_tampering_with_credits_is_found(holdings, check):
     assert result.checks[check] >= 1, result.problems
 
 
-def _second_allocation(session, now):
+def _second_allocation(session, claimant, now):
     """A second lot of 5 t: it takes grams 30,000,000–35,000,000 of the retired range."""
     credits.allocate(
-        session, key="b", target_type="label_lot", target_id="L2", quantity_g=5 * T, now=now
-    )
+        session, claimant_organisation_id=claimant.id, key="b", target_type="label_lot",
+        target_id="L2", quantity_g=5 * T, now=now,
+    )  # fmt: skip
     session.flush()
 
 
-def test_a_gram_allocated_twice_is_found(holdings, now):
+def test_a_gram_allocated_twice_is_found(holdings, claimant, now):
     """The second lot's part is moved onto grams the first already has: every total still
     agrees, only the grams of serials 1000001–1000005 are now claimed twice."""
-    _second_allocation(holdings, now)
+    _second_allocation(holdings, claimant, now)
     unprotect(holdings, "credit_allocation_parts")
     if holdings.get_bind().dialect.name == "postgresql":
         # The database refuses it first (next test); drop its guard to reach the audit.
@@ -149,10 +164,10 @@ def test_a_gram_allocated_twice_is_found(holdings, now):
     assert any("already allocated" in problem for problem in result.problems)
 
 
-def test_postgresql_refuses_two_parts_sharing_a_gram(holdings, now):
+def test_postgresql_refuses_two_parts_sharing_a_gram(holdings, claimant, now):
     if holdings.get_bind().dialect.name != "postgresql":
         pytest.skip("the EXCLUDE constraint (btree_gist) is PostgreSQL's")
-    _second_allocation(holdings, now)
+    _second_allocation(holdings, claimant, now)
     unprotect(holdings, "credit_allocation_parts")
     with pytest.raises(sa.exc.IntegrityError, match="no_shared_gram"):
         with holdings.begin_nested():
@@ -178,3 +193,64 @@ def test_the_database_refuses_a_part_that_is_not_an_interval(holdings, start_g, 
                 ),
                 {"quantity_g": max(end_g - start_g, 1), "start_g": start_g, "end_g": end_g},
             )
+
+
+def _beneficiary_change(session, organisation_id):
+    """Say the retirement was made for another organisation, past the composite foreign key
+    (dropped on PostgreSQL, deferred on SQLite: the test's transaction is rolled back)."""
+    unprotect(session, "credit_retirements")
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            sa.text(
+                "ALTER TABLE credit_allocation_parts "
+                "DROP CONSTRAINT fk_credit_allocation_parts_claimant_is_beneficiary"
+            )
+        )
+    else:
+        session.execute(sa.text("PRAGMA defer_foreign_keys = ON"))
+    session.execute(
+        sa.text("UPDATE credit_retirements SET beneficiary_organisation_id = :o"),
+        {"o": organisation_id},
+    )
+
+
+def test_the_database_refuses_a_retirement_changing_its_beneficiary(holdings, make_organisation):
+    other = make_organisation("enterprise")
+    unprotect(holdings, "credit_retirements")
+    with pytest.raises(sa.exc.IntegrityError), holdings.begin_nested():
+        holdings.execute(
+            sa.text("UPDATE credit_retirements SET beneficiary_organisation_id = :o"),
+            {"o": other.id},
+        )
+
+
+def test_an_allocation_on_another_beneficiarys_retirement_fails_verify(holdings, make_organisation):
+    other = make_organisation("enterprise")
+    _beneficiary_change(holdings, other.id)
+
+    result = ledger_verify(holdings)
+
+    assert not result.ok
+    assert result.checks["allocations draw on their claimant's retirements"] == 1
+    assert "draws on retirement" in result.problems[0]
+
+
+def test_a_recorded_finding_is_reported_not_failed(holdings, make_organisation):
+    """Migration 0017 records what it found; the audit lists it as known and passes."""
+    other = make_organisation("enterprise")
+    _beneficiary_change(holdings, other.id)
+    holdings.execute(
+        sa.text(
+            "INSERT INTO credit_allocation_findings (allocation_id, retirement_id, "
+            "claimant_organisation_id, beneficiary_organisation_id, problem, quantity_g, "
+            "status, created_at) SELECT a.id, r.id, a.claimant_organisation_id, :o, "
+            "'other_beneficiary', a.quantity_g, 'open', CURRENT_TIMESTAMP "
+            "FROM credit_allocations a, credit_retirements r"
+        ),
+        {"o": other.id},
+    )
+
+    result = ledger_verify(holdings)
+
+    assert result.ok, result.problems
+    assert len(result.known) == 1

@@ -6,17 +6,26 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from ledger import credits
 from ledger.credits.models import CreditBatch
 from ledger.credits.registry import Beneficiary, RetireRequest
 from ledger.credits.registry_local import LocalRegistry
 from ledger.errors import CreditError, ErrorCode
+from service.base.parties.models import Organisation
 from service.errors import STATUS_BY_CODE, status_of
 from service.registry_http import RegistryHttpClient, RegistryHttpConfig, registry_http_config
 from tests.conftest import valid_uscc
 
 EXAMPLES = Path(__file__).parents[3] / "examples" / "credits"
+
+
+def _claimant_id(session):
+    """The ``claimant`` fixture's enterprise, which ``world`` makes."""
+    return session.scalar(
+        sa.select(Organisation.id).where(Organisation.name.startswith("上海某米业有限公司"))
+    )
 
 
 def retire(session, now, reference="R-1", **changes):
@@ -25,6 +34,7 @@ def retire(session, now, reference="R-1", **changes):
         "registry_code": "YRD-CI",
         "registry_reference": reference,
         "beneficiary": "上海某米业有限公司",
+        "beneficiary_organisation_id": _claimant_id(session),
         "purpose": "碳中和大米标签 2026 年第一批",
         "retired_on": date(2026, 11, 20),
         "lines": [credits.RetirementLine(batch_id, 10)],
@@ -41,7 +51,7 @@ def allocate(session, now, **changes):
         "quantity_g": 1_000,
         "now": now,
     } | changes
-    return credits.allocate(session, **arguments)
+    return credits.allocate(session, claimant_organisation_id=_claimant_id(session), **arguments)
 
 
 def registry_retire(registry, quantity_t=10**6):
@@ -58,7 +68,7 @@ def nobody_listening():
 
 
 @pytest.fixture()
-def world(session, now):
+def world(session, now, claimant):
     credits.import_file(
         session, content=(EXAMPLES / "qingpu.json").read_bytes(), file_format="json", now=now
     )

@@ -36,7 +36,7 @@ def load(session, now):
 
 
 @pytest.fixture()
-def registry(session, now):
+def registry(claimant, session, now):
     load(session, now)
     retirements = {}
     for reference, serial, tonnes, retired_on in (
@@ -45,12 +45,14 @@ def registry(session, now):
     ):
         batch = selectors.batch_id_at(session, serial_start=serial)
         retirements[reference] = credits.retire(
-            session, registry_code="YRD-CI", registry_reference=reference, beneficiary="某米业",
+            session, beneficiary_organisation_id=claimant.id, registry_code="YRD-CI",
+            registry_reference=reference, beneficiary="上海某米业有限公司",
             purpose="碳中和标签", retired_on=retired_on,
             lines=[credits.RetirementLine(batch, tonnes)], now=now,
         ).retirement  # fmt: skip
     for key, grams, at in (("lot-1", 250_003, LATE_OCTOBER_UTC), ("lot-2", 1_000, now)):
-        credits.allocate(session, key=key, target_type="label_lot", target_id=key,
+        credits.allocate(session, claimant_organisation_id=claimant.id,
+                         key=key, target_type="label_lot", target_id=key,
                          quantity_g=grams, now=at)  # fmt: skip
     return retirements
 
