@@ -38,9 +38,10 @@ from ledger.credits.registry import (
     SerialBlock,
     retire_request_check,
 )
-from ledger.credits.retirements import RetirementLine, retire
+from ledger.credits.retirements import RetirementLine, beneficiary_matches, retire
 from ledger.errors import CreditError, ErrorCode
 from service.base.exceptions import FieldMessage
+from service.base.parties.models import Organisation
 
 #: The one account the local registry holds for the platform: the credit inventory.
 LOCAL_HOLDING_ACCOUNT = INVENTORY_ACCOUNT
@@ -73,6 +74,7 @@ class LocalRegistry:
         existing = self._find(registry, request.reference)
         if existing is not None:
             return _repeated(self.session, existing, request)
+        beneficiary_id = _beneficiary_organisation(self.session, request.beneficiary)
         lines = _lines_choose(self.session, registry, request.quantity_t)
         try:
             result = retire(
@@ -80,6 +82,7 @@ class LocalRegistry:
                 registry_code=registry.code,
                 registry_reference=request.reference,
                 beneficiary=request.beneficiary.name,
+                beneficiary_organisation_id=beneficiary_id,
                 purpose=request.purpose,
                 # The day as ``retirements.retire`` checks it (never after ``now``'s date).
                 retired_on=self.now.date(),
@@ -234,3 +237,23 @@ def _record(session: Session, retirement: CreditRetirement) -> RegistryRetiremen
             for piece, batch, project in rows
         ),
     )
+
+
+def _beneficiary_organisation(session: Session, beneficiary: Beneficiary) -> int:
+    """The organisation a retirement is for: by its unified social credit code when the request
+    carries one, else the one organisation whose name the beneficiary's name matches; refused as
+    an unknown beneficiary otherwise (the registry knows only the parties it has on record)."""
+    candidates = sa.select(Organisation.id, Organisation.name).where(
+        Organisation.name.startswith(beneficiary.name, autoescape=True)
+    )
+    if beneficiary.credit_code:
+        candidates = candidates.where(Organisation.uscc == beneficiary.credit_code)
+    named = session.execute(candidates).all()
+    matches = [row.id for row in named if beneficiary_matches(beneficiary.name, row.name)]
+    if len(matches) != 1:
+        raise RegistryRefused(
+            RefusalReason.BENEFICIARY_UNKNOWN,
+            FieldMessage("No organisation on record is {name}.", name=beneficiary.name),
+            field="beneficiary",
+        )
+    return int(matches[0])

@@ -13,7 +13,7 @@ PostgreSQL's contrib, trusted since PostgreSQL 13); where it is not available th
 skipped with a warning, and ``tanhui ledger verify`` still checks the same.
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-11-26 12:00:00
 """
 
@@ -28,7 +28,7 @@ from alembic import op
 from service.migrations.triggers import make_immutable, make_mutable
 
 revision = "0018"
-down_revision = "0016"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

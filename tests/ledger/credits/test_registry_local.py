@@ -32,7 +32,11 @@ TONGLI = Beneficiary("同里农业发展有限公司", valid_uscc(2))
 
 
 @pytest.fixture()
-def registry(session, now):
+def registry(session, now, make_organisation):
+    """The Qingpu file imported; the registry knows Lianta and Tongli (its beneficiaries are
+    parties on record)."""
+    for beneficiary in (LIANTA, TONGLI):
+        make_organisation(name=beneficiary.name, uscc=beneficiary.credit_code)
     credits.import_file(
         session, content=(EXAMPLES / "qingpu.json").read_bytes(), file_format="json", now=now
     )

@@ -6,22 +6,30 @@ import json
 from datetime import date
 
 import pytest
+import sqlalchemy as sa
 
 from ledger import credits
 from ledger.credits import RetirementLine
 from ledger.credits.serials import free_intervals, intervals_take, serial_span
 from ledger.tlog import leaf_proof, log_sequence
+from service.base.parties.models import Organisation
 from tests.ledger.credits.test_credits import batch_at, example
 
 T = 1_000_000  # grams per tonne, and per serial
 
 
+LIANTA = "青浦练塘大米有限公司"
+
+
 @pytest.fixture()
-def retired_300_t(session, now):
-    """Qingpu's file imported and 300 t of its 2024 batch retired: serials 1000001–1000300."""
+def retired_300_t(session, now, make_organisation):
+    """Qingpu's file imported and 300 t of its 2024 batch retired for Lianta: serials
+    1000001–1000300."""
+    lianta = make_organisation(name=LIANTA)
     credits.import_file(session, content=example("qingpu.json"), file_format="json", now=now)
     return credits.retire(
         session,
+        beneficiary_organisation_id=lianta.id,
         registry_code="YRD-CI",
         registry_reference="YRDCI-R-2026-0001",
         beneficiary="青浦练塘大米有限公司",
@@ -33,9 +41,12 @@ def retired_300_t(session, now):
 
 
 def lot(session, now, key, quantity_g):
+    """A lot of Lianta's, the claimant of every lot here."""
+    lianta = session.scalar(sa.select(Organisation.id).where(Organisation.name == LIANTA))
     return credits.allocate(
-        session, key=key, target_type="label_lot", target_id=key, quantity_g=quantity_g, now=now
-    )
+        session, claimant_organisation_id=lianta, key=key, target_type="label_lot",
+        target_id=key, quantity_g=quantity_g, now=now,
+    )  # fmt: skip
 
 
 def shown(part):
@@ -72,6 +83,7 @@ def test_a_lot_larger_than_a_retired_range_takes_the_next_range_from_its_start(
 ):
     credits.retire(
         session,
+        beneficiary_organisation_id=retired_300_t.beneficiary_organisation_id,
         registry_code="YRD-CI",
         registry_reference="YRDCI-R-2026-0002",
         beneficiary="青浦练塘大米有限公司",

@@ -19,6 +19,7 @@ from ledger.verify import ledger_verify
 from tests.ledger.credits.test_credits import batch_at, example
 
 T = 1_000_000
+CLAIMANTS = ("甲米业有限公司", "乙米业有限公司")
 #: The Qingpu file's two batches, by their first serial.
 BATCH_STARTS = (1_000_001, 1_001_851)
 grams = st.one_of(
@@ -38,39 +39,49 @@ def imported(session, now):
     return {start: batch_at(session, start).id for start in BATCH_STARTS}
 
 
+@pytest.fixture()
+def claimants(make_organisation):
+    """Two enterprises: each retirement is made for one of them, each claim by one of them."""
+    return [make_organisation(name=name).id for name in CLAIMANTS]
+
+
 @settings(
     max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=st.lists(operations, min_size=1, max_size=12))
-def test_no_gram_of_any_serial_is_allocated_twice(session, now, imported, steps):
+def test_no_gram_of_any_serial_is_allocated_twice(session, now, imported, claimants, steps):
     with session.begin_nested() as example_run:
-        run(session, now, imported, steps)
+        run(session, now, imported, claimants, steps)
         example_run.rollback()
 
 
-def run(session, now, batches, steps):
-    retired_g = allocated_g = 0
+def run(session, now, batches, claimants, steps):
+    retired_g, allocated_g = Counter(), Counter()
     for number, step in enumerate(steps):
+        # The claimant of a step: the two enterprises in turn.
+        party = claimants[number % len(claimants)]
         if step[0] == "retire":
             _, start, tonnes = step
             credits.retire(
                 session,
+                beneficiary_organisation_id=party,
                 registry_code="YRD-CI",
                 registry_reference=f"R-{number}",
-                beneficiary="某米业",
+                beneficiary=CLAIMANTS[number % len(claimants)],
                 purpose="碳中和标签",
                 retired_on=date(2026, 11, 1),
                 lines=[RetirementLine(batches[start], tonnes)],
                 now=now,
             )
-            retired_g += tonnes * T
+            retired_g[party] += tonnes * T
             continue
         target_type, quantity_g = step
         try:
             credits.allocate(
                 session,
+                claimant_organisation_id=party,
                 key=f"k-{number}",
                 target_type=target_type,
                 target_id=f"t-{number}",
@@ -79,11 +90,12 @@ def run(session, now, batches, steps):
             )
         except CreditError as error:
             assert error.error_code is ErrorCode.CREDITS_INSUFFICIENT
-            assert quantity_g > retired_g - allocated_g
+            # Only ever short of the claimant's own retired grams, whatever the other holds.
+            assert quantity_g > retired_g[party] - allocated_g[party]
             continue
-        allocated_g += quantity_g
+        allocated_g[party] += quantity_g
     session.flush()
-    check(session, retired_g, allocated_g)
+    check(session, sum(retired_g.values()), sum(allocated_g.values()))
 
 
 def check(session, retired_g, allocated_g):
