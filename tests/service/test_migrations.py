@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from ledger import credits
 from ledger.credits import RetirementLine
 from ledger.verify import ledger_verify
+from service.base.parties.models import Organisation
 from service.db import create_engine
 from service.migrations import alembic_command, scratch_database
 from service.models import metadata
@@ -199,6 +200,12 @@ def test_existing_allocations_are_re_expressed_to_the_gram(empty_database_url, t
     )
     try:
         with Session(engine) as session:
+            lianta = Organisation(
+                kind="enterprise", name="青浦练塘大米有限公司", uscc=valid_uscc(1),
+                region_code="310118", status="approved",
+            )  # fmt: skip
+            session.add(lianta)
+            session.flush()
             credits.import_file(
                 session, content=example("qingpu.json"), file_format="json", now=now
             )
@@ -206,6 +213,7 @@ def test_existing_allocations_are_re_expressed_to_the_gram(empty_database_url, t
             for reference, tonnes in (("R-1", 7), ("R-2", 5)):
                 credits.retire(
                     session,
+                    beneficiary_organisation_id=lianta.id,
                     registry_code="YRD-CI",
                     registry_reference=reference,
                     beneficiary="青浦练塘大米有限公司",
@@ -217,6 +225,7 @@ def test_existing_allocations_are_re_expressed_to_the_gram(empty_database_url, t
             for key, grams in (("A", 6_250_000), ("B", 3_000_000), ("C", 500_000)):
                 credits.allocate(
                     session,
+                    claimant_organisation_id=lianta.id,
                     key=key,
                     target_type="label_lot",
                     target_id=key,
