@@ -87,7 +87,18 @@ def assert_issued_on_one_retirement(session, lot, staff):
     assert report.ok, report.problems
 
 
-def test_a_paid_lot_its_grams_do_not_cover_waits_retiring_with_one_request(session, paid):
+def test_a_paid_lot_its_grams_do_not_cover_waits_retiring_with_one_request(
+    client, staff, session, paid
+):
+    _, headers = staff
+    shown = client.get(f"/api/v1/lots/{paid.id}", headers=headers).get_json()
+    assert (shown["status"], shown["allocation_id"]) == ("retiring", None)
+    assert shown["retirement"] == {
+        "reference": f"tanhui-lot-{paid.id}",
+        "quantity_t": 1,
+        "status": "pending",
+        "attempts": 0,
+    }
     request = request_of(session, paid)
     assert paid.status == "retiring"
     assert (request.reference, request.quantity_t, request.status) == (
