@@ -162,16 +162,15 @@ def lot_issue(session: Session, lot: LabelLot, now: datetime) -> None:
     )
 
 
-def lot_retirements_pending(
-    session: Session, *, limit: int = RETIRE_PENDING_BATCH_MAX
-) -> list[int]:
-    """The pending requests, oldest first (read without locks; each is locked when run)."""
+def lot_retirements_pending(session: Session, *, limit: int | None = None) -> list[int]:
+    """The pending requests, oldest first, at most ``limit`` (``RETIRE_PENDING_BATCH_MAX``);
+    read without locks, each is locked when run."""
     return list(
         session.scalars(
             sa.select(LotRetirement.id)
             .where(LotRetirement.status == "pending")
             .order_by(LotRetirement.id)
-            .limit(limit)
+            .limit(limit or RETIRE_PENDING_BATCH_MAX)
         )
     )
 
@@ -227,6 +226,21 @@ def lot_retirement_run(
     session.flush()
     lot_issue(session, lot, now)
     return Retired.RETIRED
+
+
+def lot_retirement_failed(session: Session, *, request_id: int, detail: str, now: datetime) -> None:
+    """Note on a pending request why its run failed after the registry answered (our record
+    could not take the answer, say), for an operator; it stays pending, and the next run reads
+    the retirement back by its reference."""
+    session.execute(
+        sa.update(LotRetirement)
+        .where(LotRetirement.id == request_id, LotRetirement.status == "pending")
+        .values(
+            attempts=LotRetirement.attempts + 1,
+            last_error=detail[:LAST_ERROR_MAX_CHARS],
+            updated_at=now,
+        )
+    )
 
 
 def _organisation_of(session: Session, lot: LabelLot) -> Organisation:

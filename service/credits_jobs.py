@@ -25,7 +25,12 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy.orm import Session
 
-from labels.retiring import Retired, lot_retirement_run, lot_retirements_pending
+from labels.retiring import (
+    Retired,
+    lot_retirement_failed,
+    lot_retirement_run,
+    lot_retirements_pending,
+)
 from ledger.credits.registry import Registry
 from ledger.credits.registry_local import LocalRegistry
 from service.base.exceptions import ServiceError
@@ -65,7 +70,16 @@ def retire_pending(
                 now=moment,
             )
             session.commit()
-        except (ServiceError, sa.exc.DBAPIError) as error:
+        except ServiceError as error:
+            session.rollback()
+            log.error("retiring lot request %s failed: %s", request_id, error)
+            lot_retirement_failed(
+                session, request_id=request_id, detail=_described(error), now=moment
+            )
+            session.commit()
+            outcomes["failed"] += 1
+            break
+        except sa.exc.DBAPIError as error:
             session.rollback()
             log.error("retiring lot request %s failed: %s", request_id, error)
             outcomes["failed"] += 1
@@ -74,6 +88,15 @@ def retire_pending(
         if outcome is Retired.WAITING:
             break
     return outcomes
+
+
+def _described(error: ServiceError) -> str:
+    """An error as the request's note keeps it: its code and each field's messages."""
+    fields = "; ".join(
+        f"{name}: {', '.join(str(message) for message in messages)}"
+        for name, messages in error.fields.items()
+    )
+    return f"{error.code}: {fields}" if fields else str(error.code)
 
 
 @click.command("retire-pending")

@@ -18,6 +18,7 @@ from labels import lots, payments, retiring
 from labels.models import LabelLot, LotRetirement
 from labels.retiring import Retired
 from ledger.credits import selectors as credit_selectors
+from ledger.credits.registry import RefusalReason, RegistryRefused
 from ledger.credits.registry_local import LocalRegistry
 from ledger.verify import ledger_verify
 from service.registry_http import RegistryHttpClient, registry_http_config
@@ -221,3 +222,37 @@ def test_a_refusal_is_left_for_an_operator(session, paid, fake, api):
     assert (paid.status, request.status) == ("retiring", "refused")
     assert request.last_error.startswith("holding_insufficient")
     assert retiring.lot_retirements_pending(session) == []
+
+
+class Refusing:
+    """A registry that refuses every retirement at great length."""
+
+    def retirement(self, reference=None, *, retirement_id=None):
+        return None
+
+    def retire(self, request):
+        raise RegistryRefused(RefusalReason.OTHER, "理由" * 1_000)
+
+    def holdings(self, account):
+        return []
+
+
+def test_a_refusal_keeps_at_most_the_limit_of_its_reason(session, paid):
+    assert run(session, Refusing()) is Retired.REFUSED
+    assert len(request_of(session, paid).last_error) == retiring.LAST_ERROR_MAX_CHARS
+
+
+def test_one_run_takes_at_most_the_batch_limit(
+    client, staff, certified, retired_tonne, session, paid, monkeypatch
+):
+    _, headers = staff
+    second = session.get(
+        LabelLot, order(client, headers, certified(), UNITS, lot_number="LT2026B").get_json()["id"]
+    )
+    lots.lot_payment_confirm(
+        session, lot=second, provider="offline", reference="T-2", amount_fen=second.amount_fen,
+        now=datetime.now(UTC),
+    )  # fmt: skip
+    assert len(retiring.lot_retirements_pending(session)) == 2
+    monkeypatch.setattr(retiring, "RETIRE_PENDING_BATCH_MAX", 1)
+    assert retiring.lot_retirements_pending(session) == [request_of(session, paid).id]
