@@ -22,6 +22,20 @@ def paid_retiring(client, staff, certified, session):
     return lot
 
 
+def test_the_desk_says_what_a_reserved_lot_will_retire_on_payment(
+    client, console_sign_in, staff, certified, retired_tonne, session
+):
+    organisation, headers = staff
+    lot = order(client, headers, certified(), 161).get_json()
+    console_sign_in("enterprise_staff", organisation=organisation)
+    english = client.get(f"/desk/lots/{lot['id']}?lang=en").get_data(as_text=True)
+    assert "cover 1,000,000 g of this lot: once it is paid, the registry retires 1 t more" in (
+        english.replace("&#39;", "'")
+    )
+    chinese = client.get(f"/desk/lots/{lot['id']}?lang=zh-CN").get_data(as_text=True)
+    assert "可覆盖本批次 1,000,000 克：付款后，登记簿将以贵企业名义再注销 1 吨" in chinese
+
+
 def test_the_desk_shows_a_lot_paid_and_retiring(
     client, console_sign_in, staff, certified, retired_tonne, session
 ):
