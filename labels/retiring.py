@@ -34,6 +34,7 @@ from ledger import reads as ledger_reads
 from ledger.credits import selectors as credit_selectors
 from ledger.credits.registry import (
     Beneficiary,
+    RefusalReason,
     Registry,
     RegistryRefused,
     RegistryRetirement,
@@ -201,6 +202,11 @@ def lot_retirement_run(
     organisation = _organisation_of(session, lot)
     try:
         answer = registry.retirement(request.reference)
+        if answer is not None and not _answers(answer, request, organisation):
+            raise RegistryRefused(
+                RefusalReason.IDEMPOTENCY_CONFLICT,
+                f"{answer.retirement_id} under our reference is not this lot's",
+            )
         if answer is None:
             answer = registry.retire(
                 RetireRequest(
@@ -240,6 +246,20 @@ def lot_retirement_failed(session: Session, *, request_id: int, detail: str, now
             last_error=detail[:LAST_ERROR_MAX_CHARS],
             updated_at=now,
         )
+    )
+
+
+def _answers(
+    answer: RegistryRetirement, request: LotRetirement, organisation: Organisation
+) -> bool:
+    """Whether a retirement read back by our reference is this request's: its tonnes, and its
+    beneficiary the enterprise (a reference reused by another database, say after a restore
+    from an old backup, names another retirement, which must never back this lot)."""
+    code = answer.beneficiary.credit_code
+    return (
+        answer.quantity_t == request.quantity_t
+        and credits.beneficiary_matches(answer.beneficiary.name, organisation.name)
+        and (code is None or code == organisation.uscc)
     )
 
 

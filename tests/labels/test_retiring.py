@@ -18,7 +18,7 @@ from labels import lots, payments, retiring
 from labels.models import LabelLot, LotRetirement
 from labels.retiring import Retired
 from ledger.credits import selectors as credit_selectors
-from ledger.credits.registry import RefusalReason, RegistryRefused
+from ledger.credits.registry import Beneficiary, RefusalReason, RegistryRefused, RetireRequest
 from ledger.credits.registry_local import LocalRegistry
 from ledger.verify import ledger_verify
 from service.registry_http import RegistryHttpClient, registry_http_config
@@ -256,3 +256,16 @@ def test_one_run_takes_at_most_the_batch_limit(
     assert len(retiring.lot_retirements_pending(session)) == 2
     monkeypatch.setattr(retiring, "RETIRE_PENDING_BATCH_MAX", 1)
     assert retiring.lot_retirements_pending(session) == [request_of(session, paid).id]
+
+
+def test_a_retirement_of_another_under_our_reference_never_backs_the_lot(session, paid, fake, api):
+    """A database restored from an old backup numbers a new lot as an old one was: the
+    registry's retirement under that reference is another's (here 5 t, not 1 t). The request
+    is refused for an operator; nothing is retired, nothing allocated."""
+    (name, code), *_ = ((v, k) for k, v in fake.beneficiaries.items())
+    api.retire(RetireRequest(f"tanhui-lot-{paid.id}", 5, Beneficiary(name, code), "旧批次"))
+    assert run(session, api) is Retired.REFUSED
+    request = request_of(session, paid)
+    assert (paid.status, request.status) == ("retiring", "refused")
+    assert request.last_error.startswith("idempotency_conflict")
+    assert fake.retirement_requests() == 1  # only the old one
