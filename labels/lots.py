@@ -1,11 +1,13 @@
 """Label lots: an enterprise orders N units of a certified label under a lot number.
 
     reserved ──payment confirmed──▶ paid ──allocation──▶ issued
+        │                            └──not covered──▶ retiring ──registry retired──▶ issued
         └──────cancel──────▶ cancelled
 
 Ordering quotes the lot (grams = N × footprint per unit, rounded up per unit, for carbon-neutral
 labels; price = grams × price per tonne, rounded up to the fen, + the service fee) and holds the
-grams in the retired pool, so a paid lot can always be backed. Confirming a payment (offline, by
+grams in the enterprise's retired pool (what it has, when that does not cover the lot: the
+registry retires the rest on payment, ``labels.retiring``). Confirming a payment (offline, by
 an operator; or a verified WeChat Pay notification) settles the fen through the ledger, releases
 the hold and allocates the retired grams to the lot in one transaction; the lot's unit codes are
 valid from then on. Cancelling before payment releases the hold. Confirmations and cancellations
@@ -27,11 +29,12 @@ from sqlalchemy.orm import Session
 from labels.codes import UNITS_PER_LOT_MAX, CodeInvalid, LotKey, lot_key, serial_verify
 from labels.errors import LabelNotCertified, LotStateConflict
 from labels.models import Footprint, Label, LabelLot, Product, UnitRevocation
+from labels.retiring import hold_release, lot_back, tonnes_to_retire
 from labels.services import product_for_reader
 from ledger import credits
 from ledger import entries as ledger
+from ledger import reads as ledger_reads
 from ledger.credits import selectors as credit_selectors
-from ledger.errors import CreditError, ErrorCode, LedgerError
 from ledger.tlog import log_append
 from service.base.exceptions import FieldMessage, Forbidden, NotFound, ValidationFailed
 from service.base.parties.services import Principal, organisation_active_check
@@ -84,16 +87,6 @@ class Quote:
     #: tonnes it must still retire for this lot (0 when covered).
     retired_available_g: int | None = None
     tonnes_to_retire: int | None = None
-
-
-def tonnes_to_retire(grams_required: int, available_g: int) -> int:
-    """Whole tonnes still to retire so ``available_g`` covers ``grams_required``.
-
-    >>> tonnes_to_retire(6_250_000, 1_000_000), tonnes_to_retire(10, 10)
-    (6, 0)
-    """
-    shortfall = max(grams_required - max(available_g, 0), 0)
-    return -(-shortfall // GRAMS_PER_TONNE)
 
 
 def grams_per_unit(label: Label, footprint: Footprint) -> int:
@@ -155,8 +148,8 @@ def lot_order(
     now: datetime,
 ) -> LabelLot:
     """Order a lot: quote it and hold its grams in the enterprise's own retired pool (grams
-    retired for it, so two enterprises never hold each other's). Refused, naming the tonnes
-    still to retire, when those grams do not cover the lot."""
+    retired for it, so two enterprises never hold each other's). When those grams do not cover
+    the lot it holds what there is; the whole tonnes still to retire are retired on payment."""
     product = session.get(Product, label.product_id)
     assert product is not None
     if not (
@@ -189,6 +182,7 @@ def lot_order(
         service_fee_fen=priced.service_fee_fen,
         amount_fen=priced.amount_fen,
         status="reserved",
+        held_g=0,
         key_id=key_id,
         ordered_by=principal.user_id,
         created_at=now,
@@ -202,38 +196,27 @@ def lot_order(
 
 
 def _lot_hold(session: Session, lot: LabelLot, organisation_id: int, now: datetime) -> None:
-    """Hold the lot's grams in the enterprise's retired pool, or refuse with the tonnes still to
-    retire. The hold takes the pool's row lock, so two orders never hold the same grams."""
+    """Hold the lot's grams in the enterprise's retired pool, or, when they do not cover it,
+    what the pool has (the registry retires the rest on payment). The pool's row is locked
+    before it is read, so two orders never hold the same grams."""
     credits.accounts_open(session, beneficiary_id=organisation_id)
-    try:
-        hold = ledger.hold_create(
-            session,
-            key=f"lot:{lot.id}:hold",
-            account=credits.retired_account(organisation_id),
-            destination=credits.ALLOCATED_ACCOUNT,
-            amount=lot.grams_required,
-            now=now,
-            expires_at=now + timedelta(days=HOLD_DAYS),
-            metadata={"lot_id": lot.id, "claimant_organisation_id": organisation_id},
-        )
-    except LedgerError as error:
-        if error.error_code is ErrorCode.INSUFFICIENT_FUNDS:
-            available = credit_selectors.claimant_credits(
-                session, organisation_id=organisation_id
-            ).available_g
-            raise CreditError(
-                ErrorCode.CREDITS_INSUFFICIENT,
-                FieldMessage(
-                    "The enterprise has {available_g} g of retired credits available, not "
-                    "{grams} g: retire {tonnes} t more in its name first.",
-                    available_g=max(available, 0),
-                    grams=lot.grams_required,
-                    tonnes=tonnes_to_retire(lot.grams_required, available),
-                ),
-                field="units",
-            ) from None
-        raise
-    lot.hold_id = hold.hold_id
+    pool = credits.retired_account(organisation_id)
+    ledger_reads.account_lock(session, pool)
+    available = credit_selectors.claimant_credits(session, organisation_id=organisation_id)
+    amount = min(max(available.available_g, 0), lot.grams_required)
+    if amount <= 0:
+        return
+    hold = ledger.hold_create(
+        session,
+        key=f"lot:{lot.id}:hold",
+        account=pool,
+        destination=credits.ALLOCATED_ACCOUNT,
+        amount=amount,
+        now=now,
+        expires_at=now + timedelta(days=HOLD_DAYS),
+        metadata={"lot_id": lot.id, "claimant_organisation_id": organisation_id},
+    )
+    lot.hold_id, lot.held_g = hold.hold_id, amount
 
 
 def lot_cancel(session: Session, *, lot: LabelLot, now: datetime) -> LabelLot:
@@ -242,24 +225,10 @@ def lot_cancel(session: Session, *, lot: LabelLot, now: datetime) -> LabelLot:
         return lot
     if lot.status != "reserved":
         raise LotStateConflict(params={"status": lot.status})
-    _hold_release(session, lot, now)
+    hold_release(session, lot, now)
     lot.status, lot.cancelled_at = "cancelled", now
     session.flush()
     return lot
-
-
-def _hold_release(session: Session, lot: LabelLot, now: datetime) -> None:
-    if lot.hold_id is None:
-        return
-    try:
-        ledger.hold_void(session, hold_id=lot.hold_id, now=now)
-    except LedgerError as error:
-        # An expired hold has released its grams already.
-        if error.error_code not in (
-            ErrorCode.HOLD_NOT_PENDING,
-            ErrorCode.HOLD_EXPIRED,
-        ):
-            raise
 
 
 def lot_payment_confirm(
@@ -275,7 +244,7 @@ def lot_payment_confirm(
     nothing; a payment of another amount, or after cancellation, is refused. The lot's row is
     locked first, so notifications delivered twice at once settle once."""
     session.refresh(lot, with_for_update=True)
-    if lot.status in ("paid", "issued"):
+    if lot.status in ("paid", "retiring", "issued"):
         if (lot.payment_provider, lot.payment_reference) == (provider, reference):
             return lot
         raise LotStateConflict(params={"status": lot.status})
@@ -306,43 +275,8 @@ def lot_payment_confirm(
     lot.status, lot.paid_at = "paid", now
     lot.payment_provider, lot.payment_reference = provider, reference
     session.flush()
-    _issue(session, lot, now)
+    lot_back(session, lot, now)
     return lot
-
-
-def _issue(session: Session, lot: LabelLot, now: datetime) -> None:
-    if lot.grams_required:
-        _hold_release(session, lot, now)
-        product = session.get(Product, lot.product_id)
-        assert product is not None
-        allocation = credits.allocate(
-            session,
-            key=f"lot:{lot.id}",
-            target_type="label_lot",
-            target_id=str(lot.id),
-            claimant_organisation_id=product.organisation_id,
-            quantity_g=lot.grams_required,
-            now=now,
-        )
-        lot.allocation_id = allocation.allocation_id
-    lot.status, lot.issued_at = "issued", now
-    session.flush()
-    log_append(
-        session,
-        kind="labels.lot_issued",
-        source_id=str(lot.id),
-        data={
-            "lot_id": lot.id,
-            "label_id": lot.label_id,
-            "product_id": lot.product_id,
-            "lot_number": lot.lot_number,
-            "units": lot.units,
-            "grams_required": lot.grams_required,
-            "allocation_id": lot.allocation_id,
-            "at": now.isoformat(),
-        },
-        now=now,
-    )
 
 
 def lot_for_reader(session: Session, principal: Principal, lot_id: int) -> LabelLot:

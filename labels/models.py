@@ -9,9 +9,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.base.orm import Base, ExactDecimal, utcnow
+from service.base.units import GRAMS_PER_TONNE
 
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
@@ -181,7 +182,7 @@ class LabelTransition(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-LOT_STATUSES = ("reserved", "paid", "issued", "cancelled")
+LOT_STATUSES = ("reserved", "paid", "retiring", "issued", "cancelled")
 PAYMENT_PROVIDERS = ("offline", "wechatpay")
 
 
@@ -205,6 +206,9 @@ class LabelLot(Base):
     amount_fen: Mapped[int] = mapped_column(sa.BigInteger)
     status: Mapped[str] = mapped_column(sa.String(16))
     hold_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: Grams the order held in the enterprise's retired pool: all it needs, or what the pool
+    #: had (the registry retires the rest on payment).
+    held_g: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     allocation_id: Mapped[int | None] = mapped_column(sa.ForeignKey("credit_allocations.id"))
     key_id: Mapped[str] = mapped_column(sa.String(1))
     payment_provider: Mapped[str | None] = mapped_column(sa.String(16))
@@ -214,12 +218,15 @@ class LabelLot(Base):
     paid_at: Mapped[datetime | None]
     issued_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    #: The registry request of a lot paid before its grams were retired (``labels.retiring``).
+    retirement: Mapped[LotRetirement | None] = relationship(viewonly=True, lazy="select")
 
     __table_args__ = (
         sa.UniqueConstraint("product_id", "lot_number"),
         sa.CheckConstraint(_in("status", LOT_STATUSES), name="status_known"),
         sa.CheckConstraint("units > 0", name="units_positive"),
         sa.CheckConstraint("grams_required = units * grams_per_unit", name="grams_add_up"),
+        sa.CheckConstraint("0 <= held_g AND held_g <= grams_required", name="held_within_required"),
         sa.CheckConstraint(
             "amount_fen >= service_fee_fen AND service_fee_fen >= 0", name="amount_covers_fee"
         ),
@@ -230,6 +237,46 @@ class LabelLot(Base):
         sa.CheckConstraint(
             "status <> 'issued' OR grams_required = 0 OR allocation_id IS NOT NULL",
             name="issued_lots_are_backed",
+        ),
+    )
+
+    @property
+    def tonnes_to_retire(self) -> int:
+        """Whole tonnes the registry must retire for the lot beyond what its order held."""
+        return -(-(self.grams_required - self.held_g) // GRAMS_PER_TONNE)
+
+
+LOT_RETIREMENT_STATUSES = ("pending", "retired", "refused")
+
+
+class LotRetirement(Base):
+    """A lot paid for before its enterprise had the retired grams: the registry is to retire
+    ``quantity_t`` whole tonnes in the enterprise's name under ``reference``, our idempotency
+    key. One row per lot (UNIQUE), written in the payment's transaction, so repeated payment
+    notifications ask for one retirement; ``tanhui credits retire-pending`` takes it.
+
+    ``pending`` until the registry confirms (``retired``, naming the recorded retirement) or
+    refuses (``refused``, for an operator); an outage leaves it pending, counting attempts."""
+
+    __tablename__ = "lot_retirements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_id: Mapped[int] = mapped_column(sa.ForeignKey("label_lots.id"), unique=True)
+    reference: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    quantity_t: Mapped[int] = mapped_column(sa.BigInteger)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(sa.Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.String(200))
+    retirement_id: Mapped[int | None] = mapped_column(sa.ForeignKey("credit_retirements.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        sa.CheckConstraint(_in("status", LOT_RETIREMENT_STATUSES), name="status_known"),
+        sa.CheckConstraint("quantity_t > 0", name="quantity_positive"),
+        sa.CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        sa.CheckConstraint(
+            "(status = 'retired') = (retirement_id IS NOT NULL)", name="retired_names_retirement"
         ),
     )
 

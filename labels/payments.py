@@ -8,8 +8,9 @@ comes here, so this module sees only a transaction WeChat Pay signed.
 A notification moves the lot by this table, and is acknowledged whatever it says (WeChat Pay
 repeats a notification until it is acknowledged, so refusing one would only repeat it)::
 
-    SUCCESS, lot reserved, amount the lot's      confirmed: paid, backed and issued
-    (``total`` in fen, ``currency`` CNY)
+    SUCCESS, lot reserved, amount the lot's      confirmed: paid, backed and issued (or, when
+    (``total`` in fen, ``currency`` CNY)         its grams do not cover it, paid and retiring:
+                                                 ``labels.retiring``)
     SUCCESS, the lot's own transaction again     a repeat: nothing changes
     another trade state (NOTPAY, CLOSED, ...)    nothing changes (logged)
     an order that names no lot                   nothing changes (logged as an error)

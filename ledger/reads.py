@@ -30,7 +30,7 @@ from ledger.credits.models import (
     CreditFarm,
     CreditSerialRange,
 )
-from ledger.models import Account, Entry, Lot, Posting
+from ledger.models import Account, Entry, Hold, Lot, Posting
 
 #: Accounts one query locks or sums (a bound on its parameters).
 ACCOUNTS_PER_QUERY_MAX = 5_000
@@ -226,6 +226,18 @@ def account_state(session: Session, code: str) -> AccountState | None:
         sa.select(Account.id, Account.balance, Account.reserved).where(Account.code == code)
     ).first()
     return None if row is None else AccountState(row[0], int(row[1]), int(row[2]))
+
+
+def hold_pending_g(session: Session, *, hold_id: int, now: datetime) -> int:
+    """What a hold still sets aside: its amount while pending and not past its expiry, else 0."""
+    row = session.execute(
+        sa.select(Hold.amount, Hold.status, Hold.expires_at).where(Hold.id == hold_id)
+    ).first()
+    if row is None or row.status != "pending":
+        return 0
+    if row.expires_at is not None and row.expires_at <= now:
+        return 0
+    return int(row.amount)
 
 
 def lots_lapsed(session: Session, *, account_id: int, now: datetime) -> int:

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The demo: migrate the SQLite file under instance/, load demo parties, serve under gunicorn.
+# The demo: start the demo's carbon registry on loopback, migrate the SQLite file under
+# instance/, load demo parties (one lot is retired on payment through that registry), keep the
+# retire-on-payment job running, serve under gunicorn.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -9,8 +11,23 @@ export TANHUI_PROFILE=embedded
 export PUBLIC_BASE_URL="http://$HOST:$PORT"
 export TANHUI_INSTANCE_PATH=${TANHUI_INSTANCE_PATH:-$PWD/instance}
 mkdir -p "$TANHUI_INSTANCE_PATH"
+
+# The demo's registry (scripts/fake_registry.py, docs/registry-protocol.md) on a free loopback
+# port: it holds the Qingpu 2024 serials our record has available and knows YRD Select Retail.
+# It runs in this script's process group, so stopping the demo stops it.
+REGISTRY_URL_FILE="$TANHUI_INSTANCE_PATH/registry-url"
+rm -f "$REGISTRY_URL_FILE"
+"$BIN/python" scripts/fake_registry.py --host 127.0.0.1 --port 0 --url-file "$REGISTRY_URL_FILE" \
+  --holding "YRDCI-QP-2023-001:YRDCI-QP-2024:2024:1000301-1001850" \
+  --beneficiary "长三角优选超市:91310000MA1K3C7P2R" >> "$TANHUI_INSTANCE_PATH/registry.log" 2>&1 &
+for _ in $(seq 100); do [ -s "$REGISTRY_URL_FILE" ] && break; sleep 0.1; done
+REGISTRY_URL=$(cat "$REGISTRY_URL_FILE")
+export REGISTRY_URL REGISTRY_ACCOUNT=TANHUI-PLATFORM
+export REGISTRY_API_KEY=demo-registry-key-0123456789abcdef
+
 "$BIN/tanhui" db upgrade
 "$BIN/tanhui" demo seed > "$TANHUI_INSTANCE_PATH/demo-logins.txt"
+"$BIN/tanhui" credits retire-pending --follow >> "$TANHUI_INSTANCE_PATH/retire-pending.log" 2>&1 &
 cat <<MSG
 
 Tanhui demo, serving on http://$HOST:$PORT (Ctrl-C stops it)
@@ -24,6 +41,7 @@ Tanhui demo, serving on http://$HOST:$PORT (Ctrl-C stops it)
   Readiness         http://$HOST:$PORT/readyz
   API description   http://$HOST:$PORT/api/openapi.json
   Metrics           http://$HOST:$PORT/metrics
+  Registry (demo)   $REGISTRY_URL   (retires on payment; log: instance/registry.log)
 
   Demo sign-in:     curl -s http://$HOST:$PORT/api/v1/auth/password \\
                       -H 'Content-Type: application/json' \\

@@ -15,6 +15,7 @@ commits what they did (domain functions never commit).
     tanhui log verify-proof FILE check one leaf's proof offline
     tanhui log key               print the log's public key
     tanhui credits import FILE   import a registry's credit file (CSV or JSON), all or nothing
+    tanhui credits retire-pending [--follow]   retire what paid lots still need, then issue them
     tanhui labels expire         expire certified labels whose validity has ended
     tanhui points distribute     pay farms their shares of new label-lot allocations, and
                                  enterprises their label-purchase points
@@ -60,6 +61,7 @@ from service.base.config import PASSWORD_MAX_LENGTH_CHARS, PASSWORD_MIN_LENGTH_C
 from service.base.exceptions import ServiceError
 from service.base.parties import services as parties
 from service.base.parties.models import ROLES
+from service.credits_jobs import retire_pending_command
 from service.db import get_session, utcnow
 from service.demo import seed
 from service.extensions import redis_client
@@ -205,6 +207,9 @@ def staff_create(
 @click.group("credits", help="Agricultural sink credits.")
 def credits_group() -> None:
     pass
+
+
+credits_group.add_command(retire_pending_command)
 
 
 @credits_group.command("import")

@@ -30,6 +30,7 @@ from service.base.parties import services as parties
 from service.base.parties.models import Organisation, User, WeChatIdentity
 from service.base.parties.services import principal_for
 from service.db import utcnow
+from service.demo_retiring import retail_lot_retired_on_payment
 
 DEMO_PASSWORD = "tanhui-demo-2026"  # noqa: S105 - published demo login
 
@@ -143,6 +144,7 @@ def seed(session: Session, *, hash_profile: str = "default") -> list[str]:
     lines.extend(_labels(session))
     lines.extend(_application(session))
     lines.extend(_points(session))
+    lines.extend(retail_lot_retired_on_payment(session, _product_with_footprint))
     return lines
 
 

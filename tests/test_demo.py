@@ -79,8 +79,11 @@ def test_every_demo_claim_draws_on_its_own_retirements_and_the_ledger_verifies(d
                     "JOIN organisations o ON o.id = r.beneficiary_organisation_id ORDER BY r.id"
                 )
             ).all()
-            assert [kind for kind, _ in beneficiaries] == ["enterprise", "enterprise", "platform"]
+            assert [kind for kind, _ in beneficiaries] == [
+                "enterprise", "enterprise", "platform", "enterprise",
+            ]  # fmt: skip
             assert "Lianta" in beneficiaries[0][1] and "Tongli" in beneficiaries[1][1]
+            assert "YRD Select" in beneficiaries[3][1]
             strays = session.scalar(
                 sa.text(
                     "SELECT count(*) FROM credit_allocation_parts p "
@@ -96,5 +99,37 @@ def test_every_demo_claim_draws_on_its_own_retirements_and_the_ledger_verifies(d
             report = ledger_verify(session)
             assert report.ok, report.problems
             assert report.known == []
+    finally:
+        engine.dispose()
+
+
+def test_a_demo_lot_is_retired_on_payment_through_the_demo_registry(demo):
+    """Issue 20, point 7: YRD Select's lot YS2026A, paid with nothing retired in its name, was
+    retired through the registry the demo script started on loopback (its retirement id, not our
+    reference, names it in our record; the request keeps our reference), then issued; the 0.4 t
+    left over from the whole tonnes stay in the retailer's pool."""
+    import sqlalchemy as sa  # noqa: PLC0415 - only these tests read the demo's database
+    from sqlalchemy.orm import Session  # noqa: PLC0415 - as above
+
+    from service.db import create_engine  # noqa: PLC0415 - as above
+
+    _, instance = demo
+    registry_url = (instance / "registry-url").read_text()
+    assert registry_url.startswith("http://127.0.0.1:")
+    assert f"registry {registry_url}: 1 retired" in (instance / "demo.log").read_text()
+    engine = create_engine(f"sqlite:///{instance / 'tanhui.sqlite3'}")
+    try:
+        with Session(engine) as session:
+            row = session.execute(
+                sa.text(
+                    "SELECT l.status, q.reference, q.status, r.registry_reference, r.quantity_t "
+                    "FROM label_lots l JOIN lot_retirements q ON q.lot_id = l.id "
+                    "JOIN credit_retirements r ON r.id = q.retirement_id "
+                    "WHERE l.lot_number = 'YS2026A'"
+                )
+            ).one()
+            status, reference, request_status, registry_reference, tonnes = row
+            assert (status, request_status, tonnes) == ("issued", "retired", 2)
+            assert reference.startswith("tanhui-lot-") and registry_reference.startswith("DEMO-R-")
     finally:
         engine.dispose()

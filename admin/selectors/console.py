@@ -11,13 +11,23 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from admin.selectors import matching
-from labels.models import Footprint, Label, LabelLot, LabelTransition, Product, UnitScan
+from labels.models import (
+    Footprint,
+    Label,
+    LabelLot,
+    LabelTransition,
+    LotRetirement,
+    Product,
+    UnitScan,
+)
 from service.base.parties.models import Organisation
 from service.models import Publication
 
 
 def home_counts(session: Session) -> dict[str, int | None]:
-    """What waits for staff: organisations to approve, lots to be paid, labels to decide."""
+    """What waits for staff: organisations to approve, lots to be paid, lots paid while the
+    registry retires their credits (and the requests it refused, for an operator), labels to
+    decide."""
     return {
         "organisations_pending": session.scalar(
             sa.select(sa.func.count()).select_from(Organisation)
@@ -25,6 +35,13 @@ def home_counts(session: Session) -> dict[str, int | None]:
         ),
         "lots_unpaid": session.scalar(
             sa.select(sa.func.count()).select_from(LabelLot).where(LabelLot.status == "reserved")
+        ),
+        "lots_retiring": session.scalar(
+            sa.select(sa.func.count()).select_from(LabelLot).where(LabelLot.status == "retiring")
+        ),
+        "retirements_refused": session.scalar(
+            sa.select(sa.func.count()).select_from(LotRetirement)
+            .where(LotRetirement.status == "refused")
         ),
         "labels_waiting": session.scalar(
             sa.select(sa.func.count()).select_from(Label)

@@ -52,8 +52,22 @@ class LotQuoteSchema(QuoteSchema):
     )
 
 
+class LotRetirementSchema(Schema):
+    reference = fields.String(metadata={"description": "Our idempotency key at the registry."})
+    quantity_t = fields.Integer(metadata={"description": "Whole tonnes asked of the registry."})
+    status = fields.String(metadata={"description": "pending, retired or refused."})
+    attempts = fields.Integer()
+
+
 class LotSchema(QuoteSchema):
     id = fields.Integer()
+    held_g = fields.Integer(
+        metadata={"description": "Grams the order held in the enterprise's retired pool."}
+    )
+    tonnes_to_retire = fields.Integer(
+        metadata={"description": "Whole tonnes the registry retires for the lot on payment."}
+    )
+    retirement = fields.Nested(LotRetirementSchema, allow_none=True)
     label_id = fields.Integer()
     product_id = fields.Integer()
     lot_number = fields.String()

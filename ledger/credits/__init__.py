@@ -31,6 +31,7 @@ from ledger.credits.allocations import (
     part_leaf,
 )
 from ledger.credits.imports import ImportResult, farm_link, import_file
+from ledger.credits.registry_record import retirement_record
 from ledger.credits.retirements import (
     RetirementLine,
     RetirementResult,
@@ -62,4 +63,5 @@ __all__ = [
     "part_leaf",
     "retire",
     "retired_account",
+    "retirement_record",
 ]

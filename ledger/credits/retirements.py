@@ -37,7 +37,7 @@ from service.base.parties.models import Organisation
 from service.base.units import GRAMS_PER_TONNE
 
 #: Tonnes taken from one available serial range of a batch: (batch, range, tonnes).
-_Piece = tuple[CreditBatch, CreditSerialRange, int]
+Piece = tuple[CreditBatch, CreditSerialRange, int]
 
 
 def beneficiary_matches(beneficiary: str, organisation_name: str) -> bool:
@@ -100,16 +100,48 @@ def retire(
         now=now,
     )
     reference = registry_reference.strip()
-    existing = session.scalars(
+    existing = retirement_find(session, registry, reference)
+    if existing is not None:
+        return _retirement_repeated(session, existing, request)
+    batches, pieces = _serials_take(session, registry, lines)
+    return retirement_write(
+        session,
+        registry=registry,
+        reference=reference,
+        request=request,
+        lines=lines,
+        batches=batches,
+        pieces=pieces,
+        recorded_by=recorded_by,
+        now=now,
+    )
+
+
+def retirement_find(
+    session: Session, registry: CreditRegistry, reference: str
+) -> CreditRetirement | None:
+    return session.scalars(
         sa.select(CreditRetirement).where(
             CreditRetirement.registry_id == registry.id,
             CreditRetirement.registry_reference == reference,
         )
     ).first()
-    if existing is not None:
-        return _retirement_repeated(session, existing, request)
 
-    batches, pieces = _serials_take(session, registry, lines)
+
+def retirement_write(
+    session: Session,
+    *,
+    registry: CreditRegistry,
+    reference: str,
+    request: dict[str, Any],
+    lines: Sequence[RetirementLine],
+    batches: dict[int, CreditBatch],
+    pieces: Sequence[Piece],
+    recorded_by: int | None,
+    now: datetime,
+) -> RetirementResult:
+    """Post the retirement's entry, store it and its ranges, and log it."""
+    beneficiary_organisation_id = int(request["beneficiary_organisation_id"])
     accounts_open(session, registry.code, beneficiary_id=beneficiary_organisation_id)
     pool = retired_account(beneficiary_organisation_id)
     result = entry_post(
@@ -128,7 +160,7 @@ def retire(
         beneficiary=request["beneficiary"],
         beneficiary_organisation_id=beneficiary_organisation_id,
         purpose=request["purpose"],
-        retired_on=retired_on,
+        retired_on=date.fromisoformat(request["retired_on"]),
         quantity_t=sum(line.quantity_t for line in lines),
         entry_id=result.entry_id,
         recorded_by=recorded_by,
@@ -159,6 +191,7 @@ def retirement_check(
     retired_on: date,
     lines: Sequence[RetirementLine],
     now: datetime,
+    today: date | None = None,
 ) -> tuple[CreditRegistry, dict[str, Any]]:
     """Lock the registry and check the request; answer the registry and the request as a
     repeated reference is compared with it."""
@@ -190,7 +223,7 @@ def retirement_check(
             FieldMessage("not the name of {organisation}", organisation=organisation.name),
             field="beneficiary",
         )
-    if retired_on > now.date():
+    if retired_on > (today or now.date()):
         raise CreditError(ErrorCode.CREDIT_RETIREMENT_INVALID, "in the future", field="retired_on")
     if not 0 < len(lines) <= RETIREMENT_LINES_MAX:
         raise CreditError(
@@ -221,7 +254,7 @@ def retirement_check(
 
 def _serials_take(
     session: Session, registry: CreditRegistry, lines: Sequence[RetirementLine]
-) -> tuple[dict[int, CreditBatch], list[_Piece]]:
+) -> tuple[dict[int, CreditBatch], list[Piece]]:
     """The batches of the lines, and the lowest available serials of each that the lines take,
     under the batch ranges' row locks."""
     batches = {}
@@ -232,7 +265,7 @@ def _serials_take(
                 ErrorCode.CREDIT_BATCH_NOT_FOUND, str(line.batch_id), field="batch_id"
             )
         batches[line.batch_id] = batch
-    pieces: list[_Piece] = []
+    pieces: list[Piece] = []
     for line in lines:
         batch = batches[line.batch_id]
         available = session.scalars(
@@ -268,7 +301,7 @@ def _retirement_postings(
     reference: str,
     lines: Sequence[RetirementLine],
     batches: dict[int, CreditBatch],
-    pieces: Sequence[_Piece],
+    pieces: Sequence[Piece],
     pool: str,
 ) -> list[PostingRequest]:
     """Each line out of its batch's inventory lot; each piece into a lot of the beneficiary's
@@ -302,7 +335,7 @@ def _retirement_postings(
 def _ranges_retire(
     session: Session,
     retirement: CreditRetirement,
-    pieces: Sequence[_Piece],
+    pieces: Sequence[Piece],
     retired_lots: Sequence[int],
 ) -> list[list[int]]:
     """Mark the retired serials: a whole range changes status, a part splits off as a retired

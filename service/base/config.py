@@ -130,6 +130,9 @@ DEFAULTS: dict[str, Any] = {
     # A registry's API (docs/registry-protocol.md): its base URL, our API key and the platform's
     # holding account there. Unset: retirements are recorded by operators (the local registry).
     "REGISTRY_URL": "",
+    # The registry (its code in our record, ``credit_registries.code``) whose batches the
+    # platform holds: retirements on payment are recorded under it.
+    "REGISTRY_CODE": "YRD-CI",
     "REGISTRY_API_KEY": "",
     "REGISTRY_ACCOUNT": "",
     "REGISTRY_CONNECT_TIMEOUT_S": REGISTRY_CONNECT_TIMEOUT_S,

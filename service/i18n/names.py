@@ -122,8 +122,14 @@ NAMES: dict[str, dict[str, str]] = {
     "lot_status": {
         "reserved": NP_("lot_status", "awaiting payment"),
         "paid": NP_("lot_status", "paid"),
+        "retiring": NP_("lot_status", "paid, retiring"),
         "issued": NP_("lot_status", "issued"),
         "cancelled": NP_("lot_status", "cancelled"),
+    },
+    "lot_retirement_status": {
+        "pending": NP_("lot_retirement_status", "waiting for the registry"),
+        "retired": NP_("lot_retirement_status", "retired by the registry"),
+        "refused": NP_("lot_retirement_status", "refused by the registry"),
     },
     "payment_provider": {
         "offline": NP_("payment_provider", "bank transfer"),

@@ -20,6 +20,7 @@ from service.app import create_app
 from service.base.orm import create_engine
 from service.base.parties.services import consumer_create
 from service.db import database
+from service.demo import DEMO_LOT
 from tests.parallel import run_at_once
 
 #: One request's fingerprint (``points.idempotency``): these tests send each key once.
@@ -53,7 +54,7 @@ def claim_rule_publish(session, now, **caps):
 
 def demo_lot(session, app):
     """The demo lot's GTIN, lot number and unit key."""
-    lot = session.scalars(sa.select(LabelLot)).one()
+    lot = session.scalars(sa.select(LabelLot).where(LabelLot.lot_number == DEMO_LOT)).one()
     product = session.get(Product, lot.product_id)
     return (
         product.gtin,

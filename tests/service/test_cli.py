@@ -126,8 +126,13 @@ def test_demo_seed_is_idempotent_and_its_logins_work(app, session, client):
     )
     assert regions == {"310118", "320509", "330421"}
     # The three pilot projects' credits; retirements for Lianta, Tongli and the personal-offset
-    # programme, each its own; farms linked to their owners.
-    assert (counts["credit_batches"], counts["credit_retirements"]) == (6, 3)
+    # programme, each its own, and YRD Select's retired on payment of its lot (here by the local
+    # registry: no registry API is set up); farms linked to their owners.
+    assert (counts["credit_batches"], counts["credit_retirements"]) == (6, 4)
+    assert (
+        "retired on payment: 长三角优选 香粳米 5kg, lot YS2026A of 500 units (issued; registry "
+        "the local registry YRD-CI: 1 retired)" in first.output
+    )
     assert "credits: 3 pilot projects, 6 batches, 530 t retired" in first.output
     assert (
         "carbon_neutral TH-" in first.output

@@ -258,3 +258,48 @@ def test_existing_allocations_are_re_expressed_to_the_gram(empty_database_url, t
             assert result.ok, result.problems
     finally:
         engine.dispose()
+
+
+def test_lots_ordered_before_retire_on_payment_held_all_their_grams(empty_database_url):
+    """Revision 0021 records the grams a lot's order held (``held_g``): every lot ordered before
+    it held all it needed (an order its retired grams did not cover was refused), and lots may
+    now wait ``retiring``."""
+    alembic_command(empty_database_url, "upgrade", "0020")
+    engine = create_engine(empty_database_url)
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    try:
+        with engine.begin() as connection:
+            for statement, values in (
+                ("INSERT INTO organisations (id, kind, name, uscc, status, created_at, updated_at)"
+                 " VALUES (1, 'enterprise', '练塘大米', :uscc, 'approved', :at, :at)",
+                 {"uscc": valid_uscc(1)}),
+                ("INSERT INTO products (id, organisation_id, gtin, name, name_en, category,"
+                 " declared_unit, net_content_g, created_at, updated_at) VALUES (1, 1,"
+                 " '06901234567892', '香粳米', '', 'milled_rice', 'unit', 5000, :at, :at)", {}),
+                ("INSERT INTO footprints (id, product_id, method, kg_per_unit, kg_per_kg,"
+                 " low_kg_per_unit, high_kg_per_unit, declared_unit, boundary, gwp_set,"
+                 " period_start, period_end, breakdown, data_quality, verifier, report,"
+                 " calculation, created_at) VALUES (1, 1, 'declared', 6.25, 1.25, 6.25, 6.25,"
+                 " 'unit', 'cradle_to_gate', 'AR5', :day, :day, '{}', '{}', '', '{}', '{}',"
+                 " :at)", {"day": at.date()}),
+                ("INSERT INTO labels (id, product_id, footprint_id, scheme, status, reason,"
+                 " markets, created_at, updated_at) VALUES (1, 1, 1, 'carbon_neutral',"
+                 " 'submitted', '', '[\"CN\"]', :at, :at)", {}),
+                ("INSERT INTO label_lots (id, label_id, product_id, lot_number, units,"
+                 " grams_per_unit, grams_required, price_per_tonne_fen, service_fee_fen,"
+                 " amount_fen, status, key_id, created_at) VALUES (1, 1, 1, 'LT2026A', 1000,"
+                 " 6250, 6250000, 8000, 20000, 70000, 'reserved', 'A', :at)", {}),
+            ):  # fmt: skip
+                connection.execute(sa.text(statement), {"at": at, **values})
+        alembic_command(empty_database_url, "upgrade", "0021")
+        lots = sa.Table("label_lots", sa.MetaData(), autoload_with=engine)
+        assert lots.c.held_g.nullable is False
+        with engine.begin() as connection:
+            assert connection.execute(sa.select(lots.c.held_g)).scalar_one() == 6_250_000
+            connection.execute(lots.update().values(status="retiring"))
+        with engine.begin() as connection:
+            connection.execute(lots.update().values(status="reserved"))
+        alembic_command(empty_database_url, "downgrade", "0020")
+        assert "held_g" not in {c["name"] for c in sa.inspect(engine).get_columns("label_lots")}
+    finally:
+        engine.dispose()

@@ -17,7 +17,13 @@ import pytest
 from marshmallow import Schema, fields, validate
 
 from labels.markets import MARKETS
-from labels.models import BOUNDARIES, DECLARED_UNITS, LABEL_STATUSES, LOT_STATUSES
+from labels.models import (
+    BOUNDARIES,
+    DECLARED_UNITS,
+    LABEL_STATUSES,
+    LOT_RETIREMENT_STATUSES,
+    LOT_STATUSES,
+)
 from points.models import (
     FLAG_KINDS,
     FLAG_STATUSES,
@@ -145,6 +151,7 @@ ENUMS = {
     "footprint_boundary": BOUNDARIES,
     "declared_unit": DECLARED_UNITS,
     "lot_status": LOT_STATUSES,
+    "lot_retirement_status": LOT_RETIREMENT_STATUSES,
     "order_status": ORDER_STATUSES,
     "payout_status": PAYOUT_STATUSES,
     "payout_method": PAYOUT_METHODS,

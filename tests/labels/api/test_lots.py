@@ -11,7 +11,6 @@ from labels.models import LabelLot, Product
 from ledger import credits
 from ledger import entries as ledger
 from ledger.models import Account
-from tests.conftest import count_rows
 from tests.labels.conftest import order
 
 T = 1_000_000
@@ -93,15 +92,17 @@ def test_order_pay_and_issue(client, staff, certified, operator, session, retire
     assert client.post(f"/api/v1/lots/{lot['id']}/cancel", headers=headers).status_code == 409
 
 
-def test_an_order_beyond_the_retired_credits_is_refused(
+def test_an_order_beyond_the_retired_credits_holds_what_there_is_and_names_the_tonnes_to_retire(
     client, staff, certified, session, retired_tonne
 ):
     _, headers = staff
     label = certified()
-    response = order(client, headers, label, 161)  # 161 × 6,250 g > 1 t
-    assert (response.status_code, response.get_json()["code"]) == (409, "credits_insufficient")
-    assert count_rows(session, "label_lots") == 0
-    assert available_g(session) == T
+    response = order(client, headers, label, 161)  # 161 × 6,250 g = 1,006,250 g > 1 t
+    assert response.status_code == 201, response.get_json()
+    lot = response.get_json()
+    assert (lot["status"], lot["held_g"], lot["tonnes_to_retire"]) == ("reserved", T, 1)
+    assert lot["retirement"] is None
+    assert available_g(session) == 0
 
 
 def test_cancelling_releases_the_hold(client, staff, certified, session, retired_tonne):
