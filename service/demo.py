@@ -144,7 +144,7 @@ def seed(session: Session, *, hash_profile: str = "default") -> list[str]:
     lines.extend(_labels(session))
     lines.extend(_application(session))
     lines.extend(_points(session))
-    lines.extend(retail_lot_retired_on_payment(session, _product_with_footprint))
+    lines.extend(retail_lot_retired_on_payment(session, _certified_lot))
     return lines
 
 
@@ -273,9 +273,7 @@ def _labels(session: Session) -> list[str]:
     an issued lot of 1,000 bags backed by retired Qingpu credits (idempotent)."""
     now = utcnow()
     staff = session.scalars(sa.select(User).where(User.username == "lianta")).one()
-    certifier = session.scalars(sa.select(User).where(User.username == "certifier")).one()
-    principal = principal_for(staff)
-    product, footprint = _product_with_footprint(
+    product, label, lot = _certified_lot(
         session,
         staff,
         product={"gtin": DEMO_GTIN, "name": "练塘香粳米 5kg",
@@ -289,45 +287,12 @@ def _labels(session: Session) -> list[str]:
             "report": {"title": "练塘香粳米碳足迹核查报告", "number": "DEMO-CFP-2025-01",
                        "issued_on": "2025-12-01"},
         },
+        lot_number=DEMO_LOT,
+        units=DEMO_LOT_UNITS,
+        bank_reference="DEMO-BANK-0001",
         now=now,
     )  # fmt: skip
-    label = session.scalars(sa.select(Label).where(Label.product_id == product.id)).first()
-    if label is None:
-        label = certification.label_apply(
-            session,
-            principal=principal,
-            product=product,
-            footprint_id=footprint.id,
-            scheme="carbon_neutral",
-            markets=["CN"],
-            now=now,
-        )
-        for status in ("under_review", "certified"):
-            certification.label_transition(
-                session, label=label, to_status=status, actor=principal_for(certifier), now=now
-            )
-    lot = session.scalars(sa.select(LabelLot).where(LabelLot.product_id == product.id)).first()
     config = current_app.config
-    if lot is None:
-        lot = lots.lot_order(
-            session,
-            principal=principal,
-            label=label,
-            lot_number=DEMO_LOT,
-            units=DEMO_LOT_UNITS,
-            pricing=lots.Pricing.from_config(config),
-            key_id=config["UNIT_CODE_KEY_ID"],
-            now=now,
-        )
-        # The demo operator confirms the bank transfer.
-        lots.lot_payment_confirm(
-            session,
-            lot=lot,
-            provider="offline",
-            reference="DEMO-BANK-0001",
-            amount_fen=lot.amount_fen,
-            now=now,
-        )
     key = lots.lot_key_of(lot, product, config["UNIT_CODE_MASTER_KEYS"])
     base = config["PUBLIC_BASE_URL"].rstrip("/")
     return [
@@ -369,6 +334,49 @@ def _application(session: Session) -> list[str]:
             scheme="footprint", markets=["CN", "HK", "DE"], now=now,
         )  # fmt: skip
     return [f"application: {product.name}, {label.scheme} label {label.status}"]
+
+
+def _certified_lot(
+    session: Session,
+    staff: User,
+    *,
+    product: dict,
+    footprint: dict,
+    lot_number: str,
+    units: int,
+    bank_reference: str,
+    now: datetime,
+) -> tuple[Any, Any, Any]:
+    """The staff member's product with its footprint, a certified carbon-neutral label for
+    mainland China, and a lot of ``units`` ordered and paid by bank transfer (the demo operator
+    confirms it), each created unless it exists."""
+    principal = principal_for(staff)
+    found, declared = _product_with_footprint(
+        session, staff, product=product, footprint=footprint, now=now
+    )
+    label = session.scalars(sa.select(Label).where(Label.product_id == found.id)).first()
+    if label is None:
+        label = certification.label_apply(
+            session, principal=principal, product=found, footprint_id=declared.id,
+            scheme="carbon_neutral", markets=["CN"], now=now,
+        )  # fmt: skip
+        certifier = session.scalars(sa.select(User).where(User.username == "certifier")).one()
+        for status in ("under_review", "certified"):
+            certification.label_transition(
+                session, label=label, to_status=status, actor=principal_for(certifier), now=now
+            )
+    lot = session.scalars(sa.select(LabelLot).where(LabelLot.product_id == found.id)).first()
+    if lot is None:
+        config = current_app.config
+        lot = lots.lot_order(
+            session, principal=principal, label=label, lot_number=lot_number, units=units,
+            pricing=lots.Pricing.from_config(config), key_id=config["UNIT_CODE_KEY_ID"], now=now,
+        )  # fmt: skip
+        lots.lot_payment_confirm(
+            session, lot=lot, provider="offline", reference=bank_reference,
+            amount_fen=lot.amount_fen, now=now,
+        )  # fmt: skip
+    return found, label, lot
 
 
 def _product_with_footprint(

@@ -17,10 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from labels import certification, lots
-from labels.models import Label, LabelLot
 from service.base.parties.models import User
-from service.base.parties.services import principal_for
 from service.credits_jobs import retire_pending
 from service.db import utcnow
 
@@ -34,16 +31,14 @@ DEMO_REGISTRY_HOLDING = "YRDCI-QP-2023-001:YRDCI-QP-2024:2024:1000301-1001850"
 
 
 def retail_lot_retired_on_payment(
-    session: Session, product_with_footprint: Callable[..., tuple[Any, Any]]
+    session: Session, certified_lot: Callable[..., tuple[Any, Any, Any]]
 ) -> list[str]:
     """Order and pay the retailer's lot, then run the retire-on-payment job once; answer what
-    the demo prints about it. ``product_with_footprint`` is the seed's own helper (passed in:
+    the demo prints about it. ``certified_lot`` is the seed's own helper (passed in:
     ``service.demo`` imports this module)."""
     now = utcnow()
     staff = session.scalars(sa.select(User).where(User.username == "yrdselect")).one()
-    certifier = session.scalars(sa.select(User).where(User.username == "certifier")).one()
-    principal = principal_for(staff)
-    product, footprint = product_with_footprint(
+    product, _, lot = certified_lot(
         session,
         staff,
         product={"gtin": DEMO_RETAIL_GTIN, "name": "长三角优选 香粳米 5kg",
@@ -57,44 +52,12 @@ def retail_lot_retired_on_payment(
             "report": {"title": "优选香粳米碳足迹核查报告", "number": "DEMO-CFP-2025-03",
                        "issued_on": "2025-12-10"},
         },
+        lot_number=DEMO_RETAIL_LOT,
+        units=DEMO_RETAIL_UNITS,
+        bank_reference="DEMO-BANK-0002",
         now=now,
     )  # fmt: skip
-    label = session.scalars(sa.select(Label).where(Label.product_id == product.id)).first()
-    if label is None:
-        label = certification.label_apply(
-            session,
-            principal=principal,
-            product=product,
-            footprint_id=footprint.id,
-            scheme="carbon_neutral",
-            markets=["CN"],
-            now=now,
-        )
-        for status in ("under_review", "certified"):
-            certification.label_transition(
-                session, label=label, to_status=status, actor=principal_for(certifier), now=now
-            )
-    lot = session.scalars(sa.select(LabelLot).where(LabelLot.product_id == product.id)).first()
     config = current_app.config
-    if lot is None:
-        lot = lots.lot_order(
-            session,
-            principal=principal,
-            label=label,
-            lot_number=DEMO_RETAIL_LOT,
-            units=DEMO_RETAIL_UNITS,
-            pricing=lots.Pricing.from_config(config),
-            key_id=config["UNIT_CODE_KEY_ID"],
-            now=now,
-        )
-        lots.lot_payment_confirm(
-            session,
-            lot=lot,
-            provider="offline",
-            reference="DEMO-BANK-0002",
-            amount_fen=lot.amount_fen,
-            now=now,
-        )
     session.commit()  # the payment is committed before the registry is asked, as in service
     outcomes = retire_pending(current_app._get_current_object(), session)  # type: ignore[attr-defined]
     session.refresh(lot)
