@@ -236,3 +236,52 @@ def test_the_grams_given_back_are_free_for_the_retirements_own_beneficiary(
     assert [(part.start_g, part.end_g) for part in offset.parts] == [(0, 1_000_000)]
     report = ledger_verify(session)
     assert report.ok, report.problems
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE credit_allocation_parts SET reversal_entry_id = NULL",
+        "UPDATE credit_allocation_parts SET reversal_entry_id = reversal_entry_id + 1 "
+        "WHERE reversal_entry_id IS NOT NULL",
+        "UPDATE credit_allocation_parts SET reversal_entry_id = 1, claimant_organisation_id = "
+        "NULL WHERE reversal_entry_id IS NULL",
+        "UPDATE credit_allocation_parts SET reversal_entry_id = 1, start_g = start_g + 1 "
+        "WHERE reversal_entry_id IS NULL",
+        "DELETE FROM credit_allocation_parts",
+    ],
+)
+def test_marking_a_part_reversed_once_is_the_only_change_a_part_takes(
+    client, session, staff, finding, console_sign_in, statement
+):
+    record, _ = finding
+    enterprise, _ = staff
+    _own_tonne(session, enterprise)
+    console_sign_in("operator")
+    _resolve(client, record.id)
+
+    with pytest.raises(sa.exc.DatabaseError, match="immutable"), session.begin_nested():
+        session.execute(sa.text(statement))
+
+
+def test_verify_fails_on_a_part_marked_reversed_by_an_entry_that_does_not_reverse_it(
+    client, session, staff, finding, console_sign_in
+):
+    record, _ = finding
+    enterprise, _ = staff
+    _own_tonne(session, enterprise)
+    console_sign_in("operator")
+    _resolve(client, record.id)
+    session.expire_all()
+    new = session.get(CreditAllocation, session.get(CreditAllocationFinding, record.id)
+                      .replacement_allocation_id)  # fmt: skip
+
+    session.execute(
+        sa.update(CreditAllocationPart)
+        .where(CreditAllocationPart.allocation_id == new.id)
+        .values(reversal_entry_id=new.entry_id)
+    )
+
+    report = ledger_verify(session)
+    assert not report.ok
+    assert any("does not reverse the allocation" in problem for problem in report.problems)
