@@ -254,12 +254,16 @@ def serials_notation(allocation_id: int, part: Any) -> str:
 
 
 def _export_serials(session: Session, range_ids: Sequence[int]) -> dict[int, str]:
-    """Per range, its allocated parts in the export's notation, in gram order."""
+    """Per range, its allocated parts in the export's notation, in gram order (a reversed
+    allocation's parts hold no grams and are left out)."""
     serials: dict[int, list[str]] = defaultdict(list)
     for part, range_start in session.execute(
         sa.select(CreditAllocationPart, CreditSerialRange.serial_start)
         .join(CreditSerialRange, CreditSerialRange.id == CreditAllocationPart.range_id)
-        .where(CreditAllocationPart.range_id.in_(range_ids))
+        .where(
+            CreditAllocationPart.range_id.in_(range_ids),
+            CreditAllocationPart.reversal_entry_id.is_(None),
+        )
         .order_by(CreditAllocationPart.range_id, CreditAllocationPart.start_g)
     ):
         exact = part_of(part.retirement_id, part.range_id, range_start, part.start_g, part.end_g)
@@ -276,6 +280,7 @@ def export_rows(session: Session) -> Iterator[dict[str, Any]]:
             CreditAllocationPart.range_id.label("range_id"),
             sa.func.sum(CreditAllocationPart.quantity_g).label("grams"),
         )
+        .where(CreditAllocationPart.reversal_entry_id.is_(None))
         .group_by(CreditAllocationPart.range_id)
         .subquery()
     )

@@ -17,6 +17,8 @@ from labels.codes import serial_for
 from labels.lots import lot_key_of
 from labels.models import LabelLot, Product
 from ledger import credits
+from ledger.credits import disclosure
+from ledger.credits import selectors as credit_selectors
 from ledger.credits.models import (
     CreditAllocation,
     CreditAllocationFinding,
@@ -160,6 +162,10 @@ def test_an_operator_reverses_and_re_allocates_from_the_claimants_own_retirement
     # The scan shows the new backing.
     after = _scan(app, client, session, lot)
     assert "R-OWN" in str(after) and "R-LOTS" not in str(after)
+    # The registry's figures count the grams once: the reversed allocation holds none.
+    assert credit_selectors.registry_figures(session).allocated_g == GRAMS
+    export = list(disclosure.export_rows(session))
+    assert sum(row["allocated_g"] for row in export) == GRAMS
     report = ledger_verify(session)
     assert report.ok, report.problems
     assert report.known == []
