@@ -27,9 +27,12 @@ from ledger.credits.models import (
 )
 from ledger.models import Entry, LogPending
 from ledger.verify import ledger_verify
+from points.models import RedemptionOrder
 from service.base.parties.services import platform_organisation
 from tests.admin.conftest import form_token
 from tests.labels.conftest import order
+from tests.points.conftest import programme_tonne  # noqa: F401 - shared fixture
+from tests.points.test_redemption_api import OFFSET, place, stock
 from tests.service.test_roles_and_writes import snapshot
 
 UNITS = 100
@@ -291,3 +294,62 @@ def test_verify_fails_on_a_part_marked_reversed_by_an_entry_that_does_not_revers
     report = ledger_verify(session)
     assert not report.ok
     assert any("does not reverse the allocation" in problem for problem in report.problems)
+
+
+def test_a_personal_offset_is_re_allocated_from_the_programmes_own_retirement(
+    client, session, staff, operator, programme_tonne, consumer_tokens, bearer, give,  # noqa: F811
+    console_sign_in,
+):  # fmt: skip
+    """The 0017 example: a consumer's offset drew on a tonne whose record names an enterprise.
+    Resolved, the order is backed by the programme's own tonne and its certificate says so."""
+    enterprise, _ = staff
+    item = stock(client, operator, OFFSET)
+    alice = consumer_tokens()
+    give(alice, 500)
+    placed = place(client, bearer(alice), "off-1", item_id=item["id"], quantity=1).get_json()
+    offset = session.get(RedemptionOrder, placed["id"])
+    allocation = session.get(CreditAllocation, offset.allocation_id)
+    retirement = session.scalars(
+        sa.select(CreditRetirement).where(CreditRetirement.registry_reference == "R-OFFSETS")
+    ).one()
+    restore = _triggers_off(session)
+    session.execute(
+        sa.update(CreditAllocationPart)
+        .where(CreditAllocationPart.allocation_id == allocation.id)
+        .values(claimant_organisation_id=None)
+    )
+    session.execute(
+        sa.update(CreditRetirement)
+        .where(CreditRetirement.id == retirement.id)
+        .values(beneficiary=enterprise.name, beneficiary_organisation_id=enterprise.id)
+    )
+    restore()
+    record = CreditAllocationFinding(
+        allocation_id=allocation.id, retirement_id=retirement.id,
+        claimant_organisation_id=programme_tonne.id, beneficiary_organisation_id=enterprise.id,
+        problem="other_beneficiary", quantity_g=allocation.quantity_g, status="open",
+        created_at=datetime.now(UTC),
+    )  # fmt: skip
+    session.add(record)
+    batch = session.scalar(sa.text("SELECT id FROM credit_batches WHERE vintage = 2024"))
+    credits.retire(
+        session, registry_code="YRD-CI", registry_reference="R-PROGRAMME", purpose="个人碳抵消",
+        beneficiary=programme_tonne.name, beneficiary_organisation_id=programme_tonne.id,
+        retired_on=date(2026, 11, 2), lines=[credits.RetirementLine(batch, 1)],
+        now=datetime.now(UTC),
+    )  # fmt: skip
+    session.flush()
+    console_sign_in("operator")
+
+    assert _resolve(client, record.id).status_code == 303
+
+    session.expire_all()
+    resolved = session.get(CreditAllocationFinding, record.id)
+    assert session.get(RedemptionOrder, offset.id).allocation_id == (
+        resolved.replacement_allocation_id
+    )
+    certificate = client.get(f"/api/v1/points/offsets/{offset.certificate_number}").get_json()
+    assert [r["registry_reference"] for r in certificate["retirements"]] == ["R-PROGRAMME"]
+    report = ledger_verify(session)
+    assert report.ok, report.problems
+    assert report.known == []
