@@ -22,7 +22,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ledger.credits.accounts import retired_account
+from ledger.credits.accounts import accounts_open, retired_account
 from ledger.credits.allocations import allocate
 from ledger.credits.models import (
     CreditAllocation,
@@ -88,7 +88,8 @@ def finding_resolve(
     """Reverse the finding's allocation and allocate its grams again to the same target from
     the claimant's own retirements; resolve every open finding of that allocation.
 
-    Takes the finding's row lock, then (through ``allocate``) the claimant's retired pool's.
+    Takes the finding's row lock, then the claimant's retired pool's (before the reversal's
+    balance locks, as ``allocate`` takes it before its own).
     The work runs in a savepoint, so a refusal leaves the session as it was.
     """
     finding = finding_check(session, finding_id=finding_id)
@@ -102,6 +103,12 @@ def finding_resolve(
             field="claimant_organisation_id",
         )
     with session.begin_nested():
+        # The claimant's pool first, as every allocator of it does, so the reversal's balance
+        # locks come after it and never cross an allocator's.
+        accounts_open(session, beneficiary_id=claimant)
+        session.execute(
+            sa.select(Account.id).where(Account.code == retired_account(claimant)).with_for_update()
+        ).one()
         reversal = entry_reverse(
             session,
             entry_id=allocation.entry_id,
