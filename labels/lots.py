@@ -407,3 +407,20 @@ def unit_check(
         raise CodeInvalid("lot not issued")
     index = serial_verify(lot_key_of(lot, product, master_keys), serial)
     return index, unit_revoked(session, lot.id, index)
+
+
+def lot_allocation_repoint(
+    session: Session, *, lot_id: int, from_allocation_id: int, to_allocation_id: int
+) -> None:
+    """Back an issued lot by the allocation that replaced its reversed one (an operator resolving
+    a claimant finding). Only a lot backed by ``from_allocation_id`` moves; the new backing is in
+    the log as the finding's resolution, and the scan record's cache key names the allocation."""
+    moved = session.execute(
+        sa.update(LabelLot)
+        .where(LabelLot.id == lot_id, LabelLot.allocation_id == from_allocation_id)
+        .values(allocation_id=to_allocation_id)
+        .returning(LabelLot.id)
+    ).first()
+    if moved is None:
+        status = session.scalar(sa.select(LabelLot.status).where(LabelLot.id == lot_id))
+        raise LotStateConflict(params={"status": status or "-"})

@@ -173,9 +173,10 @@ def cached_lot_record(
     session: Session, lot: LabelLot, product: Product, cache: Any | None
 ) -> dict[str, Any]:
     """The lot record, from ``cache`` (``get``/``set`` of text with a TTL) when it holds the
-    version for the label's current status and its enterprise's: any certification move, and
-    suspending or reinstating the enterprise, changes the key, so the next scan after it never
-    sees the old record."""
+    version for the label's current status, its enterprise's and the lot's backing: any
+    certification move, suspending or reinstating the enterprise, and re-allocating the lot (an
+    operator resolving a claimant finding) change the key, so the next scan after it never sees
+    the old record."""
     if cache is None:
         return lot_record(session, lot, product)
     label = session.get(Label, lot.label_id)
@@ -184,7 +185,7 @@ def cached_lot_record(
     )
     key = (
         f"resolver:lot:{lot.id}:{label.status}:{label.updated_at.timestamp():.6f}"
-        f":{enterprise_status}"
+        f":{enterprise_status}:{lot.allocation_id}"
     )
     cached = cache.get(key)
     if cached is not None:

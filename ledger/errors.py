@@ -57,6 +57,8 @@ class ErrorCode(enum.StrEnum):
     CREDIT_RETIREMENT_NOT_FOUND = "credit_retirement_not_found"
     CREDITS_INSUFFICIENT = "credits_insufficient"
     CREDIT_ALLOCATION_INVALID = "credit_allocation_invalid"
+    CREDIT_FINDING_NOT_FOUND = "credit_finding_not_found"
+    CREDIT_FINDING_RESOLVED = "credit_finding_resolved"
     # A registry's answers (``ledger.credits.registry``).
     CREDIT_REGISTRY_REFUSED = "credit_registry_refused"
     CREDIT_REGISTRY_UNAVAILABLE = "credit_registry_unavailable"

@@ -463,3 +463,22 @@ def certificate(session: Session, number: str) -> dict[str, Any]:
             "The points paid for it are a reward currency and make no claim of their own."
         ),
     }
+
+
+def offset_allocation_repoint(
+    session: Session, *, target_id: str, from_allocation_id: int, to_allocation_id: int
+) -> None:
+    """Back a personal offset (target ``order:{id}``) by the allocation that replaced its
+    reversed one (an operator resolving a claimant finding); its certificate keeps its number."""
+    number = target_id.removeprefix("order:")
+    moved = session.execute(
+        sa.update(RedemptionOrder)
+        .where(
+            RedemptionOrder.id == (int(number) if number.isdigit() else 0),
+            RedemptionOrder.allocation_id == from_allocation_id,
+        )
+        .values(allocation_id=to_allocation_id)
+        .returning(RedemptionOrder.id)
+    ).first()
+    if moved is None:
+        raise RedemptionError(code=ErrorCode.ORDER_STATE_CONFLICT, params={"status": "-"})

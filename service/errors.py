@@ -104,6 +104,8 @@ _LEDGER: dict[str, int] = {
     LedgerCode.CREDIT_RETIREMENT_NOT_FOUND: 404,
     LedgerCode.CREDITS_INSUFFICIENT: 409,
     LedgerCode.CREDIT_ALLOCATION_INVALID: 422,
+    LedgerCode.CREDIT_FINDING_NOT_FOUND: 404,
+    LedgerCode.CREDIT_FINDING_RESOLVED: 409,
     LedgerCode.CREDIT_REGISTRY_REFUSED: 409,
     # Answered by its cause (502, 503 or 504) when the error names one.
     LedgerCode.CREDIT_REGISTRY_UNAVAILABLE: 503,

@@ -6,13 +6,16 @@ from datetime import date
 
 from flask import render_template, request, url_for
 from flask_babel import gettext
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from admin.console.blueprint import blp
 from admin.web import form_action, form_text, page_requires, paged, signed_in
+from labels.lots import lot_allocation_repoint
 from ledger import credits
 from ledger.credits import selectors as credit_selectors
 from ledger.errors import CreditError
+from points.redemption import offset_allocation_repoint
 from service.base.exceptions import ValidationFailed
 from service.db import get_session, utcnow
 from service.errors import status_of
@@ -121,3 +124,38 @@ def retirement_record() -> Response:
 
     return form_action(work, done=url_for("portal.credits"), back=back,
                        message=gettext("The retirement is recorded."))  # fmt: skip
+
+
+def _retarget(session: Session, target_type: str, target_id: str, from_id: int, to_id: int) -> None:
+    """Point the target of a re-allocated finding at its new allocation: a label lot, or a
+    personal offset's order (the ledger knows neither)."""
+    if target_type == "label_lot":
+        lot_allocation_repoint(session, lot_id=int(target_id), from_allocation_id=from_id,
+                               to_allocation_id=to_id)  # fmt: skip
+    else:
+        offset_allocation_repoint(session, target_id=target_id, from_allocation_id=from_id,
+                                  to_allocation_id=to_id)  # fmt: skip
+
+
+@blp.post("/credits/findings/<id:finding_id>/resolution")
+@page_requires("operator")
+def finding_resolution(finding_id: int) -> Response:
+    """Resolve a claimant finding: reverse its allocation and allocate the same grams to the
+    same target from the claimant's own retirements. The form's box must be ticked."""
+    principal = signed_in()
+    back = url_for("console.credits_import")
+
+    def work() -> credits.FindingResolution:
+        if request.form.get("confirm") != "yes":
+            raise ValidationFailed.field("confirm", "Missing data for required field.")
+        return credits.finding_resolve(get_session(), finding_id=finding_id,
+                                       actor=principal.user_id, now=utcnow(),
+                                       retarget=_retarget)  # fmt: skip
+
+    return form_action(
+        work, done=back, back=back,
+        message=lambda result: gettext(
+            "Allocation %(reversed)d is reversed; allocation %(allocation)d backs its target.",
+            reversed=result.reversed_allocation_id, allocation=result.allocation_id,
+        ),
+    )  # fmt: skip

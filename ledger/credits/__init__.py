@@ -3,7 +3,8 @@ allocate retired grams to label lots and personal offsets; and what the public m
 
 This module is the face the rest of the service uses (``from ledger import credits``); behind it
 are ``models``, ``files`` (parsing import files, pure), ``accounts`` (the credit accounts and
-limits), ``imports``, ``retirements``, ``allocations`` and ``disclosure``. Functions take a
+limits), ``imports``, ``retirements``, ``allocations``, ``reallocations`` (resolving a claimant
+finding) and ``disclosure``. Functions take a
 session and never commit; a refusal raises ``ledger.errors.CreditError`` before anything is
 written.
 """
@@ -31,6 +32,7 @@ from ledger.credits.allocations import (
     part_leaf,
 )
 from ledger.credits.imports import ImportResult, farm_link, import_file
+from ledger.credits.reallocations import FindingResolution, Retarget, finding_resolve
 from ledger.credits.registry_record import retirement_record
 from ledger.credits.retirements import (
     RetirementLine,
@@ -50,14 +52,17 @@ __all__ = [
     "RETIREMENT_LINES_MAX",
     "AllocationPart",
     "AllocationResult",
+    "FindingResolution",
     "ImportResult",
     "RetirementLine",
     "RetirementResult",
+    "Retarget",
     "accounts_open",
     "allocate",
     "allocations_of",
     "beneficiary_matches",
     "farm_link",
+    "finding_resolve",
     "import_file",
     "issuer_account",
     "part_leaf",

@@ -369,11 +369,13 @@ def _draws_plan(
 
 def _lowest_free(session: Session, row: AnyRow, quantity_g: int) -> list[tuple[int, int]]:
     """The lowest ``quantity_g`` free grams of a retired range's gram line (fewer only if its
-    parts and its lot disagree, which ``ledger verify`` reports)."""
+    parts and its lot disagree, which ``ledger verify`` reports); a reversed part frees its
+    grams."""
     total_g = (row.serial_end - row.serial_start + 1) * GRAMS_PER_SERIAL
     taken = session.execute(
         sa.select(CreditAllocationPart.start_g, CreditAllocationPart.end_g).where(
-            CreditAllocationPart.range_id == row.id
+            CreditAllocationPart.range_id == row.id,
+            CreditAllocationPart.reversal_entry_id.is_(None),
         )
     ).all()
     return intervals_take(free_intervals(total_g, [(a, b) for a, b in taken]), quantity_g)
@@ -422,6 +424,19 @@ def _parts_of(session: Session, allocation_id: int) -> tuple[AllocationPart, ...
     return tuple(part_of(*row) for row in rows)
 
 
+def reversed_allocation(allocation_id: Any) -> sa.Exists:
+    """Whether the allocation was reversed (its parts are marked; an operator resolving a
+    finding): a condition for queries over allocations."""
+    return (
+        sa.select(CreditAllocationPart.id)
+        .where(
+            CreditAllocationPart.allocation_id == allocation_id,
+            CreditAllocationPart.reversal_entry_id.is_not(None),
+        )
+        .exists()
+    )
+
+
 def part_of(
     retirement_id: int, range_id: int, range_serial_start: int, start_g: int, end_g: int
 ) -> AllocationPart:
@@ -443,11 +458,16 @@ def part_of(
 
 
 def allocations_of(session: Session, target_type: str, target_id: str) -> list[Mapping[str, Any]]:
-    """What backs a target: each allocation with its parts (for labels and the resolver)."""
+    """What backs a target: each allocation with its parts (for labels and the resolver); a
+    reversed allocation backs nothing."""
     result: list[Mapping[str, Any]] = []
     for allocation in session.scalars(
         sa.select(CreditAllocation)
-        .where(CreditAllocation.target_type == target_type, CreditAllocation.target_id == target_id)
+        .where(
+            CreditAllocation.target_type == target_type,
+            CreditAllocation.target_id == target_id,
+            ~reversed_allocation(CreditAllocation.id),
+        )
         .order_by(CreditAllocation.id)
     ):
         result.append(

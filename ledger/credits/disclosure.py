@@ -81,7 +81,7 @@ def project_totals(session: Session, project_ids: Iterable[int]) -> dict[int, di
         sa.select(CreditBatch.project_id, sa.func.sum(CreditAllocationPart.quantity_g))
         .join(CreditSerialRange, CreditSerialRange.id == CreditAllocationPart.range_id)
         .join(CreditBatch, CreditBatch.id == CreditSerialRange.batch_id)
-        .where(CreditBatch.project_id.in_(ids))
+        .where(CreditBatch.project_id.in_(ids), CreditAllocationPart.reversal_entry_id.is_(None))
         .group_by(CreditBatch.project_id)
     ):
         totals[project_id]["allocated_g"] = int(allocated)
@@ -174,7 +174,10 @@ def retirement_views(
                 sa.select(
                     CreditAllocationPart.retirement_id, sa.func.sum(CreditAllocationPart.quantity_g)
                 )
-                .where(CreditAllocationPart.retirement_id.in_(ids))
+                .where(
+                    CreditAllocationPart.retirement_id.in_(ids),
+                    CreditAllocationPart.reversal_entry_id.is_(None),
+                )
                 .group_by(CreditAllocationPart.retirement_id)
             )
         }
@@ -234,7 +237,10 @@ def _allocations_of_retirement(session: Session, retirement_id: int) -> list[dic
             sa.select(CreditAllocationPart, CreditAllocation, CreditSerialRange.serial_start)
             .join(CreditAllocation, CreditAllocation.id == CreditAllocationPart.allocation_id)
             .join(CreditSerialRange, CreditSerialRange.id == CreditAllocationPart.range_id)
-            .where(CreditAllocationPart.retirement_id == retirement_id)
+            .where(
+                CreditAllocationPart.retirement_id == retirement_id,
+                CreditAllocationPart.reversal_entry_id.is_(None),
+            )
             .order_by(CreditAllocationPart.id)
         )
     ]
@@ -248,12 +254,16 @@ def serials_notation(allocation_id: int, part: Any) -> str:
 
 
 def _export_serials(session: Session, range_ids: Sequence[int]) -> dict[int, str]:
-    """Per range, its allocated parts in the export's notation, in gram order."""
+    """Per range, its allocated parts in the export's notation, in gram order (a reversed
+    allocation's parts hold no grams and are left out)."""
     serials: dict[int, list[str]] = defaultdict(list)
     for part, range_start in session.execute(
         sa.select(CreditAllocationPart, CreditSerialRange.serial_start)
         .join(CreditSerialRange, CreditSerialRange.id == CreditAllocationPart.range_id)
-        .where(CreditAllocationPart.range_id.in_(range_ids))
+        .where(
+            CreditAllocationPart.range_id.in_(range_ids),
+            CreditAllocationPart.reversal_entry_id.is_(None),
+        )
         .order_by(CreditAllocationPart.range_id, CreditAllocationPart.start_g)
     ):
         exact = part_of(part.retirement_id, part.range_id, range_start, part.start_g, part.end_g)
@@ -270,6 +280,7 @@ def export_rows(session: Session) -> Iterator[dict[str, Any]]:
             CreditAllocationPart.range_id.label("range_id"),
             sa.func.sum(CreditAllocationPart.quantity_g).label("grams"),
         )
+        .where(CreditAllocationPart.reversal_entry_id.is_(None))
         .group_by(CreditAllocationPart.range_id)
         .subquery()
     )

@@ -230,6 +230,10 @@ class CreditAllocationPart(Base):
     quantity_g: Mapped[int] = mapped_column(sa.BigInteger)
     start_g: Mapped[int] = mapped_column(sa.BigInteger)
     end_g: Mapped[int] = mapped_column(sa.BigInteger)
+    #: The ledger entry that reversed this part's allocation (an operator resolving a finding):
+    #: the one change a part may take, once (migration 0022's trigger). A reversed part stays as
+    #: history and holds no grams: the EXCLUDE constraint and ``ledger verify`` skip it.
+    reversal_entry_id: Mapped[int | None] = mapped_column(sa.BigInteger)
 
     __table_args__ = (
         sa.CheckConstraint("quantity_g > 0", name="quantity_positive"),
@@ -267,6 +271,10 @@ class CreditAllocationFinding(Base):
     quantity_g: Mapped[int] = mapped_column(sa.BigInteger)
     status: Mapped[str] = mapped_column(sa.String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Who resolved it and when, and the allocation that replaced the reversed one.
+    resolved_by: Mapped[int | None]
+    resolved_at: Mapped[datetime | None]
+    replacement_allocation_id: Mapped[int | None]
 
     __table_args__ = (
         sa.UniqueConstraint("allocation_id", "retirement_id"),

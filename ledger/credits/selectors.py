@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ledger.credits.accounts import retired_account
+from ledger.credits.allocations import reversed_allocation
 from ledger.credits.models import (
     CreditAllocation,
     CreditAllocationFinding,
@@ -144,7 +145,9 @@ def registry_figures(session: Session) -> RegistryFigures:
         sa.select(sa.func.coalesce(sa.func.sum(CreditRetirement.quantity_t), 0))
     )
     allocated_g = session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(CreditAllocation.quantity_g), 0))
+        sa.select(sa.func.coalesce(sa.func.sum(CreditAllocation.quantity_g), 0)).where(
+            ~reversed_allocation(CreditAllocation.id)
+        )
     )
     projects = session.scalar(sa.select(sa.func.count()).select_from(CreditProject))
     batches = session.scalar(sa.select(sa.func.count()).select_from(CreditBatch))
@@ -176,7 +179,9 @@ def credits_by_month(session: Session, *, zone: ZoneInfo) -> CreditMonths:
         month = _month(retired_on)
         months.retired_t[month] = months.retired_t.get(month, 0) + int(quantity_t)
     for created_at, quantity_g in session.execute(
-        sa.select(CreditAllocation.created_at, CreditAllocation.quantity_g)
+        sa.select(CreditAllocation.created_at, CreditAllocation.quantity_g).where(
+            ~reversed_allocation(CreditAllocation.id)
+        )
     ):
         month = _month(created_at.astimezone(zone))
         months.allocated_g[month] = months.allocated_g.get(month, 0) + int(quantity_g)

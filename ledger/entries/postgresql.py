@@ -375,7 +375,10 @@ def fits(requests: Sequence[EntryRequest], accounts: Mapping[str, AccountInfo]) 
         lot_accounts = [p for p in request.postings if accounts[p.account].uses_lots]
         if not lot_accounts:
             continue
-        if any(p.amount <= 0 or p.lot_id is not None for p in lot_accounts):
+        if any(
+            p.amount <= 0 or p.lot_id is not None or p.refill_lot_id is not None
+            for p in lot_accounts
+        ):
             return False
         if len({p.account for p in lot_accounts}) != len(lot_accounts):
             return False

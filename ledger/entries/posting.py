@@ -235,8 +235,13 @@ def _lots_move(
                 item = (index, position, posting, posting_ids[offset + position], entry_id)
                 (fills if posting.amount > 0 else draws).append(item)
         offset += len(request.postings)
+    refills = [fill for fill in fills if fill[2].refill_lot_id is not None]
+    fills = [fill for fill in fills if fill[2].refill_lot_id is None]
     if fills:
         _lots_open(session, fills, accounts, now, uses)
+    for index, position, posting, posting_id, _ in refills:
+        uses[index].append(_lot_refill(session, accounts[posting.account], posting, position,
+                                       posting_id))  # fmt: skip
     for index, position, posting, posting_id, _ in draws:
         info = accounts[posting.account]
         uses[index].extend(_lots_draw(session, info, posting, position, posting_id, now))
@@ -282,6 +287,35 @@ def _lots_open(
     )
     for (index, position, posting, _, _), lot_id in zip(fills, lot_ids, strict=True):
         uses[index].append(LotUse(position, lot_id, posting.amount))
+
+
+def _lot_refill(
+    session: Session, info: AccountInfo, posting: PostingRequest, position: int, posting_id: int
+) -> LotUse:
+    """Give a lot of the account back ``posting.amount``, never beyond its initial amount."""
+    lots = table(Lot)
+    refilled = session.execute(
+        sa.update(lots)
+        .where(
+            lots.c.id == posting.refill_lot_id,
+            lots.c.account_id == info.id,
+            lots.c.remaining + posting.amount <= lots.c.amount_initial,
+        )
+        .values(remaining=lots.c.remaining + posting.amount)
+        .returning(lots.c.id)
+    ).first()
+    if refilled is None:
+        raise LedgerError(
+            ErrorCode.LOT_INVALID,
+            f"{info.code}: lot {posting.refill_lot_id} cannot take {posting.amount} back",
+            field="refill_lot_id",
+        )
+    assert posting.refill_lot_id is not None
+    session.execute(
+        sa.insert(LotMovement),
+        [{"posting_id": posting_id, "lot_id": posting.refill_lot_id, "amount": posting.amount}],
+    )
+    return LotUse(position, posting.refill_lot_id, posting.amount)
 
 
 def _balances_apply(

@@ -30,13 +30,16 @@ from service.base.exceptions import FieldMessage
 @dataclass(frozen=True)
 class PostingRequest:
     """One leg of an entry. ``lot_id`` pins a debit to one lot; ``expires_at`` and
-    ``provenance`` describe the lot a credit creates on an account that uses lots."""
+    ``provenance`` describe the lot a credit creates on an account that uses lots;
+    ``refill_lot_id`` instead makes a credit give back to a lot what it gave (a reversal that
+    returns grams to the very lot they came from), never beyond the lot's initial amount."""
 
     account: str
     amount: int
     lot_id: int | None = None
     expires_at: datetime | None = None
     provenance: Mapping[str, Any] | None = None
+    refill_lot_id: int | None = None
 
     def canonical(self) -> dict[str, Any]:
         result: dict[str, Any] = {"account": self.account, "amount": self.amount}
@@ -46,6 +49,8 @@ class PostingRequest:
             result["expires_at"] = self.expires_at.isoformat()
         if self.provenance:
             result["provenance"] = dict(self.provenance)
+        if self.refill_lot_id is not None:
+            result["refill_lot_id"] = self.refill_lot_id
         return result
 
 
@@ -153,6 +158,14 @@ def entry_check(request: EntryRequest, accounts: Mapping[str, AccountInfo]) -> d
         ):
             raise LedgerError(
                 ErrorCode.LOT_INVALID, "only credits of lot accounts make a lot", field="expires_at"
+            )
+        if posting.refill_lot_id is not None and (
+            amount < 0 or not info.uses_lots or posting.expires_at or posting.provenance
+        ):
+            raise LedgerError(
+                ErrorCode.LOT_INVALID,
+                "only credits of lot accounts refill a lot, and make none",
+                field="refill_lot_id",
             )
         sums[info.asset] += amount
     unbalanced = {asset: total for asset, total in sums.items() if total}

@@ -24,12 +24,14 @@ def entry_reverse(
     key: str,
     now: datetime,
     metadata: Mapping[str, Any] | None = None,
+    refill_lots: bool = False,
 ) -> EntryResult:
     """Post the mirror image of an entry, linked to it. The original stays as it was.
 
     A reversed credit to a lot account is drawn back from the lot it made when that lot still
     holds it (FIFO otherwise); a reversed debit becomes a new lot, expiring with the earliest lot
-    the debit drew on.
+    the debit drew on, or with ``refill_lots`` goes back into the one lot it drew on (a debit
+    that drew on several is refused then: its mirror would be several postings).
     """
     original = session.get(Entry, entry_id)
     if original is None:
@@ -55,6 +57,12 @@ def entry_reverse(
                 expiries = [m.expires_at for m in moves if m.expires_at is not None]
                 expires_at = min(expiries) if expiries else None
         provenance = {"reversal_of": entry_id} if uses_lots and amount < 0 else None
+        if refill_lots and uses_lots and amount < 0:
+            if len(moves) != 1:
+                raise LedgerError(ErrorCode.LOT_INVALID, f"posting {posting_id} drew on "
+                                  f"{len(moves)} lots", field="entry_id")  # fmt: skip
+            postings.append(PostingRequest(code, -amount, refill_lot_id=moves[0].lot_id))
+            continue
         postings.append(
             PostingRequest(
                 code, -amount, lot_id=lot_id, expires_at=expires_at, provenance=provenance

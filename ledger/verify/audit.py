@@ -40,6 +40,7 @@ CHECKS: tuple[tuple[str, Callable[[Session], list[str]]], ...] = (
     ("no gram of a serial is allocated twice", credits.grams_never_allocated_twice),
     ("allocation parts stay inside their ranges", credits.parts_inside_their_ranges),
     ("allocations draw on their claimant's retirements", credits.allocations_claim_own_retirements),
+    ("reversed allocations are reversed whole", credits.reversed_parts_reversed),
 )
 #: Checks whose findings are known (recorded for an operator to resolve): reported, not failures.
 KNOWN: tuple[tuple[str, Callable[[Session], list[str]]], ...] = (

@@ -16,7 +16,7 @@ from ledger.credits.models import (
     CreditRetirement,
     CreditSerialRange,
 )
-from ledger.models import AnySelect, Lot, table
+from ledger.models import AnySelect, Entry, Lot, table
 from ledger.verify.common import rows, totals
 from service.base.units import GRAMS_PER_TONNE
 
@@ -102,8 +102,10 @@ def retirements_hold_tonnes(session: Session) -> list[str]:
 
 
 def allocations_within_retirements(session: Session) -> list[str]:
+    """No retired range allocated beyond its grams, and its lot holds exactly the rest (parts of
+    a reversed allocation hold nothing: the reversal gave their grams back to the lot)."""
     ranges, parts = _RANGES, table(CreditAllocationPart)
-    allocated = totals(parts.c.range_id, parts.c.quantity_g)
+    allocated = totals(parts.c.range_id, parts.c.quantity_g, parts.c.reversal_entry_id.is_(None))
     grams = (ranges.c.serial_end - ranges.c.serial_start + 1) * GRAMS_PER_TONNE
     lots = table(Lot)
     over = (
@@ -154,8 +156,10 @@ def allocations_traced(session: Session) -> list[str]:
 
 def grams_never_allocated_twice(session: Session) -> list[str]:
     """No two parts of one retired range share a gram, so each serial sums to at most one tonne:
-    in offset order, each part starts at or after the furthest end before it."""
-    parts = table(CreditAllocationPart)
+    in offset order, each part starts at or after the furthest end before it (parts of reversed
+    allocations hold no grams)."""
+    every = table(CreditAllocationPart)
+    parts = sa.select(every).where(every.c.reversal_entry_id.is_(None)).subquery()
     furthest = (
         sa.func.max(parts.c.end_g)
         .over(
@@ -212,7 +216,8 @@ def parts_inside_their_ranges(session: Session) -> list[str]:
 
 def _claimant_violations() -> AnySelect:
     """Allocation parts that break the claimant rule: the part's claimant is not its
-    allocation's, or not its retirement's beneficiary, or either is unknown."""
+    allocation's, or not its retirement's beneficiary, or either is unknown. A reversed part
+    backs nothing and breaks nothing."""
     parts, allocations = table(CreditAllocationPart), table(CreditAllocation)
     retirements = table(CreditRetirement)
     return (
@@ -226,13 +231,14 @@ def _claimant_violations() -> AnySelect:
         .join(allocations, allocations.c.id == parts.c.allocation_id)
         .join(retirements, retirements.c.id == parts.c.retirement_id)
         .where(
+            parts.c.reversal_entry_id.is_(None),
             sa.or_(
                 parts.c.claimant_organisation_id.is_(None),
                 allocations.c.claimant_organisation_id.is_(None),
                 retirements.c.beneficiary_organisation_id.is_(None),
                 parts.c.claimant_organisation_id != allocations.c.claimant_organisation_id,
                 parts.c.claimant_organisation_id != retirements.c.beneficiary_organisation_id,
-            )
+            ),
         )
         .order_by(parts.c.id)
     )
@@ -266,3 +272,32 @@ def allocations_claim_own_retirements(session: Session) -> list[str]:
 def allocation_findings_known(session: Session) -> list[str]:
     """Violations of the claimant rule recorded as findings: known, reported, not failures."""
     return _claimant_rows(session, recorded=True)
+
+
+def reversed_parts_reversed(session: Session) -> list[str]:
+    """A part marked reversed names the entry that reverses its allocation's entry, and an
+    allocation's parts are reversed all together or not at all."""
+    parts, allocations, entries = table(CreditAllocationPart), table(CreditAllocation), table(Entry)
+    wrong = (
+        sa.select(parts.c.id, parts.c.allocation_id, parts.c.reversal_entry_id)
+        .join(allocations, allocations.c.id == parts.c.allocation_id)
+        .outerjoin(entries, entries.c.id == parts.c.reversal_entry_id)
+        .where(
+            parts.c.reversal_entry_id.is_not(None),
+            sa.or_(
+                entries.c.id.is_(None),
+                entries.c.reverses_entry_id.is_(None),
+                entries.c.reverses_entry_id != allocations.c.entry_id,
+            ),
+        )
+    )
+    split = (
+        sa.select(parts.c.allocation_id)
+        .group_by(parts.c.allocation_id)
+        .having(sa.func.count(sa.distinct(sa.func.coalesce(parts.c.reversal_entry_id, 0))) > 1)
+    )
+    return [
+        f"part {r.id} of allocation {r.allocation_id} is marked reversed by entry "
+        f"{r.reversal_entry_id}, which does not reverse the allocation"
+        for r in rows(session, wrong)
+    ] + [f"allocation {r.allocation_id} is only partly reversed" for r in rows(session, split)]

@@ -178,6 +178,8 @@ MESSAGES: dict[str, str] = {
     "credit_retirement_not_found": N_("No such retirement: {detail}."),
     "credits_insufficient": N_("Not enough credits: {detail}."),
     "credit_allocation_invalid": N_("The allocation cannot be made: {detail}."),
+    "credit_finding_not_found": N_("No such finding: {detail}."),
+    "credit_finding_resolved": N_("The finding is already resolved: {detail}."),
     "credit_registry_refused": N_("The registry refused the retirement: {detail}."),
     "credit_registry_unavailable": N_(
         "The registry did not answer; ask again later with the same reference."

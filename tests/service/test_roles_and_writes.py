@@ -84,6 +84,7 @@ OPERATOR_FORMS = {
     "/admin/anomalies/flags/<id:flag_id>": f"/admin/anomalies/flags/{NONE}",
     "/admin/credits": "/admin/credits",
     "/admin/credits/retirements": "/admin/credits/retirements",
+    "/admin/credits/findings/<id:finding_id>/resolution": f"/admin/credits/findings/{NONE}/resolution",
     "/admin/lots/<id:lot_id>/payment": "/admin/lots/{reserved}/payment",
     "/admin/organisations/<id:organisation_id>/status": "/admin/organisations/{enterprise}/status",
     "/admin/points/catalogue": "/admin/points/catalogue",

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from ledger import credits
-from ledger.credits.models import CreditBatch
+from ledger.credits.models import CreditAllocationFinding, CreditBatch
 from ledger.credits.registry import Beneficiary, RetireRequest
 from ledger.credits.registry_local import LocalRegistry
 from ledger.errors import CreditError, ErrorCode
@@ -54,6 +54,23 @@ def allocate(session, now, **changes):
     return credits.allocate(session, claimant_organisation_id=_claimant_id(session), **arguments)
 
 
+def finding_resolve(session, now, status="open"):
+    """Resolve a finding: one that does not exist, or one recorded already ``status``."""
+    finding_id = 999_999
+    if status != "open":
+        allocated = allocate(session, now, key="a-finding")
+        retirement_id = allocated.parts[0].retirement_id
+        finding = CreditAllocationFinding(
+            allocation_id=allocated.allocation_id, retirement_id=retirement_id,
+            problem="other_beneficiary", quantity_g=1_000, status=status, created_at=now,
+        )  # fmt: skip
+        session.add(finding)
+        session.flush()
+        finding_id = finding.id
+    return credits.finding_resolve(session, finding_id=finding_id, actor=1, now=now,
+                                   retarget=lambda *arguments: None)  # fmt: skip
+
+
 def registry_retire(registry, quantity_t=10**6):
     beneficiary = Beneficiary("上海某米业有限公司", valid_uscc(1))
     return registry.retire(RetireRequest("TANHUI-LOT-1", quantity_t, beneficiary, "碳中和标签"))
@@ -91,6 +108,8 @@ CASES = {
     ),
     ErrorCode.CREDITS_INSUFFICIENT: lambda s, now: allocate(s, now, quantity_g=10**12),
     ErrorCode.CREDIT_ALLOCATION_INVALID: lambda s, now: allocate(s, now, target_type="nothing"),
+    ErrorCode.CREDIT_FINDING_NOT_FOUND: lambda s, now: finding_resolve(s, now),
+    ErrorCode.CREDIT_FINDING_RESOLVED: lambda s, now: finding_resolve(s, now, status="resolved"),
     ErrorCode.CREDIT_REGISTRY_REFUSED: lambda s, now: registry_retire(
         LocalRegistry(s, registry_code="YRD-CI", now=now)
     ),

@@ -182,6 +182,36 @@ def test_a_reversal_mirrors_the_entry_and_keeps_the_original(session, accounts, 
     assert ledger_verify(session).ok
 
 
+def test_a_reversal_may_give_a_debit_back_to_the_lot_it_drew_on(session, accounts, post, now):
+    # Alice's 100 points sit in one lot; she spends 30 of them.
+    award = post("award", "points:issuer", "alice", 100, expires_at=now + days(10))
+    spend = post("spend", "alice", "shop", 30)
+    lot = session.scalars(sa.select(Lot).where(Lot.entry_id == award.entry_id)).one()
+    # Reversed with ``refill_lots``, the 30 go back into that very lot: no new lot is made.
+    reversal = ledger.entry_reverse(
+        session, entry_id=spend.entry_id, key="refund", now=now, refill_lots=True
+    )
+    assert reversal.postings == (("alice", 30), ("shop", -30))
+    session.refresh(lot)
+    assert (lot.remaining, lot.amount_initial) == (100, 100)
+    assert session.scalars(sa.select(Lot).where(Lot.entry_id == reversal.entry_id)).all() == []
+    assert ledger_verify(session).ok
+
+
+def test_a_lot_is_never_refilled_beyond_what_it_first_held(session, accounts, post, now):
+    award = post("award", "points:issuer", "alice", 100, expires_at=now + days(10))
+    lot = session.scalars(sa.select(Lot).where(Lot.entry_id == award.entry_id)).one()
+    request = ledger.EntryRequest(
+        key="too-much", kind="transfer",
+        postings=[ledger.PostingRequest("points:issuer", -1),
+                  ledger.PostingRequest("alice", 1, refill_lot_id=lot.id)],
+    )  # fmt: skip
+    with pytest.raises(LedgerError) as error, session.begin_nested():
+        ledger.entry_post(session, request, now=now)
+    assert (error.value.error_code, error.value.field) == (ErrorCode.LOT_INVALID, "refill_lot_id")
+    assert balance(session, "alice") == 100
+
+
 def test_a_batch_posts_all_or_nothing(session, accounts, post, now):
     post("award", "points:issuer", "alice", 10)
     good = ledger.EntryRequest(
