@@ -31,6 +31,7 @@ class ErrorCode(enum.StrEnum):
     PAYOUT_STATE_CONFLICT = "payout_state_conflict"
     PAYOUTS_NONE_TO_EXPORT = "payouts_none_to_export"
     FLAG_RESOLVED = "flag_resolved"
+    FARM_SHARES_PAID = "farm_shares_paid"
 
 
 class PointsError(ServiceError):

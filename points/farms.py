@@ -82,6 +82,17 @@ def _awards(
     return awards, organisations
 
 
+def undistributed_check(session: Session, *, allocation_id: int) -> None:
+    """Refuse to let an allocation whose farm shares were paid be reversed and re-allocated: the
+    replacement would be distributed again, paying farms twice for the same grams."""
+    paid = session.get(FarmDistribution, allocation_id)
+    if paid is not None:
+        raise PointsError(
+            code=ErrorCode.FARM_SHARES_PAID,
+            params={"allocation_id": allocation_id, "points": paid.points},
+        )
+
+
 def distribute(session: Session, *, allocation_id: int, now: datetime) -> int:
     """Pay the farm shares of one label-lot allocation; returns the points paid. Once only.
 

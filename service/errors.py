@@ -123,6 +123,7 @@ _POINTS: dict[str, int] = {
     PointsCode.CLAIM_CODE_INVALID: 422,
     PointsCode.CLAIM_CODE_REVOKED: 409,
     PointsCode.CLAIM_ENTERPRISE_SUSPENDED: 409,
+    PointsCode.FARM_SHARES_PAID: 409,
     PointsCode.UNIT_ALREADY_CLAIMED: 409,
     PointsCode.POINTS_RULE_MISSING: 503,
     PointsCode.PRACTICE_DUPLICATE: 409,

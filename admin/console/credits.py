@@ -15,6 +15,7 @@ from labels.lots import lot_allocation_repoint
 from ledger import credits
 from ledger.credits import selectors as credit_selectors
 from ledger.errors import CreditError
+from points.farms import undistributed_check
 from points.redemption import offset_allocation_repoint
 from service.base.exceptions import ValidationFailed
 from service.db import get_session, utcnow
@@ -128,8 +129,10 @@ def retirement_record() -> Response:
 
 def _retarget(session: Session, target_type: str, target_id: str, from_id: int, to_id: int) -> None:
     """Point the target of a re-allocated finding at its new allocation: a label lot, or a
-    personal offset's order (the ledger knows neither)."""
+    personal offset's order (the ledger knows neither). A lot's allocation whose farm shares were
+    paid is refused (``points.farms.undistributed_check``), and the whole resolution with it."""
     if target_type == "label_lot":
+        undistributed_check(session, allocation_id=from_id)
         lot_allocation_repoint(session, lot_id=int(target_id), from_allocation_id=from_id,
                                to_allocation_id=to_id)  # fmt: skip
     else:

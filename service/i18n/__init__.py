@@ -145,6 +145,10 @@ MESSAGES: dict[str, str] = {
         "The enterprise behind this product is suspended; its codes earn no points for now."
     ),
     "unit_already_claimed": N_("This unit has been claimed already."),
+    "farm_shares_paid": N_(
+        "The farms' shares of allocation {allocation_id} were paid ({points} points): reversing "
+        "it would pay farms twice for these grams. Reverse the distribution first."
+    ),
     "points_rule_missing": N_("No points rule is in force for this yet."),
     "practice_duplicate": N_("This plot already has a record of this practice for the season."),
     "practice_decided": N_("The record has been decided already ({status})."),

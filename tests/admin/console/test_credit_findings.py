@@ -27,7 +27,8 @@ from ledger.credits.models import (
 )
 from ledger.models import Entry, LogPending
 from ledger.verify import ledger_verify
-from points.models import RedemptionOrder
+from points import rules
+from points.models import FarmDistribution, RedemptionOrder
 from service.base.parties.services import platform_organisation
 from tests.admin.conftest import form_token
 from tests.labels.conftest import order
@@ -195,6 +196,34 @@ def test_a_claimant_without_enough_grams_is_refused_and_nothing_changes(
     assert snapshot(session) == before
     page = client.get("/admin/credits").get_data(as_text=True)
     assert f"/admin/credits/findings/{record.id}/resolution" in page
+
+
+def test_a_lot_whose_farm_shares_were_paid_is_not_re_allocated(
+    client, session, staff, finding, console_sign_in
+):
+    """The farms were paid their shares of the allocation: a replacement would be distributed
+    again, paying them twice for the same grams. The resolution is refused and nothing changes."""
+    record, lot = finding
+    enterprise, _ = staff
+    _own_tonne(session, enterprise)
+    now = datetime.now(UTC)
+    rule = rules.rule_publish(
+        session, event_type="farm_share", user_id=None, now=now,
+        values={"formula": {"kind": "per_kg_co2e", "points_per_kg": "2"}, "validity_days": 730},
+    )  # fmt: skip
+    session.add(FarmDistribution(allocation_id=lot.allocation_id, rule_id=rule.id, points=1_250,
+                                 created_at=now))  # fmt: skip
+    session.flush()
+    console_sign_in("operator")
+    before = snapshot(session)
+
+    refused = _resolve(client, record.id)
+
+    assert refused.status_code == 303  # back to the credits page, with the reason
+    assert snapshot(session) == before
+    page = client.get("/admin/credits").get_data(as_text=True)
+    assert "冲销它会让农场为同样的克数再得一次" in page
+    assert f"/admin/credits/findings/{record.id}/resolution" in page  # still open
 
 
 def test_the_box_must_be_ticked(client, session, finding, console_sign_in):
