@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 from ledger import credits
 from ledger.credits import RetirementLine
 from ledger.verify import ledger_verify
+from service.app import create_app
 from service.base.parties.models import Organisation
-from service.db import create_engine
+from service.db import create_engine, database
 from service.migrations import alembic_command, scratch_database
 from service.models import metadata
 from tests.conftest import valid_uscc
@@ -301,5 +302,28 @@ def test_lots_ordered_before_retire_on_payment_held_all_their_grams(empty_databa
             connection.execute(lots.update().values(status="reserved"))
         alembic_command(empty_database_url, "downgrade", "0020")
         assert "held_g" not in {c["name"] for c in sa.inspect(engine).get_columns("label_lots")}
+    finally:
+        engine.dispose()
+
+
+def test_an_upgraded_demo_database_verifies(empty_database_url, app_config):
+    """The demo seeded, then taken back to the shape before the claimant rule and exact serials
+    (revision 0016) and upgraded again: ``ledger verify`` passes on the upgraded database, with
+    no finding (every demo claim draws on its own claimant's retirements)."""
+    alembic_command(empty_database_url, "upgrade", "head")
+    app = create_app({**app_config, "DATABASE_URL": empty_database_url})
+    seeded = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert seeded.exit_code == 0, seeded.output
+    database(app).engine.dispose()
+
+    alembic_command(empty_database_url, "downgrade", "0016")
+    alembic_command(empty_database_url, "upgrade", "head")
+
+    engine = create_engine(empty_database_url)
+    try:
+        with Session(engine) as session:
+            report = ledger_verify(session)
+            assert report.ok, report.problems
+            assert report.known == []
     finally:
         engine.dispose()
