@@ -33,6 +33,7 @@ STATUSES = {
     "payout_state_conflict": 409,
     "payouts_none_to_export": 404,
     "flag_resolved": 409,
+    "farm_shares_paid": 409,
 }
 
 
