@@ -57,6 +57,32 @@ def _triggers_off(session):
     return lambda: [session.execute(sa.text(sql)) for sql in saved]
 
 
+def _misattributed(session, allocation, retirement, *, claimant_id, beneficiary):
+    """What a registry file recorded before 0017 could say: the retirement's record names
+    ``beneficiary``, the allocation's part keeps no claimant, and a finding records it (written
+    past the immutability triggers, as the migration found it)."""
+    restore = _triggers_off(session)
+    session.execute(
+        sa.update(CreditAllocationPart)
+        .where(CreditAllocationPart.allocation_id == allocation.id)
+        .values(claimant_organisation_id=None)
+    )
+    session.execute(
+        sa.update(CreditRetirement)
+        .where(CreditRetirement.id == retirement.id)
+        .values(beneficiary=beneficiary.name, beneficiary_organisation_id=beneficiary.id)
+    )
+    restore()
+    record = CreditAllocationFinding(
+        allocation_id=allocation.id, retirement_id=retirement.id,
+        claimant_organisation_id=claimant_id, beneficiary_organisation_id=beneficiary.id,
+        problem="other_beneficiary", quantity_g=allocation.quantity_g, status="open",
+        created_at=datetime.now(UTC),
+    )  # fmt: skip
+    session.add(record)
+    return record
+
+
 @pytest.fixture()
 def finding(app, client, session, staff, certified, operator, retired_tonne):
     """The enterprise's lot of 100 bags issued on its tonne; then that tonne's record turns out
@@ -72,25 +98,9 @@ def finding(app, client, session, staff, certified, operator, retired_tonne):
         sa.select(CreditRetirement).where(CreditRetirement.registry_reference == "R-LOTS")
     ).one()
     programme = platform_organisation(session)
-    restore = _triggers_off(session)
-    session.execute(
-        sa.update(CreditAllocationPart)
-        .where(CreditAllocationPart.allocation_id == allocation.id)
-        .values(claimant_organisation_id=None)
+    record = _misattributed(
+        session, allocation, retirement, claimant_id=enterprise.id, beneficiary=programme
     )
-    session.execute(
-        sa.update(CreditRetirement)
-        .where(CreditRetirement.id == retirement.id)
-        .values(beneficiary=programme.name, beneficiary_organisation_id=programme.id)
-    )
-    restore()
-    record = CreditAllocationFinding(
-        allocation_id=allocation.id, retirement_id=retirement.id,
-        claimant_organisation_id=enterprise.id, beneficiary_organisation_id=programme.id,
-        problem="other_beneficiary", quantity_g=GRAMS, status="open",
-        created_at=datetime.now(UTC),
-    )  # fmt: skip
-    session.add(record)
     session.flush()
     session.expire_all()
     report = ledger_verify(session)
@@ -341,25 +351,9 @@ def test_a_personal_offset_is_re_allocated_from_the_programmes_own_retirement(
     retirement = session.scalars(
         sa.select(CreditRetirement).where(CreditRetirement.registry_reference == "R-OFFSETS")
     ).one()
-    restore = _triggers_off(session)
-    session.execute(
-        sa.update(CreditAllocationPart)
-        .where(CreditAllocationPart.allocation_id == allocation.id)
-        .values(claimant_organisation_id=None)
+    record = _misattributed(
+        session, allocation, retirement, claimant_id=programme_tonne.id, beneficiary=enterprise
     )
-    session.execute(
-        sa.update(CreditRetirement)
-        .where(CreditRetirement.id == retirement.id)
-        .values(beneficiary=enterprise.name, beneficiary_organisation_id=enterprise.id)
-    )
-    restore()
-    record = CreditAllocationFinding(
-        allocation_id=allocation.id, retirement_id=retirement.id,
-        claimant_organisation_id=programme_tonne.id, beneficiary_organisation_id=enterprise.id,
-        problem="other_beneficiary", quantity_g=allocation.quantity_g, status="open",
-        created_at=datetime.now(UTC),
-    )  # fmt: skip
-    session.add(record)
     batch = session.scalar(sa.text("SELECT id FROM credit_batches WHERE vintage = 2024"))
     credits.retire(
         session, registry_code="YRD-CI", registry_reference="R-PROGRAMME", purpose="个人碳抵消",
