@@ -196,6 +196,8 @@ class LogLeaf(Base):
     source_id: Mapped[str] = mapped_column(sa.String(64))
     data: Mapped[str] = mapped_column(sa.Text)
     sequenced_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When the event was queued (its pending row's time); null for leaves older than 0023.
+    queued_at: Mapped[datetime | None]
 
     __table_args__ = (
         sa.UniqueConstraint("kind", "source_id"),
@@ -212,6 +214,15 @@ class LogNode(Base):
     position: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
 
+    __table_args__ = (
+        sa.Index(
+            "ix_tlog_nodes_leaf_hash",
+            "hash",
+            postgresql_where=sa.text("level = 0"),
+            sqlite_where=sa.text("level = 0"),
+        ),
+    )
+
 
 class LogCheckpoint(Base):
     __tablename__ = "tlog_checkpoints"
@@ -219,6 +230,35 @@ class LogCheckpoint(Base):
     size: Mapped[int] = mapped_column(BIGINT, primary_key=True, autoincrement=False)
     root_hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32))
     note: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LogWitnessState(Base):
+    """Per configured witness: the size of the latest checkpoint it cosigned, which the next
+    add-checkpoint names as its ``old`` size, and the last refusal it answered."""
+
+    __tablename__ = "tlog_witness_states"
+
+    name: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    size: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    refused_at: Mapped[datetime | None]
+    refusal: Mapped[str | None] = mapped_column(sa.String(500))
+
+    __table_args__ = (sa.CheckConstraint("size >= 0", name="size_non_negative"),)
+
+
+class LogCosignature(Base):
+    """A witness's cosignature line (C2SP tlog-cosignature) on one checkpoint. Immutable."""
+
+    __tablename__ = "tlog_cosignatures"
+
+    size: Mapped[int] = mapped_column(
+        BIGINT, sa.ForeignKey("tlog_checkpoints.size"), primary_key=True, autoincrement=False
+    )
+    witness: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    timestamp: Mapped[int] = mapped_column(sa.BigInteger)
+    line: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

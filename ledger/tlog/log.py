@@ -97,7 +97,13 @@ def log_sequence(
     """
     state = _state_lock(session)
     pending = session.execute(
-        sa.select(LogPending.id, LogPending.kind, LogPending.source_id, LogPending.data)
+        sa.select(
+            LogPending.id,
+            LogPending.kind,
+            LogPending.source_id,
+            LogPending.data,
+            LogPending.created_at,
+        )
         .order_by(LogPending.id)
         .limit(min(limit, SEQUENCE_BATCH_MAX))
     ).all()
@@ -116,6 +122,7 @@ def log_sequence(
                 "source_id": row.source_id,
                 "data": row.data,
                 "sequenced_at": now,
+                "queued_at": row.created_at,
             }
         )
         level, position = 0, index
