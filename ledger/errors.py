@@ -63,6 +63,9 @@ class ErrorCode(enum.StrEnum):
     CREDIT_REGISTRY_REFUSED = "credit_registry_refused"
     CREDIT_REGISTRY_UNAVAILABLE = "credit_registry_unavailable"
     CREDIT_REGISTRY_NOT_CONFIGURED = "credit_registry_not_configured"
+    # Proofs asked of the transparency log (``ledger.tlog.proofs``).
+    LOG_TREE_SIZE_INVALID = "log_tree_size_invalid"
+    LOG_LEAF_NOT_FOUND = "log_leaf_not_found"
 
 
 class LedgerError(ServiceError):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo: start the demo's carbon registry on loopback, migrate the SQLite file under
 # instance/, load demo parties (one lot is retired on payment through that registry), keep the
-# retire-on-payment job running, serve under gunicorn.
+# retire-on-payment job and the log's sequencer running, serve under gunicorn.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -28,6 +28,9 @@ export REGISTRY_API_KEY=demo-registry-key-0123456789abcdef
 "$BIN/tanhui" db upgrade
 "$BIN/tanhui" demo seed > "$TANHUI_INSTANCE_PATH/demo-logins.txt"
 "$BIN/tanhui" credits retire-pending --follow >> "$TANHUI_INSTANCE_PATH/retire-pending.log" 2>&1 &
+# The log's sequencer, as beside every deployment's web workers: what the demo writes from now
+# on is signed into the transparency log within a second.
+"$BIN/tanhui" log sequence --follow >> "$TANHUI_INSTANCE_PATH/sequencer.log" 2>&1 &
 cat <<MSG
 
 Tanhui demo, serving on http://$HOST:$PORT (Ctrl-C stops it)
@@ -41,6 +44,8 @@ Tanhui demo, serving on http://$HOST:$PORT (Ctrl-C stops it)
   Readiness         http://$HOST:$PORT/readyz
   API description   http://$HOST:$PORT/api/openapi.json
   Metrics           http://$HOST:$PORT/metrics
+  Transparency log  http://$HOST:$PORT/log   (checkpoint and tiles under /log/; the verifier
+                                             at /log/tanhui-verify.py)
   Registry (demo)   $REGISTRY_URL   (retires on payment; log: instance/registry.log)
 
   Demo sign-in:     curl -s http://$HOST:$PORT/api/v1/auth/password \\

@@ -17,6 +17,8 @@ from werkzeug.routing import IntegerConverter, Map
 
 from admin import web as pages
 from admin.api.credits import blp as credits_blp
+from admin.api.log import blp as log_blp
+from admin.api.log import tiles_blp as log_tiles_blp
 from admin.console import blp as console_blp
 from admin.desk import blp as desk_blp
 from admin.mine import blp as mine_blp
@@ -114,13 +116,14 @@ def register_blueprints(app: Flask) -> None:
         organisations_blp,
         my_invitations_blp,
         credits_blp,
+        log_blp,
         *LABELS_BLUEPRINTS,
         points_blp,
     ):
         api.register_blueprint(blueprint)
     app.extensions["tanhui.api"] = api
     pages.init_app(app)
-    for page_blueprint in (portal_blp, console_blp, desk_blp, mine_blp):
+    for page_blueprint in (portal_blp, console_blp, desk_blp, mine_blp, log_tiles_blp):
         app.register_blueprint(page_blueprint)
     extensions.apply_rate_limits(app)
 

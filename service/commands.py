@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -62,17 +63,21 @@ from service.base.exceptions import ServiceError
 from service.base.parties import services as parties
 from service.base.parties.models import ROLES
 from service.credits_jobs import retire_pending_command
-from service.db import get_session, utcnow
+from service.db import database, get_session, utcnow
 from service.demo import seed
 from service.extensions import redis_client
 from service.gcpause import collector_paused
 from service.migrations import alembic_command
+from service.sequencer import sequencer_from_config
 from service.signing import log_signer
 
 log = logging.getLogger("tanhui.commands")
 #: How long ``scans flush --follow`` waits after a failure, doubling up to the most [s].
 FLUSH_RETRY_MIN_S = 1.0
 FLUSH_RETRY_MAX_S = 60.0
+#: How long ``log sequence --follow`` waits when nothing is pending [s]: an entry waits at most
+#: about this long, plus a round, before its leaf is signed.
+SEQUENCE_INTERVAL_S = 0.2
 
 
 def register(app: Flask) -> None:
@@ -429,25 +434,28 @@ def log_key_command() -> None:
 @click.option(
     "--interval",
     type=float,
-    default=1.0,
+    default=SEQUENCE_INTERVAL_S,
     show_default=True,
-    help="Seconds between rounds with --follow.",
+    help="Seconds to wait when nothing is pending (and between tries for the lead).",
 )
 @with_appcontext
 def log_sequence_command(follow: bool, interval: float) -> None:
-    """Append pending events to the log and sign a checkpoint."""
-    session = get_session()
-    while True:
-        checkpoint = log_sequence(
-            session, signer=log_signer(), origin=current_app.config["TLOG_ORIGIN"], now=utcnow()
-        )
-        session.commit()
-        if checkpoint is not None:
-            click.echo(f"tree size {checkpoint.size}")
-            continue
-        if not follow:
-            break
-        time.sleep(interval)
+    """Append pending events to the log, sign a checkpoint and have witnesses cosign it.
+
+    Start one beside the web workers on every host: on PostgreSQL one leads and the others wait
+    to take over when it stops."""
+    sequencer = sequencer_from_config(
+        database(current_app).engine,
+        current_app.config,
+        signer=log_signer(),
+        interval_s=interval,
+        echo=click.echo,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: sequencer.stop())
+    try:
+        sequencer.run(follow=follow)
+    except KeyboardInterrupt:
+        sequencer.stop()
 
 
 @log_group.command("verify")

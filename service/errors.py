@@ -110,6 +110,8 @@ _LEDGER: dict[str, int] = {
     # Answered by its cause (502, 503 or 504) when the error names one.
     LedgerCode.CREDIT_REGISTRY_UNAVAILABLE: 503,
     LedgerCode.CREDIT_REGISTRY_NOT_CONFIGURED: 503,
+    LedgerCode.LOG_TREE_SIZE_INVALID: 422,
+    LedgerCode.LOG_LEAF_NOT_FOUND: 404,
 }
 _LABELS: dict[str, int] = {
     LabelsCode.GTIN_TAKEN: 409,

@@ -27,6 +27,7 @@ from ledger.models import (
     AnyResult,
     AnySelect,
     LogCheckpoint,
+    LogCosignature,
     LogLeaf,
     LogNode,
     LogPending,
@@ -47,6 +48,8 @@ from ledger.tlog.note import (
 
 SEQUENCE_BATCH_MAX = 10_000
 EVENT_KIND_MAX_LENGTH_CHARS = 32
+#: A leaf's data travels in entry bundles behind a uint16 length (C2SP tlog-tiles).
+LEAF_DATA_MAX_BYTES = 0xFFFF
 
 
 class LogError(ValueError):
@@ -59,14 +62,10 @@ def log_append(
     """Register an event (a label certification, say) to be sequenced into the log."""
     if not 0 < len(kind) <= EVENT_KIND_MAX_LENGTH_CHARS:
         raise ValueError("event kind length")
-    session.add(
-        LogPending(
-            kind=kind,
-            source_id=str(source_id),
-            data=canonical_json({"type": kind, **data}),
-            created_at=now,
-        )
-    )
+    text = canonical_json({"type": kind, **data})
+    if len(text.encode()) > LEAF_DATA_MAX_BYTES:
+        raise ValueError(f"a log event of {len(text.encode())} bytes is over {LEAF_DATA_MAX_BYTES}")
+    session.add(LogPending(kind=kind, source_id=str(source_id), data=text, created_at=now))
     session.flush()
 
 
@@ -79,6 +78,10 @@ class SignedCheckpoint:
 
 
 def _state_lock(session: Session) -> LogState:
+    if session.get_bind().dialect.name != "postgresql":
+        # SQLite has no row locks: write first, so this transaction holds the database's write
+        # lock from the start and a second sequencer waits for it instead of failing late.
+        session.execute(sa.update(LogState).where(LogState.id == 1).values(size=LogState.size))
     state = session.scalars(sa.select(LogState).where(LogState.id == 1).with_for_update()).first()
     if state is None:
         session.add(LogState(id=1, size=0))
@@ -110,7 +113,7 @@ def log_sequence(
     if not pending:
         return None
     size = state.size
-    nodes = _nodes(session, merkle.complete_subtrees(0, size))
+    nodes = nodes_read(session, merkle.complete_subtrees(0, size))
     leaves, new_nodes = [], []
     for row in pending:
         index = size
@@ -165,7 +168,8 @@ def _rows_insert(session: Session, table: sa.Table, rows: Sequence[Mapping[str, 
             copy.write_row([row[column] for column in columns])
 
 
-def _nodes(session: Session, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+def nodes_read(session: Session, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """The stored hashes of the complete subtrees ``keys`` names, (level, position) each."""
     if not keys:
         return {}
     rows = session.execute(
@@ -183,7 +187,7 @@ def _nodes(session: Session, keys: Sequence[tuple[int, int]]) -> dict[tuple[int,
 def _stored_subtree(session: Session, ranges: Sequence[tuple[int, int]]) -> merkle.Subtree:
     """A ``subtree`` answering the given ranges from stored nodes, fetched in one query."""
     keys = [key for start, end in ranges for key in merkle.complete_subtrees(start, end)]
-    nodes = _nodes(session, keys)
+    nodes = nodes_read(session, keys)
 
     def subtree(start: int, end: int) -> bytes:
         return merkle.root_from_subtrees(
@@ -232,12 +236,17 @@ def leaf_proof(session: Session, *, kind: str, source_id: str) -> dict[str, Any]
     if leaf is None or checkpoint is None or checkpoint.size <= leaf.position:
         return None
     path = inclusion_proof(session, index=leaf.position, size=checkpoint.size)
+    cosignatures = session.scalars(
+        sa.select(LogCosignature.line)
+        .where(LogCosignature.size == checkpoint.size)
+        .order_by(LogCosignature.witness)
+    )
     return {
         "leaf_index": leaf.position,
         "tree_size": checkpoint.size,
         "leaf_data": leaf.data,
         "inclusion_path": [base64.b64encode(node).decode() for node in path],
-        "checkpoint": checkpoint.note,
+        "checkpoint": checkpoint.note + "".join(f"{line}\n" for line in cosignatures),
     }
 
 
@@ -349,7 +358,7 @@ def log_verify(session: Session, *, verifier: Verifier, origin: str) -> list[str
             problems.append(f"log: checkpoint {checkpoint.size} is beyond the tree")
             continue
         try:
-            nodes = _nodes(session, merkle.complete_subtrees(0, checkpoint.size))
+            nodes = nodes_read(session, merkle.complete_subtrees(0, checkpoint.size))
         except LogError:
             problems.append(f"log: checkpoint {checkpoint.size} lacks stored nodes")
             continue

@@ -60,6 +60,8 @@ WECHAT_TOKEN_REFRESH_MARGIN_S = 300
 #: A registry's API (``service.registry_http``): seconds to connect, and to wait for its answer.
 REGISTRY_CONNECT_TIMEOUT_S = 3.0
 REGISTRY_READ_TIMEOUT_S = 10.0
+#: How long the sequencer waits for one witness's answer (connecting and reading).
+TLOG_WITNESS_TIMEOUT_S = 5.0
 PAGE_SIZE_MAX = 100
 #: ``/metrics`` answers these addresses (CIDRs, comma-separated) and requests bearing
 #: ``METRICS_BEARER_TOKEN``; by default only this machine (a scraper beside the service).
@@ -94,6 +96,9 @@ DEFAULTS: dict[str, Any] = {
     # Per client address on code resolution: far above a shopper's or a shop clerk's pace.
     "RATELIMIT_RESOLVER": "240 per minute",
     "RATELIMIT_CLAIMS": "30 per minute",
+    # Per client address on the log's checkpoint and tiles: a mirror of a million leaves asks
+    # for about 8,000 (immutable tiles belong behind a CDN at scale).
+    "RATELIMIT_LOG": "6000 per minute",
     "RATELIMIT_CLAIMS_PER_USER": "20 per minute;200 per day",
     "RATELIMIT_CLAIMS_PER_DEVICE": "20 per minute;200 per day",
     "RATELIMIT_KEY_PREFIX": "tanhui",
@@ -101,6 +106,13 @@ DEFAULTS: dict[str, Any] = {
     "LOG_LEVEL": "INFO",
     "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
     "TLOG_ORIGIN": "tanhui.local/log",
+    # Witnesses that cosign the log's checkpoints (C2SP tlog-witness): comma-separated
+    # "<witness verifier key> <submission URL>" pairs. Unset: checkpoints carry the log's
+    # signature alone. The published checkpoint is the newest that TLOG_WITNESS_QUORUM of them
+    # cosigned (-1: all of them).
+    "TLOG_WITNESSES": "",
+    "TLOG_WITNESS_QUORUM": -1,
+    "TLOG_WITNESS_TIMEOUT_S": TLOG_WITNESS_TIMEOUT_S,
     # The personal-offset programme: the USCC of the organisation whose retirements back
     # personal offsets; empty, the platform organisation itself.
     "PERSONAL_OFFSET_PROGRAMME_USCC": "",
@@ -145,6 +157,7 @@ DEFAULTS: dict[str, Any] = {
 
 #: Environment variables read as integers or floats.
 _INTEGERS = {
+    "TLOG_WITNESS_QUORUM",
     "ACCESS_TOKEN_TTL_S",
     "REFRESH_TOKEN_TTL_S",
     "PASSWORD_PAIR_FREE_FAILURES",
@@ -163,7 +176,12 @@ _INTEGERS = {
     "POINTS_FLAG_PROVINCES_PER_DAY",
     "POINTS_FLAG_CLAIMS_PER_MINUTE",
 }
-_FLOATS = {"WECHAT_HTTP_TIMEOUT_S", "REGISTRY_CONNECT_TIMEOUT_S", "REGISTRY_READ_TIMEOUT_S"}
+_FLOATS = {
+    "WECHAT_HTTP_TIMEOUT_S",
+    "REGISTRY_CONNECT_TIMEOUT_S",
+    "REGISTRY_READ_TIMEOUT_S",
+    "TLOG_WITNESS_TIMEOUT_S",
+}
 _STRINGS = set(DEFAULTS) - _INTEGERS - _FLOATS | {"DATABASE_URL", "REDIS_URL", *SECRET_NAMES}
 
 

@@ -189,6 +189,8 @@ MESSAGES: dict[str, str] = {
         "The registry did not answer; ask again later with the same reference."
     ),
     "credit_registry_not_configured": N_("No registry is set up on this server: {detail}."),
+    "log_tree_size_invalid": N_("The log has signed no tree of that size: {detail}."),
+    "log_leaf_not_found": N_("The log holds no such leaf: {detail}."),
     "organisation_invalid": N_("The organisation does not fit its kind: {reason}"),
 }
 

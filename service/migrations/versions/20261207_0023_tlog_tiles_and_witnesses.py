@@ -60,7 +60,9 @@ def upgrade() -> None:
         sa.Column("line", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["size"], ["tlog_checkpoints.size"], name=op.f("fk_tlog_cosignatures_size_tlog_checkpoints")
+            ["size"],
+            ["tlog_checkpoints.size"],
+            name=op.f("fk_tlog_cosignatures_size_tlog_checkpoints"),
         ),
         sa.PrimaryKeyConstraint("size", "witness", name=op.f("pk_tlog_cosignatures")),
     )

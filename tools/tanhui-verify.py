@@ -1,0 +1,545 @@
+#!/usr/bin/env python3
+"""Check Tanhui's transparency log yourself, trusting nothing the server says that its log key
+(and, if you name them, its witnesses' keys) did not sign.
+
+What it checks, written from the specifications' text (RFC 9162 §2.1; C2SP signed-note,
+tlog-checkpoint, tlog-cosignature and tlog-tiles):
+
+* ``unit SCAN_URL``: the unit's record names retired credits; their allocation is a leaf of a
+  checkpoint the log signed (inclusion proof); the leaf is the record's allocation (its serials
+  and grams); and the log's current checkpoint, cosigned by a quorum of the witnesses given,
+  extends that checkpoint (consistency proof). A log that showed this unit one tree and everyone
+  else another would have to fool the witnesses too.
+* ``mirror LOG_URL DIR``: copies every tile and entry bundle of the log's current checkpoint into
+  DIR, laid out as the log serves them (so DIR can be served as static files), checking that each
+  entry hashes into its tile, each tile into the one above and the tiles into the signed root.
+  Every checkpoint verified before (kept in DIR/checkpoints) must be a prefix of the new tree.
+* ``cosignatures CHECKPOINT``: which of the given witnesses cosigned a checkpoint, and when.
+
+It needs Python 3.11 or later and the ``cryptography`` package (``pip install cryptography``)::
+
+    python3 tanhui-verify.py unit 'https://tanhui.example/01/06901234567892/10/L1/21/AB3K' \\
+        --key 'tanhui.example/log+1a2b3c4d+AU...' --witness 'witness.example/w1+5e6f...+BA...'
+    python3 tanhui-verify.py mirror https://tanhui.example/log ./mirror --key ... --jobs 8
+    python3 tanhui-verify.py cosignatures https://tanhui.example/log/checkpoint --key ... \\
+        --witness ... --quorum 1
+
+The log's origin is its key's name unless ``--origin`` says otherwise. Exit status: 0 when
+everything verifies, 1 when a check fails (the message names it), 2 on a usage or network error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import hashlib
+import http.client
+import json
+import os
+import sys
+import threading
+import time
+import urllib.parse
+import zlib
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+HASH_SIZE_BYTES = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+TILE_HEIGHT = 8
+TILE_WIDTH = 1 << TILE_HEIGHT
+TILE_SIZE_BYTES = TILE_WIDTH * HASH_SIZE_BYTES
+ENTRY_SIZE_MAX_BYTES = 0xFFFF
+BUNDLE_SIZE_MAX_BYTES = TILE_WIDTH * (2 + ENTRY_SIZE_MAX_BYTES)
+NOTE_SIZE_MAX_BYTES = 1_000_000
+#: signed-note: verifiers must accept at least 16 signatures.
+NOTE_SIGNATURES_MAX = 64
+JSON_SIZE_MAX_BYTES = 10_000_000
+#: A proof of a tree of 2**64 leaves has at most 64 hashes.
+PROOF_HASHES_MAX = 64
+KEY_ID_BYTES = 4
+TIMESTAMP_BYTES = 8
+ED25519_SIGNATURE_BYTES = 64
+TIMESTAMP_MAX = 2**63 - 1
+ALGORITHM_ED25519 = 0x01
+ALGORITHM_COSIGNATURE_V1 = 0x04
+SIGNATURE_PREFIX = "\u2014 "  # em dash, space
+HTTP_TIMEOUT_S = 30.0
+HTTP_ATTEMPTS = 3
+HTTP_REDIRECTS_MAX = 5
+JOBS_DEFAULT = 8
+#: Tiles fetched ahead of the one being stored, per job: enough to keep every connection busy.
+PREFETCH_PER_JOB = 4
+ENTRIES = "entries"
+CONSISTENCY_PATH = "/api/v1/log/proofs/consistency"
+USER_AGENT = "tanhui-verify/1"
+EXIT_VERIFIED, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class VerificationError(Exception):
+    """A check failed (exit 1); ``check`` names it, the message says why."""
+
+    def __init__(self, check: str, reason: str) -> None:
+        super().__init__(f"{check}: {reason}")
+        self.check = check
+
+
+class UsageError(Exception):
+    """Bad arguments, or a server that cannot be reached or answers nonsense (exit 2)."""
+
+
+# -- Merkle trees (RFC 9162 §2.1) -----------------------------------------------------------------
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _are_hashes(*values: object) -> bool:
+    return all(isinstance(value, bytes) and len(value) == HASH_SIZE_BYTES for value in values)
+
+
+def _shift_to_set_bit(fn: int, sn: int) -> tuple[int, int]:
+    """Right-shift both until LSB(fn) is set or fn is 0 (a no-op when LSB(fn) is set)."""
+    while fn and not fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    return fn, sn
+
+
+def verify_inclusion(
+    leaf: bytes, index: int, size: int, path: Sequence[bytes], root: bytes
+) -> bool:
+    """RFC 9162 §2.1.3.2 step by step: is ``leaf`` (a leaf hash) leaf ``index`` of ``root``'s tree
+    of ``size`` leaves? False on any malformed input, so callers need no checks of their own."""
+    if not _are_hashes(leaf, root, *path) or not 0 <= index < size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in path:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            fn, sn = _shift_to_set_bit(fn, sn)
+        else:
+            r = node_hash(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(
+    old_size: int, new_size: int, old_root: bytes, new_root: bytes, path: Sequence[bytes]
+) -> bool:
+    """RFC 9162 §2.1.4.2 step by step: is ``old_root``'s tree a prefix of ``new_root``'s? The RFC
+    leaves the edges to the caller; as C2SP tlog-witness has it, the empty tree (root SHA-256 of
+    nothing) and an equal size need an empty proof, and an equal size the same root."""
+    if not _are_hashes(old_root, new_root, *path) or not 0 <= old_size <= new_size:
+        return False
+    if old_size == 0:
+        return not path and old_root == EMPTY_ROOT
+    if old_size == new_size:
+        return not path and old_root == new_root
+    if not path:
+        return False
+    hashes = [old_root, *path] if old_size & (old_size - 1) == 0 else list(path)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = hashes[0]
+    for c in hashes[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            fn, sn = _shift_to_set_bit(fn, sn)
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    return fr == old_root and sr == new_root and sn == 0
+
+
+# -- tiles (C2SP tlog-tiles) ----------------------------------------------------------------------
+def encode_index(index: int) -> str:
+    """Zero-padded 3-digit path elements, all but the last prefixed ``x``: 1234067 is
+    ``x001/x234/067``, so a directory never shares its name with a tile."""
+    elements = [f"{index % 1000:03d}"]
+    while index >= 1000:
+        index //= 1000
+        elements.append(f"x{index % 1000:03d}")
+    return "/".join(reversed(elements))
+
+
+def tile_path(level: int | str, index: int, width: int = TILE_WIDTH) -> str:
+    """``tile/<L>/<N>[.p/<W>]``; ``level`` ``ENTRIES`` names the entry bundle."""
+    suffix = "" if width == TILE_WIDTH else f".p/{width}"
+    return f"tile/{level}/{encode_index(index)}{suffix}"
+
+
+def level_layout(size: int) -> Iterator[tuple[int, int, int]]:
+    """(level, full tiles, partial tile width) at each level of a tree of ``size``, level 0
+    first; the partial tile's index is the number of full tiles (width 0: there is none)."""
+    level = 0
+    while hashes := size >> (TILE_HEIGHT * level):
+        yield level, hashes // TILE_WIDTH, hashes % TILE_WIDTH
+        level += 1
+
+
+def hashes_of(data: bytes) -> list[bytes]:
+    return [data[i : i + HASH_SIZE_BYTES] for i in range(0, len(data), HASH_SIZE_BYTES)]
+
+
+def perfect_root(hashes: list[bytes]) -> bytes:
+    """MTH of a power-of-two count of adjacent subtree hashes, folded a level at a time."""
+    while len(hashes) > 1:
+        hashes = [node_hash(hashes[i], hashes[i + 1]) for i in range(0, len(hashes), 2)]
+    return hashes[0]
+
+
+def tile_hash(data: bytes) -> bytes:
+    """The hash a full tile has in the tile above it: MTH of its 256 hashes."""
+    if len(data) != TILE_SIZE_BYTES:
+        raise ValueError("a full tile has 256 hashes")
+    return perfect_root(hashes_of(data))
+
+
+def root_from_tiles(size: int, read: Callable[[int, int, int], bytes]) -> bytes:
+    """MTH of a tree of ``size`` from each level's partial tile; ``read(level, index, width)``
+    returns that tile's first ``width`` hashes (a prefix of a wider tile will do). RFC 9162
+    splits at powers of two, so the tree is one complete subtree per set bit of ``size``, left to
+    right; bits 8l to 8l+7 are subtrees of the hashes in level l's partial tile."""
+    subtrees = []
+    for level, index, width in reversed(list(level_layout(size))):
+        hashes = hashes_of(read(level, index, width)[: width * HASH_SIZE_BYTES])
+        if len(hashes) != width:
+            raise VerificationError("tiles", f"{tile_path(level, index, width)} is too short")
+        start = 0
+        for bit in reversed(range(TILE_HEIGHT)):
+            if width >> bit & 1:
+                subtrees.append(perfect_root(hashes[start : start + (1 << bit)]))
+                start += 1 << bit
+    root = subtrees.pop() if subtrees else EMPTY_ROOT
+    for left in reversed(subtrees):
+        root = node_hash(left, root)
+    return root
+
+
+def bundle_entries(data: bytes) -> list[bytes]:
+    """The entries of a bundle: each a big-endian uint16 length, then that many bytes."""
+    entries, offset = [], 0
+    while offset < len(data):
+        end = offset + 2 + int.from_bytes(data[offset : offset + 2], "big")
+        if offset + 2 > len(data) or end > len(data):
+            raise ValueError("a truncated entry")
+        entries.append(data[offset + 2 : end])
+        offset = end
+    return entries
+
+
+def check_bundle(bundle: bytes, tile: bytes, path: str) -> None:
+    """Every entry of ``bundle`` hashes to its hash in the level-0 ``tile``, one entry a hash."""
+    try:
+        entries = bundle_entries(bundle)
+    except ValueError as error:
+        raise VerificationError("entries", f"{path}: {error}") from error
+    hashes = b"".join(map(leaf_hash, entries))
+    if hashes != tile:
+        wrong = next((i for i, h in enumerate(hashes_of(hashes)) if tile[i * 32 : i * 32 + 32] != h))
+        wrong = min(wrong, len(entries)) if len(hashes) == len(tile) else len(entries)
+        raise VerificationError("entries", f"{path}: entry {wrong} does not hash into its tile")
+
+
+# -- keys, notes, checkpoints and cosignatures (C2SP signed-note, tlog-checkpoint, ...) ---------
+@dataclass(frozen=True)
+class Key:
+    name: str
+    key_id: bytes
+    algorithm: int
+    public_key: Ed25519PublicKey
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+    #: (key name, key id ‖ signature) of each signature line, in order.
+    signatures: tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    origin: str
+    size: int
+    root: bytes
+    note: str
+    #: The given witnesses that validly cosigned it: name → POSIX timestamp.
+    cosigned: dict[str, int] = field(default_factory=dict)
+
+
+def key_id(name: str, algorithm: int, public_key: bytes) -> bytes:
+    """SHA-256(name ‖ "\\n" ‖ signature type ‖ public key)[:4]."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([algorithm]) + public_key).digest()[:4]
+
+
+def _b64(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ValueError(f"{what} is not base64") from error
+
+
+def _is_key_name(name: str) -> bool:
+    return bool(name) and "+" not in name and not any(c.isspace() for c in name)
+
+
+def parse_vkey(text: str, algorithm: int) -> Key:
+    """A verifier key ``<name>+<key id hex>+<base64(type ‖ Ed25519 public key)>``."""
+    parts = text.strip().split("+")
+    if len(parts) != 3 or not _is_key_name(parts[0]):
+        raise ValueError(f"not a verifier key: {text!r}")
+    name, id_hex, raw = parts[0], parts[1].lower(), _b64(parts[2], "the verifier key")
+    if len(raw) != 1 + 32 or raw[0] != algorithm:
+        raise ValueError(f"{name}: not a key of signature type {algorithm:#04x}")
+    if key_id(name, algorithm, raw[1:]).hex() != id_hex:
+        raise ValueError(f"{name}: the key id {id_hex} is not the key's")
+    return Key(name, bytes.fromhex(id_hex), algorithm, Ed25519PublicKey.from_public_bytes(raw[1:]))
+
+
+def parse_note(note: str) -> Note:
+    """signed-note: text ending in a newline, a blank line (the last one), signature lines."""
+    if len(note.encode()) > NOTE_SIZE_MAX_BYTES or not note.endswith("\n"):
+        raise VerificationError("note", "too large, or not ending in a newline")
+    if any(ord(c) < 0x20 and c != "\n" for c in note):
+        raise VerificationError("note", "control characters")
+    split = note.rfind("\n\n")
+    lines = note[split + 2 : -1].split("\n") if split >= 0 else []
+    if not lines or len(lines) > NOTE_SIGNATURES_MAX:
+        raise VerificationError("note", f"a blank line and 1 to {NOTE_SIGNATURES_MAX} signatures")
+    signatures = []
+    for line in lines:
+        name, _, blob = line.removeprefix(SIGNATURE_PREFIX).partition(" ")
+        try:
+            raw = _b64(blob, "a signature")
+        except ValueError:
+            raw = b""
+        if not line.startswith(SIGNATURE_PREFIX) or not _is_key_name(name) or len(raw) < 5:
+            raise VerificationError("note", f"malformed signature line {line!r}")
+        signatures.append((name, raw))
+    return Note(note[: split + 1], tuple(signatures))
+
+
+def signed_by(note: Note, key: Key) -> bool:
+    """Whether the log key ``key`` signed ``note``. Lines of other keys (even sharing its name or
+    id, not both) are ignored; a line of ``key`` that fails is a failure, not a line to skip."""
+    found = False
+    for name, raw in note.signatures:
+        if name == key.name and raw[:KEY_ID_BYTES] == key.key_id:
+            try:
+                key.public_key.verify(raw[KEY_ID_BYTES:], note.text.encode())
+            except InvalidSignature as error:
+                raise VerificationError("signature", f"{name}'s signature fails") from error
+            found = True
+    return found
+
+
+def cosignature_message(text: str, timestamp: int) -> bytes:
+    """tlog-cosignature's Ed25519 signed message over the checkpoint ``text``."""
+    return f"cosignature/v1\ntime {timestamp}\n{text}".encode()
+
+
+def verify_cosignatures(note: Note, witnesses: Sequence[Key]) -> dict[str, int]:
+    """Each given witness that validly cosigned ``note``, with the time it says it did."""
+    cosigned: dict[str, int] = {}
+    for name, raw in note.signatures:
+        for witness in witnesses:
+            if name != witness.name or raw[:KEY_ID_BYTES] != witness.key_id:
+                continue
+            timestamp = int.from_bytes(raw[KEY_ID_BYTES : KEY_ID_BYTES + TIMESTAMP_BYTES], "big")
+            signature = raw[KEY_ID_BYTES + TIMESTAMP_BYTES :]
+            try:
+                if len(signature) != ED25519_SIGNATURE_BYTES or timestamp > TIMESTAMP_MAX:
+                    raise InvalidSignature
+                witness.public_key.verify(signature, cosignature_message(note.text, timestamp))
+            except InvalidSignature as error:
+                raise VerificationError("cosignature", f"{name}'s cosignature fails") from error
+            cosigned[name] = max(timestamp, cosigned.get(name, 0))
+    return cosigned
+
+
+def parse_checkpoint_text(text: str) -> tuple[str, int, bytes]:
+    """tlog-checkpoint: origin, decimal size (no leading zeroes), base64 root, extension lines."""
+    lines = text.split("\n")
+    if len(lines) < 4 or lines[-1] or not all(lines[:-1]):
+        raise VerificationError("checkpoint", "not three or more non-empty lines")
+    origin, size_text, root_text = lines[:3]
+    if not (size_text.isascii() and size_text.isdigit()) or size_text != str(int(size_text)):
+        raise VerificationError("checkpoint", f"malformed tree size {size_text!r}")
+    try:
+        root = _b64(root_text, "the root hash")
+    except ValueError as error:
+        raise VerificationError("checkpoint", str(error)) from error
+    if len(root) != HASH_SIZE_BYTES:
+        raise VerificationError("checkpoint", "the root hash is not 32 bytes")
+    return origin, int(size_text), root
+
+
+def verify_checkpoint(
+    note_text: str,
+    log_key: Key,
+    *,
+    origin: str | None = None,
+    witnesses: Sequence[Key] = (),
+    quorum: int | None = None,
+) -> Checkpoint:
+    """A checkpoint of the log ``origin`` (the key's name unless given), signed by ``log_key``
+    and cosigned by ``quorum`` of ``witnesses`` (all of them unless given)."""
+    note = parse_note(note_text)
+    if not signed_by(note, log_key):
+        raise VerificationError("signature", f"not signed by {log_key.name}+{log_key.key_id.hex()}")
+    found_origin, size, root = parse_checkpoint_text(note.text)
+    if found_origin != (origin or log_key.name):
+        raise VerificationError("origin", f"a checkpoint of {found_origin!r}")
+    if size == 0 and root != EMPTY_ROOT:
+        raise VerificationError("checkpoint", "an empty tree with a root other than SHA-256('')")
+    cosigned = verify_cosignatures(note, witnesses)
+    needed = len(witnesses) if quorum is None else quorum
+    if len(cosigned) < needed:
+        names = ", ".join(sorted(cosigned)) or "none"
+        raise VerificationError("witnesses", f"{len(cosigned)} cosigned ({names}), {needed} needed")
+    return Checkpoint(found_origin, size, root, note_text, cosigned)
+
+
+def utc(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+# -- HTTP ------------------------------------------------------------------------------------------
+class Http:
+    """GETs over keep-alive connections (one per host and thread); gzip is decoded here, since
+    ``urllib`` would not. Close it to close every connection."""
+
+    def __init__(self, timeout_s: float = HTTP_TIMEOUT_S) -> None:
+        self.timeout_s = timeout_s
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[http.client.HTTPConnection] = []
+
+    def __enter__(self) -> Http:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+
+    def _connection(self, scheme: str, host: str) -> http.client.HTTPConnection:
+        pool = self._local.__dict__.setdefault("pool", {})
+        if (scheme, host) not in pool:
+            kind = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+            pool[scheme, host] = kind(host, timeout=self.timeout_s)
+            with self._lock:
+                self._connections.append(pool[scheme, host])
+        return pool[scheme, host]
+
+    def get(self, url: str, *, limit_bytes: int, accept: str = "*/*") -> bytes:
+        """The body of a 200 answer (following redirects), at most ``limit_bytes`` decoded."""
+        for _ in range(HTTP_REDIRECTS_MAX + 1):
+            status, headers, body = self._request(url, accept, limit_bytes)
+            if status in (301, 302, 303, 307, 308) and "location" in headers:
+                url = urllib.parse.urljoin(url, headers["location"])
+                continue
+            if status != 200:
+                raise UsageError(f"GET {url}: HTTP {status} {body[:200].decode(errors='replace')}")
+            return _decoded(url, body, headers.get("content-encoding", ""), limit_bytes)
+        raise UsageError(f"GET {url}: too many redirects")
+
+    def _request(self, url: str, accept: str, limit_bytes: int) -> tuple[int, dict, bytes]:
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise UsageError(f"not an http(s) URL: {url}")
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        headers = {"Accept": accept, "Accept-Encoding": "gzip, identity", "User-Agent": USER_AGENT}
+        for attempt in range(HTTP_ATTEMPTS):
+            connection = self._connection(parts.scheme, parts.netloc)
+            try:
+                connection.request("GET", target, headers=headers)
+                response = connection.getresponse()
+                body = response.read(limit_bytes + 1)
+                if response.will_close or len(body) > limit_bytes:
+                    connection.close()
+                return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+            except (OSError, http.client.HTTPException) as error:
+                connection.close()  # the next request opens it again
+                if attempt + 1 == HTTP_ATTEMPTS:
+                    raise UsageError(f"GET {url}: {error or type(error).__name__}") from error
+        raise AssertionError("unreachable")
+
+    def json(self, url: str) -> Any:
+        body = self.get(url, limit_bytes=JSON_SIZE_MAX_BYTES, accept="application/json")
+        try:
+            return json.loads(body)
+        except ValueError as error:
+            raise UsageError(f"GET {url}: not JSON") from error
+
+
+def _decoded(url: str, body: bytes, encoding: str, limit_bytes: int) -> bytes:
+    if encoding.lower() in ("gzip", "x-gzip"):
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            data = inflater.decompress(body, limit_bytes + 1)
+        except zlib.error as error:
+            raise UsageError(f"GET {url}: broken gzip ({error})") from error
+        if not inflater.eof and len(data) <= limit_bytes:
+            raise UsageError(f"GET {url}: truncated gzip")
+    elif encoding.lower() in ("", "identity"):
+        data = body
+    else:
+        raise UsageError(f"GET {url}: unasked-for Content-Encoding {encoding}")
+    if len(data) > limit_bytes:
+        raise UsageError(f"GET {url}: larger than {limit_bytes} bytes")
+    return data
+
+
+def fetch_checkpoint(http_: Http, log_url: str, log_key: Key, **options: Any) -> Checkpoint:
+    """``<log>/checkpoint``, verified (``options`` are :func:`verify_checkpoint`'s)."""
+    body = http_.get(f"{log_url.rstrip('/')}/checkpoint", limit_bytes=NOTE_SIZE_MAX_BYTES)
+    try:
+        return verify_checkpoint(body.decode(), log_key, **options)
+    except UnicodeDecodeError as error:
+        raise VerificationError("note", "not UTF-8") from error
+
+
+def _proof_hashes(values: Any, check: str) -> list[bytes]:
+    if not isinstance(values, list) or len(values) > PROOF_HASHES_MAX:
+        raise VerificationError(check, "the proof is not a list of at most 64 hashes")
+    try:
+        return [_b64(value, "a proof hash") for value in values]
+    except (ValueError, TypeError) as error:
+        raise VerificationError(check, str(error)) from error
+
+
+def check_consistent(http_: Http, log_url: str, first: Checkpoint, second: Checkpoint) -> None:
+    """Ask the log for a consistency proof between two signed trees and check it here."""
+    first, second = sorted((first, second), key=lambda checkpoint: checkpoint.size)
+    if first.size in (0, second.size):
+        if verify_consistency(first.size, second.size, first.root, second.root, []):
+            return
+        raise VerificationError("consistency", f"two roots for the tree of {second.size}: a fork")
+    parts = urllib.parse.urlsplit(log_url)
+    query = urllib.parse.urlencode({"first": first.size, "second": second.size})
+    answer = http_.json(f"{parts.scheme}://{parts.netloc}{CONSISTENCY_PATH}?{query}")
+    path = _proof_hashes(answer.get("consistency_path") if isinstance(answer, dict) else 0, "proof")
+    if not verify_consistency(first.size, second.size, first.root, second.root, path):
+        raise VerificationError(
+            "consistency", f"the tree of {first.size} is not shown a prefix of that of {second.size}"
+        )
