@@ -16,9 +16,23 @@ from ledger.credits import selectors as credit_selectors
 from service.base.exceptions import NotFound
 from service.db import get_session
 from service.models import PUBLICATION_KINDS
+from service.i18n import N_
 from service.signing import log_signer
 
 blp = pages_blueprint("portal", None, console=False)
+#: What each kind of log leaf records, as the log's page names it.
+LOG_KINDS = {
+    "ledger.entry": N_("Ledger entry"),
+    "credits.import": N_("Credit file imported"),
+    "credits.retirement": N_("Credits retired"),
+    "credits.allocation": N_("Credits allocated"),
+    "credits.finding": N_("Allocation finding"),
+    "credits.finding_resolution": N_("Finding resolved"),
+    "labels.transition": N_("Label status changed"),
+    "labels.lot_issued": N_("Lot issued"),
+    "labels.units_revoked": N_("Units revoked"),
+    "points.personal_offset": N_("Personal offset"),
+}
 LABEL_STATUSES = ("certified", "suspended", "revoked", "expired")
 HOME_NOTICES = 3
 
@@ -78,11 +92,18 @@ def credits() -> str:
 
 @blp.get("/log")
 def log() -> str:
+    config = current_app.config
     return render_template(
         "portal/log.html",
-        state=selectors.log_state(get_session()),
-        origin=current_app.config["TLOG_ORIGIN"],
+        state=selectors.log_state(
+            get_session(), quorum=config["TLOG_WITNESS_QUORUM"], witnesses=config["TLOG_WITNESS_LIST"]
+        ),
+        origin=config["TLOG_ORIGIN"],
         verifier_key=log_signer().verifier_key,
+        witness_keys=[witness.key.text for witness in config["TLOG_WITNESS_LIST"]],
+        quorum=config["TLOG_WITNESS_QUORUM"],
+        log_url=config["PUBLIC_BASE_URL"].rstrip("/") + "/log",
+        kinds=LOG_KINDS,
     )
 
 

@@ -252,10 +252,11 @@ def check_bundle(bundle: bytes, tile: bytes, path: str) -> None:
         entries = bundle_entries(bundle)
     except ValueError as error:
         raise VerificationError("entries", f"{path}: {error}") from error
-    hashes = b"".join(map(leaf_hash, entries))
-    if hashes != tile:
-        wrong = next((i for i, h in enumerate(hashes_of(hashes)) if tile[i * 32 : i * 32 + 32] != h))
-        wrong = min(wrong, len(entries)) if len(hashes) == len(tile) else len(entries)
+    hashes = [leaf_hash(entry) for entry in entries]
+    if len(hashes) * HASH_SIZE_BYTES != len(tile):
+        raise VerificationError("entries", f"{path}: {len(hashes)} entries for {len(tile) // 32}")
+    if b"".join(hashes) != tile:
+        wrong = next(i for i, h in enumerate(hashes) if tile[i * 32 : i * 32 + 32] != h)
         raise VerificationError("entries", f"{path}: entry {wrong} does not hash into its tile")
 
 
@@ -543,3 +544,104 @@ def check_consistent(http_: Http, log_url: str, first: Checkpoint, second: Check
         raise VerificationError(
             "consistency", f"the tree of {first.size} is not shown a prefix of that of {second.size}"
         )
+
+
+# -- unit: one label's credits ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class UnitReport:
+    record: dict[str, Any]
+    #: The leaf: the allocation as the log holds it.
+    allocation: dict[str, Any]
+    leaf_index: int
+    proved: Checkpoint
+    current: Checkpoint
+
+
+def _backing(record: Any) -> dict[str, Any]:
+    """The record's backing with its proof, or why there is nothing in the log to check."""
+    if not isinstance(record, dict):
+        raise VerificationError("record", "not a JSON object")
+    if record.get("outcome") in ("forged", "unknown"):
+        raise VerificationError("record", f"the service says the code is {record['outcome']}")
+    backing = record.get("backing")
+    if backing is None:
+        raise VerificationError("backing", "the label is not carbon-neutral: no credits back it")
+    if not isinstance(backing, dict) or backing.get("proof") is None:
+        raise VerificationError(
+            "backing", "the credits' allocation is not in the log yet (not sequenced): try later"
+        )
+    return backing
+
+
+def verify_leaf(proof: Any, log_key: Key, **options: Any) -> tuple[Checkpoint, int, dict]:
+    """A proof bundle's checkpoint and the inclusion of its leaf (RFC 9162 §2.1.3.2); returns
+    the checkpoint, the leaf's index and the leaf's JSON."""
+    try:
+        index, size, data = proof["leaf_index"], proof["tree_size"], proof["leaf_data"]
+        note_text, path = proof["checkpoint"], _proof_hashes(proof["inclusion_path"], "inclusion")
+        if not (type(index) is int and type(size) is int and isinstance(data, str)):
+            raise TypeError("leaf_index, tree_size, leaf_data")
+    except (KeyError, TypeError) as error:
+        raise VerificationError("proof", f"malformed proof ({error})") from error
+    checkpoint = verify_checkpoint(note_text, log_key, **options)
+    if size != checkpoint.size:
+        raise VerificationError("inclusion", f"a proof in {size} leaves, a checkpoint of another")
+    if not verify_inclusion(leaf_hash(data.encode()), index, size, path, checkpoint.root):
+        raise VerificationError("inclusion", f"leaf {index} is not in the signed tree of {size}")
+    allocation = json.loads(data)
+    if json.dumps(allocation, sort_keys=True, separators=(",", ":"), ensure_ascii=False) != data:
+        raise VerificationError("leaf", "the leaf is not canonical JSON")
+    return checkpoint, index, allocation
+
+
+def _serials(ranges: Sequence[dict[str, Any]], grams: str) -> Counter:
+    return Counter(
+        (r["serial_start"], r["serial_end"], r["from_g"], r["to_g"], r[grams]) for r in ranges
+    )
+
+
+def check_allocation(allocation: dict[str, Any], backing: dict[str, Any]) -> None:
+    """The leaf is the record's allocation: its id (where the leaf holds one), its serials (each
+    first and last serial, where in them the grams begin and end) and its grams."""
+    try:
+        if allocation["type"] != "credits.allocation":
+            raise VerificationError("allocation", f"the leaf is a {allocation['type']!r} event")
+        if allocation.get("allocation_id", backing["allocation_id"]) != backing["allocation_id"]:
+            raise VerificationError("allocation", "the leaf is another allocation")
+        leaf = _serials(allocation["parts"], "quantity_g")
+        shown = [r for retired in backing["retirements"] for r in retired["ranges"]]
+        record, grams = _serials(shown, "grams"), allocation["quantity_g"]
+    except (AttributeError, KeyError, TypeError) as error:
+        raise VerificationError("allocation", f"a malformed leaf or record ({error!r})") from error
+    if sum(serials[4] * count for serials, count in leaf.items()) != grams:
+        raise VerificationError("allocation", "the leaf's serials do not add up to its grams")
+    if leaf - record:
+        raise VerificationError("serials", f"the record does not show {sorted(leaf - record)}")
+    if grams == backing.get("grams_allocated") and leaf != record:
+        raise VerificationError("serials", f"the leaf does not hold {sorted(record - leaf)}")
+
+
+def unit(
+    http_: Http,
+    scan_url: str,
+    log_key: Key,
+    *,
+    log_url: str | None = None,
+    origin: str | None = None,
+    witnesses: Sequence[Key] = (),
+    quorum: int | None = None,
+) -> UnitReport:
+    """Everything ``unit`` checks; the log is ``<scheme>://<host>/log`` of the scan URL unless
+    ``log_url`` says otherwise."""
+    backing = _backing(http_.json(scan_url))
+    proved, index, allocation = verify_leaf(
+        backing["proof"], log_key, origin=origin, witnesses=witnesses, quorum=0
+    )
+    check_allocation(allocation, backing)
+    parts = urllib.parse.urlsplit(scan_url)
+    log_url = log_url or f"{parts.scheme}://{parts.netloc}/log"
+    current = fetch_checkpoint(
+        http_, log_url, log_key, origin=origin, witnesses=witnesses, quorum=quorum
+    )
+    check_consistent(http_, log_url, proved, current)
+    return UnitReport(http_.json(scan_url) if False else {}, allocation, index, proved, current)

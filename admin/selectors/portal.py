@@ -7,6 +7,7 @@ Months are Asia/Shanghai calendar months, as every report of the service counts 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,7 +16,8 @@ from sqlalchemy.orm import Session
 from labels.models import Label, LabelLot, Product
 from ledger.credits import selectors as credit_selectors
 from ledger.credits.disclosure import project_totals
-from ledger.tlog import latest_checkpoint
+from ledger.tlog import proofs
+from ledger.tlog.witnessing import published_checkpoint, witness_states
 from service.base.parties.models import Organisation
 from service.base.units import GRAMS_PER_TONNE, SHANGHAI
 from service.models import Publication
@@ -109,15 +111,34 @@ def publications_latest(session: Session, *, limit: int) -> list[Publication]:
     return list(session.scalars(publications().limit(limit)))
 
 
-def log_state(session: Session) -> dict[str, Any] | None:
-    checkpoint = latest_checkpoint(session)
-    if checkpoint is None:
+#: Leaves the log's page lists, newest first.
+LOG_LEAVES_SHOWN = 20
+
+
+def log_state(session: Session, *, quorum: int, witnesses: list[Any]) -> dict[str, Any] | None:
+    """The published checkpoint (with its cosignatures), each configured witness's state, and
+    the newest leaves with their data parsed for reading."""
+    published = published_checkpoint(session, quorum=quorum)
+    if published is None:
         return None
+    states = witness_states(session)
+    cosigned = {row.witness: row for row in published["cosignatures"]}
+    leaves = []
+    for leaf in proofs.leaves_latest(session, limit=LOG_LEAVES_SHOWN):
+        data = json.loads(leaf.data)
+        leaves.append({"leaf": leaf, "data": data, "entry_kind": data.get("kind")})
     return {
-        "size": checkpoint.size,
-        "root_hash_hex": checkpoint.root_hash.hex(),
-        "note": checkpoint.note,
-        "created_at": checkpoint.created_at,
+        **published,
+        "root_hash_hex": published["root_hash"].hex(),
+        "witnesses": [
+            {
+                "name": witness.name,
+                "cosignature": cosigned.get(witness.name),
+                "state": states.get(witness.name),
+            }
+            for witness in witnesses
+        ],
+        "leaves": leaves,
     }
 
 

@@ -25,6 +25,7 @@ from service.base.units import SHANGHAI
 from service.db import get_session, utcnow
 from service.extensions import rate_limited, redis_client, redis_outage, shared_cache
 from service.i18n import use_locale
+from service.signing import log_signer
 
 #: The package's templates (labels/templates), beside its domain modules, not this web face.
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -185,6 +186,7 @@ def _answer(anchor: str, resolution: Resolution, query: dict) -> Response:
         outcome=resolution.outcome.value,
         lang=language,
         anchor=anchor,
+        verifier_key=log_signer().verifier_key,
     )
     response = Response(html, status=status, mimetype="text/html")
     response.headers["Content-Language"] = language

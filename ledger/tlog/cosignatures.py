@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ledger.tlog.note import SIGNATURE_PREFIX, NoteError
 
@@ -36,6 +37,13 @@ class WitnessKey:
     name: str
     key_id: bytes
     public_key: Ed25519PublicKey
+
+    @property
+    def text(self) -> str:
+        """The verifier key as configured: ``<name>+<key ID hex>+<base64(0x04 ‖ key)>``."""
+        raw = self.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+        encoded = base64.b64encode(bytes([ALGORITHM_COSIGNATURE_V1]) + raw).decode()
+        return f"{self.name}+{self.key_id.hex()}+{encoded}"
 
 
 @dataclass(frozen=True)
