@@ -90,20 +90,49 @@ def credits() -> str:
     )
 
 
+#: Where the log's resources live, as the log's page names them.
+LOG_PATHS = {
+    "checkpoint": "/log/checkpoint",
+    "tiles": "/log/tile/<L>/<N>",
+    "entries": "/log/tile/entries/<N>",
+    "api": "/api/v1/log/proofs/…",
+}
+
+
+def verify_commands(*, log_url: str, key: str, witness_keys: list[str], scan_link: str) -> dict:
+    """The verifier's command lines for this log (the log's page shows them to copy)."""
+    witnesses = "".join(f" --witness '{witness}'" for witness in witness_keys)
+    return {
+        "unit": f"python3 tanhui-verify.py unit '{scan_link}' --key '{key}'",
+        "mirror": f"python3 tanhui-verify.py mirror {log_url} tanhui-log --key '{key}'{witnesses}",
+    }
+
+
 @blp.get("/log")
 def log() -> str:
     config = current_app.config
+    log_url = config["PUBLIC_BASE_URL"].rstrip("/") + "/log"
+    witness_keys = [witness.key.text for witness in config["TLOG_WITNESS_LIST"]]
+    key = log_signer().verifier_key
     return render_template(
         "portal/log.html",
         state=selectors.log_state(
-            get_session(), quorum=config["TLOG_WITNESS_QUORUM"], witnesses=config["TLOG_WITNESS_LIST"]
+            get_session(),
+            quorum=config["TLOG_WITNESS_QUORUM"],
+            witnesses=config["TLOG_WITNESS_LIST"],
         ),
         origin=config["TLOG_ORIGIN"],
-        verifier_key=log_signer().verifier_key,
-        witness_keys=[witness.key.text for witness in config["TLOG_WITNESS_LIST"]],
+        verifier_key=key,
+        witness_keys=witness_keys,
         quorum=config["TLOG_WITNESS_QUORUM"],
-        log_url=config["PUBLIC_BASE_URL"].rstrip("/") + "/log",
         kinds=LOG_KINDS,
+        paths=LOG_PATHS,
+        commands=verify_commands(
+            log_url=log_url,
+            key=key,
+            witness_keys=witness_keys,
+            scan_link="<" + gettext("scan link") + ">",
+        ),
     )
 
 

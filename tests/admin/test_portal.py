@@ -2,6 +2,7 @@
 search and page, only published notices, and nothing loaded from another host."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 
@@ -82,8 +83,31 @@ def test_only_published_notices_show_and_their_text_is_never_html(client, sessio
 
 def test_the_log_page_gives_the_key_and_the_command(client):
     page = client.get("/log?lang=en").get_data(as_text=True)
-    assert "tanhui log verify-proof" in page
+    assert "python3 tanhui-verify.py mirror http://127.0.0.1:8000/log tanhui-log --key" in page
+    assert 'href="/log/tanhui-verify.py"' in page
     assert "has not signed its first checkpoint" in page
+
+
+def test_the_log_page_shows_the_checkpoint_its_witnesses_and_the_latest_entries(
+    make_app, session
+):
+    from ledger.tlog import log_append, log_sequence
+    from ledger.tlog.note import parse_signer_key
+    from tests.conftest import TEST_LOG_KEY, TEST_LOG_ORIGIN
+    from tests.fakes.witness import witness_key_generate
+
+    _, witness_key = witness_key_generate("witness.test/w1")
+    app = make_app(TLOG_WITNESSES=f"{witness_key} http://127.0.0.1:9/witness")
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    log_append(session, kind="credits.retirement", source_id="7", data={"tonnes": 3}, now=now)
+    log_sequence(session, signer=parse_signer_key(TEST_LOG_KEY), origin=TEST_LOG_ORIGIN, now=now)
+    for language, words in (("en", ("Credits retired", "Not cosigned", "Not yet: 0 of the 1")),
+                            ("zh-CN", ("已注销碳汇", "未联署", "尚未"))):  # fmt: skip
+        page = app.test_client().get(f"/log?lang={language}").get_data(as_text=True)
+        for word in words:
+            assert word in page, word
+        assert "witness.test/w1" in page and "--witness" in page
+        assert "{&#34;tonnes&#34;:3,&#34;type&#34;:&#34;credits.retirement&#34;}" in page
 
 
 def test_an_unknown_page_is_a_page_not_json(client):
