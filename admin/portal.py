@@ -15,8 +15,8 @@ from ledger.credits import disclosure
 from ledger.credits import selectors as credit_selectors
 from service.base.exceptions import NotFound
 from service.db import get_session
-from service.models import PUBLICATION_KINDS
 from service.i18n import N_
+from service.models import PUBLICATION_KINDS
 from service.signing import log_signer
 
 blp = pages_blueprint("portal", None, console=False)

@@ -88,9 +88,7 @@ def test_the_log_page_gives_the_key_and_the_command(client):
     assert "has not signed its first checkpoint" in page
 
 
-def test_the_log_page_shows_the_checkpoint_its_witnesses_and_the_latest_entries(
-    make_app, session
-):
+def test_the_log_page_shows_the_checkpoint_its_witnesses_and_the_latest_entries(make_app, session):
     from ledger.tlog import log_append, log_sequence
     from ledger.tlog.note import parse_signer_key
     from tests.conftest import TEST_LOG_KEY, TEST_LOG_ORIGIN
