@@ -135,7 +135,9 @@ class FootprintCreateSchema(BodySchema):
             if missing:
                 raise ValidationError(missing)
         elif "activity" not in data:
-            raise ValidationError({"activity": ["Missing data for required field."]})
+            # The message by field, as above (a literal key would be extracted as a word).
+            missing = {name: ["Missing data for required field."] for name in ("activity",)}
+            raise ValidationError(missing)
 
 
 class LabelCreateSchema(BodySchema):
