@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import hashlib
 import http.client
 import json
@@ -70,6 +71,7 @@ PROOF_HASHES_MAX = 64
 KEY_ID_BYTES = 4
 TIMESTAMP_BYTES = 8
 ED25519_SIGNATURE_BYTES = 64
+ED25519_PUBLIC_KEY_BYTES = 32
 TIMESTAMP_MAX = 2**63 - 1
 ALGORITHM_ED25519 = 0x01
 ALGORITHM_COSIGNATURE_V1 = 0x04
@@ -239,7 +241,7 @@ def bundle_entries(data: bytes) -> list[bytes]:
     entries, offset = [], 0
     while offset < len(data):
         end = offset + 2 + int.from_bytes(data[offset : offset + 2], "big")
-        if offset + 2 > len(data) or end > len(data):
+        if end > len(data):
             raise ValueError("a truncated entry")
         entries.append(data[offset + 2 : end])
         offset = end
@@ -254,9 +256,11 @@ def check_bundle(bundle: bytes, tile: bytes, path: str) -> None:
         raise VerificationError("entries", f"{path}: {error}") from error
     hashes = [leaf_hash(entry) for entry in entries]
     if len(hashes) * HASH_SIZE_BYTES != len(tile):
-        raise VerificationError("entries", f"{path}: {len(hashes)} entries for {len(tile) // 32}")
+        count = len(tile) // HASH_SIZE_BYTES
+        raise VerificationError("entries", f"{path}: {len(hashes)} entries for {count} hashes")
     if b"".join(hashes) != tile:
-        wrong = next(i for i, h in enumerate(hashes) if tile[i * 32 : i * 32 + 32] != h)
+        expected = hashes_of(tile)
+        wrong = next(i for i, found in enumerate(hashes) if found != expected[i])
         raise VerificationError("entries", f"{path}: entry {wrong} does not hash into its tile")
 
 
@@ -304,11 +308,11 @@ def _is_key_name(name: str) -> bool:
 
 def parse_vkey(text: str, algorithm: int) -> Key:
     """A verifier key ``<name>+<key id hex>+<base64(type ‖ Ed25519 public key)>``."""
-    parts = text.strip().split("+")
+    parts = text.strip().split("+", 2)
     if len(parts) != 3 or not _is_key_name(parts[0]):
         raise ValueError(f"not a verifier key: {text!r}")
     name, id_hex, raw = parts[0], parts[1].lower(), _b64(parts[2], "the verifier key")
-    if len(raw) != 1 + 32 or raw[0] != algorithm:
+    if len(raw) != 1 + ED25519_PUBLIC_KEY_BYTES or raw[0] != algorithm:
         raise ValueError(f"{name}: not a key of signature type {algorithm:#04x}")
     if key_id(name, algorithm, raw[1:]).hex() != id_hex:
         raise ValueError(f"{name}: the key id {id_hex} is not the key's")
@@ -332,7 +336,11 @@ def parse_note(note: str) -> Note:
             raw = _b64(blob, "a signature")
         except ValueError:
             raw = b""
-        if not line.startswith(SIGNATURE_PREFIX) or not _is_key_name(name) or len(raw) < 5:
+        if (
+            not line.startswith(SIGNATURE_PREFIX)
+            or not _is_key_name(name)
+            or len(raw) <= KEY_ID_BYTES
+        ):
             raise VerificationError("note", f"malformed signature line {line!r}")
         signatures.append((name, raw))
     return Note(note[: split + 1], tuple(signatures))
@@ -522,7 +530,7 @@ def fetch_checkpoint(http_: Http, log_url: str, log_key: Key, **options: Any) ->
 
 def _proof_hashes(values: Any, check: str) -> list[bytes]:
     if not isinstance(values, list) or len(values) > PROOF_HASHES_MAX:
-        raise VerificationError(check, "the proof is not a list of at most 64 hashes")
+        raise VerificationError(check, f"not a list of at most {PROOF_HASHES_MAX} hashes")
     try:
         return [_b64(value, "a proof hash") for value in values]
     except (ValueError, TypeError) as error:
@@ -539,10 +547,12 @@ def check_consistent(http_: Http, log_url: str, first: Checkpoint, second: Check
     parts = urllib.parse.urlsplit(log_url)
     query = urllib.parse.urlencode({"first": first.size, "second": second.size})
     answer = http_.json(f"{parts.scheme}://{parts.netloc}{CONSISTENCY_PATH}?{query}")
-    path = _proof_hashes(answer.get("consistency_path") if isinstance(answer, dict) else 0, "proof")
+    hashes = answer.get("consistency_path") if isinstance(answer, dict) else None
+    path = _proof_hashes(hashes, "consistency")
     if not verify_consistency(first.size, second.size, first.root, second.root, path):
         raise VerificationError(
-            "consistency", f"the tree of {first.size} is not shown a prefix of that of {second.size}"
+            "consistency",
+            f"the tree of {first.size} is not shown a prefix of that of {second.size}",
         )
 
 
@@ -588,7 +598,10 @@ def verify_leaf(proof: Any, log_key: Key, **options: Any) -> tuple[Checkpoint, i
         raise VerificationError("inclusion", f"a proof in {size} leaves, a checkpoint of another")
     if not verify_inclusion(leaf_hash(data.encode()), index, size, path, checkpoint.root):
         raise VerificationError("inclusion", f"leaf {index} is not in the signed tree of {size}")
-    allocation = json.loads(data)
+    try:
+        allocation = json.loads(data)
+    except ValueError as error:
+        raise VerificationError("leaf", "the leaf is not JSON") from error
     if json.dumps(allocation, sort_keys=True, separators=(",", ":"), ensure_ascii=False) != data:
         raise VerificationError("leaf", "the leaf is not canonical JSON")
     return checkpoint, index, allocation
@@ -622,26 +635,352 @@ def check_allocation(allocation: dict[str, Any], backing: dict[str, Any]) -> Non
 
 
 def unit(
-    http_: Http,
-    scan_url: str,
-    log_key: Key,
-    *,
-    log_url: str | None = None,
-    origin: str | None = None,
-    witnesses: Sequence[Key] = (),
-    quorum: int | None = None,
+    http_: Http, scan_url: str, log_key: Key, *, log_url: str | None = None, **options: Any
 ) -> UnitReport:
-    """Everything ``unit`` checks; the log is ``<scheme>://<host>/log`` of the scan URL unless
-    ``log_url`` says otherwise."""
-    backing = _backing(http_.json(scan_url))
-    proved, index, allocation = verify_leaf(
-        backing["proof"], log_key, origin=origin, witnesses=witnesses, quorum=0
-    )
+    """Everything ``unit`` checks (``options``: ``origin``, ``witnesses``, ``quorum`` as
+    :func:`verify_checkpoint` takes them); the log is ``<scheme>://<host>/log`` of the scan URL
+    unless ``log_url`` says otherwise. The witnesses' quorum is required of the current
+    checkpoint; the proof's may be older than any cosignature."""
+    record = http_.json(scan_url)
+    backing = _backing(record)
+    proved, index, allocation = verify_leaf(backing["proof"], log_key, **{**options, "quorum": 0})
     check_allocation(allocation, backing)
     parts = urllib.parse.urlsplit(scan_url)
     log_url = log_url or f"{parts.scheme}://{parts.netloc}/log"
-    current = fetch_checkpoint(
-        http_, log_url, log_key, origin=origin, witnesses=witnesses, quorum=quorum
-    )
+    current = fetch_checkpoint(http_, log_url, log_key, **options)
     check_consistent(http_, log_url, proved, current)
-    return UnitReport(http_.json(scan_url) if False else {}, allocation, index, proved, current)
+    return UnitReport(record, allocation, index, proved, current)
+
+
+def describe_unit(report: UnitReport) -> list[str]:
+    record, allocation, current = report.record, report.allocation, report.current
+    backing = record["backing"]
+    lines = [
+        f"unit: {record.get('outcome')}; {(record.get('product') or {}).get('name')},"
+        f" lot {(record.get('lot') or {}).get('lot_number')}",
+        f"allocation {backing.get('allocation_id')}: {allocation['quantity_g']} g of retired"
+        f" credits ({backing.get('grams_per_unit')} g a unit)",
+    ]
+    for part in allocation["parts"]:
+        lines.append(
+            f"  retirement {part.get('retirement_id')}: serials {part['serial_start']} to"
+            f" {part['serial_end']} (from {part['from_g']} g to {part['to_g']} g),"
+            f" {part['quantity_g']} g"
+        )
+    lines.append(f"included: leaf {report.leaf_index} of the signed tree of {report.proved.size}")
+    witnesses = ", ".join(f"{name} at {utc(t)}" for name, t in sorted(current.cosigned.items()))
+    lines.append(f"consistent: with the log's current tree of {current.size} ({current.origin})")
+    lines.append(f"cosigned: {witnesses or 'no witness given'}")
+    return lines
+
+
+# -- mirror: the whole log -------------------------------------------------------------------------
+@dataclass
+class MirrorReport:
+    checkpoint: Checkpoint
+    files_fetched: int
+    bytes_fetched: int
+    seconds: float
+
+
+class Mirror:
+    """DIR laid out as the log serves it, and ``checkpoints/<size>``, each checkpoint verified.
+
+    Nothing unverified is written: the partial tiles are checked against the signed root first,
+    then each full tile (top down) against its hash in the verified tile above, each bundle
+    against its tile. A file already in DIR is read instead of fetched and checked the same way.
+    """
+
+    def __init__(self, http_: Http, log_url: str, directory: Path, jobs: int) -> None:
+        self.http, self.log_url, self.directory, self.jobs = http_, log_url, directory, jobs
+        self.files_fetched = self.bytes_fetched = 0
+        self._lock = threading.Lock()
+        #: Per level, the partial tile and the full tile last verified: (index, hashes).
+        self._partials: dict[int, tuple[int, bytes]] = {}
+        self._full: dict[int, tuple[int, bytes]] = {}
+
+    def _obtain(self, path: str, limit_bytes: int) -> tuple[bytes, bool]:
+        """The file from DIR, or else from the log; and whether it was fetched."""
+        try:
+            return (self.directory / path).read_bytes(), False
+        except FileNotFoundError:
+            return self.http.get(f"{self.log_url}/{path}", limit_bytes=limit_bytes), True
+
+    def _store(self, level: int | str, index: int, width: int, data: bytes) -> None:
+        """Write a verified tile or bundle; the partial ones it replaces must be its prefixes."""
+        path = self.directory / tile_path(level, index, width)
+        partials = self.directory / f"{tile_path(level, index)}.p"
+        older = [p for p in partials.glob("[0-9]*") if p.name != str(width)]
+        for old in older:
+            short, long = sorted((old.read_bytes(), data), key=len)
+            if long[: len(short)] != short:
+                raise VerificationError(
+                    "fork",
+                    f"DIR's {tile_path(level, index, int(old.name))} is not a prefix of"
+                    f" the log's {tile_path(level, index, width)}: the log rewrote its history",
+                )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.tmp")
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+        for old in older:
+            old.unlink()
+        if width == TILE_WIDTH and older:
+            with contextlib.suppress(OSError):  # not empty: leave it
+                partials.rmdir()
+        with self._lock:
+            self.files_fetched += 1
+            self.bytes_fetched += len(data)
+
+    def _tile(self, level: int, index: int) -> bytes:
+        """Tile ``index`` of ``level``, verified; a full one against the tile above it."""
+        for held in (self._partials.get(level), self._full.get(level)):
+            if held and held[0] == index:
+                return held[1]
+        data, fetched = self._obtain(tile_path(level, index), TILE_SIZE_BYTES)
+        self._check_full(level, index, data, self._hash_above(level, index), fetched)
+        if fetched:
+            self._store(level, index, TILE_WIDTH, data)
+        self._full[level] = (index, data)
+        return data
+
+    def _hash_above(self, level: int, index: int) -> bytes:
+        slot = index % TILE_WIDTH * HASH_SIZE_BYTES
+        return self._tile(level + 1, index // TILE_WIDTH)[slot : slot + HASH_SIZE_BYTES]
+
+    @staticmethod
+    def _check_full(level: int, index: int, data: bytes, expected: bytes, fetched: bool) -> None:
+        if len(data) != TILE_SIZE_BYTES or tile_hash(data) != expected:
+            where = "the log's" if fetched else "DIR's (the log forked, or DIR was altered)"
+            raise VerificationError(
+                "tiles", f"{where} {tile_path(level, index)} does not hash into the tile above"
+            )
+
+    def _level0(self, index: int, width: int, expected: bytes, tile: bytes | None) -> None:
+        """Level-0 tile ``index`` (unless given, verified) and its entry bundle, checked."""
+        fetched = False
+        if tile is None:
+            tile, fetched = self._obtain(tile_path(0, index), TILE_SIZE_BYTES)
+            self._check_full(0, index, tile, expected, fetched)
+        bundle, bundle_fetched = self._obtain(
+            tile_path(ENTRIES, index, width), BUNDLE_SIZE_MAX_BYTES
+        )
+        check_bundle(bundle, tile, tile_path(ENTRIES, index, width))
+        if fetched:
+            self._store(0, index, TILE_WIDTH, tile)
+        if bundle_fetched:
+            self._store(ENTRIES, index, width, bundle)
+
+    def sync(self, checkpoint: Checkpoint) -> None:
+        """Fetch and verify everything the tree of ``checkpoint`` needs that DIR lacks."""
+        layout = list(level_layout(checkpoint.size))
+        fetched, held = [], False
+        for level, index, width in layout:
+            if width:
+                path = tile_path(level, index, width)
+                data, was_fetched = self._obtain(path, width * HASH_SIZE_BYTES)
+                if len(data) != width * HASH_SIZE_BYTES:
+                    raise VerificationError("tiles", f"{path} is not {width} hashes")
+                self._partials[level] = (index, data)
+                fetched += [(level, index, width, data)] if was_fetched else []
+                held |= not was_fetched
+        root = root_from_tiles(checkpoint.size, lambda level, *_: self._partials[level][1])
+        if root != checkpoint.root:
+            why = ", with DIR's (the log forked, or DIR was altered)" if held else ""
+            raise VerificationError("root", f"the log's tiles do not hash to its signed root{why}")
+        for tile in fetched:
+            self._store(*tile)
+        full, width = layout[0][1:] if layout else (0, 0)
+        tasks: Iterator[Callable[[], None]] = (
+            partial(self._level0, index, TILE_WIDTH, self._hash_above(0, index), None)
+            for index in range(full)
+        )
+        self._run(tasks)
+        if width:
+            self._level0(full, width, b"", self._partials[0][1])
+
+    def _run(self, tasks: Iterator[Callable[[], None]]) -> None:
+        """Run ``tasks`` on ``jobs`` threads, a bounded window ahead, so memory stays flat."""
+        window: deque = deque()
+        with ThreadPoolExecutor(self.jobs) as pool:
+            try:
+                for task in tasks:
+                    window.append(pool.submit(task))
+                    if len(window) >= self.jobs * PREFETCH_PER_JOB:
+                        window.popleft().result()
+                while window:
+                    window.popleft().result()
+            finally:
+                for future in window:
+                    future.cancel()
+
+    def local_hashes(self, level: int, index: int, width: int) -> bytes:
+        """At least ``width`` hashes of a tile from DIR: the full tile or the partial held."""
+        full = self.directory / tile_path(level, index)
+        if full.is_file():
+            return full.read_bytes()
+        held = sorted(int(p.name) for p in full.with_name(f"{full.name}.p").glob("[0-9]*"))
+        for found in held:
+            if found >= width:
+                return (self.directory / tile_path(level, index, found)).read_bytes()
+        raise VerificationError("mirror", f"DIR has no {tile_path(level, index, width)}")
+
+    def history(self, log_key: Key, origin: str | None) -> list[Checkpoint]:
+        """Every checkpoint verified before, verified again (DIR might have been altered)."""
+        checkpoints = []
+        for path in sorted((self.directory / "checkpoints").glob("[0-9]*")):
+            try:
+                checkpoint = verify_checkpoint(path.read_text(), log_key, origin=origin)
+            except (VerificationError, UnicodeDecodeError) as error:
+                raise VerificationError("mirror", f"{path}: {error}") from error
+            if str(checkpoint.size) != path.name:
+                raise VerificationError("mirror", f"{path} holds the tree of {checkpoint.size}")
+            checkpoints.append(checkpoint)
+        return checkpoints
+
+    def remember(self, checkpoint: Checkpoint, *, newest: bool) -> None:
+        folder = self.directory / "checkpoints"
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = [folder / str(checkpoint.size)] + [self.directory / "checkpoint"] * newest
+        for path in paths:
+            temporary = path.with_name(f".{path.name}.tmp")
+            temporary.write_text(checkpoint.note)
+            os.replace(temporary, path)
+
+
+def mirror(
+    http_: Http,
+    log_url: str,
+    directory: Path,
+    log_key: Key,
+    *,
+    jobs: int = JOBS_DEFAULT,
+    **options: Any,
+) -> MirrorReport:
+    """Bring DIR up to the log's current checkpoint, verified (``options`` as for :func:`unit`),
+    and check every checkpoint verified before is a prefix of it: its root, computed from DIR's
+    tiles, is the one signed. A checkpoint older than DIR's is checked the same way."""
+    started = time.monotonic()
+    log_url = log_url.rstrip("/")
+    checkpoint = fetch_checkpoint(http_, log_url, log_key, **options)
+    store = Mirror(http_, log_url, Path(directory), jobs)
+    history = store.history(log_key, options.get("origin"))
+    for old in history:
+        if old.size == checkpoint.size and old.root != checkpoint.root:
+            raise VerificationError(
+                "fork",
+                f"the log signed two trees of {old.size} leaves: a fork (see DIR/checkpoints)",
+            )
+    newest = checkpoint.size >= max((old.size for old in history), default=0)
+    if newest:
+        store.sync(checkpoint)
+    for old in history if newest else [checkpoint]:
+        if root_from_tiles(old.size, store.local_hashes) != old.root:
+            raise VerificationError(
+                "consistency", f"the tree of {old.size} is not a prefix of DIR's: the log forked"
+            )
+    store.remember(checkpoint, newest=newest)
+    return MirrorReport(
+        checkpoint, store.files_fetched, store.bytes_fetched, time.monotonic() - started
+    )
+
+
+def describe_mirror(report: MirrorReport, directory: Path) -> list[str]:
+    checkpoint = report.checkpoint
+    witnesses = ", ".join(sorted(checkpoint.cosigned)) or "no witness given"
+    return [
+        f"mirrored {checkpoint.origin} at tree size {checkpoint.size} into {directory}",
+        f"fetched {report.files_fetched} files, {report.bytes_fetched} bytes,"
+        f" in {report.seconds:.1f} s; cosigned by {witnesses}",
+    ]
+
+
+# -- cosignatures ----------------------------------------------------------------------------------
+def cosignatures(http_: Http, source: str, log_key: Key, **options: Any) -> Checkpoint:
+    """The checkpoint at ``source`` (a URL or a file), verified with its cosignatures."""
+    if source.startswith(("http://", "https://")):
+        data = http_.get(source, limit_bytes=NOTE_SIZE_MAX_BYTES)
+    else:
+        try:
+            data = Path(source).read_bytes()
+        except OSError as error:
+            raise UsageError(f"{source}: {error.strerror}") from error
+    try:
+        return verify_checkpoint(data.decode(), log_key, **options)
+    except UnicodeDecodeError as error:
+        raise VerificationError("note", "not UTF-8") from error
+
+
+def describe_cosignatures(checkpoint: Checkpoint, log_key: Key) -> list[str]:
+    lines = [f"checkpoint of {checkpoint.origin}: tree size {checkpoint.size}, signed by the log"]
+    lines += [f"cosigned by {name} at {utc(t)}" for name, t in sorted(checkpoint.cosigned.items())]
+    known = {log_key.name, *checkpoint.cosigned}
+    others = sorted({name for name, _ in parse_note(checkpoint.note).signatures} - known)
+    return lines + ([f"ignored (unknown keys): {', '.join(others)}"] if others else [])
+
+
+# -- command line ----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tanhui-verify.py", description="Verify Tanhui's transparency log."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    unit_ = commands.add_parser("unit", help="a scanned unit's retired credits")
+    unit_.add_argument("scan_url")
+    unit_.add_argument("--log", help="the log's URL (default: <scheme>://<host>/log)")
+    mirror_ = commands.add_parser("mirror", help="mirror the whole log into DIR")
+    mirror_.add_argument("log_url")
+    mirror_.add_argument("directory", type=Path)
+    mirror_.add_argument("--jobs", type=int, default=JOBS_DEFAULT, help="parallel fetches")
+    cosigned = commands.add_parser("cosignatures", help="who cosigned a checkpoint")
+    cosigned.add_argument("checkpoint", help="a file or a URL")
+    for command in (unit_, mirror_, cosigned):
+        command.add_argument("--key", required=True, help="the log's verifier key")
+        command.add_argument("--origin", help="the log's origin (default: the key's name)")
+        command.add_argument("--witness", action="append", default=[], help="a witness's vkey")
+        command.add_argument("--quorum", type=int, help="witnesses needed (default: all)")
+    return parser
+
+
+def _run(http_: Http, args: argparse.Namespace) -> list[str]:
+    try:
+        log_key = parse_vkey(args.key, ALGORITHM_ED25519)
+        witnesses = [parse_vkey(text, ALGORITHM_COSIGNATURE_V1) for text in args.witness]
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    if args.quorum is not None and not 0 <= args.quorum <= len(witnesses):
+        raise UsageError("--quorum is between 0 and the number of --witness keys")
+    options = {"origin": args.origin, "witnesses": witnesses, "quorum": args.quorum}
+    if args.command == "unit":
+        return describe_unit(unit(http_, args.scan_url, log_key, log_url=args.log, **options))
+    if args.command == "mirror":
+        if args.jobs < 1:
+            raise UsageError("--jobs is at least 1")
+        report = mirror(http_, args.log_url, args.directory, log_key, jobs=args.jobs, **options)
+        return describe_mirror(report, args.directory)
+    if not witnesses:
+        raise UsageError("cosignatures needs at least one --witness")
+    return describe_cosignatures(cosignatures(http_, args.checkpoint, log_key, **options), log_key)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; 0 when everything verifies, 1 when a check fails, 2 on a usage error."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help, or a usage error argparse has explained
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    try:
+        with Http() as http_:
+            lines = _run(http_, args)
+    except VerificationError as error:
+        print(f"FAILED {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except (UsageError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print("\n".join([*lines, "OK: everything verifies"]))
+    return EXIT_VERIFIED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
