@@ -48,3 +48,9 @@ class WitnessHttp:
 
     def close(self) -> None:
         self.session.close()
+
+    def __enter__(self) -> WitnessHttp:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
