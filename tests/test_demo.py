@@ -133,3 +133,43 @@ def test_a_demo_lot_is_retired_on_payment_through_the_demo_registry(demo):
             assert reference.startswith("tanhui-lot-") and registry_reference.startswith("DEMO-R-")
     finally:
         engine.dispose()
+
+
+def test_a_new_allocation_is_in_the_log_within_seconds_because_the_demo_runs_a_sequencer(demo):
+    """Issue 21, point 3: a lot ordered and paid after start-up carries its allocation's proof
+    within seconds, and the published checkpoint grows to cover it."""
+    import time  # noqa: PLC0415 - only this test waits
+
+    base, _ = demo
+
+    def bearer(username):
+        answer = requests.post(f"{base}/api/v1/auth/password", timeout=10,
+                               json={"username": username, "password": "tanhui-demo-2026"})  # fmt: skip
+        return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+    def size():
+        return int(requests.get(f"{base}/log/checkpoint", timeout=5).text.split("\n")[1])
+
+    before = size()
+    lianta, operator = bearer("lianta"), bearer("operator")
+    labels = requests.get(f"{base}/api/v1/labels", timeout=5, headers=lianta).json()
+    label = next(item for item in labels if item["scheme"] == "carbon_neutral")
+    ordered = requests.post(f"{base}/api/v1/lots", timeout=10, headers=lianta,
+                            json={"label_id": label["id"], "lot_number": "LT2026Z", "units": 8})  # fmt: skip
+    assert ordered.status_code == 201, ordered.text
+    lot = ordered.json()
+    paid = requests.post(f"{base}/api/v1/lots/{lot['id']}/offline-payment", timeout=10,
+                         headers=operator,
+                         json={"reference": "DEMO-BANK-LATER", "amount_fen": lot["amount_fen"]})  # fmt: skip
+    assert paid.status_code == 200 and paid.json()["status"] == "issued", paid.text
+    codes = requests.get(f"{base}/api/v1/lots/{lot['id']}/codes.csv", timeout=10, headers=lianta)
+    unit = next(line.split(",")[-1] for line in codes.text.splitlines() if "/21/" in line)
+    deadline = time.monotonic() + 10
+    while True:
+        record = requests.get(unit.strip(), timeout=5, headers={"Accept": "application/json"})
+        proof = record.json()["backing"]["proof"]
+        if proof is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert proof is not None, "the allocation never reached the log"
+    assert proof["tree_size"] > before and size() >= proof["tree_size"]
