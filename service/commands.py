@@ -390,7 +390,10 @@ def ledger_group() -> None:
 def ledger_verify_command() -> None:
     """Re-check every ledger invariant and the transparency log; exit 1 on any finding."""
     report = ledger_verify(
-        get_session(), verifier=log_signer().verifier(), origin=current_app.config["TLOG_ORIGIN"]
+        get_session(),
+        verifier=log_signer().verifier(),
+        origin=current_app.config["TLOG_ORIGIN"],
+        witnesses=[witness.key for witness in current_app.config["TLOG_WITNESS_LIST"]],
     )
     for name, count in report.checks.items():
         click.echo(f"{'ok  ' if count == 0 else 'FAIL'} {name}" + (f" ({count})" if count else ""))
@@ -444,8 +447,10 @@ def log_sequence_command(follow: bool, interval: float) -> None:
 
     Start one beside the web workers on every host: on PostgreSQL one leads and the others wait
     to take over when it stops."""
+    state = database(current_app)
     sequencer = sequencer_from_config(
-        database(current_app).engine,
+        state.engine,
+        state.sessionmaker,
         current_app.config,
         signer=log_signer(),
         interval_s=interval,
@@ -463,7 +468,10 @@ def log_sequence_command(follow: bool, interval: float) -> None:
 def log_verify_command() -> None:
     """Re-check every leaf, node and checkpoint of the log; exit 1 on any finding."""
     problems = log_verify(
-        get_session(), verifier=log_signer().verifier(), origin=current_app.config["TLOG_ORIGIN"]
+        get_session(),
+        verifier=log_signer().verifier(),
+        origin=current_app.config["TLOG_ORIGIN"],
+        witnesses=[witness.key for witness in current_app.config["TLOG_WITNESS_LIST"]],
     )
     for problem in problems:
         click.echo(problem, err=True)

@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -44,11 +45,16 @@ WITNESS_RETRY_S = 5.0
 
 
 class Sequencer:
-    """Sequence pending events into the log, leading on PostgreSQL; ``stop`` ends ``run``."""
+    """Sequence pending events into the log, leading on PostgreSQL; ``stop`` ends ``run``.
+
+    ``engine`` holds the leader's lock (a connection of its own, kept for as long as the process
+    leads); ``sessions`` makes the sessions the rounds and the witnesses' submissions run in.
+    """
 
     def __init__(
         self,
         engine: sa.Engine,
+        sessions: Callable[[], Session],
         *,
         signer: Signer,
         origin: str,
@@ -57,7 +63,7 @@ class Sequencer:
         witness_timeout_s: float,
         echo: Callable[[str], None] = print,
     ) -> None:
-        self.engine, self.signer, self.origin = engine, signer, origin
+        self.engine, self.sessions, self.signer, self.origin = engine, sessions, signer, origin
         self.witnesses, self.interval_s, self.echo = witnesses, interval_s, echo
         self.witness_timeout_s = witness_timeout_s
         self.stopping = threading.Event()
@@ -70,15 +76,15 @@ class Sequencer:
 
     def run(self, *, follow: bool) -> None:
         """Sequence until nothing is pending (or, with ``follow``, until stopped), reconnecting
-        after a lost connection."""
+        and taking the lead again after a lost connection."""
         retry_s = RECONNECT_MIN_S
         while not self.stopping.is_set():
             try:
-                with self.engine.connect() as connection:
-                    if not self._lead(connection):
+                with self._leadership() as (leading, lock):
+                    if not leading:
                         return
                     retry_s = RECONNECT_MIN_S
-                    self._rounds(connection, follow=follow)
+                    self._rounds(follow=follow, lock=lock)
                 return
             except sa.exc.OperationalError as error:
                 if not follow:
@@ -87,46 +93,61 @@ class Sequencer:
                 self.stopping.wait(retry_s)
                 retry_s = min(retry_s * 2, RECONNECT_MAX_S)
 
-    def _lead(self, connection: sa.Connection) -> bool:
-        """Take the leader's lock on ``connection`` (PostgreSQL), waiting while another holds
-        it. ``False`` when stopped first."""
-        if connection.dialect.name != "postgresql":
-            return True
-        waiting = False
-        while not self.stopping.is_set():
-            held = connection.scalar(sa.select(sa.func.pg_try_advisory_lock(LEADER_LOCK_KEY)))
-            connection.commit()
-            if held:
-                self.echo(f"sequencer {os.getpid()} leads the log")
-                return True
-            if not waiting:
-                self.echo(f"sequencer {os.getpid()} waits: another sequencer leads")
-                waiting = True
-            self.stopping.wait(self.interval_s)
-        return False
+    @contextmanager
+    def _leadership(self) -> Iterator[tuple[bool, sa.Connection | None]]:
+        """Lead: on PostgreSQL, hold the leader's lock on a connection of its own, waiting while
+        another holds it (``False`` when stopped first); elsewhere there is nothing to hold."""
+        if self.engine.dialect.name != "postgresql":
+            yield True, None
+            return
+        with self.engine.connect() as connection:
+            waiting = False
+            while not self.stopping.is_set():
+                lock = sa.select(sa.func.pg_try_advisory_lock(LEADER_LOCK_KEY))
+                held = connection.scalar(lock)
+                connection.commit()
+                if held:
+                    self.echo(f"sequencer {os.getpid()} leads the log")
+                    yield True, connection
+                    return
+                if not waiting:
+                    self.echo(f"sequencer {os.getpid()} waits: another sequencer leads")
+                    waiting = True
+                self.stopping.wait(self.interval_s)
+            yield False, None
 
-    def _rounds(self, connection: sa.Connection, *, follow: bool) -> None:
-        session = Session(bind=connection, expire_on_commit=False)
-        self._witness_thread_start()
-        while not self.stopping.is_set():
-            try:
-                checkpoint = log_sequence(
-                    session, signer=self.signer, origin=self.origin, now=utcnow()
-                )
-                session.commit()
-            except sa.exc.DBAPIError as error:
-                session.rollback()
-                if not retryable(error):
-                    raise
-                log.warning("sequencing round refused; running it again: %s", error)
-                continue
-            if checkpoint is not None:
-                self.echo(f"tree size {checkpoint.size}")
-                self.signed.set()
-                continue
-            if not follow:
-                break
-            self.stopping.wait(self.interval_s)
+    def _rounds(self, *, follow: bool, lock: sa.Connection | None) -> None:
+        session = self.sessions()
+        if follow:
+            self._witness_thread_start()
+        try:
+            while not self.stopping.is_set():
+                if lock is not None:
+                    # Still leading: the lock lives as long as its connection does.
+                    lock.exec_driver_sql("SELECT 1")
+                    lock.commit()
+                try:
+                    checkpoint = log_sequence(
+                        session, signer=self.signer, origin=self.origin, now=utcnow()
+                    )
+                    session.commit()
+                except sa.exc.DBAPIError as error:
+                    session.rollback()
+                    if not retryable(error):
+                        raise
+                    log.warning("sequencing round refused; running it again: %s", error)
+                    continue
+                if checkpoint is not None:
+                    self.echo(f"tree size {checkpoint.size}")
+                    self.signed.set()
+                    continue
+                if not follow:
+                    break
+                self.stopping.wait(self.interval_s)
+        finally:
+            session.close()
+        if not follow:
+            self.witnesses_ask_once()
         self._witness_thread_stop()
 
     # -- witnesses --------------------------------------------------------------------------------
@@ -155,10 +176,15 @@ class Sequencer:
         finally:
             client.close()
 
+    def witnesses_ask_once(self) -> None:
+        if self.witnesses:
+            with WitnessHttp(timeout_s=self.witness_timeout_s) as client:
+                self.witnesses_ask(client)
+
     def witnesses_ask(self, client: Any) -> None:
         """Ask each witness once for the newest checkpoint, one transaction per witness."""
         for witness in self.witnesses:
-            with Session(self.engine, expire_on_commit=False) as session:
+            with self.sessions() as session:
                 try:
                     result = witness_submit(session, witness=witness, client=client, now=utcnow())
                     session.commit()
@@ -173,6 +199,7 @@ class Sequencer:
 
 def sequencer_from_config(
     engine: sa.Engine,
+    sessions: Callable[[], Session],
     config: dict[str, Any],
     *,
     signer: Signer,
@@ -181,6 +208,7 @@ def sequencer_from_config(
 ) -> Sequencer:
     return Sequencer(
         engine,
+        sessions,
         signer=signer,
         origin=config["TLOG_ORIGIN"],
         witnesses=list(config["TLOG_WITNESS_LIST"]),

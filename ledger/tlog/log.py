@@ -36,6 +36,7 @@ from ledger.models import (
 )
 from ledger.tlog import merkle
 from ledger.tlog.canonical import canonical_json
+from ledger.tlog.cosignatures import WitnessKey, cosignature_open, note_split
 from ledger.tlog.note import (
     NoteError,
     Signer,
@@ -292,9 +293,12 @@ def _stream(session: Session, statement: AnySelect) -> AnyResult:
     return session.execute(statement, execution_options={"yield_per": VERIFY_STREAM_ROWS})
 
 
-def log_verify(session: Session, *, verifier: Verifier, origin: str) -> list[str]:
+def log_verify(
+    session: Session, *, verifier: Verifier, origin: str, witnesses: Sequence[WitnessKey] = ()
+) -> list[str]:
     """Re-check the whole log: leaves against their data, every stored node against its
-    children, the state, and every checkpoint's signature and root. Returns the problems.
+    children, the state, every checkpoint's signature and root, and every stored cosignature of
+    the ``witnesses`` given. Returns the problems.
 
     Streams leaves and nodes a level at a time in position order, holding two rows at once.
     """
@@ -367,6 +371,32 @@ def log_verify(session: Session, *, verifier: Verifier, origin: str) -> list[str
         )
         if root != opened.root_hash:
             problems.append(f"log: checkpoint {checkpoint.size} root does not match the tree")
+    problems.extend(_cosignatures_verify(session, witnesses))
+    return problems
+
+
+def _cosignatures_verify(session: Session, witnesses: Sequence[WitnessKey]) -> list[str]:
+    """Each stored cosignature of a configured witness verifies on its checkpoint's body."""
+    keys = {key.name: key for key in witnesses}
+    problems = []
+    rows = session.execute(
+        sa.select(
+            LogCosignature.size, LogCosignature.witness, LogCosignature.line, LogCheckpoint.note
+        )
+        .join(LogCheckpoint, LogCheckpoint.size == LogCosignature.size)
+        .order_by(LogCosignature.size)
+    )
+    for size, witness, line, note in rows:
+        if witness not in keys:
+            continue
+        try:
+            body, _ = note_split(note)
+            opened = cosignature_open(line, body=body, key=keys[witness])
+        except NoteError as error:
+            problems.append(f"log: {witness}'s cosignature on checkpoint {size}: {error}")
+            continue
+        if opened is None:
+            problems.append(f"log: the cosignature stored for {witness} on {size} is not its key's")
     return problems
 
 

@@ -7,11 +7,12 @@ Adding an invariant is adding a row.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from ledger.tlog.cosignatures import WitnessKey
 from ledger.tlog.log import log_verify
 from ledger.tlog.note import Verifier
 from ledger.verify import credits, entries
@@ -61,9 +62,14 @@ class Report:
 
 
 def ledger_verify(
-    session: Session, *, verifier: Verifier | None = None, origin: str | None = None
+    session: Session,
+    *,
+    verifier: Verifier | None = None,
+    origin: str | None = None,
+    witnesses: Sequence[WitnessKey] = (),
 ) -> Report:
-    """Run every check; with the log's verifier and origin, check the transparency log too."""
+    """Run every check; with the log's verifier and origin, check the transparency log too (and
+    the stored cosignatures of the ``witnesses`` given)."""
     problems: list[str] = []
     checks: dict[str, int] = {}
     table = list(CHECKS)
@@ -71,7 +77,9 @@ def ledger_verify(
         log_verifier, log_origin = verifier, origin
 
         def transparency_log(session: Session) -> list[str]:
-            found = log_verify(session, verifier=log_verifier, origin=log_origin)
+            found = log_verify(
+                session, verifier=log_verifier, origin=log_origin, witnesses=witnesses
+            )
             return found[:FINDINGS_PER_CHECK_MAX]
 
         table.append(("transparency log", transparency_log))

@@ -223,3 +223,20 @@ def test_the_proof_sent_is_the_consistency_proof_from_the_witnesses_size(session
         7, 20, bytes(old_root.scalar_one()), signed.root_hash,
         [base64.b64decode(line) for line in lines[1:]],
     )  # fmt: skip
+
+
+def test_log_verify_checks_every_stored_cosignature_of_a_configured_witness(
+    session, grow, configured, client, now, signer, origin
+):
+    from ledger.tlog import log_verify
+
+    grow(4)
+    witness_submit(session, witness=configured, client=client, now=now)
+    keys = [configured.key]
+    assert log_verify(session, verifier=signer.verifier(), origin=origin, witnesses=keys) == []
+    line = cosignatures(session)[0].line
+    forged = line[:-6] + ("AAAAA=" if not line.endswith("AAAAA=") else "BBBBB=")
+    _drop_immutability(session, ("tlog_cosignatures",))
+    session.execute(sa.text("UPDATE tlog_cosignatures SET line = :l"), {"l": forged})
+    problems = log_verify(session, verifier=signer.verifier(), origin=origin, witnesses=keys)
+    assert problems and "witness.test/w1's cosignature on checkpoint 4" in problems[0]
