@@ -143,8 +143,8 @@ def test_a_new_allocation_is_in_the_log_within_seconds_because_the_demo_runs_a_s
     base, _ = demo
 
     def bearer(username):
-        answer = requests.post(f"{base}/api/v1/auth/password", timeout=10,
-                               json={"username": username, "password": "tanhui-demo-2026"})  # fmt: skip
+        credentials = {"username": username, "password": "tanhui-demo-2026"}
+        answer = requests.post(f"{base}/api/v1/auth/password", timeout=10, json=credentials)
         return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
     def size():
@@ -154,13 +154,13 @@ def test_a_new_allocation_is_in_the_log_within_seconds_because_the_demo_runs_a_s
     lianta, operator = bearer("lianta"), bearer("operator")
     labels = requests.get(f"{base}/api/v1/labels", timeout=5, headers=lianta).json()
     label = next(item for item in labels if item["scheme"] == "carbon_neutral")
-    ordered = requests.post(f"{base}/api/v1/lots", timeout=10, headers=lianta,
-                            json={"label_id": label["id"], "lot_number": "LT2026Z", "units": 8})  # fmt: skip
+    wanted = {"label_id": label["id"], "lot_number": "LT2026Z", "units": 8}
+    ordered = requests.post(f"{base}/api/v1/lots", timeout=10, headers=lianta, json=wanted)
     assert ordered.status_code == 201, ordered.text
     lot = ordered.json()
+    transfer = {"reference": "DEMO-BANK-LATER", "amount_fen": lot["amount_fen"]}
     paid = requests.post(f"{base}/api/v1/lots/{lot['id']}/offline-payment", timeout=10,
-                         headers=operator,
-                         json={"reference": "DEMO-BANK-LATER", "amount_fen": lot["amount_fen"]})  # fmt: skip
+                         headers=operator, json=transfer)  # fmt: skip
     assert paid.status_code == 200 and paid.json()["status"] == "issued", paid.text
     codes = requests.get(f"{base}/api/v1/lots/{lot['id']}/codes.csv", timeout=10, headers=lianta)
     unit = next(line.split(",")[-1] for line in codes.text.splitlines() if "/21/" in line)
