@@ -23,7 +23,10 @@ On this machine, in one run, on a scratch database beside ``TEST_DATABASE_URL`` 
    is the time its round started, not its commit, so the waits readers see are longer by up to one
    round: ``checkpoint_gap_ms_*`` (between consecutive checkpoints of the window, about one round
    while the sequencer is busy) and ``checkpoint_leaves_*`` (leaves per round) say how long one
-   was and how much it carried.
+   was and how much it carried. ``queued_at`` is the writer's ``now``, taken early in its
+   request, so the wait holds the rest of the writer's transaction too;
+   ``sequencer_wait_bound_ms_*`` counts from the start of the round before the leaf's own
+   (the leaf committed after it), which bounds the sequencer's own part.
 2. **A farm distribution over 100,000 farm shares.** Ten projects of 10,000 farms each are imported
    (ten files in the registry format), every farm linked to a registered farm organisation,
    1 t retired from each project's batch, and one label-lot allocation drawing on all ten. The
@@ -54,6 +57,7 @@ import sqlalchemy as sa
 
 from bench.common import UNLIMITED, production_env, report, scratch_database
 from bench.resolver import BIN, ROOT, _free_port, _wait_ready, wrk
+from bench.sequencing import TREE_SIZE, pending_drained, sequencer_start, sequencing_waits
 from labels import certification, lots
 from labels.codes import serial_for
 from labels.models import Footprint, Label, Product
@@ -68,20 +72,13 @@ from service.auth.authz import token_settings
 from service.auth.services import _session_open
 from service.base.parties.models import Organisation, User
 from service.base.parties.services import consumer_create, principal_for
+from service.commands import SEQUENCE_INTERVAL_S
 from service.db import get_session
 from service.gcpause import collector_paused
 from service.signing import log_signer
 
 PROJECTS = 10
 FARMS_PER_PROJECT = 10_000
-#: The goal for a committed entry's wait before a signed checkpoint includes it.
-SEQUENCING_WAIT_MS_GOAL = 2_000
-#: The sequencer's sleep when nothing was pending: the most it adds to an idle log's wait (an
-#: eighth of the goal), for four one-row transactions a second while idle; it never sleeps while
-#: rows are pending, so under load the round's own time is what counts.
-SEQUENCER_INTERVAL_S = 0.25
-#: How long the sequencer may take to drain what the window queued before the run gives up.
-DRAIN_WAIT_S_MAX = 120
 CLAIM_SCRIPT = """
 local n = 0
 function setup(thread)
@@ -216,7 +213,7 @@ def _claims_run(options, env: dict, work: str) -> dict:
     sequencer: subprocess.Popen | None = None
     sequencer_log = Path(work) / "sequencer.log"
     try:
-        sequencer = _sequencer_start(env, sequencer_log, options.sequencer_interval)
+        sequencer = sequencer_start(env, sequencer_log, options.sequencer_interval)
         _wait_ready(base)
         # Warm every worker on units of the lot's second half; the window uses the first half.
         wrk(base, seconds=2, **settings, env={**run_env, "TANHUI_OFFSET": str(options.units // 2)})
@@ -236,9 +233,9 @@ def _claims_run(options, env: dict, work: str) -> dict:
         window_end = datetime.now(UTC)
         with engine.connect() as connection:
             made = connection.scalar(count) - before
-        drained_s = _pending_drained(engine)
+        drained_s = pending_drained(engine)
         with engine.connect() as connection:
-            sequencing = _sequencing_waits(connection, size_before, window_start, window_end)
+            sequencing = sequencing_waits(connection, size_before, window_start, window_end)
         sequencing["sequencer_drained_s"] = drained_s
         sequencing["sequencer_running_at_end"] = sequencer.poll() is None
         baseline = wrk(base, seconds=options.seconds, **settings,
@@ -259,101 +256,6 @@ def _claims_run(options, env: dict, work: str) -> dict:
         "claims_ratio_to_baseline": round(claims["requests_per_s"] / baseline["requests_per_s"], 3),
         "sequencer_interval_s": options.sequencer_interval,
         **sequencing,
-    }
-
-
-def _sequencer_start(env: dict, log: Path, interval_s: float) -> subprocess.Popen:
-    """``tanhui log sequence --follow`` with the server's environment, in a process group of its
-    own (so the ``finally`` stops it and nothing else). Its stdout, a line per round, is dropped;
-    its stderr goes to ``log``, read back only if it died, since an unread pipe would fill and
-    stall it."""
-    with log.open("wb") as errors:
-        return subprocess.Popen(
-            [str(BIN / "tanhui"), "log", "sequence", "--follow", "--interval", str(interval_s)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True,
-        )  # fmt: skip
-
-
-def _pending_drained(engine: sa.Engine) -> float | None:
-    """Seconds until ``tlog_pending`` is empty on two polls in a row (a request still in
-    flight when wrk stopped may commit a row after the first), or ``None`` after
-    ``DRAIN_WAIT_S_MAX``: the waits would then leave out what never got sequenced."""
-    started = time.monotonic()
-    empty_polls = 0
-    with engine.connect() as connection:
-        while time.monotonic() - started < DRAIN_WAIT_S_MAX:
-            pending = connection.scalar(sa.text("SELECT count(*) FROM tlog_pending"))
-            connection.rollback()
-            empty_polls = empty_polls + 1 if pending == 0 else 0
-            if empty_polls == 2:
-                return round(time.monotonic() - started, 2)
-            time.sleep(0.2)
-    return None
-
-
-TREE_SIZE = sa.text("SELECT coalesce(max(size), 0) FROM tlog_state")
-#: Per leaf queued in the window, the first checkpoint that covers it (one primary-key probe each).
-SEQUENCING_WAITS = sa.text("""
-    WITH waits AS (
-        SELECT extract(epoch FROM c.created_at - l.queued_at) * 1000 AS wait_ms
-        FROM tlog_leaves l
-        CROSS JOIN LATERAL (
-            SELECT created_at FROM tlog_checkpoints
-            WHERE size > l.position ORDER BY size LIMIT 1
-        ) c
-        WHERE l.position >= :size_before
-          AND l.queued_at >= :window_start AND l.queued_at < :window_end
-    )
-    SELECT count(*) AS leaves,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY wait_ms) AS p50,
-           percentile_cont(0.99) WITHIN GROUP (ORDER BY wait_ms) AS p99,
-           max(wait_ms) AS max
-    FROM waits
-""")
-#: The rounds whose checkpoints were signed in the window: leaves each carried, and the time since
-#: the round before (about one round's duration while rows are always pending).
-CHECKPOINT_ROUNDS = sa.text("""
-    WITH rounds AS (
-        SELECT created_at,
-               size - lag(size) OVER (ORDER BY size) AS leaves,
-               extract(epoch FROM created_at - lag(created_at) OVER (ORDER BY size)) * 1000
-                   AS gap_ms
-        FROM tlog_checkpoints
-        WHERE size >= :size_before
-    )
-    SELECT count(*) AS checkpoints,
-           avg(leaves) AS leaves_mean, max(leaves) AS leaves_max,
-           percentile_cont(0.5) WITHIN GROUP (ORDER BY gap_ms) AS gap_p50,
-           max(gap_ms) AS gap_max
-    FROM rounds
-    WHERE created_at >= :window_start AND created_at < :window_end
-""")
-
-
-def _ms(value) -> float | None:
-    return None if value is None else round(float(value), 1)
-
-
-def _sequencing_waits(
-    connection: sa.Connection, size_before: int, window_start: datetime, window_end: datetime
-) -> dict:
-    """Waits from queue to checkpoint of the leaves queued in the window, computed in the
-    database (a million leaves never cross the wire), and what the window's rounds were like."""
-    bounds = {"size_before": size_before, "window_start": window_start, "window_end": window_end}
-    waits = connection.execute(SEQUENCING_WAITS, bounds).one()
-    rounds = connection.execute(CHECKPOINT_ROUNDS, bounds).one()
-    p99 = _ms(waits.p99)
-    return {
-        "leaves_sequenced_in_window": waits.leaves,
-        "checkpoints_in_window": rounds.checkpoints,
-        "sequencing_wait_ms_p50": _ms(waits.p50),
-        "sequencing_wait_ms_p99": p99,
-        "sequencing_wait_ms_max": _ms(waits.max),
-        "sequencing_goal_met": p99 is not None and p99 < SEQUENCING_WAIT_MS_GOAL,
-        "checkpoint_leaves_mean": _ms(rounds.leaves_mean),
-        "checkpoint_leaves_max": rounds.leaves_max,
-        "checkpoint_gap_ms_p50": _ms(rounds.gap_p50),
-        "checkpoint_gap_ms_max": _ms(rounds.gap_max),
     }
 
 
@@ -469,10 +371,13 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=40_000)
     parser.add_argument("--consumers", type=int, default=500)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 2))
+    # The command's own default (0.2 s): a tenth of the goal, for five one-row transactions a
+    # second while idle. At this load a round drains the queue and the next one sleeps, so the
+    # interval is most of the wait: at 1 s the p99 was about 1 s.
     parser.add_argument(
         "--sequencer-interval",
         type=float,
-        default=SEQUENCER_INTERVAL_S,
+        default=SEQUENCE_INTERVAL_S,
         help="seconds the sequencer sleeps when nothing was pending",
     )
     parser.add_argument("--skip-claims", action="store_true")

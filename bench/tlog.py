@@ -7,18 +7,26 @@ On this machine, in one run, on a scratch database beside ``TEST_DATABASE_URL`` 
    like a points earning's ledger leaf) are bulk-loaded with COPY, then ``log_sequence`` appends
    them in rounds of its batch maximum, one commit a round, signing a checkpoint each time, as
    the sequencer would under a backlog: ``generate_s`` (``generate_copy_s`` plus
-   ``generate_sequence_s``). The planner's statistics are refreshed afterwards, untimed, as
-   autovacuum keeps them on a database in service.
-2. **Mirror.** gunicorn serves the production profile; ``tools/tanhui-verify.py mirror`` fetches
-   the checkpoint, every hash tile and every entry bundle into an empty directory, checking the
+   ``generate_sequence_s``). The log's tables are then vacuumed and analysed (``vacuum_s``, not
+   part of the rest), as autovacuum would have done long before anyone mirrors them.
+2. **Mirror.** gunicorn serves the production profile (the log's rate limit lifted: a mirror of
+   a million leaves asks for about 8,000 files); ``tools/tanhui-verify.py mirror`` fetches the
+   checkpoint, every hash tile and every entry bundle into an empty directory, checking the
    signature, every entry against its leaf hash and the tiles against the checkpoint's root:
-   ``mirror_s``. The baseline is a plain fetch of exactly the URLs the mirror stored, with the same
-   concurrency and no verification (threads, each with a keep-alive connection), measured after
-   the mirror so both read a warm database: ``baseline_fetch_s`` and the ratio
-   ``mirror_ratio_to_baseline``, what verifying (and writing) costs above fetching.
+   ``mirror_s``. The run checks that it stored exactly what ``ledger.tlog.tiles`` says the log
+   serves for that tree. The baseline is a plain fetch of exactly those URLs with the same
+   concurrency and request headers (bundles come gzipped, so the server does the same work) and
+   no verification, from threads each with a keep-alive connection as the mirror's are, after an
+   untimed warm-up of the server on an eighth of them, once
+   before the mirror and once after (the machine may be shared; a drifting load then weighs on
+   both alike): ``baseline_fetch_s`` is their mean, and ``mirror_ratio_to_baseline`` is what
+   verifying and writing cost above fetching. The server shares the client's cores, so the
+   client's own CPU seconds are reported too (``mirror_cpu_s``, ``baseline_fetch_cpu_s``).
 3. **Incremental re-mirror.** 1,000 more leaves are appended and sequenced; the same mirror
-   command on the same directory fetches only what changed: ``remirror_1000_s``.
-   ``mirror_bytes`` is the mirror's size on disk afterwards (the sum of its files' sizes).
+   command on the same directory fetches only what changed (``remirror_files_fetched``) but reads
+   and checks again every file it already holds, so ``remirror_1000_s`` grows with the log, not
+   with the 1,000. ``mirror_bytes`` is the mirror's size on disk afterwards (the sum of its files'
+   sizes, its own record of verified checkpoints included).
 
 ``--demo`` instead seeds the demo (``tanhui demo seed``), mirrors its log and reports
 ``demo_leaves`` and ``demo_mirror_bytes``: a quick check that the mirror reads a real log.
@@ -29,8 +37,11 @@ The last line is one JSON object.
 from __future__ import annotations
 
 import argparse
+import gzip
 import http.client
 import os
+import re
+import resource
 import signal
 import subprocess
 import sys
@@ -46,10 +57,11 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from bench.common import production_env, report, scratch_database
+from bench.common import UNLIMITED, production_env, report, scratch_database
 from bench.resolver import BIN, ROOT, _free_port, _wait_ready
 from ledger.tlog import latest_checkpoint, log_sequence
 from ledger.tlog.canonical import canonical_json
+from ledger.tlog.tiles import Tile, tiles_for
 from service.app import create_app
 from service.db import get_session
 from service.signing import log_signer
@@ -59,10 +71,14 @@ VERIFIER = ROOT / "tools" / "tanhui-verify.py"
 LEAF_KIND = "bench.entry"
 #: Leaves appended before the incremental re-mirror.
 REMIRROR_LEAVES = 1_000
-#: Rows written to COPY per call: large enough that the Python loop is not what is measured.
+#: Rows joined into one COPY write: few calls, and about 3 MB held at a time.
 COPY_CHUNK_ROWS = 10_000
 #: Concurrent requests of the mirror and of its baseline.
 CONCURRENCY = 8
+#: The mirror's own request headers: bundles come gzipped, so the server does the same work.
+FETCH_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, identity"}
+#: The warm-up fetches every this many of the paths: every worker thread serves some of each kind.
+WARM_UP_EVERY = 8
 #: How long one mirror may take before the run gives up on it.
 MIRROR_TIMEOUT_S = 1_800
 
@@ -154,16 +170,21 @@ def _sequence_all(env: dict) -> tuple[float, int, int]:
         return elapsed, rounds, checkpoint.size if checkpoint else 0
 
 
-def _analyze(database_url: str) -> None:
-    """Fresh planner statistics for tables that grew from empty in a minute (stale ones would
-    plan a tile's range read as a scan of a table thought empty)."""
-    engine = sa.create_engine(database_url)
+def _vacuum(database_url: str) -> float:
+    """VACUUM ANALYZE the log's tables, as autovacuum would have long before anyone mirrors
+    them; seconds taken. Otherwise the first reader of a million fresh rows would pay for setting
+    their hint bits, and stale statistics could plan a tile's range read as a scan of a table
+    thought empty."""
+    started = time.perf_counter()
+    engine = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
-            connection.execute(sa.text("ANALYZE tlog_leaves, tlog_nodes, tlog_checkpoints"))
-            connection.commit()
+            connection.execute(
+                sa.text("VACUUM ANALYZE tlog_pending, tlog_leaves, tlog_nodes, tlog_checkpoints")
+            )
     finally:
         engine.dispose()
+    return time.perf_counter() - started
 
 
 @contextmanager
@@ -189,35 +210,56 @@ def _verifier_key(env: dict) -> str:
         return log_signer().verifier_key
 
 
-def _mirror(base: str, directory: Path, key: str, concurrency: int) -> float:
-    """Seconds the verifier takes to mirror ``base``'s log into ``directory``; a mirror that
+def _mirror(base: str, directory: Path, key: str, concurrency: int) -> tuple[float, int | None]:
+    """Seconds the verifier takes to mirror ``base``'s log into ``directory``, and the files it
+    says it fetched (a re-mirror fetches only what changed, but re-reads the rest); a mirror that
     fails verification fails the run (its time would measure nothing)."""
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, str(VERIFIER), "mirror", f"{base}/log", str(directory), "--key", key,
-         "--concurrency", str(concurrency)],
+         "--jobs", str(concurrency)],
         cwd=ROOT, capture_output=True, text=True, timeout=MIRROR_TIMEOUT_S,
     )  # fmt: skip
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"the mirror failed ({done.returncode}): {done.stderr[-2000:]}")
-    return elapsed
+    fetched = re.search(r"fetched (\d+) files", done.stdout)
+    return elapsed, int(fetched.group(1)) if fetched else None
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of the children waited for so far (the mirror runs as one)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _mirrored_paths(directory: Path) -> list[str]:
-    """The log paths the mirror stored (``checkpoint``, ``tile/...``), from its files."""
+    """The log paths the mirror stored (``checkpoint``, ``tile/...``), from its files; not its
+    own history of verified checkpoints (``checkpoints/<size>``), which it never fetched."""
     return sorted(
-        path.relative_to(directory).as_posix() for path in directory.rglob("*") if path.is_file()
+        relative
+        for path in directory.rglob("*")
+        if path.is_file()
+        and not (relative := path.relative_to(directory).as_posix()).startswith("checkpoints/")
     )
+
+
+def _served_paths(size: int) -> list[str]:
+    """What the log serves for a tree of ``size`` by its own account (``ledger.tlog.tiles``):
+    the checkpoint, every hash tile, and the entry bundle behind each level-0 tile."""
+    tiles = list(tiles_for(size))
+    bundles = [Tile(None, tile.index, tile.width) for tile in tiles if tile.level == 0]
+    return sorted(["checkpoint", *(tile.path() for tile in tiles + bundles)])
 
 
 def _bytes(directory: Path) -> int:
     return sum(path.stat().st_size for path in directory.rglob("*") if path.is_file())
 
 
-def _fetch_all(base: str, paths: list[str], concurrency: int) -> float:
+def _fetch_all(base: str, paths: list[str], concurrency: int) -> tuple[float, float]:
     """Seconds to GET every ``base/log/<path>`` from ``concurrency`` threads, each over one
-    keep-alive connection, reading each body and nothing else: the baseline of the mirror."""
+    keep-alive connection, reading each body and nothing else: the baseline of the mirror. Also
+    the client's CPU seconds, which the server's load on the same cores does not inflate."""
     split = urlsplit(base)
     prefix = split.path.rstrip("/") + "/log/"
     local = threading.local()
@@ -227,48 +269,67 @@ def _fetch_all(base: str, paths: list[str], concurrency: int) -> float:
         connection = getattr(local, "connection", None)
         if connection is None:
             connection = local.connection = http.client.HTTPConnection(split.netloc, timeout=60)
-        connection.request("GET", prefix + path)
+        connection.request("GET", prefix + path, headers=FETCH_HEADERS)
         response = connection.getresponse()
         body = response.read()
         if response.status != 200:
             failures.append(f"{path}: {response.status}")
+        if response.getheader("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
         return len(body)
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         fetched_bytes = sum(pool.map(fetch, paths))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     if failures:
         raise RuntimeError(f"the baseline fetch failed: {failures[:5]}")
     assert fetched_bytes > 0
-    return elapsed
+    return elapsed, cpu_s
 
 
 def _leaves_run(options: argparse.Namespace, database_url: str, env: dict, work: Path) -> dict:
     copy_s = _pending_copy(database_url, 0, options.leaves)
     sequence_s, rounds, size = _sequence_all(env)
-    _analyze(database_url)
+    vacuum_s = _vacuum(database_url)
     key = _verifier_key(env)
     mirror = work / "mirror"
+    paths = _served_paths(size)
     with _served(env, options.port) as base:
-        mirror_s = _mirror(base, mirror, key, options.concurrency)
-        paths = _mirrored_paths(mirror)
-        baseline_s = _fetch_all(base, paths, options.concurrency)
+        # A fresh server answered its first few thousand tile requests about half again slower
+        # (so did a restarted one, on the same warm database): warm it first, untimed.
+        _fetch_all(base, paths[::WARM_UP_EVERY], options.concurrency)
+        # The baseline brackets the mirror, so a load that drifts during the run (the machine is
+        # shared) weighs on both alike.
+        before_s, before_cpu_s = _fetch_all(base, paths, options.concurrency)
+        cpu_started = _children_cpu_s()
+        mirror_s, _ = _mirror(base, mirror, key, options.concurrency)
+        mirror_cpu_s = _children_cpu_s() - cpu_started
+        if _mirrored_paths(mirror) != paths:
+            raise RuntimeError("the mirror did not store exactly what the log serves")
+        after_s, after_cpu_s = _fetch_all(base, paths, options.concurrency)
+        baseline_s, baseline_cpu_s = (before_s + after_s) / 2, (before_cpu_s + after_cpu_s) / 2
         _pending_copy(database_url, options.leaves, REMIRROR_LEAVES)
         _, _, grown = _sequence_all(env)
-        remirror_s = _mirror(base, mirror, key, options.concurrency)
+        remirror_s, refetched = _mirror(base, mirror, key, options.concurrency)
     return {
         "leaves": size,
         "generate_copy_s": round(copy_s, 2),
         "generate_sequence_s": round(sequence_s, 2),
         "generate_s": round(copy_s + sequence_s, 2),
         "sequence_rounds": rounds,
+        "vacuum_s": round(vacuum_s, 2),
         "mirror_s": round(mirror_s, 2),
         "mirror_requests": len(paths),
         "baseline_fetch_s": round(baseline_s, 2),
+        "baseline_fetch_before_s": round(before_s, 2),
+        "baseline_fetch_after_s": round(after_s, 2),
         "mirror_ratio_to_baseline": round(mirror_s / baseline_s, 3),
+        "mirror_cpu_s": round(mirror_cpu_s, 2),
+        "baseline_fetch_cpu_s": round(baseline_cpu_s, 2),
         "leaves_after_remirror": grown,
         "remirror_1000_s": round(remirror_s, 2),
+        "remirror_files_fetched": refetched,
         "mirror_bytes": _bytes(mirror),
     }
 
@@ -285,7 +346,9 @@ def _demo_run(options: argparse.Namespace, env: dict, work: Path) -> dict:
         leaves = checkpoint.size if checkpoint else 0
     mirror = work / "demo-mirror"
     with _served(env, options.port) as base:
-        mirror_s = _mirror(base, mirror, _verifier_key(env), options.concurrency)
+        mirror_s, _ = _mirror(base, mirror, _verifier_key(env), options.concurrency)
+    if _mirrored_paths(mirror) != _served_paths(leaves):
+        raise RuntimeError("the mirror did not store exactly what the log serves")
     return {
         "demo_leaves": leaves,
         "demo_mirror_s": round(mirror_s, 2),
@@ -309,7 +372,7 @@ def main() -> None:
     ):
         env = production_env(
             database_url, work, options.workers,
-            PUBLIC_BASE_URL=f"http://127.0.0.1:{options.port}",
+            PUBLIC_BASE_URL=f"http://127.0.0.1:{options.port}", RATELIMIT_LOG=UNLIMITED,
         )  # fmt: skip
         result: dict = {"workers": options.workers, "concurrency": options.concurrency}
         if options.demo:

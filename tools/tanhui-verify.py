@@ -79,6 +79,10 @@ SIGNATURE_PREFIX = "\u2014 "  # em dash, space
 HTTP_TIMEOUT_S = 30.0
 HTTP_ATTEMPTS = 3
 HTTP_REDIRECTS_MAX = 5
+#: A server that asks us to slow down (429, or 503 with Retry-After) is obeyed this many times,
+#: waiting what it asks, at most RETRY_AFTER_MAX_S each time.
+HTTP_SLOW_DOWNS_MAX = 20
+RETRY_AFTER_MAX_S = 120.0
 JOBS_DEFAULT = 8
 #: Tiles fetched ahead of the one being stored, per job: enough to keep every connection busy.
 PREFETCH_PER_JOB = 4
@@ -462,10 +466,17 @@ class Http:
 
     def get(self, url: str, *, limit_bytes: int, accept: str = "*/*") -> bytes:
         """The body of a 200 answer (following redirects), at most ``limit_bytes`` decoded."""
-        for _ in range(HTTP_REDIRECTS_MAX + 1):
+        redirects = slow_downs = 0
+        while redirects <= HTTP_REDIRECTS_MAX:
             status, headers, body = self._request(url, accept, limit_bytes)
             if status in (301, 302, 303, 307, 308) and "location" in headers:
                 url = urllib.parse.urljoin(url, headers["location"])
+                redirects += 1
+                continue
+            wait_s = _retry_after_s(status, headers)
+            if wait_s is not None and slow_downs < HTTP_SLOW_DOWNS_MAX:
+                slow_downs += 1
+                time.sleep(wait_s)
                 continue
             if status != 200:
                 raise UsageError(f"GET {url}: HTTP {status} {body[:200].decode(errors='replace')}")
@@ -499,6 +510,17 @@ class Http:
             return json.loads(body)
         except ValueError as error:
             raise UsageError(f"GET {url}: not JSON") from error
+
+
+def _retry_after_s(status: int, headers: dict) -> float | None:
+    """How long a 429 (or a 503 with Retry-After) asks us to wait; ``None`` for other answers."""
+    if status not in (429, 503) or (status == 503 and "retry-after" not in headers):
+        return None
+    try:
+        asked_s = float(headers.get("retry-after", "1"))
+    except ValueError:
+        asked_s = 1.0
+    return min(max(asked_s, 0.1), RETRY_AFTER_MAX_S)
 
 
 def _decoded(url: str, body: bytes, encoding: str, limit_bytes: int) -> bytes:

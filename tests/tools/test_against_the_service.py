@@ -51,13 +51,13 @@ class ServedLog:
     """A migrated database of its own, the app on it served on loopback, and ways to grow and
     tamper with its log."""
 
-    def __init__(self, database_url, config):
+    def __init__(self, database_url, config, **overrides):
         self.engine = create_engine(database_url)
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
         self.log_url = f"{self.base}/log"
         self.app = create_app(
-            {**config, "DATABASE_URL": database_url, "PUBLIC_BASE_URL": self.base}
+            {**config, "DATABASE_URL": database_url, "PUBLIC_BASE_URL": self.base, **overrides}
         )
         self.server = make_server("127.0.0.1", port, self.app, threaded=True,
                                   request_handler=_Handler)  # fmt: skip
@@ -138,7 +138,7 @@ def serve(request, tmp_path, base_config):
     """``serve()`` a new log on a database of its own; all are closed at the end."""
     served, databases = [], []
 
-    def start():
+    def start(**overrides):
         if request.param == "sqlite":
             url = f"sqlite:///{tmp_path / f'log{len(served)}.sqlite3'}"
             alembic_command(url, "upgrade", "head")
@@ -149,7 +149,7 @@ def serve(request, tmp_path, base_config):
             url = context.__enter__()
             databases.append(context)
             config = {**base_config, "TANHUI_PROFILE": "production", "REDIS_URL": redis}
-        log = ServedLog(url, config)
+        log = ServedLog(url, config, **overrides)
         served.append(log)
         return log
 
@@ -299,3 +299,10 @@ def test_the_mirror_of_a_log_can_be_served_as_it_is(serve, tmp_path):
     for path in ("tile/0/000", "tile/0/001.p/4", "tile/1/000.p/1", "tile/entries/001.p/4"):
         served = log.app.test_client().get(f"/log/{path}")
         assert (folder / Path(path)).read_bytes() == served.data, path
+
+
+def test_a_mirror_slows_down_when_the_log_asks_it_to(serve, tmp_path):
+    """Past its rate limit the log answers 429 with Retry-After; the mirror waits and goes on."""
+    log = serve(RATELIMIT_LOG="4 per second")
+    log.grow(600)  # a checkpoint and ten tiles and bundles: more than a second's allowance
+    assert mirror(log, tmp_path / "mirror") == 0
