@@ -1,7 +1,9 @@
-"""Run a unit of work in its own transaction, retrying what PostgreSQL asks to be retried.
+"""Run a unit of work in its own transaction, retrying what the database asks to be retried.
 
-Serialization failures (40001) and deadlocks (40P01) are the database saying "try again"; the
-work is rerun from the start in a fresh transaction, at most ``TRANSACTION_ATTEMPTS_MAX`` times.
+Serialization failures (40001) and deadlocks (40P01) are PostgreSQL saying "try again"; SQLite
+says it with SQLITE_BUSY, and SQLITE_BUSY_SNAPSHOT when another writer committed since this
+transaction first read (its snapshot can no longer become a write). The work is rerun from the
+start in a fresh transaction, at most ``TRANSACTION_ATTEMPTS_MAX`` times.
 Idempotency keys make the rerun safe even if an earlier attempt's commit was in fact applied.
 """
 
@@ -18,13 +20,18 @@ from sqlalchemy.orm import Session, sessionmaker
 T = TypeVar("T")
 TRANSACTION_ATTEMPTS_MAX = 8
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+#: SQLITE_BUSY, SQLITE_BUSY_RECOVERY, SQLITE_BUSY_SNAPSHOT (the extended result codes).
+RETRYABLE_SQLITE_CODES = frozenset({5, 261, 517})
 BACKOFF_BASE_S = 0.002
 
 
 def retryable(error: BaseException) -> bool:
     """Whether the database asked for a retry, through SQLAlchemy or straight from the driver."""
     cause = error.orig if isinstance(error, DBAPIError) else error
-    return getattr(cause, "sqlstate", None) in RETRYABLE_SQLSTATES
+    return (
+        getattr(cause, "sqlstate", None) in RETRYABLE_SQLSTATES
+        or getattr(cause, "sqlite_errorcode", None) in RETRYABLE_SQLITE_CODES
+    )
 
 
 def in_transaction(

@@ -28,8 +28,21 @@ export REGISTRY_API_KEY=demo-registry-key-0123456789abcdef
 "$BIN/tanhui" db upgrade
 "$BIN/tanhui" demo seed > "$TANHUI_INSTANCE_PATH/demo-logins.txt"
 "$BIN/tanhui" credits retire-pending --follow >> "$TANHUI_INSTANCE_PATH/retire-pending.log" 2>&1 &
+# A witness of the demo's own (tools/tanhui-witness.py, on a free loopback port, its key and
+# state under instance/): it cosigns each checkpoint that extends the last it cosigned.
+WITNESS_URL_FILE="$TANHUI_INSTANCE_PATH/witness-url"
+rm -f "$WITNESS_URL_FILE"
+LOG_ORIGIN=${TLOG_ORIGIN:-tanhui.local/log}
+"$BIN/python" tools/tanhui-witness.py --name witness.demo.tanhui/w1 \
+  --key-file "$TANHUI_INSTANCE_PATH/witness.key" --state "$TANHUI_INSTANCE_PATH/witness-state.json" \
+  --log "$LOG_ORIGIN=$("$BIN/tanhui" log key)" --port 0 --url-file "$WITNESS_URL_FILE" \
+  > "$TANHUI_INSTANCE_PATH/witness.log" 2>&1 &
+for _ in $(seq 100); do
+  [ -s "$WITNESS_URL_FILE" ] && [ -s "$TANHUI_INSTANCE_PATH/witness.log" ] && break; sleep 0.1
+done
+export TLOG_WITNESSES="$(head -n 1 "$TANHUI_INSTANCE_PATH/witness.log") $(cat "$WITNESS_URL_FILE")"
 # The log's sequencer, as beside every deployment's web workers: what the demo writes from now
-# on is signed into the transparency log within a second.
+# on is signed into the transparency log within a second, and cosigned by the witness.
 "$BIN/tanhui" log sequence --follow >> "$TANHUI_INSTANCE_PATH/sequencer.log" 2>&1 &
 cat <<MSG
 
@@ -46,6 +59,7 @@ Tanhui demo, serving on http://$HOST:$PORT (Ctrl-C stops it)
   Metrics           http://$HOST:$PORT/metrics
   Transparency log  http://$HOST:$PORT/log   (checkpoint and tiles under /log/; the verifier
                                              at /log/tanhui-verify.py)
+  Witness (demo)    $(cat "$WITNESS_URL_FILE")   (cosigns the log's checkpoints)
   Registry (demo)   $REGISTRY_URL   (retires on payment; log: instance/registry.log)
 
   Demo sign-in:     curl -s http://$HOST:$PORT/api/v1/auth/password \\

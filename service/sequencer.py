@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ledger.retry import retryable
-from ledger.tlog import log_sequence
+from ledger.tlog import log_pending_exists, log_sequence
 from ledger.tlog.note import Signer
 from ledger.tlog.witnessing import Witness, witness_submit
 from service.base.orm import utcnow
@@ -127,10 +127,16 @@ class Sequencer:
                     lock.exec_driver_sql("SELECT 1")
                     lock.commit()
                 try:
-                    checkpoint = log_sequence(
-                        session, signer=self.signer, origin=self.origin, now=utcnow()
-                    )
-                    session.commit()
+                    # Look before locking: an idle round writes nothing (on SQLite a write, even
+                    # of nothing, would make every concurrent writer's snapshot stale).
+                    waiting = log_pending_exists(session)
+                    session.rollback()
+                    checkpoint = None
+                    if waiting:
+                        checkpoint = log_sequence(
+                            session, signer=self.signer, origin=self.origin, now=utcnow()
+                        )
+                        session.commit()
                 except sa.exc.DBAPIError as error:
                     session.rollback()
                     if not retryable(error):

@@ -91,6 +91,11 @@ def _state_lock(session: Session) -> LogState:
     return state
 
 
+def log_pending_exists(session: Session) -> bool:
+    """Whether any event waits to be sequenced (a read: it locks nothing)."""
+    return session.scalar(sa.select(LogPending.id).limit(1)) is not None
+
+
 def log_sequence(
     session: Session, *, signer: Signer, origin: str, now: datetime, limit: int = SEQUENCE_BATCH_MAX
 ) -> SignedCheckpoint | None:
@@ -423,6 +428,7 @@ __all__ = [
     "inclusion_proof",
     "leaf_proof",
     "log_append",
+    "log_pending_exists",
     "log_sequence",
     "log_verify",
     "parse_checkpoint",

@@ -45,8 +45,17 @@ def test_the_portal_reads_on_a_phone_in_both_languages(phone):
     expect(page.get_by_role("heading", level=1)).to_contain_text("Credit disclosure")
     phone.shot("credits-en")
     page.goto("/log")
-    expect(page.get_by_text("tanhui log verify-proof")).to_be_visible()
+    expect(page.get_by_text("python3 tanhui-verify.py mirror")).to_be_visible()
+    # The demo's witness has cosigned the published checkpoint.
+    expect(page.get_by_role("cell", name="witness.demo.tanhui/w1")).to_be_visible()
+    expect(page.get_by_text("Yes: cosigned by 1 of 1 witnesses.")).to_be_visible()
     phone.shot("log-en")
+    page.get_by_text("Leaf data").first.click()
+    expect(page.locator("details[open] pre").first).to_contain_text('"type":')
+    phone.shot("log-entry-en")
+    page.goto("/log?lang=zh-CN")
+    expect(page.get_by_role("heading", name="最新记录")).to_be_visible()
+    phone.shot("log-zh")
 
 
 def test_a_lot_from_order_to_redeemed_points(desk, colleague, phone):

@@ -83,6 +83,15 @@ def test_the_portal_and_a_scan_page(visitor, demo_instance):
         )
         assert background not in ("rgba(0, 0, 0, 0)", "transparent")
         visitor.shot(f"scan-{language}")
+        # The proof section says how to check it, with the one command to run.
+        visitor.page.locator("#verify summary").click()
+        expect(visitor.page.locator("#verify pre")).to_contain_text("python3 tanhui-verify.py unit")
+        visitor.page.locator("#verify").scroll_into_view_if_needed()
+        # The command wraps: the page still fits a phone's width.
+        assert visitor.page.evaluate(
+            "document.documentElement.scrollWidth <= window.innerWidth"
+        )
+        visitor.shot(f"scan-verify-{language}")
 
 
 @pytest.mark.parametrize("username", ["operator", "certifier", "auditor"])

@@ -4,7 +4,7 @@ keeps the cosignature it returns, publishes it with the checkpoint, and records 
 the witness finds the log does not extend what it cosigned (a fork, a rollback).
 
 The witness is a separate process on loopback written from the specification
-(``tests/fakes/witness.py``); the service reaches it through its real HTTP adapter.
+(``tools/tanhui-witness.py``); the service reaches it through its real HTTP adapter.
 """
 
 import base64
