@@ -377,7 +377,7 @@ def witness_process(
     for origin, vkey in logs.items():
         command += ["--log", f"{origin}={vkey}"]
     with (tmp_path / f"{slug}.log").open("ab") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603 - our own file
     try:
         url = _started(process, url_file, tmp_path / f"{slug}.log")
         vkey = witness_key_parse(key_path.read_text()).vkey

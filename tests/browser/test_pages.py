@@ -88,9 +88,7 @@ def test_the_portal_and_a_scan_page(visitor, demo_instance):
         expect(visitor.page.locator("#verify pre")).to_contain_text("python3 tanhui-verify.py unit")
         visitor.page.locator("#verify").scroll_into_view_if_needed()
         # The command wraps: the page still fits a phone's width.
-        assert visitor.page.evaluate(
-            "document.documentElement.scrollWidth <= window.innerWidth"
-        )
+        assert visitor.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         visitor.shot(f"scan-verify-{language}")
 
 
