@@ -6,10 +6,12 @@ import json
 import multiprocessing
 import os
 import secrets
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,6 +19,8 @@ import sqlalchemy as sa
 from ledger.tlog.note import generate_signer_key
 from service.migrations import scratch_database as migrated_scratch_database
 
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
 #: Where PostgreSQL puts its Unix-domain socket on Debian, and by default elsewhere.
 SOCKET_DIRECTORIES = ("/var/run/postgresql", "/run/postgresql", "/tmp")  # noqa: S108 - read only
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -135,3 +139,13 @@ def production_env(database_url: str, work: str, workers: int, **overrides: str)
         "PROMETHEUS_MULTIPROC_DIR": os.path.join(work, "metrics"),
         **overrides,
     }
+
+
+def gunicorn_start(env: dict[str, str], port: int, *, stderr: Any = subprocess.PIPE) -> Any:
+    """gunicorn serving ``wsgi:app`` as production does, in a process group of its own (stop it
+    with ``os.killpg(process.pid, signal.SIGTERM)``)."""
+    return subprocess.Popen(
+        [str(BIN / "gunicorn"), "--config", "python:service.gunicorn_config",
+         "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
+    )  # fmt: skip

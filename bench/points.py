@@ -55,8 +55,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench.common import UNLIMITED, production_env, report, scratch_database
-from bench.resolver import BIN, ROOT, _free_port, _wait_ready, wrk
+from bench.common import BIN, UNLIMITED, gunicorn_start, production_env, report, scratch_database
+from bench.resolver import _free_port, _wait_ready, wrk
 from bench.sequencing import TREE_SIZE, pending_drained, sequencer_start, sequencing_waits
 from labels import certification, lots
 from labels.codes import serial_for
@@ -198,12 +198,7 @@ def _claims_run(options, env: dict, work: str) -> dict:
     health.write_text(HEALTH_SCRIPT)
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--config", "python:service.gunicorn_config",
-         "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True,
-    )  # fmt: skip
+    server = gunicorn_start(env, port)
     threads = 2
     settings = {"connections": options.connections, "threads": threads}
     run_env = {**env, "TANHUI_CLAIMS": str(claims_file), "TANHUI_THREADS": str(threads),

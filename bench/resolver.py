@@ -30,15 +30,20 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 
-from bench.common import UNLIMITED, production_env, report, scratch_database
+from bench.common import (
+    BIN,
+    UNLIMITED,
+    gunicorn_start,
+    production_env,
+    report,
+    scratch_database,
+)
 from labels.codes import serial_for
 from labels.lots import lot_key_of
 from labels.models import LabelLot, Product
 from service.app import create_app
 from service.db import get_session
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 WRK_SCRIPT = """
 local paths = {}
 for line in io.lines(os.getenv("TANHUI_PATHS")) do paths[#paths + 1] = line end
@@ -122,12 +127,7 @@ def main() -> None:
         paths_file.write_text("\n".join(paths) + "\n")
         script = Path(work) / "random.lua"
         script.write_text(WRK_SCRIPT)
-        server = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--config", "python:service.gunicorn_config",
-             "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            start_new_session=True,
-        )  # fmt: skip
+        server = gunicorn_start(env, port)
         try:
             _wait_ready(base)
             run_env = {**env, "TANHUI_PATHS": str(paths_file), "TANHUI_WRK_SCRIPT": str(script)}

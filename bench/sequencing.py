@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench.resolver import BIN, ROOT
+from bench.common import BIN, ROOT
 
 #: The goal for a committed entry's wait before a signed checkpoint includes it.
 SEQUENCING_WAIT_MS_GOAL = 2_000

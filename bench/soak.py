@@ -41,9 +41,9 @@ from datetime import UTC, datetime
 import requests
 import sqlalchemy as sa
 
-from bench.common import UNLIMITED, production_env, report, scratch_database
+from bench.common import BIN, ROOT, UNLIMITED, production_env, report, scratch_database
 from bench.points import _claims_setup, _in_app, _verify, signed_in_consumers
-from bench.resolver import BIN, ROOT, _free_port, _wait_ready
+from bench.resolver import _free_port, _wait_ready
 from points import grants, idempotency
 from points.models import CatalogueItem
 from service.base.parties.models import User

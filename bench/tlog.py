@@ -57,8 +57,16 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from bench.common import UNLIMITED, production_env, report, scratch_database
-from bench.resolver import BIN, ROOT, _free_port, _wait_ready
+from bench.common import (
+    BIN,
+    ROOT,
+    UNLIMITED,
+    gunicorn_start,
+    production_env,
+    report,
+    scratch_database,
+)
+from bench.resolver import _free_port, _wait_ready
 from ledger.tlog import latest_checkpoint, log_sequence
 from ledger.tlog.canonical import canonical_json
 from ledger.tlog.tiles import Tile, tiles_for
@@ -191,12 +199,7 @@ def _vacuum(database_url: str) -> float:
 def _served(env: dict, port: int) -> Iterator[str]:
     """gunicorn with the production profile in a process group of its own; the base URL."""
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--config", "python:service.gunicorn_config",
-         "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
+    server = gunicorn_start(env, port, stderr=subprocess.DEVNULL)
     try:
         _wait_ready(base)
         yield base
