@@ -80,7 +80,7 @@ class Sequencer:
         retry_s = RECONNECT_MIN_S
         while not self.stopping.is_set():
             try:
-                with self._leadership() as (leading, lock):
+                with self._leadership(follow=follow) as (leading, lock):
                     if not leading:
                         return
                     retry_s = RECONNECT_MIN_S
@@ -94,25 +94,31 @@ class Sequencer:
                 retry_s = min(retry_s * 2, RECONNECT_MAX_S)
 
     @contextmanager
-    def _leadership(self) -> Iterator[tuple[bool, sa.Connection | None]]:
+    def _leadership(self, *, follow: bool) -> Iterator[tuple[bool, sa.Connection | None]]:
         """Lead: on PostgreSQL, hold the leader's lock on a connection of its own, waiting while
-        another holds it (``False`` when stopped first); elsewhere there is nothing to hold."""
+        another holds it (``False`` when stopped first, or at once without ``follow``: the
+        leader sequences); elsewhere there is nothing to hold. The lock is given back on the way
+        out, so the pooled connection does not keep it."""
         if self.engine.dialect.name != "postgresql":
             yield True, None
             return
         with self.engine.connect() as connection:
             waiting = False
             while not self.stopping.is_set():
-                lock = sa.select(sa.func.pg_try_advisory_lock(LEADER_LOCK_KEY))
-                held = connection.scalar(lock)
+                held = connection.scalar(sa.select(sa.func.pg_try_advisory_lock(LEADER_LOCK_KEY)))
                 connection.commit()
                 if held:
                     self.echo(f"sequencer {os.getpid()} leads the log")
-                    yield True, connection
+                    try:
+                        yield True, connection
+                    finally:
+                        _unlock(connection)
                     return
                 if not waiting:
                     self.echo(f"sequencer {os.getpid()} waits: another sequencer leads")
                     waiting = True
+                if not follow:
+                    break
                 self.stopping.wait(self.interval_s)
             yield False, None
 
@@ -201,6 +207,16 @@ class Sequencer:
                 log.info("witness %s cosigned tree size %d", witness.name, result.size)
             elif result.outcome != "current":
                 log.error("witness %s %s: %s", witness.name, result.outcome, result.detail)
+
+
+def _unlock(connection: sa.Connection) -> None:
+    """Give the leader's lock back; a connection already lost holds nothing to give."""
+    try:
+        connection.rollback()
+        connection.scalar(sa.select(sa.func.pg_advisory_unlock(LEADER_LOCK_KEY)))
+        connection.commit()
+    except sa.exc.DBAPIError:
+        connection.invalidate()
 
 
 def sequencer_from_config(

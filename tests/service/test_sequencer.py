@@ -240,3 +240,36 @@ def test_the_sequencer_has_the_configured_witness_cosign_what_it_signs(database_
 def _cosigned(engine, size):
     with Session(engine) as session:
         return session.get(LogCosignature, (size, "witness.test/w1")) is not None
+
+
+@pytest.mark.postgresql_only
+def test_a_run_gives_the_lead_back_and_a_one_shot_run_does_not_wait_for_it(tmp_path):
+    from sqlalchemy.orm import sessionmaker
+
+    from service.sequencer import Sequencer as InProcess
+
+    database, _ = require_servers()
+    with scratch_database(database, "tanhui_sequencer_lead") as url:
+        engine = create_engine(url)
+        said = []
+        sequencer = InProcess(
+            engine, sessionmaker(bind=engine), signer=SIGNER, origin=TEST_LOG_ORIGIN,
+            witnesses=[], interval_s=0.05, witness_timeout_s=1, echo=said.append,
+        )  # fmt: skip
+        try:
+            append_events(engine, 0, 10)
+            sequencer.run(follow=False)
+            # The pooled connection that led holds no lock afterwards: the next run leads too.
+            append_events(engine, 10, 5)
+            sequencer.run(follow=False)
+            assert (
+                tree(engine)[0] == 15 and said.count(f"sequencer {os.getpid()} leads the log") == 2
+            )
+            with engine.connect() as other:
+                other.scalar(sa.select(sa.func.pg_advisory_lock(LEADER_LOCK_KEY)))
+                other.commit()
+                append_events(engine, 15, 5)
+                sequencer.run(follow=False)  # another leads: returns at once, sequencing nothing
+                assert tree(engine)[0] == 15 and "waits" in said[-1]
+        finally:
+            engine.dispose()
