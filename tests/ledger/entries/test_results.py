@@ -98,9 +98,10 @@ CASES = {
 
 
 def test_the_table_covers_every_result_of_entries_and_holds():
-    """Every code but the sink credits' own (``tests/ledger/credits/test_results.py``)."""
-    credit_codes = {code for code in ErrorCode if code.value.startswith("credit")}
-    assert set(CASES) == set(Outcome) | (set(ErrorCode) - credit_codes)
+    """Every code but the sink credits' own (``tests/ledger/credits/test_results.py``) and the
+    log's proofs' (``tests/ledger/tlog/test_results.py``)."""
+    others = {code for code in ErrorCode if code.value.startswith(("credit", "log_"))}
+    assert set(CASES) == set(Outcome) | (set(ErrorCode) - others)
 
 
 @pytest.mark.parametrize("result", list(CASES), ids=str)
