@@ -191,12 +191,8 @@ class Checkpoint(MethodView):
                 }
                 for witness in config["TLOG_WITNESS_LIST"]
             ],
-            "verifier_key": _verifier_key(),
+            "verifier_key": log_signer().verifier_key,
         }
-
-
-def _verifier_key() -> str:
-    return log_signer().verifier_key
 
 
 @blp.route("/proofs/inclusion")

@@ -36,7 +36,7 @@ from ledger.models import (
 )
 from ledger.tlog import merkle
 from ledger.tlog.canonical import canonical_json
-from ledger.tlog.cosignatures import WitnessKey, cosignature_open, note_split
+from ledger.tlog.cosignatures import WitnessKey, cosignature_open, note_split, note_with
 from ledger.tlog.note import (
     NoteError,
     Signer,
@@ -252,7 +252,7 @@ def leaf_proof(session: Session, *, kind: str, source_id: str) -> dict[str, Any]
         "tree_size": checkpoint.size,
         "leaf_data": leaf.data,
         "inclusion_path": [base64.b64encode(node).decode() for node in path],
-        "checkpoint": checkpoint.note + "".join(f"{line}\n" for line in cosignatures),
+        "checkpoint": note_with(checkpoint.note, list(cosignatures)),
     }
 
 
